@@ -1,0 +1,3 @@
+"""forecaster: a command-line stock price forecaster built on a NumPy LSTM."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,249 @@
+"""Daily price bars: the in-memory table, its CSV file format, validation and merging.
+
+Deliberately free of pandas so that `forecast predict` starts fast: a ticker's history is a few thousand rows, which
+Python's csv module parses in milliseconds.
+
+File format (one file per ticker, UTF-8, header first, rows sorted by date, no duplicate dates)::
+
+    Date,Open,High,Low,Close,Adj Close,Volume
+    2013-02-28,27.81,28.19,27.71,27.8,25.91,53404000
+
+Floats are written in Python's shortest round-trip form, so reading and writing a file is lossless.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.errors import UsageError
+
+COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
+PRICE_COLUMNS = ("Open", "High", "Low", "Close", "Adj Close")
+REQUIRED_COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")  # Adj Close defaults to Close
+
+
+class InvalidBars(UsageError):
+    """Rows that break the format's rules; the message names the source and the row."""
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Daily bars sorted by date, one row per trading day.
+
+    Attributes are parallel 1-D arrays of length n: `dates` is datetime64[D]; prices are float64; `volume` is float64
+    (it holds integers; float keeps NaN-free arithmetic simple for features).
+    """
+
+    dates: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    adj_close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    @classmethod
+    def empty(cls) -> Bars:
+        return cls(np.array([], dtype="datetime64[D]"), *(np.array([], dtype=np.float64) for _ in range(6)))
+
+    @property
+    def first_date(self) -> str | None:
+        return str(self.dates[0]) if len(self) else None
+
+    @property
+    def last_date(self) -> str | None:
+        return str(self.dates[-1]) if len(self) else None
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return (self.dates, self.open, self.high, self.low, self.close, self.adj_close, self.volume)
+
+    def take(self, index) -> Bars:
+        """Rows selected by a boolean mask, an index array or a slice."""
+        return Bars(*(column[index] for column in self.columns()))
+
+    def until(self, last_date) -> Bars:
+        """Rows dated on or before `last_date` (a date string or datetime64)."""
+        return self.take(self.dates <= np.datetime64(last_date, "D"))
+
+    def before(self, date) -> Bars:
+        """Rows dated strictly before `date`."""
+        return self.take(self.dates < np.datetime64(date, "D"))
+
+    def equals(self, other: Bars) -> bool:
+        return len(self) == len(other) and all(
+            np.array_equal(a, b) for a, b in zip(self.columns(), other.columns(), strict=True)
+        )
+
+
+def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, source: str, rows=None) -> Bars:
+    """Validate parallel columns and return sorted Bars.
+
+    `rows` gives each entry's row number in `source` for error messages (default: 1-based position). Exact duplicate
+    rows are merged; the same date with different values is refused.
+    """
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    values = [np.asarray(c, dtype=np.float64) for c in (open_, high, low, close, adj_close, volume)]
+    rows = np.arange(1, len(dates) + 1) if rows is None else np.asarray(rows)
+    names = ("Open", "High", "Low", "Close", "Adj Close", "Volume")
+    for name, column in zip(names, values, strict=True):
+        bad = ~np.isfinite(column)
+        if bad.any():
+            raise InvalidBars(f"{source} row {rows[bad.argmax()]}: {name} is not a finite number")
+        limit_ok = column >= 0 if name == "Volume" else column > 0
+        if not limit_ok.all():
+            i = (~limit_ok).argmax()
+            need = "not be negative" if name == "Volume" else "be positive"
+            raise InvalidBars(f"{source} row {rows[i]}: {name} must {need}, got {_number(column[i])}")
+    high_below_low = values[1] < values[2]
+    if high_below_low.any():
+        i = high_below_low.argmax()
+        raise InvalidBars(
+            f"{source} row {rows[i]}: High {_number(values[1][i])} is below Low {_number(values[2][i])}"
+        )
+    order = np.argsort(dates, kind="stable")
+    dates, rows = dates[order], rows[order]
+    values = [c[order] for c in values]
+    if len(dates) > 1:
+        same = np.flatnonzero(dates[1:] == dates[:-1])
+        keep = np.ones(len(dates), dtype=bool)
+        for i in same:
+            if any(c[i] != c[i + 1] for c in values):
+                first, second = sorted((int(rows[i]), int(rows[i + 1])))
+                raise InvalidBars(
+                    f"{source} rows {first} and {second}: date {dates[i]} appears twice with different values"
+                )
+            keep[i + 1] = False
+        dates = dates[keep]
+        values = [c[keep] for c in values]
+    return Bars(dates, *values)
+
+
+def parse_csv(text: str, source: str) -> Bars:
+    """Parse and validate CSV text with the columns of `COLUMNS` (any order, extra columns ignored).
+
+    Raises InvalidBars naming `source` and the file row (the header is row 1) of the first problem.
+    """
+    if not text.strip():
+        raise InvalidBars(f"{source} is empty")
+    if "\x00" in text:
+        raise InvalidBars(f"{source} is not a CSV file (it contains binary data)")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except csv.Error as error:
+        raise InvalidBars(f"{source} is not a CSV file ({error})") from None
+    index = {name.strip().lower(): i for i, name in enumerate(header)}
+    if len(header) < 2:
+        raise InvalidBars(f"{source} is not a CSV file (no comma-separated header; expected {','.join(COLUMNS)})")
+    missing = [name for name in REQUIRED_COLUMNS if name.lower() not in index]
+    if missing:
+        raise InvalidBars(f"{source}: missing column(s) {', '.join(missing)} (expected {','.join(COLUMNS)})")
+    adj_index = index.get("adj close")
+    wanted = [index[name.lower()] for name in REQUIRED_COLUMNS]
+    dates, rows = [], []
+    numbers: list[list[float]] = [[] for _ in range(6)]  # Open High Low Close AdjClose Volume
+    try:
+        for line_number, record in enumerate(reader, start=2):
+            if not record or all(not field.strip() for field in record):
+                continue
+            if len(record) != len(header):
+                raise InvalidBars(
+                    f"{source} row {line_number}: expected {len(header)} fields, found {len(record)}"
+                )
+            fields = [record[i].strip() for i in wanted]
+            dates.append(_parse_date(fields[0], source, line_number))
+            for slot, name, field in zip((0, 1, 2, 3, 5), REQUIRED_COLUMNS[1:], fields[1:], strict=True):
+                numbers[slot].append(_parse_number(field, name, source, line_number))
+            if adj_index is None:
+                numbers[4].append(numbers[3][-1])
+            else:
+                numbers[4].append(_parse_number(record[adj_index].strip(), "Adj Close", source, line_number))
+            rows.append(line_number)
+    except csv.Error as error:
+        raise InvalidBars(f"{source} is not a CSV file ({error})") from None
+    if not dates:
+        raise InvalidBars(f"{source} has a header but no rows")
+    return bars_from_columns(dates, *numbers, source=source, rows=rows)
+
+
+def read_csv(path: Path) -> Bars:
+    """Read and validate a CSV file of bars (see `parse_csv`)."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a CSV file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidBars(f"{path} is not a CSV file (not UTF-8 text)") from None
+    return parse_csv(text, str(path))
+
+
+def format_csv(bars: Bars) -> str:
+    """The canonical file text for `bars` (lossless: `parse_csv(format_csv(b))` equals `b`)."""
+    out = io.StringIO()
+    out.write(",".join(COLUMNS) + "\n")
+    prices = zip(bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(),
+                 bars.adj_close.tolist())
+    for date, price_row, volume in zip(bars.dates.astype(str), prices, bars.volume.tolist(), strict=True):
+        out.write(f"{date},{','.join(map(repr, price_row))},{_number(volume)}\n")
+    return out.getvalue()
+
+
+def merge(stored: Bars, incoming: Bars) -> tuple[Bars, int, int]:
+    """Merge `incoming` into `stored`; incoming rows win on dates present in both (revised bars).
+
+    Returns (merged bars, rows added, rows changed).
+    """
+    if not len(stored):
+        return incoming, len(incoming), 0
+    overlap = np.isin(stored.dates, incoming.dates)
+    kept = stored.take(~overlap)
+    dates = np.concatenate([kept.dates, incoming.dates])
+    order = np.argsort(dates, kind="stable")
+    merged = Bars(*(np.concatenate([a, b])[order] for a, b in zip(kept.columns(), incoming.columns(), strict=True)))
+    replaced = stored.take(overlap)
+    replaced_in_incoming = incoming.take(np.isin(incoming.dates, replaced.dates))
+    changed = sum(
+        1 for i in range(len(replaced))
+        if any(a[i] != b[i] for a, b in zip(replaced.columns()[1:], replaced_in_incoming.columns()[1:], strict=True))
+    )
+    return merged, len(incoming) - int(overlap.sum()), changed
+
+
+def _parse_date(field: str, source: str, row: int) -> np.datetime64:
+    text = field[:10] if len(field) > 10 and field[10] in " T" else field
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return np.datetime64(text, "D")
+    except ValueError:
+        raise InvalidBars(f"{source} row {row}: bad Date {field!r} (expected YYYY-MM-DD)") from None
+
+
+def _parse_number(field: str, name: str, source: str, row: int) -> float:
+    try:
+        value = float(field)
+    except ValueError:
+        raise InvalidBars(f"{source} row {row}: bad {name} {field!r} (not a number)") from None
+    if not math.isfinite(value):
+        raise InvalidBars(f"{source} row {row}: bad {name} {field!r} (not a finite number)")
+    return value
+
+
+def _number(value: float) -> str:
+    """A float as written in files and messages: integers without '.0'."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -1,0 +1,200 @@
+"""Where bars come from: Yahoo Finance (through yfinance), a local CSV file, or the sample bundled in the package.
+
+Each source returns validated `Bars`; `update_ticker` merges them into the store under the ticker's lock.
+yfinance and pandas are imported only when Yahoo is asked, so other commands start fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.bars import Bars, bars_from_columns, merge, parse_csv
+from forecaster.errors import DataUnavailable, NetworkError, UsageError
+from forecaster.store import Store, normalize_ticker
+
+SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
+REFETCH_DAYS = 10  # an incremental fetch asks again for this many calendar days before the last stored date
+BAR_FINAL_HOUR = 18  # a bar dated today counts as final from this hour, exchange time
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    ticker: str
+    rows: int
+    first_date: str | None
+    last_date: str | None
+    added: int
+    changed: int
+
+
+def update_ticker(store: Store, ticker: str, get_bars, *, source: str) -> FetchResult:
+    """Merge the bars returned by `get_bars(stored_bars)` into the store, atomically, under the ticker's lock."""
+    ticker = normalize_ticker(ticker)
+    with store.lock(ticker):
+        stored = store.read_bars_or_empty(ticker)
+        incoming = get_bars(stored)
+        merged, added, changed = merge(stored, incoming)
+        if added or changed or not store.has_bars(ticker):
+            store.write_bars(ticker, merged, source=source)
+        elif source == "yahoo":
+            store.write_bars(ticker, merged, source=source)  # records when it was last checked
+    return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed)
+
+
+# --------------------------------------------------------------------------------------------------- local files
+def read_sample(ticker: str) -> Bars:
+    """The bundled sample history of `ticker` (one of SAMPLE_TICKERS)."""
+    name = SAMPLE_TICKERS[ticker]
+    data = resources.files("forecaster").joinpath("sample_data", name).read_bytes()
+    return parse_csv(gzip.decompress(data).decode("utf-8"), f"sample {name}")
+
+
+def import_csv_bars(path: Path, start: dt.date | None = None, end: dt.date | None = None) -> Bars:
+    from forecaster.bars import read_csv
+
+    return _between(read_csv(path), start, end)
+
+
+def _between(bars: Bars, start: dt.date | None, end: dt.date | None) -> Bars:
+    mask = np.ones(len(bars), dtype=bool)
+    if start is not None:
+        mask &= bars.dates >= np.datetime64(start, "D")
+    if end is not None:
+        mask &= bars.dates <= np.datetime64(end, "D")
+    return bars.take(mask)
+
+
+# ---------------------------------------------------------------------------------------------------- Yahoo
+def configure_yfinance(cache_dir: Path) -> None:
+    """Raise errors instead of logging them, keep yfinance's caches inside the home, silence its chatter."""
+    import logging
+
+    import yfinance as yf
+
+    yf.config.debug.hide_exceptions = False
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        yf.set_tz_cache_location(str(cache_dir))
+    except OSError:
+        pass  # a read-only home: yfinance then runs without its cache
+    logging.getLogger("yfinance").setLevel(logging.CRITICAL)
+
+
+def fetch_yahoo(
+    ticker: str,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    session=None,
+    now: dt.datetime | None = None,
+    allow_empty: bool = False,
+) -> Bars:
+    """Daily bars of `ticker` from Yahoo Finance, `start` to `end` inclusive (None: from the first / to the latest).
+
+    Bars dated today are dropped until BAR_FINAL_HOUR exchange time (they are still forming). No rows at all means an
+    unknown or delisted symbol, unless `allow_empty` (the user asked for a date range that may hold no session).
+    `session` is the HTTP session yfinance uses (tests pass a fake one); `now` overrides the clock (tests).
+    """
+    import yfinance as yf
+    from yfinance import exceptions as yf_errors
+
+    kwargs: dict = {"interval": "1d", "auto_adjust": False, "actions": False}
+    if start is None and end is None:
+        kwargs["period"] = "max"
+    else:
+        kwargs["start"] = (start or dt.date(1900, 1, 1)).isoformat()
+        if end is not None:
+            kwargs["end"] = (end + dt.timedelta(days=1)).isoformat()  # yfinance's end is exclusive
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = yf.Ticker(ticker, session=session).history(**kwargs)
+    except yf_errors.YFRateLimitError:
+        raise NetworkError(
+            f"{ticker}: Yahoo Finance is rate limiting requests; wait a few minutes and try again"
+        ) from None
+    except (yf_errors.YFTzMissingError, yf_errors.YFPricesMissingError) as error:
+        if _network_failed(error):
+            raise NetworkError(f"{ticker}: cannot reach Yahoo Finance; check the network connection") from None
+        raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
+    except yf_errors.YFException as error:
+        raise DataUnavailable(f"{ticker}: Yahoo Finance error: {error}") from None
+    except OSError as error:  # curl_cffi's and requests' HTTP and connection errors are OSErrors
+        if _http_status(error) == 404:
+            raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
+        if _http_status(error) == 429:
+            raise NetworkError(
+                f"{ticker}: Yahoo Finance is rate limiting requests; wait a few minutes and try again"
+            ) from None
+        raise NetworkError(f"{ticker}: cannot reach Yahoo Finance ({_first_line(error)})") from None
+    if frame is None or frame.empty:
+        if allow_empty:
+            return Bars.empty()
+        raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)")
+    return _bars_from_frame(frame, ticker, now)
+
+
+def _bars_from_frame(frame, ticker: str, now: dt.datetime | None) -> Bars:
+    import pandas as pd
+
+    frame = frame.dropna(subset=["Open", "High", "Low", "Close"])
+    index = frame.index
+    zone = getattr(index, "tz", None)
+    if zone is not None:
+        current = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+        if current.tzinfo is None:
+            current = current.tz_localize("UTC")
+        current = current.tz_convert(zone)
+        today = current.normalize().tz_localize(None)
+        dates = index.tz_localize(None).normalize()
+        final = (dates < today) | ((dates == today) & (current.hour >= BAR_FINAL_HOUR))
+        frame = frame[np.asarray(final)]
+        index = frame.index.tz_localize(None)
+    adj = frame["Adj Close"] if "Adj Close" in frame else frame["Close"]
+    volume = frame["Volume"].fillna(0) if "Volume" in frame else np.zeros(len(frame))
+    return bars_from_columns(
+        index.normalize().values.astype("datetime64[D]"),
+        frame["Open"].to_numpy(float), frame["High"].to_numpy(float), frame["Low"].to_numpy(float),
+        frame["Close"].to_numpy(float), np.asarray(adj, dtype=float), np.asarray(volume, dtype=float),
+        source=f"Yahoo Finance data for {ticker}",
+    )
+
+
+def _http_status(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _network_failed(error: BaseException) -> bool:
+    """True when yfinance reported 'missing data' only because the HTTP requests never got through."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def check_dates(start: dt.date | None, end: dt.date | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--start {start} is after --end {end}")
+
+
+def incremental_start(stored: Bars, start: dt.date | None) -> dt.date | None:
+    """Where a Yahoo request should begin: shortly before the last stored bar, or `start` if the user gave one."""
+    if start is not None or not len(stored):
+        return start
+    last = stored.dates[-1].astype(dt.date)
+    return last - dt.timedelta(days=REFETCH_DAYS)
