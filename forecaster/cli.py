@@ -109,10 +109,11 @@ def fetch(
         source = f"csv:{csv.name}"
     else:
         sources.configure_yfinance(store.cache_dir / "yfinance")
+        session = sources.yahoo_session()
 
         def from_yahoo(stored, ticker):
             return sources.fetch_yahoo(
-                ticker, start=sources.incremental_start(stored, start_date), end=end_date,
+                ticker, start=sources.incremental_start(stored, start_date), end=end_date, session=session,
                 allow_empty=start_date is not None or end_date is not None,
             )
 

@@ -87,6 +87,13 @@ def configure_yfinance(cache_dir: Path) -> None:
     logging.getLogger("yfinance").setLevel(logging.CRITICAL)
 
 
+def yahoo_session():
+    """The HTTP session for Yahoo requests: curl_cffi impersonating a browser, as yfinance itself would use."""
+    from curl_cffi import requests as curl_requests
+
+    return curl_requests.Session(impersonate="chrome")
+
+
 def fetch_yahoo(
     ticker: str,
     *,
@@ -123,6 +130,8 @@ def fetch_yahoo(
     except (yf_errors.YFTzMissingError, yf_errors.YFPricesMissingError) as error:
         if _network_failed(error):
             raise NetworkError(f"{ticker}: cannot reach Yahoo Finance; check the network connection") from None
+        if allow_empty and isinstance(error, yf_errors.YFPricesMissingError):
+            return Bars.empty()
         raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
     except yf_errors.YFException as error:
         raise DataUnavailable(f"{ticker}: Yahoo Finance error: {error}") from None

@@ -1,0 +1,97 @@
+"""Shared fixtures: every test runs in its own empty home, offline, with yfinance's global state reset."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fake_yahoo import FakeYahoo, reset_yfinance
+from forecaster.bars import Bars, parse_csv
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """FORECAST_HOME points at an empty temp dir; the working directory is another temp dir."""
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("FORECAST_HOME", str(home))
+    monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", "20")
+    monkeypatch.delenv("FORECAST_DEBUG", raising=False)
+    monkeypatch.chdir(work)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any real HTTP request through curl_cffi fails the test loudly."""
+    import curl_cffi.requests
+
+    def refuse(self, method, url, *args, **kwargs):
+        raise AssertionError(f"test tried to reach the network: {method} {url}")
+
+    monkeypatch.setattr(curl_cffi.requests.Session, "request", refuse)
+
+
+@pytest.fixture
+def yahoo(monkeypatch, tmp_path):
+    """A FakeYahoo serving the bundled MSFT sample, installed as the session `forecast fetch` uses."""
+    reset_yfinance(tmp_path / "yf-cache")
+    fake = FakeYahoo({"MSFT": sample_bars("MSFT")})
+    monkeypatch.setattr("forecaster.sources.yahoo_session", lambda: fake)
+    yield fake
+    reset_yfinance(tmp_path / "yf-cache")
+
+
+def sample_bars(ticker: str) -> Bars:
+    name = {"^GSPC": "GSPC", "MSFT": "MSFT", "IBM": "IBM"}[ticker]
+    data = resources.files("forecaster").joinpath("sample_data", f"{name}.csv.gz").read_bytes()
+    return parse_csv(gzip.decompress(data).decode(), name)
+
+
+def random_walk_bars(n: int = 400, seed: int = 0, start: str = "2020-01-02", drift: float = 0.0003) -> Bars:
+    """n business days of a geometric random walk with consistent OHLCV."""
+    rng = np.random.default_rng(seed)
+    dates = np.busday_offset(np.datetime64(start, "D"), np.arange(n), roll="forward")
+    close = 100 * np.exp(np.cumsum(drift + 0.01 * rng.standard_normal(n)))
+    open_ = close * np.exp(0.003 * rng.standard_normal(n))
+    high = np.maximum(open_, close) * (1 + 0.005 * rng.random(n))
+    low = np.minimum(open_, close) * (1 - 0.005 * rng.random(n))
+    volume = rng.integers(1_000_000, 5_000_000, n).astype(float)
+    return Bars(dates, open_, high, low, close, close.copy(), volume)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `forecast ARGS...` through the console entry point; returns exit code, stdout and stderr."""
+    from forecaster.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (except locks) with its bytes, to prove a failing command changed nothing."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".locks" not in p.parts and ".cache" not in p.parts
+    }
