@@ -11,15 +11,21 @@ For each layer and step t, with input x_t (N, D), previous hidden state h (N, H)
 
 The hidden sequence of layer k is the input sequence of layer k+1; the forecast is y = h_T W_head^T + b_head (N, O).
 
-Parameters are exchanged in PyTorch's `nn.LSTM` + `nn.Linear` layout (see `state_dict`). Internally each layer keeps
-fused, transposed matrices with the gates in the order (i, f, o, g), so that the three sigmoid gates are one
-contiguous block, and runs time-major (T, N, ·) so that each step's slice is contiguous:
+Parameters are exchanged in PyTorch's `nn.LSTM` + `nn.Linear` layout (see `state_dict`). Internally the four gates'
+weights are fused in PyTorch's shapes but in the gate order (o, i, f, g), so that the three sigmoid gates are one
+block and the three gates driven by the cell gradient (i, f, g) are another:
 
-    wx{k} (D_k, 4H)   wh{k} (H, 4H)   bx{k}, bh{k} (4H,)   head_w (H, O)   head_b (O,)
+    w_ih{k} (4H, D_k)   w_hh{k} (4H, H)   b_ih{k}, b_hh{k} (4H,)   head_w (O, H)   head_b (O,)
 
-Speed: the input projection of all T steps is one GEMM; per step there is one (N, H) x (H, 4H) GEMM and a handful of
-in-place element-wise operations on preallocated buffers. Sigmoid is computed through tanh, σ(z) = (1 + tanh(z/2))/2,
-by halving the sigmoid gates' weights in the forward pass, so one `np.tanh` call activates all four gates.
+and activations are stored time-major and feature-major, with the batch last: x (T, D, N), gates (T, 4H, N),
+h and c (T+1, H, N). Each step's gate block is then one contiguous (H, N) array, which is what makes the many small
+element-wise operations of a step fast.
+
+Speed: per step there is one GEMM, [W_hh | W_ih | b] (4H, H+D+1) x [h; x_t; 1] (H+D+1, N), that does the input
+projection, the recurrence and the bias at once, and a handful of in-place element-wise operations on preallocated
+buffers; the backward pass gets all weight gradients from one contraction over steps and batch. Sigmoid is computed through tanh,
+σ(z) = (1 + tanh(z/2))/2, by halving the sigmoid gates' weights in the forward pass, so one `np.tanh` call activates
+all four gates.
 
 Initialisation follows PyTorch (every weight and bias uniform in ±1/√H, the head likewise), including its forget-gate
 bias of zero: a forget bias of 1 helps long sequences remember, but with 30-step windows we prefer weights that
@@ -35,8 +41,8 @@ import numpy as np
 
 from forecaster.optim import Adam, EarlyStopping, clip_grad_norm
 
-TORCH_GATE_ORDER = "ifgo"
-_TO_INTERNAL = np.array([0, 1, 3, 2])  # internal block j holds PyTorch block _TO_INTERNAL[j]; it is its own inverse
+_TO_INTERNAL = np.array([3, 0, 1, 2])  # internal block j (o, i, f, g) holds PyTorch block _TO_INTERNAL[j] (i, f, g, o)
+_TO_TORCH = np.argsort(_TO_INTERNAL)
 
 
 class StateDictError(ValueError):
@@ -45,13 +51,13 @@ class StateDictError(ValueError):
 
 @dataclass
 class _LayerCache:
-    """What one layer's forward pass keeps for its backward pass (time-major)."""
+    """What one layer's forward pass keeps for its backward pass (time-major, batch last)."""
 
-    x: np.ndarray  # (T, N, D) layer input
-    gates: np.ndarray  # (T, N, 4H) activated gates (i, f, o, g)
-    h: np.ndarray  # (T+1, N, H) hidden states; h[0] is the initial (zero) state
-    c: np.ndarray  # (T+1, N, H) cell states; c[0] is the initial (zero) state
-    tanh_c: np.ndarray  # (T, N, H) tanh of c[1:]
+    z: np.ndarray  # (T+1, K, N) stacked [h_{t-1}; x_t; 1] per step, K = H + D + 1
+    gates: np.ndarray  # (T, 4H, N) activated gates (o, i, f, g)
+    h: np.ndarray  # (T+1, H, N) hidden states (a view of z); h[0] is the initial (zero) state
+    c: np.ndarray  # (T+1, H, N) cell states; c[0] is the initial (zero) state
+    tanh_c: np.ndarray  # (T, H, N) tanh of c[1:]
 
 
 class LSTMRegressor:
@@ -82,6 +88,7 @@ class LSTMRegressor:
         self.params: dict[str, np.ndarray] = {}
         self.history_: list[tuple[int, float, float | None]] = []
         self.best_epoch_: int | None = None
+        self._workspaces: dict[tuple, dict[str, np.ndarray]] = {}
         rng = np.random.default_rng(self.seed)
         bound = 1.0 / np.sqrt(self.hidden_size)
         self.load_state_dict({key: rng.uniform(-bound, bound, shape) for key, shape in self._torch_shapes().items()})
@@ -124,22 +131,18 @@ class LSTMRegressor:
         H = self.hidden_size
         params = {}
         for k in range(self.num_layers):
-            params[f"wx{k}"] = _rows_to_internal(arrays[f"lstm.weight_ih_l{k}"], H).T
-            params[f"wh{k}"] = _rows_to_internal(arrays[f"lstm.weight_hh_l{k}"], H).T
-            params[f"bx{k}"] = _rows_to_internal(arrays[f"lstm.bias_ih_l{k}"], H)
-            params[f"bh{k}"] = _rows_to_internal(arrays[f"lstm.bias_hh_l{k}"], H)
-        params["head_w"] = arrays["head.weight"].T
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                params[_internal_name(name, k)] = _rows_to_internal(arrays[f"lstm.{name}_l{k}"], H)
+        params["head_w"] = arrays["head.weight"]
         params["head_b"] = arrays["head.bias"]
         self.params = {name: np.ascontiguousarray(p, dtype=self.dtype) for name, p in params.items()}
 
     def _to_torch(self, internal: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         H, out = self.hidden_size, {}
         for k in range(self.num_layers):
-            out[f"lstm.weight_ih_l{k}"] = np.ascontiguousarray(_rows_to_internal(internal[f"wx{k}"].T, H))
-            out[f"lstm.weight_hh_l{k}"] = np.ascontiguousarray(_rows_to_internal(internal[f"wh{k}"].T, H))
-            out[f"lstm.bias_ih_l{k}"] = _rows_to_internal(internal[f"bx{k}"], H).copy()
-            out[f"lstm.bias_hh_l{k}"] = _rows_to_internal(internal[f"bh{k}"], H).copy()
-        out["head.weight"] = np.ascontiguousarray(internal["head_w"].T)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                out[f"lstm.{name}_l{k}"] = _rows_to_torch(internal[_internal_name(name, k)], H)
+        out["head.weight"] = internal["head_w"].copy()
         out["head.bias"] = internal["head_b"].copy()
         return out
 
@@ -158,54 +161,71 @@ class LSTMRegressor:
 
     def _forward(self, X: np.ndarray, keep: bool):
         """X (N, T, D) -> (y (N, O), layer caches or None)."""
-        sequence = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self.dtype)  # (T, N, D)
+        sequence = np.ascontiguousarray(X.transpose(1, 2, 0), dtype=self.dtype)  # (T, D, N)
         caches = []
         for k in range(self.num_layers):
             cache = self._layer_forward(k, sequence)
             caches.append(cache)
             sequence = cache.h[1:]
-        last_hidden = caches[-1].h[-1]  # (N, H)
-        y = last_hidden @ self.params["head_w"]
-        y += self.params["head_b"]
+        last_hidden = caches[-1].h[-1]  # (H, N)
+        y = (self.params["head_w"] @ last_hidden).T + self.params["head_b"]  # (N, O)
         return y, (caches if keep else None)
 
     def _layer_forward(self, k: int, x: np.ndarray) -> _LayerCache:
-        """One LSTM layer over a whole sequence: x (T, N, D) -> cache with h (T+1, N, H)."""
-        T, N, D = x.shape
+        """One LSTM layer over a whole sequence: x (T, D, N) -> cache with h (T+1, H, N).
+
+        Each step is one GEMM, gates_t = W z_t with W = [W_hh | W_ih | b_ih + b_hh] (4H, K) and the stacked column
+        z_t = [h_{t-1}; x_t; 1] (K, N), K = H + D + 1: input projection, recurrence and bias at once. The z_t live in
+        one array `z` (T+1, K, N) whose first H rows of step t+1 receive h_t.
+
+        The returned arrays live in a workspace reused by the next call with the same shape (no page faults from
+        fresh multi-megabyte allocations on every mini-batch); callers use a cache before the next forward pass.
+        """
+        T, D, N = x.shape
         H = self.hidden_size
-        half = self._sigmoid_prescale()
-        wx = self.params[f"wx{k}"] * half  # (D, 4H), sigmoid columns halved
-        wh = self.params[f"wh{k}"] * half  # (H, 4H)
-        bias = (self.params[f"bx{k}"] + self.params[f"bh{k}"]) * half  # (4H,)
-        gates = np.matmul(x.reshape(T * N, D), wx).reshape(T, N, 4 * H)  # pre-activations of all steps
-        gates += bias
-        h = np.empty((T + 1, N, H), dtype=self.dtype)
-        c = np.empty((T + 1, N, H), dtype=self.dtype)
-        h[0] = 0
+        K = H + D + 1
+        work = self._workspace(("forward", k, T, N), z=(T + 1, K, N), gates=(T, 4 * H, N), c=(T + 1, H, N),
+                               tanh_c=(T, H, N), input_times_candidate=(H, N))
+        z, gates, c, tanh_c = work["z"], work["gates"], work["c"], work["tanh_c"]
+        input_times_candidate = work["input_times_candidate"]
+        weights = np.concatenate(
+            [self.params[f"w_hh{k}"], self.params[f"w_ih{k}"], (self.params[f"b_ih{k}"] + self.params[f"b_hh{k}"])[:, None]],
+            axis=1,
+        )
+        weights *= self._sigmoid_prescale()  # sigmoid rows halved: σ(z) = (1 + tanh(z/2)) / 2
+        z[0, :H] = 0
+        z[:T, H: H + D] = x
+        z[T, H: H + D] = 0
+        z[:, H + D] = 1
         c[0] = 0
-        tanh_c = np.empty((T, N, H), dtype=self.dtype)
-        recurrent = np.empty((N, 4 * H), dtype=self.dtype)
-        input_times_candidate = np.empty((N, H), dtype=self.dtype)
         for t in range(T):
-            a = gates[t]
-            if t:
-                np.matmul(h[t], wh, out=recurrent)
-                a += recurrent
+            a = gates[t]  # (4H, N)
+            np.matmul(weights, z[t], out=a)
             np.tanh(a, out=a)  # sigmoid gates now hold tanh(z/2), the candidate tanh(z)
-            sig = a[:, : 3 * H]
+            sig = a[: 3 * H]
             sig *= 0.5
-            sig += 0.5  # σ(z) = (1 + tanh(z/2)) / 2
-            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+            sig += 0.5
+            o, i, f, g = a[:H], a[H: 2 * H], a[2 * H: 3 * H], a[3 * H:]
             np.multiply(f, c[t], out=c[t + 1])
             np.multiply(i, g, out=input_times_candidate)
             c[t + 1] += input_times_candidate
             np.tanh(c[t + 1], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=h[t + 1])
-        return _LayerCache(x, gates, h, c, tanh_c)
+            np.multiply(o, tanh_c[t], out=z[t + 1, :H])
+        return _LayerCache(z, gates, z[:, :H], c, tanh_c)
+
+    def _workspace(self, key, **shapes) -> dict[str, np.ndarray]:
+        """Preallocated buffers for `key`, created on first use (a handful of shapes are kept)."""
+        work = self._workspaces.get(key)
+        if work is None:
+            if len(self._workspaces) > 16:
+                self._workspaces.clear()
+            work = {name: np.empty(shape, dtype=self.dtype) for name, shape in shapes.items()}
+            self._workspaces[key] = work
+        return work
 
     def _sigmoid_prescale(self) -> np.ndarray:
         H = self.hidden_size
-        scale = np.ones(4 * H, dtype=self.dtype)
+        scale = np.ones((4 * H, 1), dtype=self.dtype)
         scale[: 3 * H] = 0.5
         return scale
 
@@ -266,37 +286,41 @@ class LSTMRegressor:
         prediction, caches = self._forward(X, keep=True)
         residual = prediction - y  # (N, O)
         loss = float(np.vdot(residual, residual)) / residual.size
-        d_prediction = residual * (2.0 / residual.size)  # dL/dy
-        last_hidden = caches[-1].h[-1]
-        grads = {"head_w": last_hidden.T @ d_prediction, "head_b": d_prediction.sum(axis=0)}
-        d_hidden_last = d_prediction @ self.params["head_w"].T  # (N, H) gradient into h_T of the top layer
-        d_sequence = None  # (T, N, H) gradient into every h of the layer above's input
+        d_prediction = residual * (2.0 / residual.size)  # dL/dy (N, O)
+        last_hidden = caches[-1].h[-1]  # (H, N)
+        grads = {"head_w": d_prediction.T @ last_hidden.T, "head_b": d_prediction.sum(axis=0)}
+        d_hidden_last = self.params["head_w"].T @ d_prediction.T  # (H, N) gradient into the top layer's h_T
+        d_sequence = None  # (T, D, N) gradient into the layer's input sequence
         for k in reversed(range(self.num_layers)):
             need_dx = k > 0 or input_grad
             d_sequence = self._layer_backward(k, caches[k], d_sequence, d_hidden_last, grads, need_dx)
             d_hidden_last = None
         if input_grad:
-            return loss, grads, d_sequence.transpose(1, 0, 2)
+            return loss, grads, d_sequence.transpose(2, 0, 1)
         return loss, grads
 
     def _layer_backward(self, k, cache: _LayerCache, d_h_seq, d_h_last, grads, need_dx):
-        """BPTT through layer k. d_h_seq (T, N, H): dL/dh_t from the layer above (None for the top layer, whose
-        only gradient is d_h_last (N, H) at the last step). Fills grads[...k]; returns dL/dx (T, N, D) or None."""
-        x, gates, h, c, tanh_c = cache.x, cache.gates, cache.h, cache.c, cache.tanh_c
-        T, N, D = x.shape
-        H = self.hidden_size
-        wh = self.params[f"wh{k}"]
-        d_pre = np.empty((T, N, 4 * H), dtype=self.dtype)  # dL/d(pre-activation) of (i, f, o, g)
-        d_h = d_h_last.copy() if d_h_last is not None else np.zeros((N, H), dtype=self.dtype)
-        d_c = np.zeros((N, H), dtype=self.dtype)
-        scratch = np.empty((N, H), dtype=self.dtype)
-        sig_deriv = np.empty((N, 3 * H), dtype=self.dtype)
+        """BPTT through layer k. d_h_seq (T, H, N): dL/dh_t from the layer above (None for the top layer, whose
+        only gradient is d_h_last (H, N) at the last step). Fills grads[...k]; returns dL/dx (T, D, N) or None."""
+        z, gates, c, tanh_c = cache.z, cache.gates, cache.c, cache.tanh_c
+        T, H, N = tanh_c.shape
+        D = z.shape[1] - H - 1
+        work = self._workspace(("backward", k, T, N), d_pre=(T, 4 * H, N), d_h=(H, N), d_c=(H, N),
+                               scratch=(H, N), sig_deriv=(3 * H, N))
+        d_pre, d_h, d_c, scratch, sig_deriv = (work[name] for name in ("d_pre", "d_h", "d_c", "scratch",
+                                                                         "sig_deriv"))
+        w_hh_t = np.ascontiguousarray(self.params[f"w_hh{k}"].T)  # (H, 4H)
+        if d_h_last is not None:
+            d_h[...] = d_h_last
+        else:
+            d_h[...] = 0
+        d_c[...] = 0
         for t in reversed(range(T)):
             if d_h_seq is not None:
                 d_h += d_h_seq[t]
-            a, dz = gates[t], d_pre[t]
-            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
-            d_i, d_f, d_o, d_g = dz[:, :H], dz[:, H: 2 * H], dz[:, 2 * H: 3 * H], dz[:, 3 * H:]
+            a, dz = gates[t], d_pre[t]  # dz: dL/d(pre-activation) of (o, i, f, g), (4H, N)
+            o, i, f, g = a[:H], a[H: 2 * H], a[2 * H: 3 * H], a[3 * H:]
+            d_o, d_i, d_f, d_g = dz[:H], dz[H: 2 * H], dz[2 * H: 3 * H], dz[3 * H:]
             np.multiply(d_h, tanh_c[t], out=d_o)  # h = o tanh(c)
             np.multiply(tanh_c[t], tanh_c[t], out=scratch)
             np.subtract(1, scratch, out=scratch)
@@ -307,23 +331,24 @@ class LSTMRegressor:
             np.multiply(d_c, c[t], out=d_f)
             np.multiply(d_c, i, out=d_g)
             d_c *= f  # carried to c_{t-1}
-            sig = a[:, : 3 * H]
+            sig = a[: 3 * H]
             np.subtract(1, sig, out=sig_deriv)
             sig_deriv *= sig  # σ' = σ(1 - σ)
-            dz[:, : 3 * H] *= sig_deriv
+            dz[: 3 * H] *= sig_deriv
             np.multiply(g, g, out=scratch)
             np.subtract(1, scratch, out=scratch)
             d_g *= scratch  # tanh' = 1 - tanh²
             if t:
-                np.matmul(dz, wh.T, out=d_h)  # carried to h_{t-1}
-        flat = d_pre.reshape(T * N, 4 * H)
-        grads[f"wx{k}"] = x.reshape(T * N, D).T @ flat
-        grads[f"wh{k}"] = h[:-1].reshape(T * N, H).T @ flat
-        grads[f"bx{k}"] = flat.sum(axis=0)
-        grads[f"bh{k}"] = grads[f"bx{k}"].copy()
+                np.matmul(w_hh_t, dz, out=d_h)  # carried to h_{t-1}
+        # dW = Σ_t dz_t z_t^T over steps and batch, for the stacked W = [W_hh | W_ih | b]: one contraction.
+        d_weights = np.tensordot(d_pre, z[:T], axes=([0, 2], [0, 2]))  # (4H, K)
+        grads[f"w_hh{k}"] = np.ascontiguousarray(d_weights[:, :H])
+        grads[f"w_ih{k}"] = np.ascontiguousarray(d_weights[:, H: H + D])
+        grads[f"b_ih{k}"] = d_weights[:, H + D].copy()
+        grads[f"b_hh{k}"] = d_weights[:, H + D].copy()
         if not need_dx:
             return None
-        return (flat @ self.params[f"wx{k}"].T).reshape(T, N, D)
+        return np.matmul(self.params[f"w_ih{k}"].T, d_pre)  # (T, D, N)
 
     # --------------------------------------------------------------------------------------------- training
     def fit(self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
@@ -374,10 +399,19 @@ class LSTMRegressor:
         return self
 
 
+def _internal_name(torch_name: str, layer: int) -> str:
+    """'weight_ih', 0 -> 'w_ih0'; 'bias_hh', 1 -> 'b_hh1'."""
+    return f"{torch_name[0]}_{torch_name.split('_')[1]}{layer}"
+
+
 def _rows_to_internal(array: np.ndarray, H: int) -> np.ndarray:
-    """Permute the four gate row blocks between PyTorch's (i, f, g, o) and the internal (i, f, o, g) order."""
-    blocks = array.reshape(4, H, *array.shape[1:])
-    return blocks[_TO_INTERNAL].reshape(array.shape)
+    """Permute the four gate row blocks from PyTorch's (i, f, g, o) order to the internal (o, i, f, g)."""
+    return array.reshape(4, H, *array.shape[1:])[_TO_INTERNAL].reshape(array.shape)
+
+
+def _rows_to_torch(array: np.ndarray, H: int) -> np.ndarray:
+    """Permute the four gate row blocks from the internal (o, i, f, g) order to PyTorch's (i, f, g, o)."""
+    return array.reshape(4, H, *array.shape[1:])[_TO_TORCH].reshape(array.shape)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
