@@ -57,7 +57,7 @@ def _parse_date(value: str | None, option: str) -> dt.date | None:
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal) -> None:
     """Report per-ticker failures of a multi-ticker command and exit with the right code."""
     for ticker, error in failures:
-        terminal.error(error.message if error.message.startswith(ticker) else f"{ticker}: {error.message}")
+        terminal.error(error.message if ticker in error.message else f"{ticker}: {error.message}")
     if not failures:
         return
     if done == 0 and len(failures) == 1:
@@ -158,6 +158,200 @@ def list_(
         return
     columns = ["ticker", "rows", "first_date", "last_date", "fetched_at", "model", "trained_at", "model_until"]
     terminal.results(rows, columns, format, title=f"Stored in {store.home}")
+
+
+# ------------------------------------------------------------------------------------------------------- train
+TickersArgument = Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: every stored one].",
+                                                                 show_default=False)]
+WindowOption = Annotated[int, typer.Option(help="Trading days in each input window.")]
+HiddenOption = Annotated[int, typer.Option(help="LSTM hidden units per layer.")]
+LayersOption = Annotated[int, typer.Option(help="Stacked LSTM layers.")]
+EpochsOption = Annotated[int, typer.Option(help="Maximum training epochs.")]
+BatchOption = Annotated[int, typer.Option("--batch-size", help="Windows per mini-batch.")]
+LrOption = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+PatienceOption = Annotated[int, typer.Option(help="Stop after this many epochs without validation improvement "
+                                                  "(0: never stop early).")]
+SeedOption = Annotated[int, typer.Option(help="Random seed: same seed and data give the same model.")]
+FeaturesOption = Annotated[str, typer.Option(help="Inputs per day: 'returns' (log return) or 'ohlcv' (also "
+                                                  "intraday range and volume change).")]
+
+
+def _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features):
+    from forecaster.model import TrainingConfig
+    from forecaster.windows import FEATURE_SETS
+
+    if features not in FEATURE_SETS:
+        raise UsageError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
+    config = TrainingConfig(window=window, hidden=hidden, layers=layers, epochs=epochs, batch_size=batch_size,
+                            lr=lr, patience=patience, seed=seed, features=features)
+    config.check()
+    return config
+
+
+def _epoch_progress(terminal: Terminal, ticker: str, epochs: int):
+    """A context giving a training callback that drives a progress bar (on a terminal) for one ticker."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        with terminal.progress(f"Training {ticker}", total=epochs) as advance:
+            def callback(epoch, train_loss, val_loss):
+                advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
+            yield callback
+
+    return scope()
+
+
+@app.command()
+def train(
+    tickers: TickersArgument = None,
+    window: WindowOption = 30,
+    hidden: HiddenOption = 64,
+    layers: LayersOption = 1,
+    epochs: EpochsOption = 200,
+    batch_size: BatchOption = 64,
+    lr: LrOption = 1e-3,
+    patience: PatienceOption = 10,
+    seed: SeedOption = 0,
+    until: Annotated[Optional[str], typer.Option(help="Train on data up to this date only (YYYY-MM-DD).",
+                                                 show_default=False)] = None,
+    features: FeaturesOption = "returns",
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Train an LSTM per ticker on its stored prices and save it under models/."""
+    from forecaster.pipeline import require_tickers, train_ticker
+
+    config = _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features)
+    until_date = _parse_date(until, "--until")
+    store, terminal = _session(home, quiet)
+    names = require_tickers(tickers or [], store.tickers(), "price data in the store yet: run 'forecast fetch TICKER' first")
+    results, failures = [], []
+    for ticker in names:
+        try:
+            with _epoch_progress(terminal, ticker, config.epochs) as callback:
+                results.append(train_ticker(store, ticker, config, until_date, callback))
+            if not terminal.shows_progress:
+                row = results[-1]
+                terminal.info(f"{ticker}: trained {row['epochs']} epochs on {row['rows']} rows to {row['until']}")
+        except ForecastError as error:
+            failures.append((ticker, error))
+    if results and not quiet:
+        terminal.results(results, list(results[0]), title="Trained (validation: last 15% of the training span)")
+    _finish(failures, len(results), terminal)
+
+
+# ----------------------------------------------------------------------------------------------------- predict
+@app.command()
+def predict(
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: every one with a model].",
+                                                            show_default=False)] = None,
+    days: Annotated[int, typer.Option(help="Trading sessions to forecast.")] = 1,
+    format: FormatOption = Format.table,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
+    from forecaster.pipeline import model_tickers, predict_ticker, require_tickers
+
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    store, terminal = _session(home, quiet)
+    names = require_tickers(tickers or [], model_tickers(store), "models in the store yet: run 'forecast train' first")
+    rows, failures = [], []
+    for ticker in names:
+        try:
+            forecast_rows, notes = predict_ticker(store, ticker, days)
+        except ForecastError as error:
+            failures.append((ticker, error))
+            continue
+        rows.extend(forecast_rows)
+        for note in notes:
+            terminal.warn(note)
+    if rows:
+        shown = [{**row, **{k: round(row[k], 4) for k in ("forecast", "lower", "upper")}} for row in rows]
+        columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
+        terminal.results(shown, columns, format, title="Forecast of the adjusted close, with 90% intervals")
+    _finish(failures, len(names) - len(failures), terminal)
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+@app.command()
+def evaluate(
+    ticker: Annotated[str, typer.Argument(help="Ticker symbol.", show_default=False)],
+    test_start: Annotated[str, typer.Option("--test-start", help="First day of the test period (YYYY-MM-DD): "
+                                            "train before it, forecast every day from it.", show_default=False)],
+    window: WindowOption = 30,
+    hidden: HiddenOption = 64,
+    layers: LayersOption = 1,
+    epochs: EpochsOption = 200,
+    batch_size: BatchOption = 64,
+    lr: LrOption = 1e-3,
+    patience: PatienceOption = 10,
+    seed: SeedOption = 0,
+    features: FeaturesOption = "returns",
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+    predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file.",
+                                                        show_default=False)] = None,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Walk-forward test: the LSTM against naive and linear forecasts, each day from the day before."""
+    from forecaster.evaluate import METHODS, walk_forward
+    from forecaster.output import rows_to_csv
+    from forecaster.store import atomic_write_text, normalize_ticker
+
+    ticker = normalize_ticker(ticker)
+    config = _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features)
+    start = _parse_date(test_start, "--test-start")
+    if format is Format.csv:
+        raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
+    store, terminal = _session(home, quiet)
+    bars = store.read_bars(ticker)
+    with _epoch_progress(terminal, ticker, config.epochs) as callback:
+        evaluation = walk_forward(bars, ticker, start.isoformat(), config, callback)
+    if predictions is not None:
+        columns = ["date", "actual", "model", "lower", "upper", "naive", "linear"]
+        atomic_write_text(predictions.resolve(), rows_to_csv(evaluation.prediction_rows(), columns))
+    report = evaluation.report()
+    if format is Format.json:
+        terminal.document(report)
+        return
+    naive_rmse = report["naive"]["rmse"]
+    rows = [{"method": method, "RMSE": report[method]["rmse"], "vs naive": report[method]["rmse"] / naive_rmse,
+             "MAE": report[method]["mae"], "MAPE %": report[method]["mape"],
+             "direction": report[method]["directional_accuracy"], "90% coverage": report[method]["coverage"]}
+            for method in METHODS]
+    terminal.results(rows, list(rows[0]), title=f"{ticker}: {report['n']} trading days from {report['test_start']}")
+
+
+# -------------------------------------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    home: Annotated[Optional[Path], typer.Option("--home", help="Run in this home and keep it [default: a "
+                                                 "temporary home, removed afterwards].", show_default=False)] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs (few: it is a demonstration).")] = 30,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Run the whole pipeline offline on the bundled sample: import, train, evaluate against naive, predict."""
+    import shutil
+    import tempfile
+
+    from forecaster.demo import run_demo
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    temporary = home is None
+    directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if temporary else home
+    try:
+        run_demo(directory, epochs, Terminal(quiet=quiet))
+    finally:
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 # -------------------------------------------------------------------------------------------------------- main

@@ -1,0 +1,80 @@
+"""Trading sessions: which dates a forecast is for.
+
+The sessions come from exchange_calendars (holidays and special closures included). Importing it costs about half a
+second, too much for a cron job's `forecast predict`, so its answer is cached: the sessions from 1990 to the end of the
+library's calendar (about a year ahead) are written once to `HOME/.cache/sessions-<EXCHANGE>.json` and read from there
+while they cover the dates asked for; otherwise the library is asked again and the cache refreshed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.errors import DataUnavailable
+from forecaster.store import atomic_write_text
+
+CACHE_START = "1990-01-01"
+# Yahoo symbol suffix -> exchange_calendars code; anything else trades on the New York Stock Exchange's calendar.
+EXCHANGE_BY_SUFFIX = {
+    ".L": "XLON", ".TO": "XTSE", ".DE": "XETR", ".F": "XFRA", ".PA": "XPAR", ".AS": "XAMS", ".MI": "XMIL",
+    ".SW": "XSWX", ".HK": "XHKG", ".T": "XTKS", ".AX": "XASX", ".SA": "BVMF", ".MC": "XMAD", ".ST": "XSTO",
+    ".KS": "XKRX", ".SS": "XSHG", ".SZ": "XSHG", ".NS": "XBOM", ".BO": "XBOM",
+}
+
+
+def exchange_for(ticker: str) -> str:
+    """The exchange_calendars code for a Yahoo symbol: by suffix, 24/5 for currencies (=X), else XNYS."""
+    if ticker.endswith("=X"):
+        return "24/5"
+    for suffix, code in EXCHANGE_BY_SUFFIX.items():
+        if ticker.endswith(suffix):
+            return code
+    return "XNYS"
+
+
+def next_sessions(after: str | np.datetime64, count: int, exchange: str, cache_dir: Path) -> list[str]:
+    """The `count` trading sessions strictly after the date `after`, as ISO dates."""
+    after = np.datetime64(after, "D")
+    cache_path = Path(cache_dir) / f"sessions-{exchange.replace('/', '_')}.json"
+    sessions = _cached_sessions(cache_path)
+    if sessions is None or not _covers(sessions, after, count):
+        sessions = _sessions_from_library(exchange)
+        try:
+            atomic_write_text(cache_path, json.dumps({"exchange": exchange,
+                                                      "sessions": sessions.astype(str).tolist()}))
+        except Exception:  # a read-only home still forecasts, just without the cache
+            pass
+    if not _covers(sessions, after, count):
+        raise DataUnavailable(
+            f"the {exchange} calendar known to exchange_calendars ends {sessions[-1]}: cannot date sessions "
+            f"{count} days after {after} (upgrade exchange_calendars)"
+        )
+    start = int(np.searchsorted(sessions, after, side="right"))
+    return sessions[start: start + count].astype(str).tolist()
+
+
+def _covers(sessions: np.ndarray, after: np.datetime64, count: int) -> bool:
+    if not len(sessions) or after < sessions[0]:
+        return False
+    return len(sessions) - int(np.searchsorted(sessions, after, side="right")) >= count
+
+
+def _cached_sessions(path: Path) -> np.ndarray | None:
+    try:
+        return np.array(json.loads(path.read_text())["sessions"], dtype="datetime64[D]")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _sessions_from_library(exchange: str) -> np.ndarray:
+    import warnings
+
+    import exchange_calendars
+
+    with warnings.catch_warnings():  # pandas deprecation chatter from inside the library
+        warnings.simplefilter("ignore")
+        calendar = exchange_calendars.get_calendar(exchange, start=CACHE_START)
+        return calendar.sessions.to_numpy().astype("datetime64[D]")

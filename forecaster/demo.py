@@ -1,0 +1,59 @@
+"""`forecast demo`: the whole pipeline, offline, on the sample data bundled with the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forecaster import sources
+from forecaster.evaluate import METHODS, walk_forward
+from forecaster.model import TrainingConfig
+from forecaster.output import Terminal
+from forecaster.pipeline import predict_ticker, train_ticker
+from forecaster.store import Store
+
+EVALUATED = "MSFT"
+
+
+def run_demo(home: Path, epochs: int, terminal: Terminal) -> None:
+    say = terminal.info
+    store = Store(home)
+    say(f"forecast demo in {store.home}\n")
+
+    say("1. Import the bundled sample (forecast fetch --sample)")
+    for ticker in sources.SAMPLE_TICKERS:
+        result = sources.update_ticker(store, ticker, lambda stored, t=ticker: sources.read_sample(t),
+                                       source="sample")
+        say(f"   {ticker:6} {result.rows} daily bars, {result.first_date} .. {result.last_date}")
+
+    config = TrainingConfig(epochs=epochs, patience=5)
+    say(f"\n2. Train an LSTM per ticker (forecast train --epochs {epochs} --patience 5)")
+    for ticker in sources.SAMPLE_TICKERS:
+        with terminal.progress(f"   training {ticker}", total=epochs) as advance:
+            row = train_ticker(store, ticker, config, callback=lambda *args: advance())
+        say(f"   {ticker:6} {row['epochs']} epochs; validation RMSE {row['val RMSE model']:.4f} vs naive "
+            f"{row['val RMSE naive']:.4f} (shrinkage toward naive: {row['shrinkage']:.2f})")
+
+    bars = store.read_bars(EVALUATED)
+    test_start = str(bars.dates[int(len(bars) * 0.8)])
+    say(f"\n3. Walk-forward test of {EVALUATED} on its last 20% (forecast evaluate {EVALUATED} "
+        f"--test-start {test_start})")
+    with terminal.progress(f"   training {EVALUATED}", total=epochs) as advance:
+        evaluation = walk_forward(bars, EVALUATED, test_start, config, callback=lambda *args: advance())
+    report = evaluation.report()
+    naive = report["naive"]["rmse"]
+    say(f"   {report['n']} trading days; RMSE of each method relative to naive (below 1 is better):")
+    for method in METHODS:
+        metrics = report[method]
+        direction = metrics["directional_accuracy"]
+        say(f"   {method:6} RMSE {metrics['rmse']:.4f} ({metrics['rmse'] / naive:.4f} x naive), 90% interval "
+            f"coverage {metrics['coverage']:.2f}" + ("" if direction is None else f", direction {direction:.2f}"))
+
+    say("\n4. Forecast the next 5 sessions (forecast predict --days 5)")
+    for ticker in sources.SAMPLE_TICKERS:
+        rows, _ = predict_ticker(store, ticker, 5)
+        last_close = float(store.read_bars(ticker).adj_close[-1])
+        say(f"   {ticker:6} last close {rows[0]['as_of']}: {last_close:.2f}")
+        for row in rows:
+            say(f"          {row['date']}  {row['forecast']:9.2f}  [{row['lower']:.2f}, {row['upper']:.2f}]")
+    say(f"\nForecasts were logged in {store.predictions_path}.")
+    say("Daily prices are close to a random walk: a good model is barely better than naive, and says so.")

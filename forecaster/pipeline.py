@@ -1,0 +1,89 @@
+"""The product's jobs, one ticker at a time: train and save a model, forecast the next sessions, evaluate.
+
+The CLI calls these and presents their results; they raise ForecastError subclasses for anything a user can fix.
+Imports stay light here: `predict` runs without pandas, scikit-learn or yfinance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from forecaster.calendar import exchange_for, next_sessions
+from forecaster.errors import DataUnavailable, UsageError
+from forecaster.model import Forecaster, TrainingConfig, train
+from forecaster.predictions import record_predictions
+from forecaster.store import Store, normalize_ticker
+
+STALE_AFTER_DAYS = 5
+
+
+def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.date | None = None,
+                 callback=None) -> dict:
+    """Train on the stored bars (up to `until`, inclusive) and save the model. Returns a summary row."""
+    ticker = normalize_ticker(ticker)
+    bars = store.read_bars(ticker)
+    if until is not None:
+        bars = bars.until(until)
+        if not len(bars):
+            raise UsageError(f"--until {until} is before the first stored date of {ticker} "
+                             f"({store.read_bars(ticker).first_date})")
+    forecaster, _ = train(bars, config, ticker, callback=callback)
+    with store.lock(f"{ticker}.model"):
+        forecaster.save(store, ticker)
+    next_sessions(bars.last_date, 1, exchange_for(ticker), store.cache_dir)  # warm the calendar cache for predict
+    meta = forecaster.meta
+    validation = meta["validation"]
+    return {
+        "ticker": ticker,
+        "rows": meta["training"]["rows"],
+        "until": meta["training"]["last_date"],
+        "epochs": meta["training"]["epochs_run"],
+        "best epoch": meta["training"]["best_epoch"],
+        "val RMSE model": validation["rmse_model"],
+        "val RMSE naive": validation["rmse_naive"],
+        "ratio": validation["rmse_model"] / validation["rmse_naive"],
+        "shrinkage": meta["calibration"]["shrinkage"],
+    }
+
+
+def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None,
+                   ) -> tuple[list[dict], list[str]]:
+    """Forecast the next `days` sessions after the last stored bar. Returns (rows, warnings)."""
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    ticker = normalize_ticker(ticker)
+    forecaster = Forecaster.load(store, ticker)
+    bars = store.read_bars(ticker)
+    as_of = str(bars.dates[-1])
+    sessions = next_sessions(as_of, days, exchange_for(ticker), store.cache_dir)
+    rows = [{"ticker": ticker, "as_of": as_of, "date": date, **forecast}
+            for date, forecast in zip(sessions, forecaster.forecast(bars, days), strict=True)]
+    warnings = []
+    today = today or dt.date.today()
+    age = (today - dt.date.fromisoformat(as_of)).days
+    if age > STALE_AFTER_DAYS:
+        warnings.append(f"{ticker}: data ends {as_of}, {age} days ago; run 'forecast fetch {ticker}' to update")
+    trained_until = forecaster.meta["training"]["last_date"]
+    if trained_until < as_of:
+        newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
+        warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer rows are stored; "
+                        f"run 'forecast train {ticker}' to retrain")
+    record_predictions(store, rows)
+    return rows, warnings
+
+
+def model_tickers(store: Store) -> list[str]:
+    """Tickers that have a saved model."""
+    if not store.models_dir.is_dir():
+        return []
+    return sorted(p.name for p in store.models_dir.iterdir() if (p / "meta.json").is_file())
+
+
+def require_tickers(tickers: list[str], available: list[str], what: str) -> list[str]:
+    if tickers:
+        return [normalize_ticker(t) for t in dict.fromkeys(tickers)]
+    if not available:
+        raise DataUnavailable(f"no {what}")
+    return available
