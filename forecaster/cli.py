@@ -39,10 +39,14 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of e
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
-def _session(home: Path | None, quiet: bool):
+def _session(home: Path | None, quiet: bool, debug: bool):
     from forecaster.store import Store
 
-    return Store(home), Terminal(quiet=quiet)
+    return Store(home), Terminal(quiet=quiet, debug=debug or _debug_from_environment())
+
+
+def _debug_from_environment() -> bool:
+    return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
 
 
 def _parse_date(value: str | None, option: str) -> dt.date | None:
@@ -57,6 +61,8 @@ def _parse_date(value: str | None, option: str) -> dt.date | None:
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal) -> None:
     """Report per-ticker failures of a multi-ticker command and exit with the right code."""
     for ticker, error in failures:
+        if terminal.debug:
+            traceback.print_exception(error)
         terminal.error(error.message if ticker in error.message else f"{ticker}: {error.message}")
     if not failures:
         return
@@ -98,7 +104,7 @@ def fetch(
         raise UsageError("--csv imports one ticker: give exactly one TICKER")
     if not sample and not tickers:
         raise UsageError("give one or more tickers, or --sample")
-    store, terminal = _session(home, quiet)
+    store, terminal = _session(home, quiet, debug)
 
     if sample:
         jobs = {t: (lambda stored, t=t: sources.read_sample(t)) for t in sources.SAMPLE_TICKERS}
@@ -151,7 +157,7 @@ def list_(
     """Show the stored tickers: rows, date range, when last fetched, and their models."""
     from forecaster.inventory import inventory
 
-    store, terminal = _session(home, quiet)
+    store, terminal = _session(home, quiet, debug)
     rows = inventory(store)
     if not rows and format is Format.table:
         terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
@@ -225,7 +231,7 @@ def train(
 
     config = _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features)
     until_date = _parse_date(until, "--until")
-    store, terminal = _session(home, quiet)
+    store, terminal = _session(home, quiet, debug)
     names = require_tickers(tickers or [], store.tickers(), "price data in the store yet: run 'forecast fetch TICKER' first")
     results, failures = [], []
     for ticker in names:
@@ -258,7 +264,7 @@ def predict(
 
     if days < 1:
         raise UsageError(f"--days must be at least 1, got {days}")
-    store, terminal = _session(home, quiet)
+    store, terminal = _session(home, quiet, debug)
     names = require_tickers(tickers or [], model_tickers(store), "models in the store yet: run 'forecast train' first")
     rows, failures = [], []
     for ticker in names:
@@ -309,7 +315,7 @@ def evaluate(
     start = _parse_date(test_start, "--test-start")
     if format is Format.csv:
         raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
-    store, terminal = _session(home, quiet)
+    store, terminal = _session(home, quiet, debug)
     bars = store.read_bars(ticker)
     with _epoch_progress(terminal, ticker, config.epochs) as callback:
         evaluation = walk_forward(bars, ticker, start.isoformat(), config, callback)
@@ -348,7 +354,7 @@ def demo(
     temporary = home is None
     directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if temporary else home
     try:
-        run_demo(directory, epochs, Terminal(quiet=quiet))
+        run_demo(directory, epochs, Terminal(quiet=quiet, debug=debug))
     finally:
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
@@ -358,13 +364,15 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args or os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
+    debug = "--debug" in args or _debug_from_environment()
     if not debug:
         warnings.filterwarnings("ignore")
     terminal = Terminal()
     try:
-        code = app(args=args, prog_name="forecast", standalone_mode=False)
-        return int(code or 0)
+        code = int(app(args=args, prog_name="forecast", standalone_mode=False) or 0)
+        if code == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into a silent exit code 130
+            terminal.error("interrupted")
+        return code
     except ForecastError as error:
         if debug:
             traceback.print_exc()

@@ -25,6 +25,7 @@ class Terminal:
     """Where output goes and how chatty to be. `quiet` keeps only errors (and results on stdout)."""
 
     quiet: bool = False
+    debug: bool = False  # show tracebacks of errors
     stdout_tty: bool = field(default_factory=lambda: sys.stdout.isatty())
     stderr_tty: bool = field(default_factory=lambda: sys.stderr.isatty())
 

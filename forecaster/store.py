@@ -106,6 +106,8 @@ class Store:
             raise LockTimeout(
                 f"{name} is locked by another forecast process (waited {timeout:g} s); try again later"
             ) from None
+        except OSError as error:
+            raise UsageError(f"cannot create a lock file in {self.locks_dir}: {error.strerror or error}") from None
         try:
             yield
         finally:

@@ -149,3 +149,34 @@ def test_real_entry_point_runs_as_a_process(isolated_home):
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("Error: invalid ticker symbol '../etc'")
     assert "Traceback" not in done.stderr
+
+
+def test_progress_bars_only_for_a_person_at_a_terminal(isolated_home):
+    """As cron (pipes): plain status lines. As a person (a pseudo-terminal): a live progress display instead."""
+    import os
+    import pty
+
+    as_cron = subprocess.run([sys.executable, "-m", "forecaster", "fetch", "--sample"], capture_output=True,
+                             text=True, timeout=60)
+    assert as_cron.returncode == 0
+    assert "MSFT: 3270 rows to 2013-03-01 (3270 added)" in as_cron.stderr and "\x1b[" not in as_cron.stderr
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+    person = subprocess.run([sys.executable, "-m", "forecaster", "fetch", "--sample"], stdin=secondary,
+                            stdout=secondary, stderr=secondary, env=env, timeout=60)
+    os.close(secondary)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(primary)
+    text = screen.decode(errors="replace")
+    assert person.returncode == 0
+    assert "Fetching" in text and "\x1b[" in text
+    assert "MSFT: 3270 rows to 2013-03-01" not in text

@@ -1,0 +1,58 @@
+"""Fault suite: many real `forecast` processes on one home at once end exactly as a serial run would."""
+
+import csv
+
+import numpy as np
+
+from fault_helpers import FAST_TRAIN, run, start, write_csv_files
+from forecaster.model import Forecaster
+from forecaster.store import Store
+
+
+def prepare_home(home, files):
+    """A home with IBM and ^GSPC imported from the sample and a model for each, trained serially."""
+    assert run(home, "fetch", "--sample", "-q").returncode == 0
+    done = run(home, "train", "IBM", "^GSPC", *FAST_TRAIN, "-q")
+    assert done.returncode == 0, done.stderr
+
+
+JOBS = [
+    ("fetch", "ABC", "--csv", "{ABC0}"), ("fetch", "ABC", "--csv", "{ABC1}"), ("fetch", "ABC", "--csv", "{ABC2}"),
+    ("fetch", "XYZ", "--csv", "{XYZ}"),
+    ("train", "MSFT", *FAST_TRAIN), ("train", "MSFT", *FAST_TRAIN),
+    ("predict", "IBM", "--days", "3"), ("predict", "^GSPC", "--days", "2"), ("predict", "IBM", "^GSPC", "--days", "4"),
+    ("predict", "IBM", "--days", "1"),
+]
+
+
+def log_rows(home):
+    with open(home / "data" / "predictions.csv") as handle:
+        return sorted((r["ticker"], r["as_of"], r["date"], r["horizon"], r["forecast"], r["lower"], r["upper"])
+                      for r in csv.DictReader(handle))
+
+
+def test_concurrent_fetch_train_predict_equal_a_serial_run(tmp_path):
+    files = write_csv_files(tmp_path / "csv")
+    concurrent, serial = tmp_path / "concurrent", tmp_path / "serial"
+    for home in (concurrent, serial):
+        prepare_home(home, files)
+
+    jobs = [[str(arg).format(**files) for arg in job] for job in JOBS]
+    processes = [start(concurrent, *job) for job in jobs]
+    for process, job in zip(processes, jobs):
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, (job, err)
+    for job in jobs:
+        done = run(serial, *job)
+        assert done.returncode == 0, (job, done.stderr)
+
+    for name in ("ABC.csv", "XYZ.csv", "IBM.csv", "MSFT.csv", "^GSPC.csv"):
+        assert (concurrent / "data" / name).read_bytes() == (serial / "data" / name).read_bytes(), name
+    assert (concurrent / "data" / "ABC.csv").read_bytes() == files["ABC"].read_bytes()
+    assert log_rows(concurrent) == log_rows(serial)
+    assert len(log_rows(concurrent)) == len({row[:3] for row in log_rows(concurrent)}) == 4 + 4  # IBM 4, ^GSPC 4
+    first, second = Forecaster.load(Store(concurrent), "MSFT"), Forecaster.load(Store(serial), "MSFT")
+    for key, value in first.network.state_dict().items():
+        np.testing.assert_array_equal(value, second.network.state_dict()[key])
+    leftovers = [p for p in concurrent.rglob("*.tmp")]
+    assert leftovers == []
