@@ -269,13 +269,15 @@ def predict(
     rows, failures = [], []
     for ticker in names:
         try:
-            forecast_rows, notes = predict_ticker(store, ticker, days)
+            prediction = predict_ticker(store, ticker, days)
         except ForecastError as error:
             failures.append((ticker, error))
             continue
-        rows.extend(forecast_rows)
-        for note in notes:
+        rows.extend(prediction.rows)
+        for note in prediction.warnings:
             terminal.warn(note)
+        if prediction.live_record:
+            terminal.info(prediction.live_record)
     if rows:
         shown = [{**row, **{k: round(row[k], 4) for k in ("forecast", "lower", "upper")}} for row in rows]
         columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
@@ -332,6 +334,95 @@ def evaluate(
              "direction": report[method]["directional_accuracy"], "90% coverage": report[method]["coverage"]}
             for method in METHODS]
     terminal.results(rows, list(rows[0]), title=f"{ticker}: {report['n']} trading days from {report['test_start']}")
+
+
+# ------------------------------------------------------------------------------------------------------- score
+@app.command()
+def score(
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: every ticker in the "
+                                                            "prediction log].", show_default=False)] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only forecasts for dates on or after this one (YYYY-MM-DD).",
+                                                 show_default=False)] = None,
+    format: FormatOption = Format.table,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Score every logged forecast whose date has come against what happened, and against naive."""
+    from forecaster.errors import DataUnavailable
+    from forecaster.predictions import read_predictions
+    from forecaster.track import COLUMNS, score_ticker
+
+    since_date = _parse_date(since, "--since")
+    store, terminal = _session(home, quiet, debug)
+    log = read_predictions(store)
+    logged = sorted({row["ticker"] for row in log})
+    from forecaster.pipeline import require_tickers
+
+    names = require_tickers(tickers or [], logged, f"forecasts logged in {store.predictions_path} yet: run "
+                                                   "'forecast predict' (the record builds up as days pass)")
+    rows, failures = [], []
+    for ticker in names:
+        try:
+            if ticker not in logged:
+                raise DataUnavailable(f"no logged forecasts for {ticker}; run 'forecast predict {ticker}' first")
+            rows.extend(score_ticker(ticker, log, store.read_bars(ticker),
+                                     since_date.isoformat() if since_date else None))
+        except ForecastError as error:
+            failures.append((ticker, error))
+    if rows:
+        terminal.results(rows, COLUMNS, format, title="Live track record (ratio < 1: better than naive)")
+    _finish(failures, len(names) - len(failures), terminal)
+
+
+# -------------------------------------------------------------------------------------------------------- plot
+@app.command()
+def plot(
+    ticker: Annotated[str, typer.Argument(help="Ticker symbol.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option(help="PNG file to write [default: TICKER.png in the current "
+                                                "directory].", show_default=False)] = None,
+    last: Annotated[int, typer.Option(help="Trading days of history to show.")] = 120,
+    days: Annotated[int, typer.Option(help="Sessions of forecast to show (when a model exists).")] = 5,
+    evaluation: Annotated[Optional[Path], typer.Option(help="A 'forecast evaluate --predictions' file to plot "
+                                                       "below: walk-forward model against naive.",
+                                                       show_default=False)] = None,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Draw recent prices, the next days' forecast with its 90% band, past forecasts and an evaluation (PNG)."""
+    from forecaster.calendar import exchange_for, next_sessions
+    from forecaster.errors import DataUnavailable
+    from forecaster.model import Forecaster
+    from forecaster.plot import read_evaluation, render, save_png
+    from forecaster.predictions import read_predictions
+    from forecaster.store import normalize_ticker
+    from forecaster.track import resolved
+
+    ticker = normalize_ticker(ticker)
+    if last < 2:
+        raise UsageError(f"--last must be at least 2, got {last}")
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    store, terminal = _session(home, quiet, debug)
+    bars = store.read_bars(ticker)
+    evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
+    forecast_rows = None
+    try:
+        forecaster = Forecaster.load(store, ticker)
+    except DataUnavailable as error:
+        if "no model" not in error.message:
+            raise
+    else:
+        sessions = next_sessions(bars.last_date, days, exchange_for(ticker), store.cache_dir)
+        forecast_rows = [{"date": date, **row} for date, row in zip(sessions, forecaster.forecast(bars, days),
+                                                                     strict=True)]
+    first_shown = str(bars.dates[-min(last, len(bars))])
+    logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
+    path = out if out is not None else Path.cwd() / f"{ticker}.png"
+    save_png(render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
+                    evaluation=evaluation_rows), path)
+    terminal.info(f"wrote {path}")
 
 
 # -------------------------------------------------------------------------------------------------------- demo

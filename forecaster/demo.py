@@ -50,9 +50,8 @@ def run_demo(home: Path, epochs: int, terminal: Terminal) -> None:
 
     say("\n4. Forecast the next 5 sessions (forecast predict --days 5)")
     for ticker in sources.SAMPLE_TICKERS:
-        rows, _ = predict_ticker(store, ticker, 5)
-        last_close = float(store.read_bars(ticker).adj_close[-1])
-        say(f"   {ticker:6} last close {rows[0]['as_of']}: {last_close:.2f}")
+        rows = predict_ticker(store, ticker, 5).rows
+        say(f"   {ticker:6} last close {rows[0]['as_of']}: {rows[0]['last_close']:.2f}")
         for row in rows:
             say(f"          {row['date']}  {row['forecast']:9.2f}  [{row['lower']:.2f}, {row['upper']:.2f}]")
     say(f"\nForecasts were logged in {store.predictions_path}.")

@@ -113,5 +113,5 @@ def _cell(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1 else f"{value:,.2f}"
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.2f}"
     return str(value)

@@ -7,6 +7,7 @@ Imports stay light here: `predict` runs without pandas, scikit-learn or yfinance
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from forecaster.errors import DataUnavailable, UsageError
 from forecaster.model import Forecaster, TrainingConfig, train
 from forecaster.predictions import record_predictions
 from forecaster.store import Store, normalize_ticker
+from forecaster.track import score_ticker
 
 STALE_AFTER_DAYS = 5
 
@@ -48,9 +50,15 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
     }
 
 
-def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None,
-                   ) -> tuple[list[dict], list[str]]:
-    """Forecast the next `days` sessions after the last stored bar. Returns (rows, warnings)."""
+@dataclass
+class Prediction:
+    rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, last_close
+    warnings: list[str]  # stale data, model older than data
+    live_record: str | None  # one line on the live track record of 1-day forecasts, once there is one
+
+
+def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None) -> Prediction:
+    """Forecast the next `days` sessions after the last stored bar and log the forecasts."""
     if days < 1:
         raise UsageError(f"--days must be at least 1, got {days}")
     ticker = normalize_ticker(ticker)
@@ -58,7 +66,8 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
     bars = store.read_bars(ticker)
     as_of = str(bars.dates[-1])
     sessions = next_sessions(as_of, days, exchange_for(ticker), store.cache_dir)
-    rows = [{"ticker": ticker, "as_of": as_of, "date": date, **forecast}
+    last_close = float(bars.adj_close[-1])
+    rows = [{"ticker": ticker, "as_of": as_of, "date": date, **forecast, "last_close": last_close}
             for date, forecast in zip(sessions, forecaster.forecast(bars, days), strict=True)]
     warnings = []
     today = today or dt.date.today()
@@ -70,8 +79,17 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
         warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer rows are stored; "
                         f"run 'forecast train {ticker}' to retrain")
-    record_predictions(store, rows)
-    return rows, warnings
+    logged = record_predictions(store, rows)
+    return Prediction(rows, warnings, _live_record(ticker, logged, bars))
+
+
+def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
+    scores = [s for s in score_ticker(ticker, logged, bars) if s["horizon"] == 1 and s["n"] and s["ratio"]]
+    if not scores:
+        return None
+    score = scores[0]
+    return (f"{ticker}: live record of 1-day forecasts: RMSE {score['ratio']:.4f} x naive over {score['n']} "
+            f"days ('forecast score {ticker}' for more)")
 
 
 def model_tickers(store: Store) -> list[str]:

@@ -1,6 +1,7 @@
 """The track record: every forecast `predict` makes, in `data/predictions.csv`.
 
-Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N), forecast, lower, upper, created_at.
+Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N), forecast, lower, upper,
+last_close (the adjusted close at as_of that the forecast started from), created_at.
 A new forecast for the same (ticker, as_of, date) replaces the earlier row. Appends read, merge and atomically
 rewrite the file under the 'predictions' lock, so concurrent cron jobs never lose or duplicate rows.
 """
@@ -13,7 +14,9 @@ import io
 from forecaster.errors import CorruptFile
 from forecaster.store import Store, atomic_write_text, utc_now
 
-COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "created_at")
+COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "last_close",
+           "created_at")
+NUMBERS = ("forecast", "lower", "upper", "last_close")
 KEY = ("ticker", "as_of", "date")
 
 
@@ -32,14 +35,14 @@ def read_predictions(store: Store) -> list[dict]:
     for line, row in enumerate(reader, start=2):
         try:
             rows.append({**row, "horizon": int(row["horizon"]),
-                         **{k: float(row[k]) for k in ("forecast", "lower", "upper")}})
+                         **{k: float(row[k]) for k in NUMBERS}})
         except (TypeError, ValueError):
             raise CorruptFile(f"{path} row {line}: bad number; fix or delete that row") from None
     return rows
 
 
-def record_predictions(store: Store, rows: list[dict]) -> None:
-    """Add forecasts to the log, replacing earlier rows with the same (ticker, as_of, date)."""
+def record_predictions(store: Store, rows: list[dict]) -> list[dict]:
+    """Add forecasts to the log, replacing earlier rows with the same (ticker, as_of, date). Returns the new log."""
     created = utc_now()
     with store.lock("predictions"):
         merged = {tuple(row[k] for k in KEY): row for row in read_predictions(store)}
@@ -50,5 +53,6 @@ def record_predictions(store: Store, rows: list[dict]) -> None:
         writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in ordered:
-            writer.writerow({**row, **{k: repr(float(row[k])) for k in ("forecast", "lower", "upper")}})
+            writer.writerow({**row, **{k: repr(float(row[k])) for k in NUMBERS}})
         atomic_write_text(store.predictions_path, out.getvalue())
+    return ordered

@@ -1,0 +1,127 @@
+"""`forecast plot`: recent prices, the next days' forecast with its interval, past forecasts, an evaluation.
+
+matplotlib is imported here only, with the non-interactive Agg backend, so it works headless and in cron.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.bars import Bars
+from forecaster.errors import UsageError
+from forecaster.store import atomic_write_bytes
+
+FIGURE_INCHES = (11, 6)
+DPI = 100
+
+
+def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
+           evaluation: list[dict] | None) -> bytes:
+    """The PNG bytes of the figure.
+
+    forecast_rows: the model's next sessions (date, forecast, lower, upper) or None without a model; logged: past
+    predictions with date <= the last bar, already restated (date, forecast); evaluation: walk-forward rows
+    (date, actual, model, naive) or None.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    panels = 2 if evaluation else 1
+    figure, axes = plt.subplots(panels, 1, figsize=(FIGURE_INCHES[0], FIGURE_INCHES[1] * (1 if panels == 1 else 1.6)),
+                                squeeze=False)
+    top = axes[0][0]
+    recent = bars.take(slice(-last, None))
+    dates = recent.dates.astype("datetime64[D]").astype(object)
+    top.plot(dates, recent.adj_close, color="black", linewidth=1.3, label="adjusted close")
+    if logged:
+        top.scatter([_day(r["date"]) for r in logged], [r["forecast"] for r in logged], s=14, color="tab:orange",
+                    zorder=3, label=f"past forecasts ({len(logged)})")
+    if forecast_rows:
+        days = [_day(dates[-1].isoformat())] + [_day(r["date"]) for r in forecast_rows]
+        last_close = float(recent.adj_close[-1])
+        centre = [last_close] + [r["forecast"] for r in forecast_rows]
+        top.fill_between(days, [last_close] + [r["lower"] for r in forecast_rows],
+                         [last_close] + [r["upper"] for r in forecast_rows], color="tab:blue", alpha=0.2,
+                         label="90% interval")
+        top.plot(days, centre, color="tab:blue", linewidth=1.8, marker="o", markersize=3,
+                 label=f"forecast, next {len(forecast_rows)} sessions")
+    title = f"{ticker}: last {len(recent)} sessions to {recent.last_date}"
+    top.set_title(title if forecast_rows else title + " (no model: run 'forecast train')")
+    top.set_ylabel("adjusted close")
+    _dated_axis(top, mdates)
+    top.legend(loc="upper left")
+    top.grid(alpha=0.3)
+
+    if evaluation:
+        bottom = axes[1][0]
+        days = [_day(r["date"]) for r in evaluation]
+        bottom.plot(days, [r["actual"] for r in evaluation], color="black", linewidth=1.0, label="actual")
+        bottom.plot(days, [r["naive"] for r in evaluation], color="tab:gray", linewidth=0.9, linestyle="--",
+                    label="naive (previous close)")
+        bottom.plot(days, [r["model"] for r in evaluation], color="tab:blue", linewidth=0.9, label="model")
+        actual = np.array([r["actual"] for r in evaluation])
+        ratio = _rmse([r["model"] for r in evaluation], actual) / _rmse([r["naive"] for r in evaluation], actual)
+        bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}: "
+                         f"model RMSE = {ratio:.4f} x naive")
+        bottom.set_ylabel("adjusted close")
+        _dated_axis(bottom, mdates)
+        bottom.legend(loc="upper left")
+        bottom.grid(alpha=0.3)
+
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def save_png(data: bytes, out: Path) -> None:
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name such as {out / 'chart.png'}")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+    atomic_write_bytes(out, data)
+
+
+def read_evaluation(path: Path) -> list[dict]:
+    """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read evaluation file {path}: {getattr(error, 'strerror', None) or error}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    needed = {"date", "actual", "model", "naive"}
+    if not needed <= set(reader.fieldnames or []):
+        raise UsageError(f"{path} is not a 'forecast evaluate --predictions' file (needs columns date, actual, "
+                         "model, naive)")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            np.datetime64(row["date"], "D")
+            rows.append({"date": row["date"], **{k: float(row[k]) for k in ("actual", "model", "naive")}})
+        except (TypeError, ValueError):
+            raise UsageError(f"{path} row {line}: bad date or number") from None
+    if not rows:
+        raise UsageError(f"{path} has no rows")
+    return rows
+
+
+def _day(iso: str):
+    return np.datetime64(iso, "D").astype(object)
+
+
+def _dated_axis(axis, mdates) -> None:
+    locator = mdates.AutoDateLocator()
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _rmse(forecast, actual) -> float:
+    return float(np.sqrt(np.mean((np.asarray(forecast) - np.asarray(actual)) ** 2)))

@@ -1,0 +1,83 @@
+"""The live track record: every logged forecast whose date has come, scored against what happened.
+
+For each ticker and horizon: how many logged forecasts have their actual price stored (`n`) and how many are still
+in the future (`pending`); RMSE and MAE of the forecasts and of the naive forecast that was available when each was
+made (the as_of close); their ratio; directional accuracy; and the share of actual prices inside [lower, upper].
+
+Adjusted closes are revised backwards after every dividend, so each logged forecast is first restated on today's
+adjustment basis: multiplied by (stored adjusted close at as_of) / (last_close logged with it). numpy only: `predict`
+shows the live ratio and must start fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecaster.bars import Bars
+
+COLUMNS = ["ticker", "horizon", "n", "pending", "rmse", "naive_rmse", "ratio", "mae", "naive_mae",
+           "directional_accuracy", "coverage"]
+
+
+def latest_rows(predictions: list[dict]) -> list[dict]:
+    """One row per (ticker, as_of, date): the latest created, in (ticker, as_of, date) order."""
+    chosen: dict[tuple, dict] = {}
+    for row in predictions:
+        key = (row["ticker"], row["as_of"], row["date"])
+        if key not in chosen or row.get("created_at", "") >= chosen[key].get("created_at", ""):
+            chosen[key] = row
+    return [chosen[key] for key in sorted(chosen)]
+
+
+def resolved(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None) -> list[dict]:
+    """The ticker's logged forecasts whose date has a stored price: each restated on today's adjustment basis, with
+    `actual` (the adjusted close of its date) and `naive` (the adjusted close at its as_of)."""
+    index = {str(d): i for i, d in enumerate(bars.dates)}
+    rows = []
+    for row in latest_rows(predictions):
+        if row["ticker"] != ticker or (since is not None and row["date"] < since):
+            continue
+        if row["date"] not in index or row["as_of"] not in index:
+            continue
+        naive = float(bars.adj_close[index[row["as_of"]]])
+        rebase = naive / row["last_close"]
+        rows.append({**row, "forecast": row["forecast"] * rebase, "lower": row["lower"] * rebase,
+                     "upper": row["upper"] * rebase, "naive": naive,
+                     "actual": float(bars.adj_close[index[row["date"]]])})
+    return rows
+
+
+def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None) -> list[dict]:
+    """Score one ticker's logged forecasts against `bars`; one result per horizon, in horizon order."""
+    mine = [r for r in latest_rows(predictions)
+            if r["ticker"] == ticker and (since is None or r["date"] >= since)]
+    known = resolved(ticker, mine, bars)
+    last_date = bars.last_date or ""
+    results = []
+    for horizon in sorted({r["horizon"] for r in mine}):
+        pending = sum(1 for r in mine if r["horizon"] == horizon and r["date"] > last_date)
+        group = [r for r in known if r["horizon"] == horizon]
+        results.append({"ticker": ticker, "horizon": horizon, "pending": pending, **_metrics(group)})
+    return results
+
+
+def _metrics(rows: list[dict]) -> dict:
+    if not rows:
+        return {"n": 0, "rmse": None, "naive_rmse": None, "ratio": None, "mae": None, "naive_mae": None,
+                "directional_accuracy": None, "coverage": None}
+    forecast, lower, upper, naive, actual = (np.array([r[k] for r in rows])
+                                             for k in ("forecast", "lower", "upper", "naive", "actual"))
+    rmse = float(np.sqrt(np.mean((forecast - actual) ** 2)))
+    naive_rmse = float(np.sqrt(np.mean((naive - actual) ** 2)))
+    predicted_move, actual_move = np.sign(forecast - naive), np.sign(actual - naive)
+    both = (predicted_move != 0) & (actual_move != 0)
+    return {
+        "n": len(rows),
+        "rmse": rmse,
+        "naive_rmse": naive_rmse,
+        "ratio": rmse / naive_rmse if naive_rmse > 0 else None,
+        "mae": float(np.mean(np.abs(forecast - actual))),
+        "naive_mae": float(np.mean(np.abs(naive - actual))),
+        "directional_accuracy": float(np.mean(predicted_move[both] == actual_move[both])) if both.any() else None,
+        "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
+    }
