@@ -197,7 +197,7 @@ def format_csv(bars: Bars) -> str:
     out = io.StringIO()
     out.write(",".join(COLUMNS) + "\n")
     prices = zip(bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(),
-                 bars.adj_close.tolist())
+                 bars.adj_close.tolist(), strict=True)
     for date, price_row, volume in zip(bars.dates.astype(str), prices, bars.volume.tolist(), strict=True):
         out.write(f"{date},{','.join(map(repr, price_row))},{_number(volume)}\n")
     return out.getvalue()

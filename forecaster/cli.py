@@ -232,7 +232,8 @@ def train(
     config = _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features)
     until_date = _parse_date(until, "--until")
     store, terminal = _session(home, quiet, debug)
-    names = require_tickers(tickers or [], store.tickers(), "price data in the store yet: run 'forecast fetch TICKER' first")
+    names = require_tickers(tickers or [], store.tickers(),
+                            "price data in the store yet: run 'forecast fetch TICKER' first")
     results, failures = [], []
     for ticker in names:
         try:

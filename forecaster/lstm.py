@@ -23,9 +23,9 @@ element-wise operations of a step fast.
 
 Speed: per step there is one GEMM, [W_hh | W_ih | b] (4H, H+D+1) x [h; x_t; 1] (H+D+1, N), that does the input
 projection, the recurrence and the bias at once, and a handful of in-place element-wise operations on preallocated
-buffers; the backward pass gets all weight gradients from one contraction over steps and batch. Sigmoid is computed through tanh,
-σ(z) = (1 + tanh(z/2))/2, by halving the sigmoid gates' weights in the forward pass, so one `np.tanh` call activates
-all four gates.
+buffers; the backward pass gets all weight gradients from one contraction over steps and batch. Sigmoid is computed
+through tanh, σ(z) = (1 + tanh(z/2))/2, by halving the sigmoid gates' weights in the forward pass, so one `np.tanh`
+call activates all four gates.
 
 Initialisation follows PyTorch (every weight and bias uniform in ±1/√H, the head likewise), including its forget-gate
 bias of zero: a forget bias of 1 helps long sequences remember, but with 30-step windows we prefer weights that
@@ -188,10 +188,8 @@ class LSTMRegressor:
                                tanh_c=(T, H, N), input_times_candidate=(H, N))
         z, gates, c, tanh_c = work["z"], work["gates"], work["c"], work["tanh_c"]
         input_times_candidate = work["input_times_candidate"]
-        weights = np.concatenate(
-            [self.params[f"w_hh{k}"], self.params[f"w_ih{k}"], (self.params[f"b_ih{k}"] + self.params[f"b_hh{k}"])[:, None]],
-            axis=1,
-        )
+        bias = self.params[f"b_ih{k}"] + self.params[f"b_hh{k}"]
+        weights = np.concatenate([self.params[f"w_hh{k}"], self.params[f"w_ih{k}"], bias[:, None]], axis=1)
         weights *= self._sigmoid_prescale()  # sigmoid rows halved: σ(z) = (1 + tanh(z/2)) / 2
         z[0, :H] = 0
         z[:T, H: H + D] = x

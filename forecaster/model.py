@@ -213,7 +213,8 @@ class Forecaster:
                 break
             except (FileNotFoundError, IsADirectoryError):
                 if attempt == 2:
-                    raise CorruptFile(f"{meta_path} names a missing weights file {weights_path.name}; {rebuild}")
+                    raise CorruptFile(
+                        f"{meta_path} names a missing weights file {weights_path.name}; {rebuild}") from None
         if hashlib.sha256(data).hexdigest() != meta.get("weights_sha256"):
             raise CorruptFile(f"{weights_path} does not match its checksum in meta.json (damaged?); {rebuild}")
         try:

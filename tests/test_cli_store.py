@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
-from conftest import snapshot
+from conftest import random_walk_bars, snapshot
 from forecaster.bars import format_csv
-from conftest import random_walk_bars
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 

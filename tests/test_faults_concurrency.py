@@ -39,7 +39,7 @@ def test_concurrent_fetch_train_predict_equal_a_serial_run(tmp_path):
 
     jobs = [[str(arg).format(**files) for arg in job] for job in JOBS]
     processes = [start(concurrent, *job) for job in jobs]
-    for process, job in zip(processes, jobs):
+    for process, job in zip(processes, jobs, strict=True):
         out, err = process.communicate(timeout=180)
         assert process.returncode == 0, (job, err)
     for job in jobs:

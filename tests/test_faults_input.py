@@ -155,8 +155,8 @@ def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
     log.write_text("this is not the log\n")
     result = cli("predict", "ABC")
     assert (result.code, result.err.splitlines()[-1]) == (
-        3, f"Error: ABC: {log}: missing column(s) ticker, as_of, date, horizon, forecast, lower, upper, created_at; fix "
-           "or move the file away")
+        3, f"Error: ABC: {log}: missing column(s) ticker, as_of, date, horizon, forecast, lower, upper, last_close, "
+           "created_at; fix or move the file away")
     assert log.read_text() == "this is not the log\n"
 
 
@@ -180,7 +180,8 @@ def test_unwritable_home_is_a_clean_error(cli, isolated_home, tmp_path, monkeypa
     path = tmp_path / "abc.csv"
     path.write_text(format_csv(random_walk_bars(20)))
     result = cli("fetch", "ABC", "--csv", path)
-    assert (result.code, result.err) == (2, f"Error: ABC: cannot write in {isolated_home / 'data'}: Permission denied\n")
+    assert (result.code, result.err) == (
+        2, f"Error: ABC: cannot write in {isolated_home / 'data'}: Permission denied\n")
     assert not (isolated_home / "data" / "ABC.csv").exists()
 
 

@@ -107,7 +107,7 @@ def test_forecast_is_recursive_with_widening_intervals():
     rows = forecaster.forecast(random_walk_bars(200), 5)
     assert [r["horizon"] for r in rows] == [1, 2, 3, 4, 5]
     widths = [r["upper"] - r["lower"] for r in rows]
-    assert all(a < b for a, b in zip(widths, widths[1:]))
+    assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
 
 

@@ -86,8 +86,9 @@ def test_score_for_a_ticker_with_no_record(cli, isolated_home):
 
 def test_score_with_no_log_at_all(cli, isolated_home):
     result = cli("score")
-    assert (result.code, result.err) == (3, f"Error: no forecasts logged in {isolated_home / 'data' / 'predictions.csv'}"
-                                            " yet: run 'forecast predict' (the record builds up as days pass)\n")
+    log = isolated_home / "data" / "predictions.csv"
+    assert (result.code, result.err) == (
+        3, f"Error: no forecasts logged in {log} yet: run 'forecast predict' (the record builds up as days pass)\n")
 
 
 def test_predict_reminds_of_the_live_record(cli, isolated_home, tmp_path):
