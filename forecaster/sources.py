@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import time
 import warnings
 from dataclasses import dataclass
 from importlib import resources
@@ -22,6 +23,7 @@ from forecaster.store import Store, normalize_ticker
 SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
 REFETCH_DAYS = 10  # an incremental fetch asks again for this many calendar days before the last stored date
 BAR_FINAL_HOUR = 18  # a bar dated today counts as final from this hour, exchange time
+RATE_LIMIT_BACKOFF = (5.0, 20.0)  # seconds to wait before the 2nd and 3rd attempt when Yahoo answers HTTP 429
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,11 @@ def fetch_yahoo(
 ) -> Bars:
     """Daily bars of `ticker` from Yahoo Finance, `start` to `end` inclusive (None: from the first / to the latest).
 
-    Bars dated today are dropped until BAR_FINAL_HOUR exchange time (they are still forming). No rows at all means an
+    Bars dated today are dropped until BAR_FINAL_HOUR exchange time (they are still forming). When Yahoo rate-limits
+    (HTTP 429), the request is retried after the pauses in RATE_LIMIT_BACKOFF before giving up. No rows at all means an
     unknown or delisted symbol, unless `allow_empty` (the user asked for a date range that may hold no session).
     `session` is the HTTP session yfinance uses (tests pass a fake one); `now` overrides the clock (tests).
     """
-    import yfinance as yf
-    from yfinance import exceptions as yf_errors
-
     kwargs: dict = {"interval": "1d", "auto_adjust": False, "actions": False}
     if start is None and end is None:
         kwargs["period"] = "max"
@@ -119,19 +119,50 @@ def fetch_yahoo(
         kwargs["start"] = (start or dt.date(1900, 1, 1)).isoformat()
         if end is not None:
             kwargs["end"] = (end + dt.timedelta(days=1)).isoformat()  # yfinance's end is exclusive
+    for delay in (*RATE_LIMIT_BACKOFF, None):
+        try:
+            frame = _history(ticker, session, kwargs)
+            break
+        except _RateLimited:
+            if delay is None:
+                raise NetworkError(f"{ticker}: Yahoo Finance is rate limiting requests (still after "
+                                   f"{len(RATE_LIMIT_BACKOFF)} retries); wait a few minutes and try again") from None
+            time.sleep(delay)
+        except _PricesMissing:
+            if allow_empty:
+                return Bars.empty()
+            raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
+    if frame is None or frame.empty:
+        if allow_empty:
+            return Bars.empty()
+        raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)")
+    return _bars_from_frame(frame, ticker, now)
+
+
+class _RateLimited(Exception):
+    """HTTP 429 from Yahoo: worth retrying after a pause."""
+
+
+class _PricesMissing(Exception):
+    """Yahoo knows the symbol but has no prices in the range asked."""
+
+
+def _history(ticker: str, session, kwargs: dict):
+    """One yfinance history request, its errors translated: unknown symbol, no network, rate limit."""
+    import yfinance as yf
+    from yfinance import exceptions as yf_errors
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame = yf.Ticker(ticker, session=session).history(**kwargs)
+            return yf.Ticker(ticker, session=session).history(**kwargs)
     except yf_errors.YFRateLimitError:
-        raise NetworkError(
-            f"{ticker}: Yahoo Finance is rate limiting requests; wait a few minutes and try again"
-        ) from None
+        raise _RateLimited from None
     except (yf_errors.YFTzMissingError, yf_errors.YFPricesMissingError) as error:
         if _network_failed(error):
             raise NetworkError(f"{ticker}: cannot reach Yahoo Finance; check the network connection") from None
-        if allow_empty and isinstance(error, yf_errors.YFPricesMissingError):
-            return Bars.empty()
+        if isinstance(error, yf_errors.YFPricesMissingError):
+            raise _PricesMissing from None
         raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
     except yf_errors.YFException as error:
         raise DataUnavailable(f"{ticker}: Yahoo Finance error: {error}") from None
@@ -139,15 +170,8 @@ def fetch_yahoo(
         if _http_status(error) == 404:
             raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
         if _http_status(error) == 429:
-            raise NetworkError(
-                f"{ticker}: Yahoo Finance is rate limiting requests; wait a few minutes and try again"
-            ) from None
+            raise _RateLimited from None
         raise NetworkError(f"{ticker}: cannot reach Yahoo Finance ({_first_line(error)})") from None
-    if frame is None or frame.empty:
-        if allow_empty:
-            return Bars.empty()
-        raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)")
-    return _bars_from_frame(frame, ticker, now)
 
 
 def _bars_from_frame(frame, ticker: str, now: dt.datetime | None) -> Bars:

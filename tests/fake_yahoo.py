@@ -23,12 +23,16 @@ OPEN_SECONDS = 9 * 3600 + 30 * 60  # Yahoo's daily timestamps are the 09:30 sess
 
 
 class FakeYahoo(curl_requests.Session):
-    """Serves `bars_by_ticker`; `mode` can be 'ok', 'offline' (connection errors) or 'rate_limited' (HTTP 429)."""
+    """Serves `bars_by_ticker`; `mode` can be 'ok', 'offline' (connection errors) or 'rate_limited' (HTTP 429).
+
+    In 'ok' mode, the next `rate_limited_charts` history requests are answered with HTTP 429 first.
+    """
 
     def __init__(self, bars_by_ticker: dict[str, Bars] | None = None, mode: str = "ok"):
         super().__init__()
         self.bars_by_ticker = dict(bars_by_ticker or {})
         self.mode = mode
+        self.rate_limited_charts = 0
         self.calls: list[tuple[str, dict]] = []
 
     def chart_calls(self, ticker: str) -> list[dict]:
@@ -48,6 +52,9 @@ class FakeYahoo(curl_requests.Session):
         path = urlparse(url).path
         if "/v1/test/getcrumb" in path:
             return _response(url, 200, "fake-crumb")
+        if "/v8/finance/chart/" in path and "period1" in params and self.rate_limited_charts > 0:
+            self.rate_limited_charts -= 1
+            return _response(url, 429, "Too Many Requests\r\n")
         if "/v8/finance/chart/" in path:
             ticker = unquote(path.rsplit("/", 1)[1])
             return self._chart(url, ticker, params)

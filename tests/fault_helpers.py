@@ -17,8 +17,8 @@ def forecast_command(*args) -> list[str]:
     return [sys.executable, "-m", "forecaster", *map(str, args)]
 
 
-def run(home: Path, *args, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FORECAST_HOME": str(home)}
+def run(home: Path, *args, timeout: float = 120, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FORECAST_HOME": str(home), **(env_extra or {})}
     return subprocess.run(forecast_command(*args), capture_output=True, text=True, timeout=timeout, env=env)
 
 

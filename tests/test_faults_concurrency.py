@@ -56,3 +56,16 @@ def test_concurrent_fetch_train_predict_equal_a_serial_run(tmp_path):
         np.testing.assert_array_equal(value, second.network.state_dict()[key])
     leftovers = [p for p in concurrent.rglob("*.tmp")]
     assert leftovers == []
+
+
+def test_a_lock_held_too_long_ends_the_waiting_job_with_exit_3(tmp_path):
+    from filelock import FileLock
+
+    files = write_csv_files(tmp_path / "csv")
+    home = tmp_path / "home"
+    (home / ".locks").mkdir(parents=True)
+    with FileLock(home / ".locks" / "ABC.lock"):
+        done = run(home, "fetch", "ABC", "--csv", files["ABC"], env_extra={"FORECAST_LOCK_TIMEOUT": "0.5"})
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr == "Error: ABC is locked by another forecast process (waited 0.5 s); try again later\n"
+    assert not (home / "data" / "ABC.csv").exists()

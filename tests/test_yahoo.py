@@ -54,11 +54,27 @@ def test_empty_response_is_unknown_ticker_unless_a_range_was_asked(yahoo, tmp_pa
     assert len(fetch_yahoo("GONE", start=dt.date(2020, 1, 1), session=yahoo, allow_empty=True)) == 0
 
 
-def test_rate_limit_says_wait(tmp_path):
+@pytest.fixture
+def no_backoff_wait(monkeypatch):
+    pauses = []
+    monkeypatch.setattr("forecaster.sources.time.sleep", pauses.append)
+    return pauses
+
+
+def test_rate_limit_backs_off_then_says_wait(tmp_path, no_backoff_wait):
     configure_yfinance(tmp_path / "cache")
     with pytest.raises(NetworkError) as error:
         fetch_yahoo("MSFT", session=FakeYahoo({}, mode="rate_limited"))
-    assert error.value.message == "MSFT: Yahoo Finance is rate limiting requests; wait a few minutes and try again"
+    assert error.value.message == ("MSFT: Yahoo Finance is rate limiting requests (still after 2 retries); wait a few "
+                                   "minutes and try again")
+    assert no_backoff_wait == [5.0, 20.0]
+
+
+def test_a_passing_rate_limit_is_ridden_out(yahoo, msft, tmp_path, no_backoff_wait):
+    configure_yfinance(tmp_path / "cache")
+    yahoo.rate_limited_charts = 2  # yfinance retries once by itself (with a new crumb); then we pause and retry
+    assert fetch_yahoo("MSFT", session=yahoo).equals(msft)
+    assert no_backoff_wait == [5.0]
 
 
 @pytest.mark.parametrize("attempt", range(3))  # yfinance changes behaviour after its first two failures
@@ -105,11 +121,12 @@ def test_incremental_fetch_asks_from_shortly_before_last_date_and_takes_revision
     [
         ("ok", "NOPE", 3, "Error: NOPE: no data on Yahoo Finance (unknown or delisted symbol?)\n"),
         ("rate_limited", "MSFT", 3,
-         "Error: MSFT: Yahoo Finance is rate limiting requests; wait a few minutes and try again\n"),
+         "Error: MSFT: Yahoo Finance is rate limiting requests (still after 2 retries); wait a few minutes and try "
+         "again\n"),
     ],
 )
 def test_fetch_failures_exit_3_with_one_line_and_leave_store_unchanged(cli, yahoo, isolated_home, mode, ticker,
-                                                                        code, message):
+                                                                        code, message, no_backoff_wait):
     assert cli("fetch", "--sample").code == 0
     before = snapshot(isolated_home)
     yahoo.mode = mode
