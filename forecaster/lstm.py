@@ -85,7 +85,13 @@ class LSTMRegressor:
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.output_size = int(num_layers), int(output_size)
         self.seed = int(seed)
-        self.params: dict[str, np.ndarray] = {}
+        # All parameters live in one flat buffer (and their gradients in another), so that Adam and gradient
+        # clipping are a few operations on one array; `params` and `_grads` hold named views into them.
+        shapes = self._internal_shapes()
+        self._flat = np.zeros(sum(int(np.prod(shape)) for shape in shapes.values()), dtype=self.dtype)
+        self._flat_grads = np.zeros_like(self._flat)
+        self.params: dict[str, np.ndarray] = _views(self._flat, shapes)
+        self._grads: dict[str, np.ndarray] = _views(self._flat_grads, shapes)
         self.history_: list[tuple[int, float, float | None]] = []
         self.best_epoch_: int | None = None
         self._workspaces: dict[tuple, dict[str, np.ndarray]] = {}
@@ -94,6 +100,16 @@ class LSTMRegressor:
         self.load_state_dict({key: rng.uniform(-bound, bound, shape) for key, shape in self._torch_shapes().items()})
 
     # ------------------------------------------------------------------------------------------- parameters
+    def _internal_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {}
+        for key, shape in self._torch_shapes().items():
+            if key.startswith("lstm."):
+                torch_name, layer = key[len("lstm."):].rsplit("_l", 1)
+                shapes[_internal_name(torch_name, int(layer))] = shape
+        shapes["head_w"] = (self.output_size, self.hidden_size)
+        shapes["head_b"] = (self.output_size,)
+        return shapes
+
     def _torch_shapes(self) -> dict[str, tuple[int, ...]]:
         H, shapes = self.hidden_size, {}
         for k in range(self.num_layers):
@@ -129,13 +145,11 @@ class LSTMRegressor:
                 raise StateDictError(f"{key} holds non-finite or non-numeric values")
             arrays[key] = array
         H = self.hidden_size
-        params = {}
         for k in range(self.num_layers):
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                params[_internal_name(name, k)] = _rows_to_internal(arrays[f"lstm.{name}_l{k}"], H)
-        params["head_w"] = arrays["head.weight"]
-        params["head_b"] = arrays["head.bias"]
-        self.params = {name: np.ascontiguousarray(p, dtype=self.dtype) for name, p in params.items()}
+                self.params[_internal_name(name, k)][...] = _rows_to_internal(arrays[f"lstm.{name}_l{k}"], H)
+        self.params["head_w"][...] = arrays["head.weight"]
+        self.params["head_b"][...] = arrays["head.bias"]
 
     def _to_torch(self, internal: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         H, out = self.hidden_size, {}
@@ -286,7 +300,9 @@ class LSTMRegressor:
         loss = float(np.vdot(residual, residual)) / residual.size
         d_prediction = residual * (2.0 / residual.size)  # dL/dy (N, O)
         last_hidden = caches[-1].h[-1]  # (H, N)
-        grads = {"head_w": d_prediction.T @ last_hidden.T, "head_b": d_prediction.sum(axis=0)}
+        grads = self._grads
+        np.matmul(d_prediction.T, last_hidden.T, out=grads["head_w"])
+        np.sum(d_prediction, axis=0, out=grads["head_b"])
         d_hidden_last = self.params["head_w"].T @ d_prediction.T  # (H, N) gradient into the top layer's h_T
         d_sequence = None  # (T, D, N) gradient into the layer's input sequence
         for k in reversed(range(self.num_layers)):
@@ -340,10 +356,10 @@ class LSTMRegressor:
                 np.matmul(w_hh_t, dz, out=d_h)  # carried to h_{t-1}
         # dW = Σ_t dz_t z_t^T over steps and batch, for the stacked W = [W_hh | W_ih | b]: one contraction.
         d_weights = np.tensordot(d_pre, z[:T], axes=([0, 2], [0, 2]))  # (4H, K)
-        grads[f"w_hh{k}"] = np.ascontiguousarray(d_weights[:, :H])
-        grads[f"w_ih{k}"] = np.ascontiguousarray(d_weights[:, H: H + D])
-        grads[f"b_ih{k}"] = d_weights[:, H + D].copy()
-        grads[f"b_hh{k}"] = d_weights[:, H + D].copy()
+        grads[f"w_hh{k}"][...] = d_weights[:, :H]
+        grads[f"w_ih{k}"][...] = d_weights[:, H: H + D]
+        grads[f"b_ih{k}"][...] = d_weights[:, H + D]
+        grads[f"b_hh{k}"][...] = d_weights[:, H + D]
         if not need_dx:
             return None
         return np.matmul(self.params[f"w_ih{k}"].T, d_pre)  # (T, D, N)
@@ -368,7 +384,8 @@ class LSTMRegressor:
         if patience is not None and not has_val:
             raise ValueError("early stopping (patience) needs a validation set")
         rng = np.random.default_rng([self.seed, 1])
-        optimizer = Adam(self.params, lr=lr)
+        everything, gradient = {"all": self._flat}, {"all": self._flat_grads}
+        optimizer = Adam(everything, lr=lr)
         stopper = EarlyStopping(patience)
         self.history_ = []
         for epoch in range(1, epochs + 1):
@@ -376,9 +393,9 @@ class LSTMRegressor:
             total = 0.0
             for start in range(0, len(X), batch_size):
                 batch = order[start: start + batch_size]
-                loss, grads = self._loss_and_internal_grads(X[batch], y[batch])
-                clip_grad_norm(grads, clip_norm)
-                optimizer.step(self.params, grads)
+                loss, _ = self._loss_and_internal_grads(X[batch], y[batch])  # fills self._flat_grads
+                clip_grad_norm(gradient, clip_norm)
+                optimizer.step(everything, gradient)
                 total += loss * len(batch)
             train_loss = total / len(X)
             val_loss = self.loss(X_val, y_val) if has_val else None
@@ -386,15 +403,25 @@ class LSTMRegressor:
             if callback is not None:
                 callback(epoch, train_loss, val_loss)
             if has_val:
-                stopper.update(epoch, val_loss, self.params)
+                stopper.update(epoch, val_loss, everything)
                 if stopper.should_stop:
                     break
         if has_val and stopper.best_state is not None:
-            self.params = stopper.best_state
+            self._flat[...] = stopper.best_state["all"]
             self.best_epoch_ = stopper.best_epoch
         else:
             self.best_epoch_ = len(self.history_)
         return self
+
+
+def _views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Consecutive named views of the given shapes into the 1-D array `flat`."""
+    views, offset = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        views[name] = flat[offset: offset + size].reshape(shape)
+        offset += size
+    return views
 
 
 def _internal_name(torch_name: str, layer: int) -> str:
