@@ -392,37 +392,10 @@ def plot(
     debug: DebugOption = False,
 ) -> None:
     """Draw recent prices, the next days' forecast with its 90% band, past forecasts and an evaluation (PNG)."""
-    from forecaster.calendar import exchange_for, next_sessions
-    from forecaster.errors import DataUnavailable
-    from forecaster.model import Forecaster
-    from forecaster.plot import read_evaluation, render, save_png
-    from forecaster.predictions import read_predictions
-    from forecaster.store import normalize_ticker
-    from forecaster.track import resolved
+    from forecaster.plot import plot_ticker
 
-    ticker = normalize_ticker(ticker)
-    if last < 2:
-        raise UsageError(f"--last must be at least 2, got {last}")
-    if days < 1:
-        raise UsageError(f"--days must be at least 1, got {days}")
     store, terminal = _session(home, quiet, debug)
-    bars = store.read_bars(ticker)
-    evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
-    forecast_rows = None
-    try:
-        forecaster = Forecaster.load(store, ticker)
-    except DataUnavailable as error:
-        if "no model" not in error.message:
-            raise
-    else:
-        sessions = next_sessions(bars.last_date, days, exchange_for(ticker), store.cache_dir)
-        forecast_rows = [{"date": date, **row} for date, row in zip(sessions, forecaster.forecast(bars, days),
-                                                                     strict=True)]
-    first_shown = str(bars.dates[-min(last, len(bars))])
-    logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
-    path = out if out is not None else Path.cwd() / f"{ticker}.png"
-    save_png(render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
-                    evaluation=evaluation_rows), path)
+    path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation)
     terminal.info(f"wrote {path}")
 
 

@@ -43,6 +43,10 @@ class NetworkError(DataUnavailable):
     """Yahoo Finance could not be reached, or refused (rate limit)."""
 
 
+class ModelMissing(DataUnavailable):
+    """No model has been trained for the ticker yet."""
+
+
 class LockTimeout(DataUnavailable):
     """Another forecast process held a lock for longer than we were willing to wait."""
 

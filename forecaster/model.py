@@ -34,7 +34,7 @@ import numpy as np
 
 from forecaster import __version__
 from forecaster.bars import Bars, format_csv
-from forecaster.errors import CorruptFile, DataUnavailable, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
 from forecaster.lstm import LSTMRegressor, StateDictError
 from forecaster.store import Store, atomic_write_bytes, atomic_write_text, normalize_ticker, utc_now
 from forecaster.windows import Series, build_series, standardize, window_ends, windows_at
@@ -205,7 +205,7 @@ class Forecaster:
         rebuild = f"run 'forecast train {ticker}' to rebuild it"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
             if not meta_path.is_file():
-                raise DataUnavailable(f"no model for {ticker}; run 'forecast train {ticker}' first")
+                raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
             meta = _read_meta(meta_path, rebuild)
             weights_path = directory / str(meta.get("weights_file", ""))
             try:

@@ -64,11 +64,8 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
     ticker = normalize_ticker(ticker)
     forecaster = Forecaster.load(store, ticker)
     bars = store.read_bars(ticker)
-    as_of = str(bars.dates[-1])
-    sessions = next_sessions(as_of, days, exchange_for(ticker), store.cache_dir)
-    last_close = float(bars.adj_close[-1])
-    rows = [{"ticker": ticker, "as_of": as_of, "date": date, **forecast, "last_close": last_close}
-            for date, forecast in zip(sessions, forecaster.forecast(bars, days), strict=True)]
+    as_of = bars.last_date
+    rows = forecast_sessions(store, ticker, forecaster, bars, days)
     warnings = []
     today = today or dt.date.today()
     age = (today - dt.date.fromisoformat(as_of)).days
@@ -81,6 +78,15 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
                         f"run 'forecast train {ticker}' to retrain")
     logged = record_predictions(store, rows)
     return Prediction(rows, warnings, _live_record(ticker, logged, bars))
+
+
+def forecast_sessions(store: Store, ticker: str, forecaster: Forecaster, bars, days: int) -> list[dict]:
+    """The forecasts for the `days` sessions after the last bar: ticker, as_of, date, horizon, forecast, lower,
+    upper, last_close."""
+    sessions = next_sessions(bars.last_date, days, exchange_for(ticker), store.cache_dir)
+    last_close = float(bars.adj_close[-1])
+    return [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "last_close": last_close}
+            for date, forecast in zip(sessions, forecaster.forecast(bars, days), strict=True)]
 
 
 def _live_record(ticker: str, logged: list[dict], bars) -> str | None:

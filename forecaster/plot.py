@@ -12,11 +12,38 @@ from pathlib import Path
 import numpy as np
 
 from forecaster.bars import Bars
-from forecaster.errors import UsageError
-from forecaster.store import atomic_write_bytes
+from forecaster.errors import ModelMissing, UsageError
+from forecaster.store import Store, atomic_write_bytes, normalize_ticker
 
 FIGURE_INCHES = (11, 6)
 DPI = 100
+
+
+def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days: int,
+                evaluation: Path | None) -> Path:
+    """Draw TICKER's figure (see `render`) from the store and write it to `out` (default ./TICKER.png)."""
+    from forecaster.model import Forecaster
+    from forecaster.pipeline import forecast_sessions
+    from forecaster.predictions import read_predictions
+    from forecaster.track import resolved
+
+    ticker = normalize_ticker(ticker)
+    if last < 2:
+        raise UsageError(f"--last must be at least 2, got {last}")
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    bars = store.read_bars(ticker)
+    evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
+    try:
+        forecast_rows = forecast_sessions(store, ticker, Forecaster.load(store, ticker), bars, days)
+    except ModelMissing:
+        forecast_rows = None
+    first_shown = str(bars.dates[-min(last, len(bars))])
+    logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
+    path = out if out is not None else Path.cwd() / f"{ticker}.png"
+    save_png(render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
+                    evaluation=evaluation_rows), path)
+    return path
 
 
 def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
