@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars, bars_from_columns, merge, parse_csv
+from forecaster.bars import Bars, InvalidBars, bars_from_columns, merge, parse_csv, read_csv
 from forecaster.errors import DataUnavailable, NetworkError, UsageError
 from forecaster.store import Store, normalize_ticker
 
@@ -44,9 +44,10 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str) -> FetchR
         incoming = get_bars(stored)
         merged, added, changed = merge(stored, incoming)
         if added or changed or not store.has_bars(ticker):
-            store.write_bars(ticker, merged, source=source)
+            store.write_bars(ticker, merged)
+            store.record_fetch(ticker, source)
         elif source == "yahoo":
-            store.write_bars(ticker, merged, source=source)  # records when it was last checked
+            store.record_fetch(ticker, source)  # nothing new, but checked now
     return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed)
 
 
@@ -59,8 +60,6 @@ def read_sample(ticker: str) -> Bars:
 
 
 def import_csv_bars(path: Path, start: dt.date | None = None, end: dt.date | None = None) -> Bars:
-    from forecaster.bars import read_csv
-
     return _between(read_csv(path), start, end)
 
 
@@ -128,27 +127,29 @@ def fetch_yahoo(
                 raise NetworkError(f"{ticker}: Yahoo Finance is rate limiting requests (still after "
                                    f"{len(RATE_LIMIT_BACKOFF)} retries); wait a few minutes and try again") from None
             time.sleep(delay)
-        except _PricesMissing:
-            if allow_empty:
-                return Bars.empty()
-            raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
-    if frame is None or frame.empty:
+    if frame is None or frame.empty:  # yfinance may raise "prices missing" or return an empty frame
         if allow_empty:
             return Bars.empty()
-        raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)")
-    return _bars_from_frame(frame, ticker, now)
+        raise _unknown_symbol(ticker)
+    try:
+        return _bars_from_frame(frame, ticker, now)
+    except InvalidBars as error:
+        raise DataUnavailable(f"{ticker}: Yahoo Finance sent invalid data ({error.message})") from None
 
 
 class _RateLimited(Exception):
     """HTTP 429 from Yahoo: worth retrying after a pause."""
 
 
-class _PricesMissing(Exception):
-    """Yahoo knows the symbol but has no prices in the range asked."""
+def _unknown_symbol(ticker: str) -> DataUnavailable:
+    return DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)")
 
 
 def _history(ticker: str, session, kwargs: dict):
-    """One yfinance history request, its errors translated: unknown symbol, no network, rate limit."""
+    """One yfinance history request, its errors translated: unknown symbol, no network, rate limit.
+
+    Returns the frame, or None when Yahoo knows the symbol but has no prices in the range asked.
+    """
     import yfinance as yf
     from yfinance import exceptions as yf_errors
 
@@ -162,13 +163,13 @@ def _history(ticker: str, session, kwargs: dict):
         if _network_failed(error):
             raise NetworkError(f"{ticker}: cannot reach Yahoo Finance; check the network connection") from None
         if isinstance(error, yf_errors.YFPricesMissingError):
-            raise _PricesMissing from None
-        raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
+            return None
+        raise _unknown_symbol(ticker) from None
     except yf_errors.YFException as error:
         raise DataUnavailable(f"{ticker}: Yahoo Finance error: {error}") from None
     except OSError as error:  # curl_cffi's and requests' HTTP and connection errors are OSErrors
         if _http_status(error) == 404:
-            raise DataUnavailable(f"{ticker}: no data on Yahoo Finance (unknown or delisted symbol?)") from None
+            raise _unknown_symbol(ticker) from None
         if _http_status(error) == 429:
             raise _RateLimited from None
         raise NetworkError(f"{ticker}: cannot reach Yahoo Finance ({_first_line(error)})") from None

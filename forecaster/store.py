@@ -152,9 +152,12 @@ class Store:
                 f"{error.message} — fix or delete the file, then run 'forecast fetch {ticker}'"
             ) from None
 
-    def write_bars(self, ticker: str, bars: Bars, *, source: str) -> None:
+    def write_bars(self, ticker: str, bars: Bars) -> None:
         """Replace the stored bars of `ticker` atomically (call with the ticker's lock held)."""
         atomic_write_text(self.bars_path(ticker), format_csv(bars))
+
+    def record_fetch(self, ticker: str, source: str) -> None:
+        """Note when and from where `ticker` was last fetched (call with the ticker's lock held)."""
         info = {"fetched_at": utc_now(), "source": source}
         atomic_write_text(self.fetch_info_path(ticker), json.dumps(info, indent=2) + "\n")
 

@@ -37,7 +37,8 @@ def test_home_that_is_a_file_is_refused(tmp_path):
 def test_bars_round_trip_through_the_store():
     store = Store()
     bars = random_walk_bars(30)
-    store.write_bars("abc", bars, source="test")
+    store.write_bars("abc", bars)
+    store.record_fetch("abc", "test")
     assert store.read_bars("ABC").equals(bars)
     assert store.tickers() == ["ABC"]
     assert store.fetch_info("ABC")["source"] == "test"

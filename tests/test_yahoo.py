@@ -160,3 +160,15 @@ def test_one_failing_ticker_does_not_stop_the_others(cli, yahoo, isolated_home):
 def test_yfinance_caches_stay_inside_the_home(cli, yahoo, isolated_home):
     assert cli("fetch", "MSFT").code == 0
     assert (isolated_home / ".cache" / "yfinance").is_dir()
+
+
+def test_invalid_bars_from_yahoo_are_refused_not_stored(cli, yahoo, isolated_home, msft):
+    high = msft.high.copy()
+    high[5] = 45.5  # Yahoo serves a bar with High below Low (91)
+    yahoo.bars_by_ticker["MSFT"] = Bars(msft.dates, msft.open, high, msft.low, msft.close, msft.adj_close,
+                                        msft.volume)
+    result = cli("fetch", "MSFT")
+    assert (result.code, result.out) == (3, "")
+    assert result.err == ("Error: MSFT: Yahoo Finance sent invalid data (Yahoo Finance data for MSFT row 6: High "
+                          "45.5 is below Low 91)\n")
+    assert not (isolated_home / "data" / "MSFT.csv").exists()
