@@ -144,9 +144,12 @@ class Forecaster:
     def predict_returns(self, series: Series, ends: np.ndarray) -> np.ndarray:
         """Shrunk one-day-ahead log-return forecasts α r̂_{t+1} for windows ending at days `ends` (len(ends),)."""
         scaler = self.meta["scaler"]
-        X = standardize(windows_at(series, ends, self.window), scaler["x_mean"], scaler["x_scale"])
-        raw = self.network.forward(X)[:, 0] * scaler["y_scale"] + scaler["y_mean"]
-        return self.shrinkage * raw
+        return self._returns(standardize(windows_at(series, ends, self.window), scaler["x_mean"], scaler["x_scale"]))
+
+    def _returns(self, scaled_windows: np.ndarray) -> np.ndarray:
+        """α r̂ for scaled windows (N, W, F): the network's output unscaled to a log return, then shrunk (N,)."""
+        scaler = self.meta["scaler"]
+        return self.shrinkage * (self.network.forward(scaled_windows)[:, 0] * scaler["y_scale"] + scaler["y_mean"])
 
     def forecast(self, bars: Bars, days: int) -> list[dict]:
         """Forecasts for the next `days` sessions after the last bar: dicts with horizon, forecast, lower, upper.
@@ -163,8 +166,7 @@ class Forecaster:
         last_price, sigma = float(series.price[-1]), float(series.volatility[-1])
         cumulative, rows = 0.0, []
         for horizon in range(1, days + 1):
-            raw = float(self.network.forward(window[None])[0, 0]) * scaler["y_scale"] + scaler["y_mean"]
-            step = self.shrinkage * raw
+            step = float(self._returns(window[None])[0])
             cumulative += step
             spread = sigma * math.sqrt(horizon)
             rows.append({
