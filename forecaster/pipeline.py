@@ -25,12 +25,10 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
                  callback=None) -> dict:
     """Train on the stored bars (up to `until`, inclusive) and save the model. Returns a summary row."""
     ticker = normalize_ticker(ticker)
-    bars = store.read_bars(ticker)
-    if until is not None:
-        bars = bars.until(until)
-        if not len(bars):
-            raise UsageError(f"--until {until} is before the first stored date of {ticker} "
-                             f"({store.read_bars(ticker).first_date})")
+    stored = store.read_bars(ticker)
+    bars = stored.until(until) if until is not None else stored
+    if not len(bars):
+        raise UsageError(f"--until {until} is before the first stored date of {ticker} ({stored.first_date})")
     forecaster, _ = train(bars, config, ticker, callback=callback)
     with store.lock(f"{ticker}.model"):
         forecaster.save(store, ticker)
