@@ -5,9 +5,9 @@ evaluation from the first trading day of the last 20% of its rows (`forecast eva
 default training settings unless extra arguments are given. Prints a Markdown table (the one in the README) and the
 geometric mean of the model/naive RMSE ratios.
 
-    python benchmarks/quality.py [DATA_DIR] [--json OUT] [-- extra evaluate arguments]
+    python benchmarks/quality.py [--data-dir DIR] [--json OUT] [any `forecast evaluate` options, e.g. --seed 1]
 
-DATA_DIR defaults to ../shared/data beside the repository (the developers' data set; read in place, never bundled).
+DIR defaults to ../shared/data beside the repository (the developers' data set; read in place, never bundled).
 """
 
 from __future__ import annotations
@@ -38,10 +38,9 @@ def forecast(*args: str) -> subprocess.CompletedProcess:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--json", type=Path, help="also write the full reports here")
-    parser.add_argument("extra", nargs="*", help="extra arguments for forecast evaluate (after --)")
-    args = parser.parse_args()
+    args, evaluate_options = parser.parse_known_args()
     files = sorted(args.data_dir.glob("*.csv"))
     if not files:
         sys.exit(f"no CSV files in {args.data_dir}")
@@ -56,7 +55,7 @@ def main() -> None:
                 sys.exit(f"import of {path} failed: {done.stderr.strip()}")
             started = time.perf_counter()
             done = forecast("evaluate", ticker, "--test-start", test_start, "--format", "json", "--home", home,
-                            "--quiet", *args.extra)
+                            "--quiet", *evaluate_options)
             if done.returncode:
                 sys.exit(f"evaluate {ticker} failed: {done.stderr.strip()}")
             report = json.loads(done.stdout)
