@@ -117,13 +117,9 @@ def fetch(
         sources.configure_yfinance(store.cache_dir / "yfinance")
         session = sources.yahoo_session()
 
-        def from_yahoo(stored, ticker):
-            return sources.fetch_yahoo(
-                ticker, start=sources.incremental_start(stored, start_date), end=end_date, session=session,
-                allow_empty=start_date is not None or end_date is not None,
-            )
-
-        jobs = {t: (lambda stored, t=t: from_yahoo(stored, t)) for t in dict.fromkeys(tickers)}
+        jobs = {t: (lambda stored, t=t: sources.yahoo_update(t, stored, start=start_date, end=end_date,
+                                                             session=session))
+                for t in dict.fromkeys(tickers)}
         source = "yahoo"
 
     results, failures = [], []

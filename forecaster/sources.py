@@ -226,9 +226,35 @@ def check_dates(start: dt.date | None, end: dt.date | None) -> None:
         raise UsageError(f"--start {start} is after --end {end}")
 
 
-def incremental_start(stored: Bars, start: dt.date | None) -> dt.date | None:
-    """Where a Yahoo request should begin: shortly before the last stored bar, or `start` if the user gave one."""
+def yahoo_update(ticker: str, stored: Bars, *, start: dt.date | None, end: dt.date | None, session=None,
+                 now: dt.datetime | None = None) -> Bars:
+    """The bars to merge into `stored` from Yahoo: incremental, or the whole history when it was re-adjusted.
+
+    Without `start`, a ticker already stored is asked only from REFETCH_DAYS before its last bar. Yahoo restates the
+    whole adjusted history after every dividend (Adj Close) and split (all prices); when the overlap with what is
+    stored shows that, the full history is fetched instead, so that old and new rows share one adjustment basis and
+    no false jump appears where they meet.
+    """
+    allow_empty = start is not None or end is not None
     if start is not None or not len(stored):
-        return start
-    last = stored.dates[-1].astype(dt.date)
-    return last - dt.timedelta(days=REFETCH_DAYS)
+        return fetch_yahoo(ticker, start=start, end=end, session=session, now=now, allow_empty=allow_empty)
+    since = stored.dates[-1].astype(dt.date) - dt.timedelta(days=REFETCH_DAYS)
+    incoming = fetch_yahoo(ticker, start=since, end=end, session=session, now=now, allow_empty=allow_empty)
+    if restated(stored, incoming):
+        return fetch_yahoo(ticker, end=end, session=session, now=now, allow_empty=allow_empty)
+    return incoming
+
+
+def restated(stored: Bars, incoming: Bars, tolerance: float = 1e-6) -> bool:
+    """True when the overlapping days' Close or Adj Close differ in more than a revised last bar or two: the
+    history was re-adjusted for a dividend or split."""
+    overlap = np.isin(stored.dates, incoming.dates)
+    if overlap.sum() < 3:
+        return False
+    old = stored.take(overlap)
+    new = incoming.take(np.isin(incoming.dates, old.dates))
+    older = slice(None, -2)  # the last two stored bars may be legitimately revised
+    for column_old, column_new in ((old.adj_close, new.adj_close), (old.close, new.close)):
+        if np.any(np.abs(column_new[older] / column_old[older] - 1) > tolerance):
+            return True
+    return False

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import sample_bars, snapshot
 from fake_yahoo import FakeYahoo, _open_timestamp
-from forecaster.bars import Bars
+from forecaster.bars import Bars, format_csv
 from forecaster.errors import DataUnavailable, NetworkError
 from forecaster.sources import configure_yfinance, fetch_yahoo
 
@@ -172,3 +172,31 @@ def test_invalid_bars_from_yahoo_are_refused_not_stored(cli, yahoo, isolated_hom
     assert result.err == ("Error: MSFT: Yahoo Finance sent invalid data (Yahoo Finance data for MSFT row 6: High "
                           "45.5 is below Low 91)\n")
     assert not (isolated_home / "data" / "MSFT.csv").exists()
+
+
+def test_a_dividend_restating_history_triggers_a_full_refetch(cli, yahoo, isolated_home, msft):
+    yahoo.bars_by_ticker["MSFT"] = msft.take(slice(0, len(msft) - 5))
+    assert cli("fetch", "MSFT").code == 0
+    # A dividend since: Yahoo now serves every earlier Adj Close 1% lower, plus five new days.
+    restated = Bars(msft.dates, msft.open, msft.high, msft.low, msft.close, msft.adj_close * 0.99, msft.volume)
+    yahoo.bars_by_ticker["MSFT"] = restated
+    yahoo.calls.clear()
+    result = cli("fetch", "MSFT")
+    assert result.code == 0, result.err
+    incremental, full = yahoo.chart_calls("MSFT")
+    assert int(full["period1"]) < int(incremental["period1"])
+    stored = (isolated_home / "data" / "MSFT.csv").read_text()
+    assert stored == format_csv(restated)  # one adjustment basis throughout: no false jump at the seam
+    assert "MSFT: 3270 rows to 2013-03-01 (5 added)" in result.err
+
+
+def test_a_revised_last_bar_alone_does_not_refetch_everything(cli, yahoo, msft):
+    yahoo.bars_by_ticker["MSFT"] = msft.take(slice(0, len(msft) - 5))
+    assert cli("fetch", "MSFT").code == 0
+    close = msft.close.copy()
+    close[-6] *= 1.001
+    yahoo.bars_by_ticker["MSFT"] = Bars(msft.dates, msft.open, msft.high, msft.low, close, msft.adj_close,
+                                        msft.volume)
+    yahoo.calls.clear()
+    assert cli("fetch", "MSFT").code == 0
+    assert len(yahoo.chart_calls("MSFT")) == 1
