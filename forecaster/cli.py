@@ -22,7 +22,6 @@ from forecaster.output import Format, Terminal
 
 app = typer.Typer(
     name="forecast",
-    help="Forecast stock prices with a NumPy LSTM, judged honestly against the naive forecast.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -37,6 +36,22 @@ HomeOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors (for cron).")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (also FORECAST_DEBUG=1).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from forecaster import __version__
+
+        sys.stdout.write(f"forecast {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.", is_eager=True,
+                                          callback=_show_version)] = False,
+) -> None:
+    """Forecast stock prices with a NumPy LSTM, judged honestly against the naive forecast."""
 
 
 def _session(home: Path | None, quiet: bool, debug: bool):

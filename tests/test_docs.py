@@ -32,3 +32,9 @@ def test_ci_runs_the_readme_test_command():
     assert f"{install} && {run_tests}" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert '-e ".[test]"' in ci and run_tests in ci
+
+
+def test_version(cli):
+    from forecaster import __version__
+
+    assert (cli("--version").code, cli("--version").out) == (0, f"forecast {__version__}\n")
