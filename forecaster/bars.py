@@ -24,7 +24,6 @@ import numpy as np
 from forecaster.errors import UsageError
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
-PRICE_COLUMNS = ("Open", "High", "Low", "Close", "Adj Close")
 REQUIRED_COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")  # Adj Close defaults to Close
 
 

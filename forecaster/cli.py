@@ -7,6 +7,7 @@ scikit-learn, matplotlib) are imported inside the commands that need them, so `p
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -205,18 +206,13 @@ def _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, feat
     return config
 
 
+@contextlib.contextmanager
 def _epoch_progress(terminal: Terminal, ticker: str, epochs: int):
-    """A context giving a training callback that drives a progress bar (on a terminal) for one ticker."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def scope():
-        with terminal.progress(f"Training {ticker}", total=epochs) as advance:
-            def callback(epoch, train_loss, val_loss):
-                advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
-            yield callback
-
-    return scope()
+    """Yields a training callback that drives a progress bar (on a terminal) for one ticker."""
+    with terminal.progress(f"Training {ticker}", total=epochs) as advance:
+        def callback(epoch, train_loss, val_loss):
+            advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
+        yield callback
 
 
 @app.command()

@@ -98,10 +98,7 @@ def _fit_linear(data: Dataset):
 
 
 def _linear_returns(linear, data: Dataset, series, ends: np.ndarray) -> np.ndarray:
-    from forecaster.windows import standardize, windows_at
-
-    X = standardize(windows_at(series, ends, data.window), data.x_mean, data.x_scale).reshape(len(ends), -1)
-    return linear.predict(X) * data.y_scale + data.y_mean
+    return linear.predict(data.windows(ends, series).reshape(len(ends), -1)) * data.y_scale + data.y_mean
 
 
 def score(forecast, lower, upper, actual, previous) -> dict:

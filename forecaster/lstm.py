@@ -165,7 +165,6 @@ class LSTMRegressor:
         """Forecasts for a batch of windows: X (N, T, D) -> (N, O)."""
         return self._forward(self._check_inputs(X), keep=False)[0]
 
-    predict = forward
 
     def _check_inputs(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)

@@ -91,8 +91,10 @@ class Dataset:
     y_scale: float
     window: int
 
-    def windows(self, ends: np.ndarray) -> np.ndarray:
-        return standardize(windows_at(self.series, ends, self.window), self.x_mean, self.x_scale)
+    def windows(self, ends: np.ndarray, series: Series | None = None) -> np.ndarray:
+        """Scaled windows ending at days `ends` of `series` (default: the training series)."""
+        series = self.series if series is None else series
+        return standardize(windows_at(series, ends, self.window), self.x_mean, self.x_scale)
 
     def targets(self, ends: np.ndarray) -> np.ndarray:
         """Actual next-day log returns r_{t+1} for windows ending at t (unscaled)."""

@@ -26,7 +26,6 @@ class Terminal:
 
     quiet: bool = False
     debug: bool = False  # show tracebacks of errors
-    stdout_tty: bool = field(default_factory=lambda: sys.stdout.isatty())
     stderr_tty: bool = field(default_factory=lambda: sys.stderr.isatty())
 
     def error(self, message: str) -> None:

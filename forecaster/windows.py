@@ -79,12 +79,6 @@ def windows_at(series: Series, ends: np.ndarray, window: int) -> np.ndarray:
     return series.features[np.asarray(ends)[:, None] + offsets[None, :]]
 
 
-def minimum_rows(window: int, validation_fraction: float = 0.15, min_validation: int = 20,
-                 min_train: int = 60) -> int:
-    """Bars needed to train: one to start returns, the window, and enough windows to train and validate on."""
-    return 1 + window + min_train + max(min_validation, 1)
-
-
 def standardize(values: np.ndarray, mean, scale) -> np.ndarray:
     """(values - mean) / scale with the statistics of a fitted scaler (stored as plain lists in model metadata)."""
     return (values - np.asarray(mean)) / np.asarray(scale)
