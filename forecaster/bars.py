@@ -25,6 +25,7 @@ from forecaster.errors import UsageError
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
 REQUIRED_COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")  # Adj Close defaults to Close
+OHLC_TOLERANCE = 1e-7  # relative slack for Open and Close against [Low, High]: float artefacts, not real breaches
 
 
 class InvalidBars(UsageError):
@@ -83,15 +84,23 @@ class Bars:
         )
 
 
-def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, source: str, rows=None) -> Bars:
+def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, source: str, rows=None,
+                      latest=None) -> Bars:
     """Validate parallel columns and return sorted Bars.
 
     `rows` gives each entry's row number in `source` for error messages (default: 1-based position). Exact duplicate
-    rows are merged; the same date with different values is refused.
+    rows are merged; the same date with different values is refused. With `latest` (a date), a bar dated after it
+    is refused: a day that has not happened yet has no prices.
     """
     dates = np.asarray(dates, dtype="datetime64[D]")
     values = [np.asarray(c, dtype=np.float64) for c in (open_, high, low, close, adj_close, volume)]
     rows = np.arange(1, len(dates) + 1) if rows is None else np.asarray(rows)
+    if latest is not None and len(dates):
+        future = dates > np.datetime64(latest, "D")
+        if future.any():
+            i = future.argmax()
+            raise InvalidBars(f"{source} row {rows[i]}: Date {dates[i]} is in the future (today is {latest} at "
+                              "the exchange)")
     names = ("Open", "High", "Low", "Close", "Adj Close", "Volume")
     for name, column in zip(names, values, strict=True):
         bad = ~np.isfinite(column)
@@ -102,12 +111,17 @@ def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, sour
             i = (~limit_ok).argmax()
             need = "not be negative" if name == "Volume" else "be positive"
             raise InvalidBars(f"{source} row {rows[i]}: {name} must {need}, got {_number(column[i])}")
-    high_below_low = values[1] < values[2]
+    open_, high, low, close = values[:4]
+    high_below_low = high < low
     if high_below_low.any():
         i = high_below_low.argmax()
-        raise InvalidBars(
-            f"{source} row {rows[i]}: High {_number(values[1][i])} is below Low {_number(values[2][i])}"
-        )
+        raise InvalidBars(f"{source} row {rows[i]}: High {_number(high[i])} is below Low {_number(low[i])}")
+    for name, column in (("Open", open_), ("Close", close)):
+        outside = (column > high * (1 + OHLC_TOLERANCE)) | (column < low * (1 - OHLC_TOLERANCE))
+        if outside.any():
+            i = outside.argmax()
+            raise InvalidBars(f"{source} row {rows[i]}: {name} {_number(column[i])} is outside the day's range "
+                              f"[Low {_number(low[i])}, High {_number(high[i])}]")
     order = np.argsort(dates, kind="stable")
     dates, rows = dates[order], rows[order]
     values = [c[order] for c in values]
@@ -126,10 +140,11 @@ def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, sour
     return Bars(dates, *values)
 
 
-def parse_csv(text: str, source: str) -> Bars:
+def parse_csv(text: str, source: str, latest=None) -> Bars:
     """Parse and validate CSV text with the columns of `COLUMNS` (any order, extra columns ignored).
 
-    Raises InvalidBars naming `source` and the file row (the header is row 1) of the first problem.
+    Raises InvalidBars naming `source` and the file row (the header is row 1) of the first problem; `latest` as in
+    `bars_from_columns`.
     """
     if not text.strip():
         raise InvalidBars(f"{source} is empty")
@@ -171,10 +186,10 @@ def parse_csv(text: str, source: str) -> Bars:
         raise InvalidBars(f"{source} is not a CSV file ({error})") from None
     if not dates:
         raise InvalidBars(f"{source} has a header but no rows")
-    return bars_from_columns(dates, *numbers, source=source, rows=rows)
+    return bars_from_columns(dates, *numbers, source=source, rows=rows, latest=latest)
 
 
-def read_csv(path: Path) -> Bars:
+def read_csv(path: Path, latest=None) -> Bars:
     """Read and validate a CSV file of bars (see `parse_csv`)."""
     try:
         raw = Path(path).read_bytes()
@@ -188,7 +203,7 @@ def read_csv(path: Path) -> Bars:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidBars(f"{path} is not a CSV file (not UTF-8 text)") from None
-    return parse_csv(text, str(path))
+    return parse_csv(text, str(path), latest)
 
 
 def format_csv(bars: Bars) -> str:

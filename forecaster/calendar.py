@@ -8,15 +8,19 @@ while they cover the dates asked for; otherwise the library is asked again and t
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 
-from forecaster.errors import DataUnavailable
+from forecaster.errors import DataUnavailable, UsageError
+from forecaster.output import plural
 from forecaster.store import atomic_write_text
 
 CACHE_START = "1990-01-01"
+_RECENT = (dt.date.today() - dt.timedelta(days=30)).isoformat()  # a short calendar is enough to read its zone
 # Yahoo symbol suffix -> exchange_calendars code; anything else trades on the New York Stock Exchange's calendar.
 EXCHANGE_BY_SUFFIX = {
     ".L": "XLON", ".TO": "XTSE", ".DE": "XETR", ".F": "XFRA", ".PA": "XPAR", ".AS": "XAMS", ".MI": "XMIL",
@@ -47,19 +51,39 @@ def next_sessions(after: str | np.datetime64, count: int, exchange: str, cache_d
                                                       "sessions": sessions.astype(str).tolist()}))
         except Exception:  # a read-only home still forecasts, just without the cache
             pass
-    if not _covers(sessions, after, count):
-        raise DataUnavailable(
-            f"the {exchange} calendar known to exchange_calendars ends {sessions[-1]}: cannot date sessions "
-            f"{count} days after {after} (upgrade exchange_calendars)"
-        )
+    available = _sessions_after(sessions, after)
+    if available < count:
+        if available == 0:
+            raise DataUnavailable(f"the {exchange} calendar known to exchange_calendars ends {sessions[-1]}, "
+                                  f"before the data's last date {after} (upgrade exchange_calendars)")
+        raise UsageError(f"--days {count} reaches past the end of the {exchange} calendar ({sessions[-1]}): at "
+                         f"most {available} {plural(available, 'session')} can be forecast after {after}")
     start = int(np.searchsorted(sessions, after, side="right"))
     return sessions[start: start + count].astype(str).tolist()
 
 
 def _covers(sessions: np.ndarray, after: np.datetime64, count: int) -> bool:
+    return _sessions_after(sessions, after) >= count
+
+
+def _sessions_after(sessions: np.ndarray, after: np.datetime64) -> int:
+    """How many known sessions follow `after` (0 when `after` is outside the cached span)."""
     if not len(sessions) or after < sessions[0]:
-        return False
-    return len(sessions) - int(np.searchsorted(sessions, after, side="right")) >= count
+        return 0
+    return len(sessions) - int(np.searchsorted(sessions, after, side="right"))
+
+
+def exchange_today(exchange: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where `exchange` trades (`now`, timezone-aware, overrides the clock)."""
+    zone = _exchange_zone(exchange)
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(zone).date()
+
+
+@functools.lru_cache(maxsize=None)
+def _exchange_zone(exchange: str):
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(exchange, start=_RECENT).tz
 
 
 def _cached_sessions(path: Path) -> np.ndarray | None:

@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from forecaster.errors import ExitCode, ForecastError, UsageError
-from forecaster.output import Format, Terminal
+from forecaster.output import Format, Terminal, plural
 
 app = typer.Typer(
     name="forecast",
@@ -56,8 +56,9 @@ def _options(
 
 
 def _session(home: Path | None, quiet: bool, debug: bool):
-    from forecaster.store import Store
+    from forecaster.store import Store, lock_timeout
 
+    lock_timeout()  # a bad $FORECAST_LOCK_TIMEOUT is a usage error before any work, not one per ticker
     return Store(home), Terminal(quiet=quiet, debug=debug or _debug_from_environment())
 
 
@@ -89,6 +90,14 @@ def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Term
     raise typer.Exit(int(ExitCode.PARTIAL if done else max(error.exit_code for _, error in failures)))
 
 
+def _results(terminal: Terminal, rows: list[dict], columns: list[str], format: Format, title: str,
+             failures: list, names: list[str]) -> None:
+    """Print a multi-ticker command's results: json and csv always get a document (`[]` when empty), so scripts
+    can parse it; a table is left out only when every ticker failed (the errors say why)."""
+    if rows or format is not Format.table or len(failures) < len(names):
+        terminal.results(rows, columns, format, title=title)
+
+
 # ------------------------------------------------------------------------------------------------------- fetch
 @app.command()
 def fetch(
@@ -103,15 +112,18 @@ def fetch(
                                                 show_default=False)] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Import the sample data bundled with forecaster "
                                                           "(^GSPC, MSFT, IBM).")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the stored history with what is fetched or "
+                                          "imported, even where it rewrites past days (another series).")] = False,
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
     from forecaster import sources
+    from forecaster.calendar import exchange_for, exchange_today
     from forecaster.store import normalize_ticker
 
-    tickers = [normalize_ticker(t) for t in tickers or []]
+    tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
     start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
     sources.check_dates(start_date, end_date)
     if sample and (tickers or csv):
@@ -126,7 +138,8 @@ def fetch(
         jobs = {t: (lambda stored, t=t: sources.read_sample(t)) for t in sources.SAMPLE_TICKERS}
         source = "sample"
     elif csv is not None:
-        incoming = sources.import_csv_bars(csv, start_date, end_date)  # validated before any lock is taken
+        today = exchange_today(exchange_for(tickers[0]))
+        incoming = sources.import_csv_bars(csv, start_date, end_date, today)  # validated before any lock is taken
         jobs = {tickers[0]: lambda stored: incoming}
         source = f"csv:{csv.name}"
     else:
@@ -135,22 +148,25 @@ def fetch(
 
         jobs = {t: (lambda stored, t=t: sources.yahoo_update(t, stored, start=start_date, end=end_date,
                                                              session=session))
-                for t in dict.fromkeys(tickers)}
+                for t in tickers}
         source = "yahoo"
 
     results, failures = [], []
     with terminal.progress("Fetching", total=len(jobs)) as advance:
         for ticker, get_bars in jobs.items():
             try:
-                result = sources.update_ticker(store, ticker, get_bars, source=source)
+                result = sources.update_ticker(store, ticker, get_bars, source=source, replace=replace)
             except ForecastError as error:
                 failures.append((ticker, error))
                 advance(status=f"{ticker} failed")
                 continue
             results.append(result)
             advance(status=ticker)
+            for note in result.notes:
+                terminal.warn(note)
             if not terminal.shows_progress:
-                terminal.info(f"{ticker}: {result.rows} rows to {result.last_date} ({result.added} added)")
+                terminal.info(f"{ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
+                              f"({result.added} added)")
     if results and not quiet:
         rows = [{"ticker": r.ticker, "rows": r.rows, "first date": r.first_date, "last date": r.last_date,
                  "rows added": r.added, "rows changed": r.changed} for r in results]
@@ -248,7 +264,8 @@ def train(
                 results.append(train_ticker(store, ticker, config, until_date, callback))
             if not terminal.shows_progress:
                 row = results[-1]
-                terminal.info(f"{ticker}: trained {row['epochs']} epochs on {row['rows']} rows to {row['until']}")
+                terminal.info(f"{ticker}: trained {row['epochs']} {plural(row['epochs'], 'epoch')} on {row['rows']} "
+                              f"rows to {row['until']}")
         except ForecastError as error:
             failures.append((ticker, error))
     if results and not quiet:
@@ -268,10 +285,9 @@ def predict(
     debug: DebugOption = False,
 ) -> None:
     """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
-    from forecaster.pipeline import model_tickers, predict_ticker, require_tickers
+    from forecaster.pipeline import check_days, model_tickers, predict_ticker, require_tickers
 
-    if days < 1:
-        raise UsageError(f"--days must be at least 1, got {days}")
+    check_days(days)
     store, terminal = _session(home, quiet, debug)
     names = require_tickers(tickers or [], model_tickers(store), "models in the store yet: run 'forecast train' first")
     rows, failures = [], []
@@ -286,10 +302,9 @@ def predict(
             terminal.warn(note)
         if prediction.live_record:
             terminal.info(prediction.live_record)
-    if rows:
-        shown = [{**row, **{k: round(row[k], 4) for k in ("forecast", "lower", "upper")}} for row in rows]
-        columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
-        terminal.results(shown, columns, format, title="Forecast of the adjusted close, with 90% intervals")
+    shown = [{**row, **{k: round(row[k], 4) for k in ("forecast", "lower", "upper")}} for row in rows]
+    columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
+    _results(terminal, shown, columns, format, "Forecast of the adjusted close, with 90% intervals", failures, names)
     _finish(failures, len(names) - len(failures), terminal)
 
 
@@ -326,12 +341,13 @@ def evaluate(
     if format is Format.csv:
         raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
     store, terminal = _session(home, quiet, debug)
+    predictions_path = store.check_output(predictions) if predictions is not None else None
     bars = store.read_bars(ticker)
     with _epoch_progress(terminal, ticker, config.epochs) as callback:
         evaluation = walk_forward(bars, ticker, start.isoformat(), config, callback)
-    if predictions is not None:
+    if predictions_path is not None:
         columns = ["date", "actual", "model", "lower", "upper", "naive", "linear"]
-        atomic_write_text(predictions.resolve(), rows_to_csv(evaluation.prediction_rows(), columns))
+        atomic_write_text(predictions_path, rows_to_csv(evaluation.prediction_rows(), columns))
     report = evaluation.report()
     if format is Format.json:
         terminal.document(report)
@@ -378,8 +394,7 @@ def score(
                                      since_date.isoformat() if since_date else None))
         except ForecastError as error:
             failures.append((ticker, error))
-    if rows:
-        terminal.results(rows, COLUMNS, format, title="Live track record (ratio < 1: better than naive)")
+    _results(terminal, rows, COLUMNS, format, "Live track record (ratio < 1: better than naive)", failures, names)
     _finish(failures, len(names) - len(failures), terminal)
 
 
@@ -387,8 +402,9 @@ def score(
 @app.command()
 def plot(
     ticker: Annotated[str, typer.Argument(help="Ticker symbol.", show_default=False)],
-    out: Annotated[Optional[Path], typer.Option(help="PNG file to write [default: TICKER.png in the current "
-                                                "directory].", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Picture to write, in the format of its suffix: .png, .svg, "
+                                                ".pdf, .jpg or .eps [default: TICKER.png in the current directory].",
+                                                show_default=False)] = None,
     last: Annotated[int, typer.Option(help="Trading days of history to show.")] = 120,
     days: Annotated[int, typer.Option(help="Sessions of forecast to show (when a model exists).")] = 5,
     evaluation: Annotated[Optional[Path], typer.Option(help="A 'forecast evaluate --predictions' file to plot "
@@ -426,19 +442,50 @@ def demo(
     temporary = home is None
     directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if temporary else home
     try:
-        run_demo(directory, epochs, Terminal(quiet=quiet, debug=debug))
+        run_demo(directory, epochs, Terminal(quiet=quiet, debug=debug), keep=not temporary)
     finally:
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
 
 
 # -------------------------------------------------------------------------------------------------------- main
+class _ClosedOutput:
+    """Stands in for a standard stream that was closed when the process started (`forecast ... >&-`): the command
+    runs, and only printing fails, as a broken pipe would."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError("standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("standard output is closed")
+
+
+def _prepare_streams() -> None:
+    """Never fail on a character the output encoding lacks (PYTHONIOENCODING=ascii, a C locale): replace it."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or _debug_from_environment()
     if not debug:
         warnings.filterwarnings("ignore")
+    _prepare_streams()
     terminal = Terminal()
     try:
         code = int(app(args=args, prog_name="forecast", standalone_mode=False) or 0)
@@ -453,6 +500,14 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         terminal.error("interrupted")
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # e.g. `forecast list | head -1`, or stdout closed while we printed
+        with contextlib.suppress(OSError):  # no second error when Python flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        terminal.error("standard output was closed before all results were written")
+        return int(ExitCode.UNAVAILABLE)
+    except MemoryError:
+        terminal.error("not enough memory for this job (try a smaller --hidden, --window or --batch-size)")
+        return int(ExitCode.UNAVAILABLE)
     except typer.TyperException as error:  # command-line usage errors, raised by Typer's parser
         if type(error).__name__ == "NoArgsIsHelpError":
             sys.stderr.write(error.format_message() + "\n")

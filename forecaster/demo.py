@@ -7,17 +7,19 @@ from pathlib import Path
 from forecaster import sources
 from forecaster.evaluate import METHODS, walk_forward
 from forecaster.model import TrainingConfig
-from forecaster.output import Terminal
+from forecaster.output import Terminal, plural
 from forecaster.pipeline import predict_ticker, train_ticker
 from forecaster.store import Store
 
 EVALUATED = "MSFT"
 
 
-def run_demo(home: Path, epochs: int, terminal: Terminal) -> None:
-    say = terminal.info
+def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
+    """Run the pipeline in `home`, reporting on stdout (`forecast demo > demo.txt` keeps the report); `keep` says
+    whether the home outlives the demo (otherwise the report names none of its files)."""
+    say = terminal.say
     store = Store(home)
-    say(f"forecast demo in {store.home}\n")
+    say(f"forecast demo in {store.home if keep else 'a temporary home'}\n")
 
     say("1. Import the bundled sample (forecast fetch --sample)")
     for ticker in sources.SAMPLE_TICKERS:
@@ -30,8 +32,9 @@ def run_demo(home: Path, epochs: int, terminal: Terminal) -> None:
     for ticker in sources.SAMPLE_TICKERS:
         with terminal.progress(f"   training {ticker}", total=epochs) as advance:
             row = train_ticker(store, ticker, config, callback=lambda *args: advance())
-        say(f"   {ticker:6} {row['epochs']} epochs; validation RMSE {row['val RMSE model']:.4f} vs naive "
-            f"{row['val RMSE naive']:.4f} (shrinkage toward naive: {row['shrinkage']:.2f})")
+        say(f"   {ticker:6} {row['epochs']} {plural(row['epochs'], 'epoch')}; validation RMSE "
+            f"{row['val RMSE model']:.4f} vs naive {row['val RMSE naive']:.4f} (share of the network's forecast "
+            f"kept: {row['network share']:.2f})")
 
     bars = store.read_bars(EVALUATED)
     test_start = str(bars.dates[int(len(bars) * 0.8)])
@@ -54,5 +57,8 @@ def run_demo(home: Path, epochs: int, terminal: Terminal) -> None:
         say(f"   {ticker:6} last close {rows[0]['as_of']}: {rows[0]['last_close']:.2f}")
         for row in rows:
             say(f"          {row['date']}  {row['forecast']:9.2f}  [{row['lower']:.2f}, {row['upper']:.2f}]")
-    say(f"\nForecasts were logged in {store.predictions_path}.")
+    if keep:
+        say(f"\nForecasts were logged in {store.predictions_path}.")
+    else:
+        say("\nThe temporary home is removed now; 'forecast demo --home DIR' keeps its data, models and log.")
     say("Daily prices are close to a random walk: a good model is barely better than naive, and says so.")

@@ -36,7 +36,15 @@ from forecaster import __version__
 from forecaster.bars import Bars, format_csv
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
 from forecaster.lstm import LSTMRegressor, StateDictError
-from forecaster.store import Store, atomic_write_bytes, atomic_write_text, normalize_ticker, utc_now
+from forecaster.store import (
+    Store,
+    atomic_write_bytes,
+    atomic_write_text,
+    normalize_ticker,
+    read_stored_bytes,
+    read_stored_text,
+    utc_now,
+)
 from forecaster.windows import Series, build_series, standardize, window_ends, windows_at
 
 FORMAT_VERSION = 1
@@ -44,6 +52,9 @@ INTERVAL_LEVEL = 0.90
 VALIDATION_FRACTION = 0.15
 MIN_TRAIN_WINDOWS = 60
 MIN_VALIDATION_WINDOWS = 20
+# Bounds of the training options: beyond them a run would take hours or exhaust memory without being better.
+LIMITS = {"window": (2, 1000), "hidden": (1, 1024), "layers": (1, 8), "epochs": (1, 100_000),
+          "batch_size": (1, 65_536), "patience": (0, 100_000), "seed": (0, 2**32 - 1)}
 
 
 @dataclass(frozen=True)
@@ -59,15 +70,13 @@ class TrainingConfig:
     features: str = "returns"
 
     def check(self) -> None:
-        for name in ("window", "hidden", "layers", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.window < 2:
-            raise UsageError(f"--window must be at least 2, got {self.window}")
+        """UsageError for a value no training can use, before any work is done."""
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if not (low <= value <= high):
+                raise UsageError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value!r}")
         if not (0 < self.lr < 1):
-            raise UsageError(f"--lr must be between 0 and 1, got {self.lr}")
-        if self.patience < 0:
-            raise UsageError(f"--patience must not be negative, got {self.patience}")
+            raise UsageError(f"--lr must be between 0 and 1, got {self.lr!r}")
 
     @property
     def min_rows(self) -> int:
@@ -129,7 +138,7 @@ def _safe_scale(scale: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Forecaster:
-    """A trained network with everything needed to forecast: scalers, shrinkage, calibration, metadata."""
+    """A trained network with everything needed to forecast: scalers, network share, calibration, metadata."""
 
     network: LSTMRegressor
     meta: dict = field(default_factory=dict)
@@ -140,8 +149,10 @@ class Forecaster:
         return int(self.meta["hyperparameters"]["window"])
 
     @property
-    def shrinkage(self) -> float:
-        return float(self.meta["calibration"]["shrinkage"])
+    def network_share(self) -> float:
+        """α: the share of the network's return forecast that is kept (0: the model is naive)."""
+        calibration = self.meta["calibration"]
+        return float(calibration["network_share"] if "network_share" in calibration else calibration["shrinkage"])
 
     def predict_returns(self, series: Series, ends: np.ndarray) -> np.ndarray:
         """Shrunk one-day-ahead log-return forecasts α r̂_{t+1} for windows ending at days `ends` (len(ends),)."""
@@ -151,7 +162,7 @@ class Forecaster:
     def _returns(self, scaled_windows: np.ndarray) -> np.ndarray:
         """α r̂ for scaled windows (N, W, F): the network's output unscaled to a log return, then shrunk (N,)."""
         scaler = self.meta["scaler"]
-        return self.shrinkage * (self.network.forward(scaled_windows)[:, 0] * scaler["y_scale"] + scaler["y_mean"])
+        return self.network_share * (self.network.forward(scaled_windows)[:, 0] * scaler["y_scale"] + scaler["y_mean"])
 
     def forecast(self, bars: Bars, days: int) -> list[dict]:
         """Forecasts for the next `days` sessions after the last bar: dicts with horizon, forecast, lower, upper.
@@ -213,9 +224,9 @@ class Forecaster:
             meta = _read_meta(meta_path, rebuild)
             weights_path = directory / str(meta.get("weights_file", ""))
             try:
-                data = weights_path.read_bytes()
+                data = read_stored_bytes(weights_path, rebuild)
                 break
-            except (FileNotFoundError, IsADirectoryError):
+            except FileNotFoundError:
                 if attempt == 2:
                     raise CorruptFile(
                         f"{meta_path} names a missing weights file {weights_path.name}; {rebuild}") from None
@@ -239,8 +250,10 @@ class Forecaster:
 
 def _read_meta(path: Path, rebuild: str) -> dict:
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        meta = json.loads(read_stored_text(path, rebuild))
+    except FileNotFoundError:
+        raise ModelMissing(f"no model for {path.parent.name}; {rebuild}") from None
+    except ValueError as error:
         raise CorruptFile(f"{path} is not valid JSON ({type(error).__name__}); {rebuild}") from None
     if not isinstance(meta, dict) or "format_version" not in meta:
         raise CorruptFile(f"{path} is not forecaster model metadata; {rebuild}")
@@ -272,9 +285,9 @@ def train(bars: Bars, config: TrainingConfig, ticker: str, callback=None) -> tup
 
     raw_val = network.forward(X_val)[:, 0] * data.y_scale + data.y_mean
     actual_val = data.targets(data.ends_val)
-    shrinkage = optimal_shrinkage(raw_val[judge], actual_val[judge])
+    share = optimal_shrinkage(raw_val[judge], actual_val[judge])
     sigma_val = data.series.volatility[data.ends_val]
-    z_lower, z_upper = interval_quantiles(actual_val - shrinkage * raw_val, sigma_val)
+    z_lower, z_upper = interval_quantiles(actual_val - share * raw_val, sigma_val)
 
     prices = data.series.price
     previous, actual_price = prices[data.ends_val], prices[data.ends_val + 1]
@@ -295,12 +308,12 @@ def train(bars: Bars, config: TrainingConfig, ticker: str, callback=None) -> tup
             "data_sha256": hashlib.sha256(format_csv(bars).encode()).hexdigest(),
         },
         "validation": {
-            "rmse_model": rmse(previous * np.exp(shrinkage * raw_val), actual_price),
+            "rmse_model": rmse(previous * np.exp(share * raw_val), actual_price),
             "rmse_lstm_unshrunk": rmse(previous * np.exp(raw_val), actual_price),
             "rmse_naive": rmse(previous, actual_price),
             "loss": min((v for _, _, v in network.history_ if v is not None), default=None),
         },
-        "calibration": {"shrinkage": shrinkage, "level": INTERVAL_LEVEL, "z_lower": z_lower, "z_upper": z_upper,
+        "calibration": {"network_share": share, "level": INTERVAL_LEVEL, "z_lower": z_lower, "z_upper": z_upper,
                         "volatility": "ewma-0.94"},
     }
     return Forecaster(network, meta), data
@@ -323,7 +336,7 @@ def optimal_shrinkage(forecast: np.ndarray, actual: np.ndarray) -> float:
     variance = float(np.dot(residual, residual)) / (len(forecast) - 1) / denominator
     if variance > 0:
         alpha *= max(0.0, 1.0 - variance / alpha**2) if alpha else 0.0
-    return float(np.clip(alpha, 0.0, 1.0))
+    return float(np.clip(alpha, 0.0, 1.0)) + 0.0  # + 0.0 turns a negative zero into 0.0
 
 
 def interval_quantiles(residuals: np.ndarray, sigma: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:

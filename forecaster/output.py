@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class Terminal:
         if not self.quiet:
             sys.stderr.write(message + "\n")
             sys.stderr.flush()
+
+    def say(self, message: str) -> None:
+        """A line of a report on stdout (the demo's), kept by `> file`."""
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
 
     @property
     def shows_progress(self) -> bool:
@@ -93,24 +99,44 @@ def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
 
 
 def render_table(rows: list[dict], columns: list[str], title: str | None = None) -> str:
-    """A rich table as text (no colour codes when stdout is not a terminal)."""
+    """A rich table as text (no colour codes when stdout is not a terminal; ASCII lines where stdout's encoding
+    cannot draw boxes). Each float column has one precision: 2 decimals when it holds values of 100 or more,
+    else 4."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=box.HEAVY_HEAD if _can_encode("┏━╇") else box.ASCII)
+    formats = {}
     for column in columns:
-        numeric = any(isinstance(row.get(column), int | float) for row in rows)
+        values = [row.get(column) for row in rows]
+        numeric = any(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        large = any(isinstance(v, float) and math.isfinite(v) and abs(v) >= 100 for v in values)
+        formats[column] = "{:,.2f}" if large else "{:.4f}"
         table.add_column(column, justify="right" if numeric else "left")
     for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
+        table.add_row(*(_cell(row.get(column), formats[column]) for column in columns))
     console = Console(file=io.StringIO(), width=200, force_terminal=sys.stdout.isatty())
     console.print(table)
     return console.file.getvalue()
 
 
-def _cell(value) -> str:
+def _cell(value, float_format: str) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.2f}"
+        return float_format.format(value + 0.0) if value else "0"  # a zero is 0, never -0.0000
     return str(value)
+
+
+def _can_encode(text: str) -> bool:
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def plural(count: int, word: str, plural_form: str | None = None) -> str:
+    """'1 epoch', '2 epochs' (the number is not included: f"{n} {plural(n, 'epoch')}")."""
+    return word if count == 1 else (plural_form or word + "s")

@@ -6,19 +6,22 @@ Imports stay light here: `predict` runs without pandas, scikit-learn or yfinance
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 
 from forecaster.calendar import exchange_for, next_sessions
-from forecaster.errors import DataUnavailable, UsageError
+from forecaster.errors import DataUnavailable, ForecastError, UsageError
 from forecaster.model import Forecaster, TrainingConfig, train
+from forecaster.output import plural
 from forecaster.predictions import record_predictions
 from forecaster.store import Store, normalize_ticker
 from forecaster.track import score_ticker
 
 STALE_AFTER_DAYS = 5
+MAX_DAYS = 1000  # sessions ahead: about four years, more than any exchange calendar publishes
 
 
 def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.date | None = None,
@@ -32,7 +35,8 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
     forecaster, _ = train(bars, config, ticker, callback=callback)
     with store.lock(f"{ticker}.model"):
         forecaster.save(store, ticker)
-    next_sessions(bars.last_date, 1, exchange_for(ticker), store.cache_dir)  # warm the calendar cache for predict
+    with contextlib.suppress(ForecastError):  # only warms the calendar cache for predict; the model is saved
+        next_sessions(bars.last_date, 1, exchange_for(ticker), store.cache_dir)
     meta = forecaster.meta
     validation = meta["validation"]
     return {
@@ -44,7 +48,7 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
         "val RMSE model": validation["rmse_model"],
         "val RMSE naive": validation["rmse_naive"],
         "ratio": validation["rmse_model"] / validation["rmse_naive"],
-        "shrinkage": meta["calibration"]["shrinkage"],
+        "network share": meta["calibration"]["network_share"],
     }
 
 
@@ -55,10 +59,15 @@ class Prediction:
     live_record: str | None  # one line on the live track record of 1-day forecasts, once there is one
 
 
+def check_days(days: int) -> None:
+    """UsageError unless 1 <= days <= MAX_DAYS (the calendar may allow fewer: see calendar.next_sessions)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+
+
 def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None) -> Prediction:
     """Forecast the next `days` sessions after the last stored bar and log the forecasts."""
-    if days < 1:
-        raise UsageError(f"--days must be at least 1, got {days}")
+    check_days(days)
     ticker = normalize_ticker(ticker)
     forecaster = Forecaster.load(store, ticker)
     bars = store.read_bars(ticker)
@@ -68,12 +77,13 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
     today = today or dt.date.today()
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        warnings.append(f"{ticker}: data ends {as_of}, {age} days ago; run 'forecast fetch {ticker}' to update")
+        warnings.append(f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch {ticker}' "
+                        "to update")
     trained_until = forecaster.meta["training"]["last_date"]
     if trained_until < as_of:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
-        warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer rows are stored; "
-                        f"run 'forecast train {ticker}' to retrain")
+        warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer "
+                        f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain")
     logged = record_predictions(store, rows)
     return Prediction(rows, warnings, _live_record(ticker, logged, bars))
 
@@ -93,7 +103,7 @@ def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
         return None
     score = scores[0]
     return (f"{ticker}: live record of 1-day forecasts: RMSE {score['ratio']:.4f} x naive over {score['n']} "
-            f"days ('forecast score {ticker}' for more)")
+            f"{plural(score['n'], 'day')} ('forecast score {ticker}' for more)")
 
 
 def model_tickers(store: Store) -> list[str]:
@@ -105,7 +115,7 @@ def model_tickers(store: Store) -> list[str]:
 
 def require_tickers(tickers: list[str], available: list[str], what: str) -> list[str]:
     if tickers:
-        return [normalize_ticker(t) for t in dict.fromkeys(tickers)]
+        return list(dict.fromkeys(normalize_ticker(t) for t in tickers))  # 'ibm IBM' is one ticker
     if not available:
         raise DataUnavailable(f"no {what}")
     return available

@@ -17,21 +17,23 @@ from forecaster.store import Store, atomic_write_bytes, normalize_ticker
 
 FIGURE_INCHES = (11, 6)
 DPI = 100
+MAX_LAST = 20_000  # trading days shown: about 80 years
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg", ".eps": "eps"}
 
 
 def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days: int,
                 evaluation: Path | None) -> Path:
     """Draw TICKER's figure (see `render`) from the store and write it to `out` (default ./TICKER.png)."""
     from forecaster.model import Forecaster
-    from forecaster.pipeline import forecast_sessions
+    from forecaster.pipeline import check_days, forecast_sessions
     from forecaster.predictions import read_predictions
     from forecaster.track import resolved
 
     ticker = normalize_ticker(ticker)
-    if last < 2:
-        raise UsageError(f"--last must be at least 2, got {last}")
-    if days < 1:
-        raise UsageError(f"--days must be at least 1, got {days}")
+    if not 2 <= last <= MAX_LAST:
+        raise UsageError(f"--last must be between 2 and {MAX_LAST}, got {last}")
+    check_days(days)
+    path = output_path(store, out if out is not None else Path.cwd() / f"{ticker}.png")
     bars = store.read_bars(ticker)
     evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
     try:
@@ -40,15 +42,27 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
         forecast_rows = None
     first_shown = str(bars.dates[-min(last, len(bars))])
     logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
-    path = out if out is not None else Path.cwd() / f"{ticker}.png"
-    save_png(render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
-                    evaluation=evaluation_rows), path)
+    atomic_write_bytes(path, render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
+                                    evaluation=evaluation_rows, file_format=FORMATS[path.suffix.lower()]))
+    return path
+
+
+def output_path(store: Store, out: Path) -> Path:
+    """`out`, checked before any work: a known picture suffix, a folder that exists, outside the store's folders."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name such as {out / 'chart.png'}")
+    path = store.check_output(out)
+    if out.suffix.lower() not in FORMATS:
+        raise UsageError(f"--out {out}: unknown picture format {out.suffix or '(no suffix)'!r}; use one of "
+                         f"{', '.join(FORMATS)}")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {out}: folder {path.parent} does not exist")
     return path
 
 
 def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
-           evaluation: list[dict] | None) -> bytes:
-    """The PNG bytes of the figure.
+           evaluation: list[dict] | None, file_format: str = "png") -> bytes:
+    """The figure as bytes of `file_format` (one of FORMATS' values).
 
     forecast_rows: the model's next sessions (date, forecast, lower, upper) or None without a model; logged: past
     predictions with date <= the last bar, already restated (date, forecast); evaluation: walk-forward rows
@@ -104,17 +118,9 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
 
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format=file_format, dpi=DPI)
     plt.close(figure)
     return buffer.getvalue()
-
-
-def save_png(data: bytes, out: Path) -> None:
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a directory; give a file name such as {out / 'chart.png'}")
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
-    atomic_write_bytes(out, data)
 
 
 def read_evaluation(path: Path) -> list[dict]:

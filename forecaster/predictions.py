@@ -12,7 +12,7 @@ import csv
 import io
 
 from forecaster.errors import CorruptFile
-from forecaster.store import Store, atomic_write_text, utc_now
+from forecaster.store import Store, atomic_write_text, read_stored_text, utc_now
 
 COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "last_close",
            "created_at")
@@ -23,21 +23,26 @@ KEY = ("ticker", "as_of", "date")
 def read_predictions(store: Store) -> list[dict]:
     """All logged forecasts (numbers as floats, horizon as int), in file order; [] if there is no log yet."""
     path = store.predictions_path
+    advice = "fix it or move it away (forecast then starts a new log)"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_stored_text(path, advice)
     except FileNotFoundError:
         return []
+    if "\x00" in text:
+        raise CorruptFile(f"{path} is damaged: it contains binary data; {advice}")
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise CorruptFile(f"{path}: missing column(s) {', '.join(missing)}; fix or move the file away")
-    rows = []
-    for line, row in enumerate(reader, start=2):
-        try:
-            rows.append({**row, "horizon": int(row["horizon"]),
-                         **{k: float(row[k]) for k in NUMBERS}})
-        except (TypeError, ValueError):
-            raise CorruptFile(f"{path} row {line}: bad number; fix or delete that row") from None
+    try:
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CorruptFile(f"{path}: missing column(s) {', '.join(missing)}; {advice}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                rows.append({**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}})
+            except (TypeError, ValueError):
+                raise CorruptFile(f"{path} row {line}: bad number; fix or delete that row") from None
+    except csv.Error as error:
+        raise CorruptFile(f"{path} is damaged: not a CSV file ({error}); {advice}") from None
     return rows
 
 

@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from forecaster.bars import Bars, InvalidBars, bars_from_columns, merge, parse_csv, read_csv
-from forecaster.errors import DataUnavailable, NetworkError, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, NetworkError, UsageError
 from forecaster.store import Store, normalize_ticker
 
 SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
+CONFLICT_TOLERANCE = 1e-3  # a daily log return that moves by more than this (0.1%) was rewritten, not re-adjusted
+CONFLICT_MIN_DAYS = 3  # a revised last bar or two moves up to this many returns ...
+CONFLICT_SHARE = 0.02  # ... and a few ex-dividend days in a long overlap up to this share
 REFETCH_DAYS = 10  # an incremental fetch asks again for this many calendar days before the last stored date
 BAR_FINAL_HOUR = 18  # a bar dated today counts as final from this hour, exchange time
 RATE_LIMIT_BACKOFF = (5.0, 20.0)  # seconds to wait before the 2nd and 3rd attempt when Yahoo answers HTTP 429
@@ -34,21 +37,76 @@ class FetchResult:
     last_date: str | None
     added: int
     changed: int
+    notes: tuple[str, ...] = ()  # things the user should know (a damaged file set aside)
 
 
-def update_ticker(store: Store, ticker: str, get_bars, *, source: str) -> FetchResult:
-    """Merge the bars returned by `get_bars(stored_bars)` into the store, atomically, under the ticker's lock."""
+def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: bool = False) -> FetchResult:
+    """Merge the bars returned by `get_bars(stored_bars)` into the store, atomically, under the ticker's lock.
+
+    Refused (UsageError, nothing written) when the new bars would rewrite the stored history beyond a re-adjustment
+    (see `history_conflict`), unless `replace`: then they replace it whole. A stored file that cannot be read is
+    treated as absent (`get_bars` gets no bars, so Yahoo sends the whole history) and kept as TICKER.csv.damaged.
+    """
     ticker = normalize_ticker(ticker)
+    notes = []
     with store.lock(ticker):
-        stored = store.read_bars_or_empty(ticker)
-        incoming = get_bars(stored)
-        merged, added, changed = merge(stored, incoming)
-        if added or changed or not store.has_bars(ticker):
+        try:
+            stored = store.read_bars_or_empty(ticker)
+            damaged = False
+        except CorruptFile as error:
+            stored, damaged = Bars.empty(), error
+        incoming = get_bars(Bars.empty() if replace else stored)
+        if not replace:
+            conflict = history_conflict(stored, incoming)
+            if conflict:
+                raise UsageError(f"{ticker}: {conflict}; nothing was changed (rerun with --replace to replace the "
+                                 "stored history)")
+        merged, added, changed = (incoming, len(incoming), 0) if replace else merge(stored, incoming)
+        if replace and len(stored):
+            added, changed = _replacement_counts(stored, incoming)
+        if damaged:
+            aside = store.set_aside(store.bars_path(ticker))
+            notes.append(f"{ticker}: the damaged {aside.name.removesuffix('.damaged')} was replaced and kept as "
+                         f"{aside} ({damaged.message.split(';')[0]})")
+        if added or changed or replace or damaged or not store.has_bars(ticker):
             store.write_bars(ticker, merged)
             store.record_fetch(ticker, source)
         elif source == "yahoo":
             store.record_fetch(ticker, source)  # nothing new, but checked now
-    return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed)
+    return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed, tuple(notes))
+
+
+def history_conflict(stored: Bars, incoming: Bars) -> str | None:
+    """Why merging `incoming` would rewrite the stored history rather than extend or re-adjust it, or None.
+
+    A dividend or split re-adjusts a whole span by one factor, which leaves its daily returns as they were; a revised
+    last bar or two changes a couple of returns. So the test is on the daily log returns of Close and Adj Close over
+    the days both hold: more than CONFLICT_MIN_DAYS (and more than CONFLICT_SHARE of them) moving by over
+    CONFLICT_TOLERANCE means a different series (another ticker's file, a wrong column, a bad source).
+    """
+    common = np.intersect1d(stored.dates, incoming.dates)
+    if len(common) < 2:
+        return None
+    old, new = np.searchsorted(stored.dates, common), np.searchsorted(incoming.dates, common)
+    moved = np.zeros(len(common) - 1, dtype=bool)
+    for before, after in ((stored.adj_close[old], incoming.adj_close[new]), (stored.close[old], incoming.close[new])):
+        moved |= np.abs(np.diff(np.log(after)) - np.diff(np.log(before))) > CONFLICT_TOLERANCE
+    count = int(moved.sum())
+    if count <= max(CONFLICT_MIN_DAYS, CONFLICT_SHARE * len(moved)):
+        return None
+    i = int(moved.argmax())
+    was = np.log(stored.adj_close[old][i + 1] / stored.adj_close[old][i])
+    now = np.log(incoming.adj_close[new][i + 1] / incoming.adj_close[new][i])
+    return (f"the new data changes the daily moves of {count} of the {len(moved)} days already stored (from "
+            f"{common[i + 1]}: stored {100 * was:+.2f}%, new {100 * now:+.2f}%), which no dividend or split "
+            "re-adjustment does: is it another series?")
+
+
+def _replacement_counts(stored: Bars, incoming: Bars) -> tuple[int, int]:
+    """(rows added, stored rows changed or dropped) when `incoming` replaces `stored` whole."""
+    _, added, changed = merge(stored, incoming)
+    dropped = int(np.sum(~np.isin(stored.dates, incoming.dates)))
+    return added, changed + dropped
 
 
 # --------------------------------------------------------------------------------------------------- local files
@@ -59,8 +117,10 @@ def read_sample(ticker: str) -> Bars:
     return parse_csv(gzip.decompress(data).decode("utf-8"), f"sample {name}")
 
 
-def import_csv_bars(path: Path, start: dt.date | None = None, end: dt.date | None = None) -> Bars:
-    return _between(read_csv(path), start, end)
+def import_csv_bars(path: Path, start: dt.date | None = None, end: dt.date | None = None,
+                    today: dt.date | None = None) -> Bars:
+    """Bars of a CSV file between `start` and `end`; a row dated after `today` (at the exchange) is refused."""
+    return _between(read_csv(path, latest=today), start, end)
 
 
 def _between(bars: Bars, start: dt.date | None, end: dt.date | None) -> Bars:
@@ -161,7 +221,8 @@ def _history(ticker: str, session, kwargs: dict):
         raise _RateLimited from None
     except (yf_errors.YFTzMissingError, yf_errors.YFPricesMissingError) as error:
         if _network_failed(error):
-            raise NetworkError(f"{ticker}: cannot reach Yahoo Finance; check the network connection") from None
+            raise NetworkError(f"{ticker}: cannot reach Yahoo Finance; check the network connection or proxy settings "
+                               "(HTTPS_PROXY)") from None
         if isinstance(error, yf_errors.YFPricesMissingError):
             return None
         raise _unknown_symbol(ticker) from None
@@ -172,7 +233,8 @@ def _history(ticker: str, session, kwargs: dict):
             raise _unknown_symbol(ticker) from None
         if _http_status(error) == 429:
             raise _RateLimited from None
-        raise NetworkError(f"{ticker}: cannot reach Yahoo Finance ({_first_line(error)})") from None
+        raise NetworkError(f"{ticker}: cannot reach Yahoo Finance ({_connection_problem(error)}); check the network "
+                           "connection or proxy settings (HTTPS_PROXY)") from None
 
 
 def _bars_from_frame(frame, ticker: str, now: dt.datetime | None) -> Bars:
@@ -193,11 +255,16 @@ def _bars_from_frame(frame, ticker: str, now: dt.datetime | None) -> Bars:
         index = frame.index.tz_localize(None)
     adj = frame["Adj Close"] if "Adj Close" in frame else frame["Close"]
     volume = frame["Volume"].fillna(0) if "Volume" in frame else np.zeros(len(frame))
+    open_, high, low, close = (frame[name].to_numpy(float) for name in ("Open", "High", "Low", "Close"))
+    # Yahoo's history has the odd bar whose Open or Close lies a tick outside its High-Low range; widen such a
+    # range to hold them rather than refuse decades of history for one print. A range with High below Low is
+    # broken, not imprecise: it is left for validation to refuse.
+    sound = high >= low
+    high = np.where(sound, np.maximum.reduce([high, open_, close]), high)
+    low = np.where(sound, np.minimum.reduce([low, open_, close]), low)
     return bars_from_columns(
-        index.normalize().values.astype("datetime64[D]"),
-        frame["Open"].to_numpy(float), frame["High"].to_numpy(float), frame["Low"].to_numpy(float),
-        frame["Close"].to_numpy(float), np.asarray(adj, dtype=float), np.asarray(volume, dtype=float),
-        source=f"Yahoo Finance data for {ticker}",
+        index.normalize().values.astype("datetime64[D]"), open_, high, low, close, np.asarray(adj, dtype=float),
+        np.asarray(volume, dtype=float), source=f"Yahoo Finance data for {ticker}",
     )
 
 
@@ -216,9 +283,15 @@ def _network_failed(error: BaseException) -> bool:
     return False
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
+def _connection_problem(error: BaseException) -> str:
+    """A few words for what went wrong with the connection, instead of curl's long message."""
+    text = f"{type(error).__name__} {error}".lower()
+    for words, problem in (("resolve", "the host name could not be resolved"), ("timeout", "the connection timed out"),
+                           ("timed out", "the connection timed out"), ("proxy", "the proxy failed"),
+                           ("ssl", "the secure connection failed"), ("certificate", "the secure connection failed")):
+        if words in text:
+            return problem
+    return "the connection failed"
 
 
 def check_dates(start: dt.date | None, end: dt.date | None) -> None:

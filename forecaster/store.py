@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from forecaster.bars import Bars, InvalidBars, format_csv, read_csv
+from forecaster.bars import Bars, InvalidBars, format_csv, parse_csv
 from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
 
 HOME_ENV = "FORECAST_HOME"
@@ -97,7 +98,7 @@ class Store:
         from filelock import FileLock, Timeout
 
         if timeout is None:
-            timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+            timeout = lock_timeout()
         _make_dir(self.locks_dir)
         lock = FileLock(self.locks_dir / f"{name}.lock")
         try:
@@ -115,18 +116,31 @@ class Store:
 
     # ------------------------------------------------------------------------------------------------------ bars
     def tickers(self) -> list[str]:
-        """Stored tickers, sorted."""
+        """Stored tickers, sorted, each once (a hand-made data/ibm.csv beside IBM.csv is still one ticker)."""
         if not self.data_dir.is_dir():
             return []
-        found = []
+        found = set()
         for path in self.data_dir.glob("*.csv"):
             if path.name == PREDICTIONS_FILE:
                 continue
             try:
-                found.append(normalize_ticker(path.stem))
+                found.add(normalize_ticker(path.stem))
             except UsageError:
                 continue
         return sorted(found)
+
+    # ---------------------------------------------------------------------------------------------- outputs
+    def check_output(self, path: Path) -> Path:
+        """`path` resolved, for a file the user asked us to write (a plot, evaluation rows); UsageError when it lies
+        inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself writes."""
+        resolved = Path(path).expanduser().resolve()
+        for folder in (self.data_dir, self.models_dir, self.locks_dir, self.cache_dir):
+            if resolved == folder.resolve() or folder.resolve() in resolved.parents:
+                raise UsageError(f"{path} is inside the store's {folder.name}/ folder, which forecast manages; "
+                                 "write the output somewhere else")
+        if resolved.is_dir():
+            raise UsageError(f"{path} is a directory; give a file name")
+        return resolved
 
     def has_bars(self, ticker: str) -> bool:
         return self.bars_path(ticker).is_file()
@@ -145,12 +159,22 @@ class Store:
         return self._read_bars_file(path, ticker) if path.is_file() else Bars.empty()
 
     def _read_bars_file(self, path: Path, ticker: str) -> Bars:
+        repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
+        text = read_stored_text(path, repair)
         try:
-            return read_csv(path)
+            return parse_csv(text, str(path))
         except InvalidBars as error:
-            raise CorruptFile(
-                f"{error.message} — fix or delete the file, then run 'forecast fetch {ticker}'"
-            ) from None
+            raise CorruptFile(f"{error.message}; {repair}") from None
+
+    def set_aside(self, path: Path) -> Path:
+        """Rename a damaged stored file to PATH.damaged (replacing an older one), so that it is kept but no longer
+        read; returns the new name."""
+        aside = path.with_name(path.name + ".damaged")
+        try:
+            os.replace(path, aside)
+        except OSError as error:
+            raise CorruptFile(f"cannot move the damaged {path} aside: {error.strerror}") from None
+        return aside
 
     def write_bars(self, ticker: str, bars: Bars) -> None:
         """Replace the stored bars of `ticker` atomically (call with the ticker's lock held)."""
@@ -164,10 +188,49 @@ class Store:
     def fetch_info(self, ticker: str) -> dict:
         """{'fetched_at', 'source'} of the last write, or {} when unknown or unreadable."""
         try:
-            info = json.loads(self.fetch_info_path(ticker).read_text())
+            info = json.loads(self.fetch_info_path(ticker).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         return info if isinstance(info, dict) else {}
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for a lock: $FORECAST_LOCK_TIMEOUT, else DEFAULT_LOCK_TIMEOUT."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise UsageError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), got {value!r}")
+    return seconds
+
+
+def read_stored_bytes(path: Path, advice: str) -> bytes:
+    """The bytes of a file forecast wrote; CorruptFile naming the file, the reason and `advice` when it cannot be
+    read (FileNotFoundError passes through: callers decide what a missing file means)."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        reason = "is a directory, not a file"
+    except PermissionError:
+        reason = "cannot be read (permission denied)"
+    except OSError as error:
+        reason = f"cannot be read ({error.strerror or error})"
+    raise CorruptFile(f"{path} {reason}; {advice}")
+
+
+def read_stored_text(path: Path, advice: str) -> str:
+    """`read_stored_bytes` decoded as UTF-8 (a leading BOM is dropped); CorruptFile when it is not UTF-8 text."""
+    data = read_stored_bytes(path, advice)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CorruptFile(f"{path} is damaged: not UTF-8 text (byte {error.start}); {advice}") from None
 
 
 def utc_now() -> str:
@@ -197,6 +260,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as error:
         raise UsageError(f"cannot write in {path.parent}: {error.strerror}") from None
     try:
+        os.chmod(temp_name, _mode_for(path))
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -209,6 +273,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
         raise
     _fsync_directory(path.parent)
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits a rewritten `path` should have: those of the file it replaces, else what the umask
+    gives a new file (mkstemp's 0600 would silently take a shared home's or a web-served plot's permissions away)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:

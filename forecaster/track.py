@@ -1,8 +1,10 @@
 """The live track record: every logged forecast whose date has come, scored against what happened.
 
-For each ticker and horizon: how many logged forecasts have their actual price stored (`n`) and how many are still
-in the future (`pending`); RMSE and MAE of the forecasts and of the naive forecast that was available when each was
-made (the as_of close); their ratio; directional accuracy; and the share of actual prices inside [lower, upper].
+For each ticker and horizon: how many logged forecasts have their actual price stored (`n`), how many are for a
+session still ahead (`pending`) and how many are for a session that has passed but whose price is not stored yet
+(`awaiting_data`: run `forecast fetch`); RMSE and MAE of the forecasts and of the naive forecast that was available
+when each was made (the as_of close); their ratio; directional accuracy; and the share of actual prices inside
+[lower, upper].
 
 Adjusted closes are revised backwards after every dividend, so each logged forecast is first restated on today's
 adjustment basis: multiplied by (stored adjusted close at as_of) / (last_close logged with it). numpy only: `predict`
@@ -11,11 +13,13 @@ shows the live ratio and must start fast.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from forecaster.bars import Bars
 
-COLUMNS = ["ticker", "horizon", "n", "pending", "rmse", "naive_rmse", "ratio", "mae", "naive_mae",
+COLUMNS = ["ticker", "horizon", "n", "pending", "awaiting_data", "rmse", "naive_rmse", "ratio", "mae", "naive_mae",
            "directional_accuracy", "coverage"]
 
 
@@ -47,17 +51,23 @@ def resolved(ticker: str, predictions: list[dict], bars: Bars, since: str | None
     return rows
 
 
-def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None) -> list[dict]:
-    """Score one ticker's logged forecasts against `bars`; one result per horizon, in horizon order."""
+def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None,
+                 today: str | None = None) -> list[dict]:
+    """Score one ticker's logged forecasts against `bars`; one result per horizon, in horizon order.
+
+    `today` (ISO date, default the local date) separates forecasts still pending from those awaiting data."""
     mine = [r for r in latest_rows(predictions)
             if r["ticker"] == ticker and (since is None or r["date"] >= since)]
     known = resolved(ticker, mine, bars)
-    last_date = bars.last_date or ""
+    scored = {(r["as_of"], r["date"]) for r in known}
+    today = today or dt.date.today().isoformat()
     results = []
     for horizon in sorted({r["horizon"] for r in mine}):
-        pending = sum(1 for r in mine if r["horizon"] == horizon and r["date"] > last_date)
+        unscored = [r for r in mine if r["horizon"] == horizon and (r["as_of"], r["date"]) not in scored]
+        pending = sum(1 for r in unscored if r["date"] > today)
         group = [r for r in known if r["horizon"] == horizon]
-        results.append({"ticker": ticker, "horizon": horizon, "pending": pending, **_metrics(group)})
+        results.append({"ticker": ticker, "horizon": horizon, "pending": pending,
+                        "awaiting_data": len(unscored) - pending, **_metrics(group)})
     return results
 
 

@@ -85,11 +85,12 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["predict", "--days", "0"], 2, "--days must be at least 1, got 0"),
-        (["predict", "--days", "-3"], 2, "--days must be at least 1, got -3"),
+        (["predict", "--days", "0"], 2, "--days must be between 1 and 1000, got 0"),
+        (["predict", "--days", "-3"], 2, "--days must be between 1 and 1000, got -3"),
+        (["predict", "--days", "100000"], 2, "--days must be between 1 and 1000, got 100000"),
         (["predict", "NOPE"], 3, "no model for NOPE; run 'forecast train NOPE' first"),
         (["train", "NOPE", *FAST], 3, "no data for NOPE in {home}/data; run 'forecast fetch NOPE' first"),
-        (["train", "ABC", "--window", "1"], 2, "--window must be at least 2, got 1"),
+        (["train", "ABC", "--window", "1"], 2, "--window must be between 2 and 1000, got 1"),
         (["train", "ABC", "--window", "250"], 2, "ABC has 300 rows of history; training with --window 250 needs at "
                                                  "least 331 (fetch more history or use a smaller --window)"),
         (["train", "ABC", "--features", "news"], 2, "--features must be one of returns, ohlcv, got 'news'"),
@@ -181,7 +182,9 @@ def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
     assert result.code == 0, result.err
     for step in ("1. Import the bundled sample", "2. Train an LSTM per ticker", "3. Walk-forward test of MSFT",
                  "4. Forecast the next 5 sessions"):
-        assert step in result.err
+        assert step in result.out  # a report on stdout: `forecast demo > demo.txt` keeps it
+    assert "share of the network's forecast kept: " in result.out and "-0.00" not in result.out
+    assert f"Forecasts were logged in {tmp_path / 'demo' / 'data' / 'predictions.csv'}." in result.out
     assert (tmp_path / "demo" / "models" / "MSFT" / "meta.json").is_file()
     with open(tmp_path / "demo" / "data" / "predictions.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 15

@@ -136,18 +136,36 @@ def test_damaged_model_files_exit_3_naming_the_file_and_the_fix(cli, trained_hom
     assert snapshot(trained_home) == before
 
 
-def test_hand_edited_data_file_is_reported_and_never_overwritten(cli, trained_home, tmp_path):
+def test_hand_edited_data_file_is_reported_then_repaired_by_the_fetch_the_message_names(cli, trained_home, tmp_path):
     data = trained_home / "data" / "ABC.csv"
-    lines = data.read_text().splitlines()
+    good = data.read_text()
+    lines = good.splitlines()
     lines[7] = lines[7].replace(",", ",x", 1)
-    data.write_text("\n".join(lines) + "\n")
+    damaged = "\n".join(lines) + "\n"
+    data.write_text(damaged)
     before = snapshot(trained_home)
-    expected = (f"Error: {data} row 8: bad Open 'x" + lines[7].split(",x")[1].split(",")[0] + "' (not a number) — "
-                "fix or delete the file, then run 'forecast fetch ABC'\n")
-    for args in (["predict", "ABC"], ["train", "ABC", *FAST], ["fetch", "ABC", "--csv", tmp_path / "abc.csv"]):
+    expected = (f"Error: {data} row 8: bad Open 'x" + lines[7].split(",x")[1].split(",")[0] + "' (not a number); "
+                "run 'forecast fetch ABC' (or 'forecast fetch ABC --csv FILE') to replace it\n")
+    for args in (["predict", "ABC"], ["train", "ABC", *FAST]):
         result = cli(*args)
         assert (result.code, result.err) == (3, expected), args
         assert snapshot(trained_home) == before
+    (tmp_path / "abc.csv").write_text(good)
+    result = cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q")
+    assert result.code == 0, result.err
+    assert data.read_text() == good
+    assert (trained_home / "data" / "ABC.csv.damaged").read_text() == damaged  # kept, never lost
+    assert cli("predict", "ABC", "-q").code == 0
+
+
+def test_repairing_fetch_says_where_the_damaged_file_went(cli, trained_home, tmp_path):
+    data = trained_home / "data" / "ABC.csv"
+    (tmp_path / "abc.csv").write_text(data.read_text())
+    data.write_bytes(b"\xff\xfe garbage")
+    result = cli("fetch", "ABC", "--csv", tmp_path / "abc.csv")
+    assert result.code == 0
+    assert (f"Warning: ABC: the damaged ABC.csv was replaced and kept as {data}.damaged ({data} is damaged: not "
+            "UTF-8 text (byte 0))\n") in result.err
 
 
 def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
@@ -156,7 +174,7 @@ def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
     result = cli("predict", "ABC")
     assert (result.code, result.err.splitlines()[-1]) == (
         3, f"Error: ABC: {log}: missing column(s) ticker, as_of, date, horizon, forecast, lower, upper, last_close, "
-           "created_at; fix or move the file away")
+           "created_at; fix it or move it away (forecast then starts a new log)")
     assert log.read_text() == "this is not the log\n"
 
 

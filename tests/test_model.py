@@ -90,7 +90,7 @@ def test_metadata_records_what_was_trained_and_how():
                                        "lr": 0.001, "patience": 2, "seed": 0}
     assert meta["training"]["rows"] == 200 and meta["training"]["last_date"] == str(random_walk_bars(200).dates[-1])
     assert meta["training"]["validation_windows"] == 28 and meta["training"]["train_windows"] == 161
-    assert 0.0 <= meta["calibration"]["shrinkage"] <= 1.0
+    assert 0.0 <= meta["calibration"]["network_share"] <= 1.0
     assert meta["calibration"]["z_lower"] < 0 < meta["calibration"]["z_upper"]
     assert len(meta["training"]["data_sha256"]) == 64
 
@@ -113,7 +113,7 @@ def test_forecast_is_recursive_with_widening_intervals():
 
 def test_a_model_with_no_validated_signal_is_exactly_naive():
     forecaster, _ = train(random_walk_bars(200), SMALL, "ABC")
-    forecaster.meta["calibration"]["shrinkage"] = 0.0
+    forecaster.meta["calibration"]["network_share"] = 0.0
     bars = random_walk_bars(200)
     assert all(r["forecast"] == bars.adj_close[-1] for r in forecaster.forecast(bars, 3))
 

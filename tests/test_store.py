@@ -53,8 +53,8 @@ def test_missing_and_corrupt_bars_say_what_to_do():
     with pytest.raises(CorruptFile) as error:
         store.read_bars("MSFT")
     assert error.value.message == (
-        f"{store.bars_path('MSFT')} row 2: bad Low 'x' (not a number) — fix or delete the file, "
-        "then run 'forecast fetch MSFT'"
+        f"{store.bars_path('MSFT')} row 2: bad Low 'x' (not a number); run 'forecast fetch MSFT' (or 'forecast "
+        "fetch MSFT --csv FILE') to replace it"
     )
 
 

@@ -47,15 +47,16 @@ def test_score_gives_exact_numbers_with_pending_duplicates_and_disorder(cli, iso
     result = cli("score", "--format", "json")
     assert result.code == 0, result.err
     one, two = json.loads(result.out)
-    # horizon 1: forecasts 101, 101, 101 for actuals 102, 101, 103 from naive 100, 102, 101
-    assert (one["ticker"], one["horizon"], one["n"], one["pending"]) == ("ABC", 1, 3, 1)
+    # horizon 1: forecasts 101, 101, 101 for actuals 102, 101, 103 from naive 100, 102, 101; the forecast for
+    # 2024-01-09 has passed, but its price is not stored yet
+    assert (one["ticker"], one["horizon"], one["n"], one["pending"], one["awaiting_data"]) == ("ABC", 1, 3, 0, 1)
     assert one["rmse"] == pytest.approx(np.sqrt((1 + 0 + 4) / 3))
     assert one["naive_rmse"] == pytest.approx(np.sqrt((4 + 1 + 4) / 3))
     assert one["ratio"] == pytest.approx(np.sqrt(5 / 9))
     assert one["mae"] == pytest.approx(1.0) and one["naive_mae"] == pytest.approx(5 / 3)
     assert one["directional_accuracy"] == 1.0  # up/up, down/down; the third predicts no move and is not counted
     assert one["coverage"] == pytest.approx(2 / 3)  # 102 is outside [99, 101.5]
-    assert (two["horizon"], two["n"], two["pending"], two["rmse"], two["coverage"]) == (2, 1, 1, 1.0, 1.0)
+    assert (two["horizon"], two["n"], two["awaiting_data"], two["rmse"], two["coverage"]) == (2, 1, 1, 1.0, 1.0)
     assert two["directional_accuracy"] is None  # forecast 100 = naive 100: no predicted move
 
 
@@ -70,7 +71,32 @@ def test_score_since_keeps_later_forecast_dates(cli, isolated_home):
     write_prices(isolated_home)
     write_log(isolated_home, LOG)
     rows = json.loads(cli("score", "--since", "2024-01-05", "-f", "json").out)
-    assert [(r["horizon"], r["n"], r["pending"]) for r in rows] == [(1, 1, 1), (2, 0, 1)]
+    assert [(r["horizon"], r["n"], r["awaiting_data"]) for r in rows] == [(1, 1, 1), (2, 0, 1)]
+
+
+def test_score_counts_forecasts_for_sessions_still_ahead_as_pending(cli, isolated_home):
+    write_prices(isolated_home)
+    write_log(isolated_home, [*LOG, ("ABC", "2024-01-08", "2099-01-05", 1, 104.5, 102.0, 107.0, 104.0,
+                                     "2024-01-08T22:00:00+00:00")])
+    one = json.loads(cli("score", "-f", "json").out)[0]
+    assert (one["n"], one["pending"], one["awaiting_data"]) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("fmt, expected", [("json", "[]\n"), ("csv", "ticker,horizon,n,pending,awaiting_data,rmse,"
+                                                                      "naive_rmse,ratio,mae,naive_mae,"
+                                                                      "directional_accuracy,coverage\n")])
+def test_score_with_nothing_to_report_prints_an_empty_document(cli, isolated_home, fmt, expected):
+    write_prices(isolated_home)
+    write_log(isolated_home, LOG)
+    result = cli("score", "--since", "2099-01-01", "-f", fmt)
+    assert (result.code, result.out, result.err) == (0, expected, "")
+
+
+def test_score_with_nothing_to_report_prints_an_empty_table(cli, isolated_home):
+    write_prices(isolated_home)
+    write_log(isolated_home, LOG)
+    result = cli("score", "--since", "2099-01-01")
+    assert result.code == 0 and result.out.startswith("Live track record") and "awaiting_data" in result.out
 
 
 def test_score_for_a_ticker_with_no_record(cli, isolated_home):
@@ -105,7 +131,7 @@ def test_predict_reminds_of_the_live_record(cli, isolated_home, tmp_path):
     cli("fetch", "ABC", "--csv", path)
     second = cli("predict", "ABC")
     assert "ABC: live record of 1-day forecasts: RMSE " in second.err
-    assert "x naive over 1 days ('forecast score ABC' for more)" in second.err
+    assert "x naive over 1 day ('forecast score ABC' for more)" in second.err
 
 
 # ------------------------------------------------------------------------------------------------------- plot
@@ -147,7 +173,7 @@ def test_plot_with_model_record_and_evaluation_defaults_to_ticker_png(cli, isola
         (["plot", "IBM", "--out", "{tmp}"], 2, "--out {tmp} is a directory; give a file name such as {tmp}/chart.png"),
         (["plot", "IBM", "--evaluation", "{tmp}/missing.csv"], 2,
          "cannot read evaluation file {tmp}/missing.csv: No such file or directory"),
-        (["plot", "IBM", "--last", "1"], 2, "--last must be at least 2, got 1"),
+        (["plot", "IBM", "--last", "1"], 2, "--last must be between 2 and 20000, got 1"),
     ],
 )
 def test_plot_fails_cleanly(cli, isolated_home, tmp_path, args, code, message):

@@ -141,7 +141,8 @@ def test_offline_fetch_exits_3_and_changes_nothing(cli, yahoo, isolated_home):
     yahoo.mode = "offline"
     result = cli("fetch", "MSFT")
     assert result.code == 3
-    assert result.err.startswith("Error: MSFT: cannot reach Yahoo Finance (Failed to connect")
+    assert result.err == ("Error: MSFT: cannot reach Yahoo Finance (the host name could not be resolved); check the "
+                          "network connection or proxy settings (HTTPS_PROXY)\n")
     assert result.err.count("\n") == 1
     assert snapshot(isolated_home) == before
 

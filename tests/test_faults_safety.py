@@ -1,0 +1,333 @@
+"""Fault suite: the store protects itself, and every situation a user can be in is one clear line, never exit 1.
+
+Output options cannot write into the store; bars from the future, bars outside their own range and another series
+posing as a ticker's history are refused; damaged logs are damaged files (exit 3); files keep their permissions;
+bad sizes, environments and output streams are the user's situation, not bugs.
+"""
+
+import datetime as dt
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import random_walk_bars, snapshot
+from fault_helpers import FAST_TRAIN, forecast_command
+from forecaster.bars import COLUMNS, format_csv
+
+HEADER = ",".join(COLUMNS)
+
+
+@pytest.fixture
+def trained_home(cli, isolated_home, tmp_path):
+    path = tmp_path / "abc.csv"
+    path.write_text(format_csv(random_walk_bars(200, seed=1)))
+    assert cli("fetch", "ABC", "--csv", path, "-q").code == 0
+    assert cli("train", "ABC", *FAST_TRAIN, "-q").code == 0
+    assert cli("predict", "ABC", "-q").code == 0
+    return isolated_home
+
+
+# ------------------------------------------------------------------------------------------ output paths
+@pytest.mark.parametrize("args, inside", [
+    (["plot", "ABC", "--out", "{home}/data/ABC.csv"], "data"),
+    (["plot", "ABC", "--out", "{home}/data/predictions.png"], "data"),
+    (["plot", "ABC", "--out", "{home}/models/ABC/meta.png"], "models"),
+    (["plot", "ABC", "--out", "{home}/.cache/x.png"], ".cache"),
+    (["plot", "ABC", "--out", "{home}/data/../data/new.png"], "data"),
+    (["evaluate", "ABC", "--test-start", "2020-08-03", "--predictions", "{home}/data/ABC.csv", *FAST_TRAIN], "data"),
+    (["evaluate", "ABC", "--test-start", "2020-08-03", "--predictions", "{home}/.locks/ABC.lock", *FAST_TRAIN],
+     ".locks"),
+])
+def test_no_output_option_writes_inside_the_store(cli, trained_home, args, inside):
+    before = snapshot(trained_home)
+    args = [a.format(home=trained_home) for a in args]
+    result = cli(*args)
+    path = next(a for a in args if a.startswith(str(trained_home)))
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"Error: {path} is inside the store's {inside}/ folder, which forecast manages; write the "
+                          "output somewhere else\n")
+    assert snapshot(trained_home) == before
+
+
+def test_a_symlink_into_the_store_is_seen_through(cli, trained_home, tmp_path):
+    (tmp_path / "link").symlink_to(trained_home / "data")
+    result = cli("plot", "ABC", "--out", tmp_path / "link" / "ABC.png")
+    assert result.code == 2 and "inside the store's data/ folder" in result.err
+
+
+def test_outputs_beside_the_store_are_fine(cli, trained_home):
+    assert cli("plot", "ABC", "--out", trained_home / "ABC.png", "-q").code == 0
+
+
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".pdf", b"%PDF"), (".png", b"\x89PNG")])
+def test_plot_writes_the_format_its_suffix_names(cli, trained_home, tmp_path, suffix, magic):
+    out = tmp_path / f"chart{suffix}"
+    assert cli("plot", "ABC", "--out", out, "-q").code == 0
+    assert out.read_bytes().startswith(magic)
+
+
+def test_plot_refuses_an_unknown_suffix_before_any_work(cli, trained_home, tmp_path):
+    result = cli("plot", "ABC", "--out", tmp_path / "chart.docx")
+    assert (result.code, result.err) == (2, f"Error: --out {tmp_path / 'chart.docx'}: unknown picture format "
+                                            "'.docx'; use one of .png, .svg, .pdf, .jpg, .jpeg, .eps\n")
+    assert not (tmp_path / "chart.docx").exists()
+
+
+# ----------------------------------------------------------------------------------------- what is imported
+def csv_with_row(tmp_path, row: str, bars=None):
+    text = format_csv(bars if bars is not None else random_walk_bars(50)).rstrip("\n") + "\n" + row + "\n"
+    path = tmp_path / "in.csv"
+    path.write_text(text)
+    return path, len(text.splitlines())
+
+
+@pytest.mark.parametrize("date", [(dt.date.today() + dt.timedelta(days=2)).isoformat(), "2099-01-02"])
+def test_rows_dated_in_the_future_are_refused_naming_file_and_row(cli, isolated_home, tmp_path, date):
+    path, row = csv_with_row(tmp_path, f"{date},100,101,99,100,100,1000")
+    result = cli("fetch", "ABC", "--csv", path)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"Error: {path} row {row}: Date {date} is in the future (today is ")
+    assert not (isolated_home / "data").exists()
+
+
+@pytest.mark.parametrize("values, message", [
+    ("105,104,99,100", "Open 105 is outside the day's range [Low 99, High 104]"),
+    ("100,104,99,98.5", "Close 98.5 is outside the day's range [Low 99, High 104]"),
+    ("100,101,99,101.01", "Close 101.01 is outside the day's range [Low 99, High 101]"),
+])
+def test_open_or_close_outside_the_days_range_is_refused(cli, isolated_home, tmp_path, values, message):
+    path, row = csv_with_row(tmp_path, f"2020-06-01,{values},100,1000", random_walk_bars(20))
+    result = cli("fetch", "ABC", "--csv", path)
+    assert (result.code, result.err) == (2, f"Error: {path} row {row}: {message}\n")
+
+
+def test_another_series_cannot_silently_replace_a_history(cli, isolated_home, tmp_path):
+    (tmp_path / "abc.csv").write_text(format_csv(random_walk_bars(300, seed=1)))
+    (tmp_path / "other.csv").write_text(format_csv(random_walk_bars(300, seed=2)))
+    assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
+    before = snapshot(isolated_home)
+    result = cli("fetch", "ABC", "--csv", tmp_path / "other.csv")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("Error: ABC: the new data changes the daily moves of ")
+    assert result.err.endswith("which no dividend or split re-adjustment does: is it another series?; nothing was "
+                               "changed (rerun with --replace to replace the stored history)\n")
+    assert snapshot(isolated_home) == before
+    replaced = cli("fetch", "ABC", "--csv", tmp_path / "other.csv", "--replace", "-q")
+    assert replaced.code == 0
+    assert (isolated_home / "data" / "ABC.csv").read_text() == (tmp_path / "other.csv").read_text()
+
+
+def test_a_dividend_readjustment_and_revised_last_bars_are_not_a_new_series(cli, isolated_home, tmp_path):
+    bars = random_walk_bars(300, seed=1)
+    (tmp_path / "abc.csv").write_text(format_csv(bars))
+    assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
+    adjusted = bars.adj_close.copy()
+    adjusted[:200] *= 0.98  # a 2% dividend paid on day 200: every earlier adjusted close scaled by one factor
+    adjusted[-1] *= 1.01  # and the last bar revised
+    close = bars.close.copy()
+    close[-1] *= 1.01
+    high = bars.high.copy()
+    high[-1] = max(high[-1], close[-1])
+    restated = type(bars)(bars.dates, bars.open, high, bars.low, close, adjusted, bars.volume)
+    (tmp_path / "restated.csv").write_text(format_csv(restated))
+    result = cli("fetch", "ABC", "--csv", tmp_path / "restated.csv", "-q")
+    assert result.code == 0, result.err
+    assert (isolated_home / "data" / "ABC.csv").read_text() == format_csv(restated)
+
+
+# -------------------------------------------------------------------------------------------- damaged files
+@pytest.mark.parametrize("damage, reason", [
+    (lambda p: p.write_bytes(p.read_bytes().replace(b"ABC", b"AB\xe9", 1)), "is damaged: not UTF-8 text (byte "),
+    (lambda p: p.write_bytes(b"\x00\x01\x02 binary"), "is damaged: it contains binary data"),
+    ("unreadable", "cannot be read (permission denied)"),
+])
+@pytest.mark.parametrize("command", [["predict", "ABC"], ["score"], ["plot", "ABC", "--out", "x.png"]])
+def test_a_damaged_prediction_log_is_a_damaged_file_not_a_bug(cli, trained_home, monkeypatch, damage, reason,
+                                                              command):
+    log = trained_home / "data" / "predictions.csv"
+    if damage == "unreadable":  # chmod 0 would not stop root, who runs CI: refuse the read itself
+        refuse_reading(monkeypatch, log)
+    else:
+        damage(log)
+    result = cli(*command)
+    assert result.code == 3
+    assert result.err.splitlines()[-1].endswith(
+        f"{log} {reason}" + result.err.splitlines()[-1].split(reason, 1)[1])
+    assert "internal error" not in result.err
+    assert "fix it or move it away (forecast then starts a new log)" in result.err
+
+
+def refuse_reading(monkeypatch, path):
+    """Reading `path` fails with EACCES, as for a file of another user (chmod does not stop root)."""
+    real_read_bytes = type(path).read_bytes
+
+    def read_bytes(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(type(path), "read_bytes", read_bytes)
+
+
+def test_an_unreadable_meta_json_says_so(cli, trained_home, monkeypatch):
+    meta = trained_home / "models" / "ABC" / "meta.json"
+    refuse_reading(monkeypatch, meta)
+    result = cli("predict", "ABC")
+    assert (result.code, result.err) == (
+        3, f"Error: {meta} cannot be read (permission denied); run 'forecast train ABC' to rebuild it\n")
+
+
+# ------------------------------------------------------------------------------------------- permissions
+def test_files_are_written_with_the_umask_and_keep_their_mode(cli, isolated_home, tmp_path):
+    (tmp_path / "abc.csv").write_text(format_csv(random_walk_bars(150)))
+    old = os.umask(0o022)
+    try:
+        assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
+        data = isolated_home / "data" / "ABC.csv"
+        assert stat.S_IMODE(data.stat().st_mode) == 0o644
+        assert cli("train", "ABC", *FAST_TRAIN, "-q").code == 0
+        assert stat.S_IMODE((isolated_home / "models" / "ABC" / "meta.json").stat().st_mode) == 0o644
+        data.chmod(0o664)  # a shared home: group-writable
+        (tmp_path / "abc.csv").write_text(format_csv(random_walk_bars(160)))
+        assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
+        assert stat.S_IMODE(data.stat().st_mode) == 0o664
+        assert cli("plot", "ABC", "--out", tmp_path / "web.png", "-q").code == 0
+        assert stat.S_IMODE((tmp_path / "web.png").stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
+# ------------------------------------------------------------------------------- the user's situation, exit 2/3
+@pytest.mark.parametrize("args, message", [
+    (["train", "ABC", "--seed", "-1"], "--seed must be between 0 and 4294967295, got -1"),
+    (["train", "ABC", "--hidden", "100000"], "--hidden must be between 1 and 1024, got 100000"),
+    (["train", "ABC", "--window", "5000"], "--window must be between 2 and 1000, got 5000"),
+    (["train", "ABC", "--layers", "50"], "--layers must be between 1 and 8, got 50"),
+    (["evaluate", "ABC", "--test-start", "2020-08-03", "--batch-size", "0"],
+     "--batch-size must be between 1 and 65536, got 0"),
+    (["train", "ABC", "--lr", "nan"], "--lr must be between 0 and 1, got nan"),
+])
+def test_unreasonable_training_options_are_refused_before_any_work(cli, trained_home, args, message):
+    before = snapshot(trained_home)
+    result = cli(*args)
+    assert (result.code, result.out, result.err) == (2, "", f"Error: {message}\n")
+    assert snapshot(trained_home) == before
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf"])
+def test_a_bad_lock_timeout_in_the_environment_is_a_usage_error(cli, trained_home, monkeypatch, value):
+    monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", value)
+    result = cli("predict", "ABC")
+    assert (result.code, result.err) == (
+        2, f"Error: $FORECAST_LOCK_TIMEOUT must be a number of seconds (0 or more), got '{value}'\n")
+
+
+def test_days_beyond_the_calendar_is_a_usage_error_that_states_the_maximum(cli, isolated_home, tmp_path):
+    recent = str(dt.date.today() - dt.timedelta(days=200))
+    bars = random_walk_bars(120, start=recent)
+    (tmp_path / "abc.csv").write_text(format_csv(bars))
+    assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
+    assert cli("train", "ABC", *FAST_TRAIN, "-q").code == 0
+    result = cli("predict", "ABC", "--days", "900")
+    assert result.code == 2 and result.out == ""
+    message = result.err.strip()
+    assert message.startswith("Error: ABC: --days 900 reaches past the end of the XNYS calendar (")
+    maximum = int(message.split("at most ")[1].split(" ")[0])
+    assert message.endswith(f"at most {maximum} sessions can be forecast after {bars.last_date}")
+    assert "upgrade" not in message
+    assert cli("predict", "ABC", "--days", str(maximum), "-q").code == 0
+
+
+def test_a_model_trained_on_far_future_data_is_no_longer_possible(cli, isolated_home, tmp_path):
+    path, row = csv_with_row(tmp_path, "2099-12-31,100,101,99,100,100,1000", random_walk_bars(150))
+    assert cli("fetch", "ABC", "--csv", path).code == 2
+    assert not (isolated_home / "models").exists()
+
+
+def run_forecast(home, *args, env=None, **kwargs):
+    environment = {**os.environ, "FORECAST_HOME": str(home), **(env or {})}
+    return subprocess.run(forecast_command(*args), capture_output=True, text=True, env=environment, timeout=120,
+                          **kwargs)
+
+
+def test_an_ascii_only_output_encoding_still_prints_the_table(trained_home):
+    result = run_forecast(trained_home, "list", env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert "ABC" in result.stdout and "+--" in result.stdout
+
+
+def test_a_closed_stdout_is_one_line_and_exit_3(trained_home):
+    command = " ".join(f"'{part}'" for part in forecast_command("predict", "ABC")) + " >&-"
+    result = subprocess.run(["bash", "-c", command], capture_output=False, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "FORECAST_HOME": str(trained_home)}, timeout=120)
+    assert result.returncode == 3
+    assert result.stderr.splitlines()[-1] == "Error: standard output was closed before all results were written"
+    assert "Traceback" not in result.stderr
+
+
+def test_a_closed_stdout_does_not_stop_a_command_that_prints_nothing(trained_home, tmp_path):
+    command = " ".join(f"'{part}'" for part in forecast_command("train", "ABC", *FAST_TRAIN, "-q")) + " >&-"
+    result = subprocess.run(["bash", "-c", command], stderr=subprocess.PIPE, text=True, timeout=120,
+                            env={**os.environ, "FORECAST_HOME": str(trained_home)})
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_broken_pipe_is_one_line_and_exit_3(trained_home):
+    command = " ".join(f"'{part}'" for part in forecast_command("predict", "ABC", "--days", "200", "-f", "csv"))
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -c 10 > /dev/null; "
+                                           "echo ${PIPESTATUS[0]} >&2"], stderr=subprocess.PIPE, text=True,
+                            timeout=120, env={**os.environ, "FORECAST_HOME": str(trained_home)})
+    lines = result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
+    assert lines[-1] in ("0", "3")  # the pipe may take all 200 rows before head exits
+    if lines[-1] == "3":
+        assert lines[-2] == "Error: standard output was closed before all results were written"
+
+
+# ------------------------------------------------------------------------------------------------- friction
+def test_demo_in_a_temporary_home_points_to_no_file_it_deleted(cli):
+    result = cli("demo", "--epochs", "1")
+    assert result.code == 0, result.err
+    assert "forecast demo in a temporary home" in result.out
+    assert "forecast-demo-" not in result.out
+    assert "'forecast demo --home DIR' keeps its data, models and log" in result.out
+
+
+def test_duplicate_tickers_are_handled_once(cli, trained_home, tmp_path):
+    result = cli("predict", "ABC", "abc", "ABC", "-f", "json")
+    assert result.code == 0 and len(json.loads(result.out)) == 1
+    (trained_home / "data" / "abc.csv").write_text((trained_home / "data" / "ABC.csv").read_text())
+    listed = json.loads(cli("list", "-f", "json").out)
+    assert [row["ticker"] for row in listed] == ["ABC"]
+    trained = cli("train", *FAST_TRAIN)
+    assert trained.code == 0 and trained.out.count("ABC") == 1
+
+
+def test_predict_json_prints_an_empty_list_when_every_ticker_fails(cli, trained_home):
+    result = cli("predict", "NOPE", "-f", "json")
+    assert (result.code, result.out) == (3, "[]\n")
+    assert result.err == "Error: no model for NOPE; run 'forecast train NOPE' first\n"
+
+
+def test_a_table_column_has_one_precision_and_zero_is_zero(cli, trained_home):
+    import forecaster.output as output
+
+    text = output.render_table([{"a": 99.5, "b": -0.0}, {"a": 100.25, "b": 0.125}], ["a", "b"])
+    assert "99.50" in text and "100.25" in text and "99.5000" not in text
+    assert "-0" not in text and "0.1250" in text
+    train = cli("train", "ABC", *FAST_TRAIN)
+    assert "network share" in train.out and "shrinkage" not in train.out and "-0.0000" not in train.out
+
+
+def test_a_cron_log_says_1_epoch_not_1_epochs(cli, trained_home):
+    result = cli("train", "ABC", "--window", "10", "--hidden", "8", "--epochs", "1", "--patience", "0")
+    assert "ABC: trained 1 epoch on 200 rows" in result.err
+
+
+def test_python_module_entry_point_runs(trained_home):
+    result = subprocess.run([sys.executable, "-m", "forecaster", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("forecast ")
