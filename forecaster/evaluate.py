@@ -19,6 +19,7 @@ import numpy as np
 from forecaster.bars import Bars
 from forecaster.errors import UsageError
 from forecaster.model import Dataset, TrainingConfig, interval_quantiles, train
+from forecaster.output import plural
 from forecaster.windows import build_series
 
 METHODS = ("model", "naive", "linear")
@@ -60,8 +61,9 @@ def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfi
     training_bars = bars.before(start)
     if len(training_bars) < config.min_rows:
         raise UsageError(
-            f"{ticker} has {len(training_bars)} rows before --test-start {test_start}; training with --window "
-            f"{config.window} needs at least {config.min_rows} (choose a later --test-start or a smaller --window)"
+            f"{ticker} has {len(training_bars)} {plural(len(training_bars), 'row')} before --test-start "
+            f"{test_start}; training with --window {config.window} needs at least {config.min_rows} (choose a later "
+            "--test-start or a smaller --window)"
         )
     forecaster, data = train(training_bars, config, ticker, callback=callback)
 

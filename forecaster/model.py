@@ -36,6 +36,7 @@ from forecaster import __version__
 from forecaster.bars import Bars, format_csv
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
 from forecaster.lstm import LSTMRegressor, StateDictError
+from forecaster.output import plural
 from forecaster.store import (
     Store,
     atomic_write_bytes,
@@ -119,8 +120,8 @@ def prepare(bars: Bars, config: TrainingConfig, ticker: str) -> Dataset:
 
     if len(bars) < config.min_rows:
         raise UsageError(
-            f"{ticker} has {len(bars)} rows of history; training with --window {config.window} needs at least "
-            f"{config.min_rows} (fetch more history or use a smaller --window)"
+            f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; training with --window {config.window} "
+            f"needs at least {config.min_rows} (fetch more history or use a smaller --window)"
         )
     series = build_series(bars, config.features)
     ends = window_ends(series, config.window)[:-1]  # the last day has no next-day target yet
