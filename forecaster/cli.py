@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import inspect
 import os
 import sys
 import traceback
@@ -56,10 +58,52 @@ def _options(
 
 
 def _session(home: Path | None, quiet: bool, debug: bool):
+    """(store, terminal, config) of a command: the home, how to print, and HOME/forecast.toml."""
+    from forecaster.config import load_config
     from forecaster.store import Store, lock_timeout
 
     lock_timeout()  # a bad $FORECAST_LOCK_TIMEOUT is a usage error before any work, not one per ticker
-    return Store(home), Terminal(quiet=quiet, debug=debug or _debug_from_environment())
+    store = Store(home)
+    return store, Terminal(quiet=quiet, debug=debug or _debug_from_environment()), load_config(store.home)
+
+
+def _with_settings(*sections: str):
+    """Give a command one option per setting of `sections` (declared once, in forecaster.config.SETTINGS).
+
+    The options default to None, "not given", so that forecast.toml or the setting's default decides; the command
+    receives those that were given as one keyword argument, `given` (key -> value).
+    """
+    from forecaster.config import settings_of
+
+    settings = settings_of(*sections)
+
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        added = [inspect.Parameter(
+            s.key, inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Optional[s.kind], typer.Option(s.option, help=f"{s.help} [default: {_shown(s)}]",
+                                                                show_default=False)]) for s in settings]
+        kept = [p for p in signature.parameters.values() if p.name != "given"]
+
+        @functools.wraps(command)
+        def with_settings(*args, **kwargs):
+            given = {s.key: kwargs.pop(s.key) for s in settings if kwargs.get(s.key) is not None}
+            for s in settings:
+                kwargs.pop(s.key, None)
+            return command(*args, given=given, **kwargs)
+
+        with_settings.__signature__ = signature.replace(parameters=[*kept, *added])
+        with_settings.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "given"},
+                                         **{p.name: p.annotation for p in added}}
+        return with_settings
+
+    return decorate
+
+
+def _shown(setting) -> str:
+    """A setting's default as help and `forecast config` show it."""
+    return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(
+        setting.name, str(setting.default))
 
 
 def _debug_from_environment() -> bool:
@@ -100,8 +144,10 @@ def _results(terminal: Terminal, rows: list[dict], columns: list[str], format: F
 
 # ------------------------------------------------------------------------------------------------------- fetch
 @app.command()
+@_with_settings("fetch")
 def fetch(
-    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols, e.g. MSFT ^GSPC BRK-B.",
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols, e.g. MSFT ^GSPC BRK-B [default: the "
+                                                            "watchlist and every stored ticker].",
                                                             show_default=False)] = None,
     start: Annotated[Optional[str], typer.Option(help="First date to fetch (YYYY-MM-DD) [default: all history, "
                                                       "then incremental]", show_default=False)] = None,
@@ -117,6 +163,8 @@ def fetch(
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    *,
+    given: dict,
 ) -> None:
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
     from forecaster import sources
@@ -130,9 +178,12 @@ def fetch(
         raise UsageError("--sample takes no tickers and no --csv")
     if csv is not None and len(tickers) != 1:
         raise UsageError("--csv imports one ticker: give exactly one TICKER")
+    store, terminal, config = _session(home, quiet, debug)
     if not sample and not tickers:
-        raise UsageError("give one or more tickers, or --sample")
-    store, terminal = _session(home, quiet, debug)
+        tickers = config.watchlist_and(store.tickers())
+        if not tickers:
+            raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
+                             "tickers = [\"MSFT\", ...])")
 
     if sample:
         jobs = {t: (lambda stored, t=t: sources.read_sample(t)) for t in sources.SAMPLE_TICKERS}
@@ -145,9 +196,9 @@ def fetch(
     else:
         sources.configure_yfinance(store.cache_dir / "yfinance")
         session = sources.yahoo_session()
-
+        pacer = sources.Pacer(config.value("fetch.rate", given.get("rate")))
         jobs = {t: (lambda stored, t=t: sources.yahoo_update(t, stored, start=start_date, end=end_date,
-                                                             session=session))
+                                                             session=session, pacer=pacer))
                 for t in tickers}
         source = "yahoo"
 
@@ -185,7 +236,7 @@ def list_(
     """Show the stored tickers: rows, date range, when last fetched, and their models."""
     from forecaster.inventory import inventory
 
-    store, terminal = _session(home, quiet, debug)
+    store, terminal, _ = _session(home, quiet, debug)
     rows = inventory(store)
     if not rows and format is Format.table:
         terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
@@ -195,31 +246,33 @@ def list_(
 
 
 # ------------------------------------------------------------------------------------------------------- train
-TickersArgument = Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: every stored one].",
-                                                                 show_default=False)]
-WindowOption = Annotated[int, typer.Option(help="Trading days in each input window.")]
-HiddenOption = Annotated[int, typer.Option(help="LSTM hidden units per layer.")]
-LayersOption = Annotated[int, typer.Option(help="Stacked LSTM layers.")]
-EpochsOption = Annotated[int, typer.Option(help="Maximum training epochs.")]
-BatchOption = Annotated[int, typer.Option("--batch-size", help="Windows per mini-batch.")]
-LrOption = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
-PatienceOption = Annotated[int, typer.Option(help="Stop after this many epochs without validation improvement "
-                                                  "(0: never stop early).")]
-SeedOption = Annotated[int, typer.Option(help="Random seed: same seed and data give the same model.")]
-FeaturesOption = Annotated[str, typer.Option(help="Inputs per day: 'returns' (log return) or 'ohlcv' (also "
-                                                  "intraday range and volume change).")]
+def _run_jobs(terminal: Terminal, store, config, given: dict, function, names: list[str], arguments: dict,
+              describe) -> tuple[list, list[tuple[str, ForecastError]]]:
+    """Run `function(ticker=T, **arguments)` for every ticker with forecaster.parallel, as --jobs / --scheduler (or
+    forecast.toml) say, with one progress bar over tickers (over epochs when one ticker trains here). Returns the
+    results and the failures, each in the order of `names`; `describe(result)` is a ticker's line for logs."""
+    from forecaster.parallel import default_jobs, run_per_ticker
 
-
-def _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features):
-    from forecaster.model import TrainingConfig
-    from forecaster.windows import FEATURE_SETS
-
-    if features not in FEATURE_SETS:
-        raise UsageError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
-    config = TrainingConfig(window=window, hidden=hidden, layers=layers, epochs=epochs, batch_size=batch_size,
-                            lr=lr, patience=patience, seed=seed, features=features)
-    config.check()
-    return config
+    jobs = config.value("parallel.jobs", given.get("jobs")) or default_jobs()
+    scheduler = config.value("parallel.scheduler", given.get("scheduler"))
+    done: dict[str, object] = {}
+    failed: dict[str, ForecastError] = {}
+    here_alone = len(names) == 1 and not scheduler
+    progress = (_epoch_progress(terminal, names[0], arguments["config"].epochs) if here_alone
+                else terminal.progress("Working", total=len(names)))
+    with progress as advance:
+        if here_alone:
+            arguments = {**arguments, "callback": advance}
+        for outcome in run_per_ticker(function, names, arguments, jobs=jobs, store=store, scheduler=scheduler):
+            if outcome.error is not None:
+                failed[outcome.ticker] = outcome.error
+            else:
+                done[outcome.ticker] = outcome.result
+                if not terminal.shows_progress:
+                    terminal.info(describe(outcome.result))
+            if not here_alone:
+                advance(status=outcome.ticker + (" failed" if outcome.error else ""))
+    return [done[n] for n in names if n in done], [(n, failed[n]) for n in names if n in failed]
 
 
 @contextlib.contextmanager
@@ -232,42 +285,31 @@ def _epoch_progress(terminal: Terminal, ticker: str, epochs: int):
 
 
 @app.command()
+@_with_settings("train", "parallel")
 def train(
-    tickers: TickersArgument = None,
-    window: WindowOption = 30,
-    hidden: HiddenOption = 64,
-    layers: LayersOption = 1,
-    epochs: EpochsOption = 200,
-    batch_size: BatchOption = 64,
-    lr: LrOption = 1e-3,
-    patience: PatienceOption = 10,
-    seed: SeedOption = 0,
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
+                                                            "stored ticker].", show_default=False)] = None,
     until: Annotated[Optional[str], typer.Option(help="Train on data up to this date only (YYYY-MM-DD).",
                                                  show_default=False)] = None,
-    features: FeaturesOption = "returns",
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    *,
+    given: dict,
 ) -> None:
     """Train an LSTM per ticker on its stored prices and save it under models/."""
+    from forecaster.model import TrainingConfig
     from forecaster.pipeline import require_tickers, train_ticker
 
-    config = _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features)
     until_date = _parse_date(until, "--until")
-    store, terminal = _session(home, quiet, debug)
-    names = require_tickers(tickers or [], store.tickers(),
+    store, terminal, config = _session(home, quiet, debug)
+    training = TrainingConfig.from_settings(config, given)
+    names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
                             "price data in the store yet: run 'forecast fetch TICKER' first")
-    results, failures = [], []
-    for ticker in names:
-        try:
-            with _epoch_progress(terminal, ticker, config.epochs) as callback:
-                results.append(train_ticker(store, ticker, config, until_date, callback))
-            if not terminal.shows_progress:
-                row = results[-1]
-                terminal.info(f"{ticker}: trained {row['epochs']} {plural(row['epochs'], 'epoch')} on {row['rows']} "
-                              f"rows to {row['until']}")
-        except ForecastError as error:
-            failures.append((ticker, error))
+    results, failures = _run_jobs(
+        terminal, store, config, given, train_ticker, names, {"store": store, "config": training, "until": until_date},
+        lambda row: f"{row['ticker']}: trained {row['epochs']} {plural(row['epochs'], 'epoch')} on {row['rows']} "
+                    f"rows to {row['until']}")
     if results and not quiet:
         terminal.results(results, list(results[0]), title="Trained (validation: last 15% of the training span)")
     _finish(failures, len(results), terminal)
@@ -276,8 +318,8 @@ def train(
 # ----------------------------------------------------------------------------------------------------- predict
 @app.command()
 def predict(
-    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: every one with a model].",
-                                                            show_default=False)] = None,
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
+                                                            "ticker with a model].", show_default=False)] = None,
     days: Annotated[int, typer.Option(help="Trading sessions to forecast.")] = 1,
     format: FormatOption = Format.table,
     home: HomeOption = None,
@@ -285,19 +327,15 @@ def predict(
     debug: DebugOption = False,
 ) -> None:
     """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
-    from forecaster.pipeline import check_days, model_tickers, predict_ticker, require_tickers
+    from forecaster.pipeline import check_days, model_tickers, predict_tickers, require_tickers
 
     check_days(days)
-    store, terminal = _session(home, quiet, debug)
-    names = require_tickers(tickers or [], model_tickers(store), "models in the store yet: run 'forecast train' first")
-    rows, failures = [], []
-    for ticker in names:
-        try:
-            prediction = predict_ticker(store, ticker, days)
-        except ForecastError as error:
-            failures.append((ticker, error))
-            continue
-        rows.extend(prediction.rows)
+    store, terminal, config = _session(home, quiet, debug)
+    names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
+                            "models in the store yet: run 'forecast train' first")
+    predictions, failures = predict_tickers(store, names, days)
+    rows = [row for prediction in predictions for row in prediction.rows]
+    for prediction in predictions:
         for note in prediction.warnings:
             terminal.warn(note)
         if prediction.live_record:
@@ -310,54 +348,90 @@ def predict(
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 @app.command()
+@_with_settings("train", "parallel")
 def evaluate(
-    ticker: Annotated[str, typer.Argument(help="Ticker symbol.", show_default=False)],
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
+                                                            "stored ticker].", show_default=False)] = None,
     test_start: Annotated[str, typer.Option("--test-start", help="First day of the test period (YYYY-MM-DD): "
-                                            "train before it, forecast every day from it.", show_default=False)],
-    window: WindowOption = 30,
-    hidden: HiddenOption = 64,
-    layers: LayersOption = 1,
-    epochs: EpochsOption = 200,
-    batch_size: BatchOption = 64,
-    lr: LrOption = 1e-3,
-    patience: PatienceOption = 10,
-    seed: SeedOption = 0,
-    features: FeaturesOption = "returns",
+                                            "train before it, forecast every day from it.", show_default=False)] = "",
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
-    predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file.",
+    predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file (with "
+                                                        "several tickers, put {ticker} in its name).",
                                                         show_default=False)] = None,
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    *,
+    given: dict,
 ) -> None:
     """Walk-forward test: the LSTM against naive and linear forecasts, each day from the day before."""
-    from forecaster.evaluate import METHODS, walk_forward
+    from forecaster.evaluate import METHODS
+    from forecaster.model import TrainingConfig
     from forecaster.output import rows_to_csv
-    from forecaster.store import atomic_write_text, normalize_ticker
+    from forecaster.pipeline import evaluate_ticker, require_tickers
+    from forecaster.store import atomic_write_text
 
-    ticker = normalize_ticker(ticker)
-    config = _config(window, hidden, layers, epochs, batch_size, lr, patience, seed, features)
+    if not test_start:
+        raise UsageError("--test-start DATE is required: the first day of the test period")
     start = _parse_date(test_start, "--test-start")
     if format is Format.csv:
         raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
-    store, terminal = _session(home, quiet, debug)
-    predictions_path = store.check_output(predictions) if predictions is not None else None
-    bars = store.read_bars(ticker)
-    with _epoch_progress(terminal, ticker, config.epochs) as callback:
-        evaluation = walk_forward(bars, ticker, start.isoformat(), config, callback)
-    if predictions_path is not None:
-        columns = ["date", "actual", "model", "lower", "upper", "naive", "linear"]
-        atomic_write_text(predictions_path, rows_to_csv(evaluation.prediction_rows(), columns))
-    report = evaluation.report()
+    store, terminal, config = _session(home, quiet, debug)
+    training = TrainingConfig.from_settings(config, given)
+    names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
+                            "price data in the store yet: run 'forecast fetch TICKER' first")
+    if predictions is not None and len(names) > 1 and "{ticker}" not in str(predictions):
+        raise UsageError("--predictions with several tickers needs {ticker} in the file name, e.g. eval-{ticker}.csv")
+    outputs = {n: store.check_output(Path(str(predictions).replace("{ticker}", n.replace("^", ""))))
+               for n in names} if predictions is not None else {}
+    results, failures = _run_jobs(
+        terminal, store, config, given, evaluate_ticker, names, {"store": store, "config": training,
+                                                                 "test_start": start},
+        lambda result: f"{result[0]['ticker']}: evaluated on {result[0]['n']} days")
+    for report, daily in results:
+        if report["ticker"] in outputs:
+            columns = ["date", "actual", "model", "lower", "upper", "naive", "linear"]
+            atomic_write_text(outputs[report["ticker"]], rows_to_csv(daily, columns))
+    reports = [report for report, _ in results]
     if format is Format.json:
-        terminal.document(report)
-        return
-    naive_rmse = report["naive"]["rmse"]
-    rows = [{"method": method, "RMSE": report[method]["rmse"], "vs naive": report[method]["rmse"] / naive_rmse,
-             "MAE": report[method]["mae"], "MAPE %": report[method]["mape"],
-             "direction": report[method]["directional_accuracy"], "90% coverage": report[method]["coverage"]}
-            for method in METHODS]
-    terminal.results(rows, list(rows[0]), title=f"{ticker}: {report['n']} trading days from {report['test_start']}")
+        if reports or failures:
+            terminal.document(reports[0] if len(names) == 1 and reports else reports)
+    elif reports:
+        rows = []
+        for report in reports:
+            naive_rmse = report["naive"]["rmse"]
+            rows += [{"ticker": report["ticker"], "method": method, "RMSE": report[method]["rmse"],
+                      "vs naive": report[method]["rmse"] / naive_rmse, "MAE": report[method]["mae"],
+                      "MAPE %": report[method]["mape"], "direction": report[method]["directional_accuracy"],
+                      "90% coverage": report[method]["coverage"]} for method in METHODS]
+        if len(reports) == 1:
+            rows = [{k: v for k, v in row.items() if k != "ticker"} for row in rows]
+            title = f"{reports[0]['ticker']}: {reports[0]['n']} trading days from {reports[0]['test_start']}"
+        else:
+            title = f"Walk-forward from {start} (vs naive < 1: better than naive)"
+        terminal.results(rows, list(rows[0]), title=title)
+    _finish(failures, len(results), terminal)
+
+
+# ------------------------------------------------------------------------------------------------------ config
+@app.command("config")
+def config_(
+    format: FormatOption = Format.table,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Show the effective settings (watchlist, fetch, train and parallel defaults) and where each comes from."""
+    from forecaster.config import SETTINGS
+
+    store, terminal, config = _session(home, quiet, debug)
+    source = str(config.path) if config.exists else "default"
+    rows = [{"setting": "tickers", "value": " ".join(config.tickers) or None, "source": source}]
+    for setting in SETTINGS:
+        value, where = config.resolve(setting.name)
+        rows.append({"setting": setting.name, "value": _shown(setting) if value is None else value, "source": where})
+    title = f"Settings ({config.path if config.exists else f'no {config.path}: defaults'})"
+    terminal.results(rows, ["setting", "value", "source"], format, title=title)
 
 
 # ------------------------------------------------------------------------------------------------------- score
@@ -378,7 +452,7 @@ def score(
     from forecaster.track import COLUMNS, score_ticker
 
     since_date = _parse_date(since, "--since")
-    store, terminal = _session(home, quiet, debug)
+    store, terminal, _ = _session(home, quiet, debug)
     log = read_predictions(store)
     logged = sorted({row["ticker"] for row in log})
     from forecaster.pipeline import require_tickers
@@ -417,7 +491,7 @@ def plot(
     """Draw recent prices, the next days' forecast with its 90% band, past forecasts and an evaluation (PNG)."""
     from forecaster.plot import plot_ticker
 
-    store, terminal = _session(home, quiet, debug)
+    store, terminal, _ = _session(home, quiet, debug)
     path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation)
     terminal.info(f"wrote {path}")
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from forecaster import __version__
 from forecaster.bars import Bars, format_csv
+from forecaster.config import Config, settings_of
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
 from forecaster.lstm import LSTMRegressor, StateDictError
 from forecaster.output import plural
@@ -53,9 +54,6 @@ INTERVAL_LEVEL = 0.90
 VALIDATION_FRACTION = 0.15
 MIN_TRAIN_WINDOWS = 60
 MIN_VALIDATION_WINDOWS = 20
-# Bounds of the training options: beyond them a run would take hours or exhaust memory without being better.
-LIMITS = {"window": (2, 1000), "hidden": (1, 1024), "layers": (1, 8), "epochs": (1, 100_000),
-          "batch_size": (1, 65_536), "patience": (0, 100_000), "seed": (0, 2**32 - 1)}
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,18 @@ class TrainingConfig:
     features: str = "returns"
 
     def check(self) -> None:
-        """UsageError for a value no training can use, before any work is done."""
-        for name, (low, high) in LIMITS.items():
-            value = getattr(self, name)
-            if not (low <= value <= high):
-                raise UsageError(f"--{name.replace('_', '-')} must be between {low} and {high}, got {value!r}")
-        if not (0 < self.lr < 1):
-            raise UsageError(f"--lr must be between 0 and 1, got {self.lr!r}")
+        """UsageError for a value no training can use (bounds in forecaster.config), before any work is done."""
+        for setting in settings_of("train"):
+            try:
+                setting.check(getattr(self, setting.key))
+            except ValueError as error:
+                raise UsageError(f"{setting.option} {error}") from None
+
+    @classmethod
+    def from_settings(cls, config: Config, given: dict) -> TrainingConfig:
+        """The training options given on the command line (`given`: key -> value), else in forecast.toml, else
+        their defaults."""
+        return cls(**{s.key: config.value(s.name, given.get(s.key)) for s in settings_of("train")})
 
     @property
     def min_rows(self) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecaster.bars import Bars
 from forecaster.calendar import exchange_for, next_sessions
 from forecaster.errors import DataUnavailable, ForecastError, UsageError
 from forecaster.model import Forecaster, TrainingConfig, train
@@ -26,7 +27,10 @@ MAX_DAYS = 1000  # sessions ahead: about four years, more than any exchange cale
 
 def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.date | None = None,
                  callback=None) -> dict:
-    """Train on the stored bars (up to `until`, inclusive) and save the model. Returns a summary row."""
+    """Train on the stored bars (up to `until`, inclusive) and save the model. Returns a summary row.
+
+    A job of forecaster.parallel: it may run in a worker process or on a cluster, so it takes and returns plain
+    data."""
     ticker = normalize_ticker(ticker)
     stored = store.read_bars(ticker)
     bars = stored.until(until) if until is not None else stored
@@ -52,11 +56,15 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
     }
 
 
-@dataclass
-class Prediction:
-    rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, last_close
-    warnings: list[str]  # stale data, model older than data
-    live_record: str | None  # one line on the live track record of 1-day forecasts, once there is one
+def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date,
+                    callback=None) -> tuple[dict, list[dict]]:
+    """Walk-forward evaluation of `ticker` from `test_start` (see forecaster.evaluate): (report, daily rows).
+    A job of forecaster.parallel, like `train_ticker`."""
+    from forecaster.evaluate import walk_forward
+
+    ticker = normalize_ticker(ticker)
+    evaluation = walk_forward(store.read_bars(ticker), ticker, test_start.isoformat(), config, callback)
+    return evaluation.report(), evaluation.prediction_rows()
 
 
 def check_days(days: int) -> None:
@@ -65,16 +73,51 @@ def check_days(days: int) -> None:
         raise UsageError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
 
 
-def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None) -> Prediction:
-    """Forecast the next `days` sessions after the last stored bar and log the forecasts."""
+@dataclass
+class Prediction:
+    ticker: str
+    rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, last_close
+    warnings: list[str]  # stale data, model older than data
+    bars: Bars  # the stored bars it was made from
+    live_record: str | None = None  # one line on the live track record of 1-day forecasts, once there is one
+
+
+def predict_tickers(store: Store, tickers: list[str], days: int,
+                    today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+    """Forecast the next `days` sessions of every ticker after its last stored bar, then log all the forecasts at
+    once (one lock, one rewrite of the log, however many tickers). Returns the predictions and the failures."""
     check_days(days)
-    ticker = normalize_ticker(ticker)
+    predictions, failures = [], []
+    for ticker in tickers:
+        try:
+            predictions.append(_forecast_ticker(store, normalize_ticker(ticker), days, today or dt.date.today()))
+        except ForecastError as error:
+            failures.append((ticker, error))
+    if predictions:
+        logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
+        by_ticker: dict[str, list[dict]] = {}
+        for row in logged:
+            by_ticker.setdefault(row["ticker"], []).append(row)
+        for prediction in predictions:
+            prediction.live_record = _live_record(prediction.ticker, by_ticker.get(prediction.ticker, []),
+                                                  prediction.bars)
+    return predictions, failures
+
+
+def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None) -> Prediction:
+    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised."""
+    predictions, failures = predict_tickers(store, [ticker], days, today)
+    if failures:
+        raise failures[0][1]
+    return predictions[0]
+
+
+def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date) -> Prediction:
     forecaster = Forecaster.load(store, ticker)
     bars = store.read_bars(ticker)
     as_of = bars.last_date
     rows = forecast_sessions(store, ticker, forecaster, bars, days)
     warnings = []
-    today = today or dt.date.today()
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
         warnings.append(f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch {ticker}' "
@@ -84,8 +127,7 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
         warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer "
                         f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain")
-    logged = record_predictions(store, rows)
-    return Prediction(rows, warnings, _live_record(ticker, logged, bars))
+    return Prediction(ticker, rows, warnings, bars)
 
 
 def forecast_sessions(store: Store, ticker: str, forecaster: Forecaster, bars, days: int) -> list[dict]:

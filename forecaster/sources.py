@@ -163,13 +163,15 @@ def fetch_yahoo(
     session=None,
     now: dt.datetime | None = None,
     allow_empty: bool = False,
+    pacer: Pacer | None = None,
 ) -> Bars:
     """Daily bars of `ticker` from Yahoo Finance, `start` to `end` inclusive (None: from the first / to the latest).
 
     Bars dated today are dropped until BAR_FINAL_HOUR exchange time (they are still forming). When Yahoo rate-limits
     (HTTP 429), the request is retried after the pauses in RATE_LIMIT_BACKOFF before giving up. No rows at all means an
     unknown or delisted symbol, unless `allow_empty` (the user asked for a date range that may hold no session).
-    `session` is the HTTP session yfinance uses (tests pass a fake one); `now` overrides the clock (tests).
+    `session` is the HTTP session yfinance uses (tests pass a fake one); `now` overrides the clock (tests); `pacer`
+    spaces the requests.
     """
     kwargs: dict = {"interval": "1d", "auto_adjust": False, "actions": False}
     if start is None and end is None:
@@ -179,6 +181,8 @@ def fetch_yahoo(
         if end is not None:
             kwargs["end"] = (end + dt.timedelta(days=1)).isoformat()  # yfinance's end is exclusive
     for delay in (*RATE_LIMIT_BACKOFF, None):
+        if pacer is not None:
+            pacer.wait()
         try:
             frame = _history(ticker, session, kwargs)
             break
@@ -195,6 +199,23 @@ def fetch_yahoo(
         return _bars_from_frame(frame, ticker, now)
     except InvalidBars as error:
         raise DataUnavailable(f"{ticker}: Yahoo Finance sent invalid data ({error.message})") from None
+
+
+class Pacer:
+    """Spaces requests at least 1/`rate` seconds apart (`rate` requests per second), so a watchlist of hundreds of
+    symbols stays politely under Yahoo's rate limit instead of running into it."""
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+        self.interval = 1.0 / rate
+        self.clock, self.sleep = clock, sleep
+        self._last: float | None = None
+
+    def wait(self) -> None:
+        if self._last is not None:
+            pause = self._last + self.interval - self.clock()
+            if pause > 0:
+                self.sleep(pause)
+        self._last = self.clock()
 
 
 class _RateLimited(Exception):
@@ -300,7 +321,7 @@ def check_dates(start: dt.date | None, end: dt.date | None) -> None:
 
 
 def yahoo_update(ticker: str, stored: Bars, *, start: dt.date | None, end: dt.date | None, session=None,
-                 now: dt.datetime | None = None) -> Bars:
+                 now: dt.datetime | None = None, pacer: Pacer | None = None) -> Bars:
     """The bars to merge into `stored` from Yahoo: incremental, or the whole history when it was re-adjusted.
 
     Without `start`, a ticker already stored is asked only from REFETCH_DAYS before its last bar. Yahoo restates the
@@ -310,11 +331,14 @@ def yahoo_update(ticker: str, stored: Bars, *, start: dt.date | None, end: dt.da
     """
     allow_empty = start is not None or end is not None
     if start is not None or not len(stored):
-        return fetch_yahoo(ticker, start=start, end=end, session=session, now=now, allow_empty=allow_empty)
+        return fetch_yahoo(ticker, start=start, end=end, session=session, now=now, allow_empty=allow_empty,
+                           pacer=pacer)
     since = stored.dates[-1].astype(dt.date) - dt.timedelta(days=REFETCH_DAYS)
-    incoming = fetch_yahoo(ticker, start=since, end=end, session=session, now=now, allow_empty=allow_empty)
+    incoming = fetch_yahoo(ticker, start=since, end=end, session=session, now=now, allow_empty=allow_empty,
+                           pacer=pacer)
     if restated(stored, incoming):
-        return fetch_yahoo(ticker, end=end, session=session, now=now, allow_empty=allow_empty)
+        return fetch_yahoo(ticker, end=end, session=session, now=now, allow_empty=allow_empty,
+                           pacer=pacer)
     return incoming
 
 

@@ -98,7 +98,8 @@ def test_bad_csv_exits_2_naming_file_and_row_and_leaves_store_unchanged(cli, iso
         (["fetch", "MSFT", "--start", "2020-02-01", "--end", "2020-01-01"],
          "--start 2020-02-01 is after --end 2020-01-01"),
         (["fetch", "MSFT", "--start", "soon"], "--start 'soon' is not a date (expected YYYY-MM-DD)"),
-        (["fetch"], "give one or more tickers, or --sample"),
+        (["fetch"], 'give one or more tickers, or --sample (or list a watchlist in {home}/forecast.toml: tickers = '
+                    '["MSFT", ...])'),
         (["fetch", "--sample", "MSFT"], "--sample takes no tickers and no --csv"),
         (["fetch", "A", "B", "--csv", "f.csv"], "--csv imports one ticker: give exactly one TICKER"),
         (["fetch", "--bogus"], "No such option: --bogus (see 'forecast fetch --help')"),
@@ -107,7 +108,7 @@ def test_bad_csv_exits_2_naming_file_and_row_and_leaves_store_unchanged(cli, iso
 def test_usage_errors_exit_2_with_one_line(cli, isolated_home, args, message):
     before = snapshot(isolated_home)
     result = cli(*args)
-    assert (result.code, result.out, result.err) == (2, "", f"Error: {message}\n")
+    assert (result.code, result.out, result.err) == (2, "", f"Error: {message.format(home=isolated_home)}\n")
     assert snapshot(isolated_home) == before
 
 

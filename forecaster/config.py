@@ -1,0 +1,207 @@
+"""Settings: the watchlist and the defaults of command options, each declared once, read from HOME/forecast.toml.
+
+Every option that the file can set is one `Setting` in SETTINGS: its section and key in the file (the key is also
+the command-line option, `batch_size` -> `--batch-size`), default, bounds and help. The CLI builds its options from
+these declarations, so `train` and `evaluate` share one declaration of each training option, and the file is checked
+against the same bounds as the command line.
+
+A value comes from, in order: the command line, the setting's environment variable (if it has one), the file, the
+default. The file (TOML, read with the standard library's tomllib)::
+
+    tickers = ["AAPL", "MSFT", "^GSPC"]   # the watchlist: what fetch, train, evaluate and predict do by default
+
+    [fetch]
+    rate = 0.4          # Yahoo requests per second
+
+    [train]             # defaults of train and evaluate
+    epochs = 100
+
+    [parallel]
+    jobs = 2
+    scheduler = "tcp://scheduler.example:8786"
+
+A malformed file, an unknown section or key, or a bad value is a UsageError naming the file, the line and the key.
+Only the standard library and the symbols' rule are imported here: `predict` reads the watchlist and starts fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from forecaster.errors import UsageError
+from forecaster.store import normalize_ticker
+
+CONFIG_FILE = "forecast.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str  # the file's [section]: "fetch", "train" (train and evaluate) or "parallel"
+    key: str  # the key in that section; the command-line option is --key with '-' for '_'
+    default: object  # None: none (for jobs: the number of cores)
+    help: str
+    kind: type  # int, float or str
+    low: float | None = None  # inclusive bounds of a number
+    high: float | None = None
+    open_low: bool = False  # the low bound itself is excluded
+    choices: tuple[str, ...] = ()  # the allowed strings, if limited
+    env: str | None = None  # an environment variable that overrides the file
+
+    @property
+    def option(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    def check(self, value):
+        """`value` converted to the setting's type; ValueError with the reason when it is not allowed."""
+        if self.kind is str:
+            if not isinstance(value, str):
+                raise ValueError(f"must be a string, got {value!r}")
+            if self.choices and value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or (self.kind is int and value != int(value)):
+            raise ValueError(f"must be {'an integer' if self.kind is int else 'a number'}, got {value!r}")
+        value = self.kind(value)
+        low_ok = self.low is None or (value > self.low if self.open_low else value >= self.low)
+        if not (math.isfinite(value) and low_ok and (self.high is None or value <= self.high)):
+            raise ValueError(f"must be between {_number(self.low)} and {_number(self.high)}, got {value!r}")
+        return value
+
+
+def _feature_sets() -> tuple[str, ...]:
+    from forecaster.windows import FEATURE_SETS
+
+    return tuple(FEATURE_SETS)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("fetch", "rate", 0.4, "Yahoo Finance requests per second (polite: well under Yahoo's limit).", float,
+            0, 100, open_low=True),
+    Setting("train", "window", 30, "Trading days in each input window.", int, 2, 1000),
+    Setting("train", "hidden", 64, "LSTM hidden units per layer.", int, 1, 1024),
+    Setting("train", "layers", 1, "Stacked LSTM layers.", int, 1, 8),
+    Setting("train", "epochs", 200, "Maximum training epochs.", int, 1, 100_000),
+    Setting("train", "batch_size", 64, "Windows per mini-batch.", int, 1, 65_536),
+    Setting("train", "lr", 1e-3, "Adam learning rate.", float, 0, 1, open_low=True),
+    Setting("train", "patience", 10, "Stop after this many epochs without validation improvement (0: never stop "
+            "early).", int, 0, 100_000),
+    Setting("train", "seed", 0, "Random seed: same seed and data give the same model.", int, 0, 2**32 - 1),
+    Setting("train", "features", "returns", "Inputs per day: 'returns' (log return) or 'ohlcv' (also intraday range "
+            "and volume change).", str, choices=_feature_sets()),
+    Setting("parallel", "jobs", None, "Tickers trained at once, in worker processes [default: the number of "
+            "cores].", int, 1, 1024),
+    Setting("parallel", "scheduler", None, "Run the per-ticker jobs on this Dask scheduler (e.g. "
+            "tcp://host:8786) instead of this machine.", str, env="FORECAST_SCHEDULER"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+SECTIONS = sorted({setting.section for setting in SETTINGS})
+
+
+def settings_of(*sections: str) -> list[Setting]:
+    return [setting for setting in SETTINGS if setting.section in sections]
+
+
+@dataclass
+class Config:
+    """What forecast.toml says (empty when there is no file): `tickers` and `values` by setting name."""
+
+    path: Path
+    exists: bool
+    tickers: list[str]
+    values: dict[str, object]
+
+    def value(self, name: str, given=None) -> object:
+        """The effective value of setting `name` when the command line gave `given` (None: not given)."""
+        return self.resolve(name, given)[0]
+
+    def resolve(self, name: str, given=None) -> tuple[object, str]:
+        """(value, where it came from): 'command line', '$VARIABLE', the file's path, or 'default'."""
+        setting = BY_NAME[name]
+        if given is not None:
+            try:
+                return setting.check(given), "command line"
+            except ValueError as error:
+                raise UsageError(f"{setting.option} {error}") from None
+        if setting.env and os.environ.get(setting.env, "").strip():
+            try:
+                return setting.check(os.environ[setting.env].strip()), f"${setting.env}"
+            except ValueError as error:
+                raise UsageError(f"${setting.env} {error}") from None
+        if name in self.values:
+            return self.values[name], str(self.path)
+        return setting.default, "default"
+
+    def watchlist_and(self, others: list[str]) -> list[str]:
+        """The watchlist, then every ticker of `others` not on it (the default set of a command)."""
+        return list(dict.fromkeys([*self.tickers, *others]))
+
+
+def load_config(home: Path) -> Config:
+    """Read HOME/forecast.toml (an empty Config when there is none); UsageError for anything wrong in it."""
+    path = Path(home) / CONFIG_FILE
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return Config(path, False, [], {})
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    except OSError as error:
+        raise UsageError(f"{path} cannot be read ({error.strerror or error})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path}: not valid TOML: {error}") from None
+    tickers, values = [], {}
+    for key, value in document.items():
+        if key == "tickers":
+            tickers = _tickers(value, path, _line_of(text, None, key))
+        elif key in SECTIONS and isinstance(value, dict):
+            for option, option_value in value.items():
+                where = f"{path}{_line_of(text, key, option)}"
+                setting = BY_NAME.get(f"{key}.{option}")
+                if setting is None:
+                    known = ", ".join(s.key for s in settings_of(key))
+                    raise UsageError(f"{where}: unknown key '{option}' in [{key}] (known: {known})")
+                try:
+                    values[setting.name] = setting.check(option_value)
+                except ValueError as error:
+                    raise UsageError(f"{where}: [{key}] {option} {error}") from None
+        else:
+            known = ", ".join(["tickers", *(f"[{section}]" for section in SECTIONS)])
+            raise UsageError(f"{path}{_line_of(text, None, key)}: unknown key '{key}' (known: {known})")
+    return Config(path, True, tickers, values)
+
+
+def _tickers(value, path: Path, line: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise UsageError(f"{path}{line}: tickers must be a list of symbols, e.g. tickers = [\"MSFT\", \"^GSPC\"]")
+    try:
+        return list(dict.fromkeys(normalize_ticker(item) for item in value))
+    except UsageError as error:
+        raise UsageError(f"{path}{line}: tickers: {error.message}") from None
+
+
+def _line_of(text: str, section: str | None, key: str) -> str:
+    """' line N' where `key` is set (in [section], or before any section), or '' when it cannot be found."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]\s*(#.*)?", stripped)
+        if header:
+            current = header.group(1).strip('"\' ')
+        elif current == section and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped):
+            return f" line {number}"
+    return ""
+
+
+def _number(value) -> str:
+    return "-" if value is None else (str(int(value)) if float(value).is_integer() else repr(value))
