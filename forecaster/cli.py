@@ -430,8 +430,9 @@ def config_(
     for setting in SETTINGS:
         value, where = config.resolve(setting.name)
         rows.append({"setting": setting.name, "value": _shown(setting) if value is None else value, "source": where})
-    title = f"Settings ({config.path if config.exists else f'no {config.path}: defaults'})"
-    terminal.results(rows, ["setting", "value", "source"], format, title=title)
+    if not config.exists:
+        terminal.info(f"no {config.path}: every setting has its default (see the README for an example file)")
+    terminal.results(rows, ["setting", "value", "source"], format, title="Effective settings")
 
 
 # ------------------------------------------------------------------------------------------------------- score

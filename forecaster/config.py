@@ -198,6 +198,8 @@ def _line_of(text: str, section: str | None, key: str) -> str:
         header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]\s*(#.*)?", stripped)
         if header:
             current = header.group(1).strip('"\' ')
+            if section is None and current == key:
+                return f" line {number}"
         elif current == section and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped):
             return f" line {number}"
     return ""

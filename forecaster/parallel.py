@@ -111,10 +111,11 @@ def connect(scheduler: str):
                               "scheduler' running there, and the address right?") from None
 
 
-def check_cluster(client, store: Store, scheduler: str, timeout: float = PREFLIGHT_TIMEOUT) -> int:
+def check_cluster(client, store: Store, scheduler: str, timeout: float | None = None) -> int:
     """Prove that every worker of `client` imports this version of forecaster and reads and writes the home that
     this process sees (so it must be on a filesystem they share). Returns the number of workers; DataUnavailable
-    naming each worker's problem otherwise, within `timeout` seconds."""
+    naming each worker's problem otherwise, within `timeout` seconds (default PREFLIGHT_TIMEOUT)."""
+    timeout = PREFLIGHT_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     try:
         client.wait_for_workers(1, timeout=timeout)

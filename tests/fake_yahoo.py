@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,9 @@ OPEN_SECONDS = 9 * 3600 + 30 * 60  # Yahoo's daily timestamps are the 09:30 sess
 class FakeYahoo(curl_requests.Session):
     """Serves `bars_by_ticker`; `mode` can be 'ok', 'offline' (connection errors) or 'rate_limited' (HTTP 429).
 
-    In 'ok' mode, the next `rate_limited_charts` history requests are answered with HTTP 429 first.
+    In 'ok' mode, the next `rate_limited_charts` history requests are answered with HTTP 429 first, and so are the
+    first `rate_limited_by_ticker[T]` history requests for ticker T. `history_times` records when each history
+    request arrived (time.monotonic()).
     """
 
     def __init__(self, bars_by_ticker: dict[str, Bars] | None = None, mode: str = "ok"):
@@ -33,6 +36,8 @@ class FakeYahoo(curl_requests.Session):
         self.bars_by_ticker = dict(bars_by_ticker or {})
         self.mode = mode
         self.rate_limited_charts = 0
+        self.rate_limited_by_ticker: dict[str, int] = {}
+        self.history_times: list[float] = []
         self.calls: list[tuple[str, dict]] = []
 
     def chart_calls(self, ticker: str) -> list[dict]:
@@ -52,9 +57,15 @@ class FakeYahoo(curl_requests.Session):
         path = urlparse(url).path
         if "/v1/test/getcrumb" in path:
             return _response(url, 200, "fake-crumb")
-        if "/v8/finance/chart/" in path and "period1" in params and self.rate_limited_charts > 0:
-            self.rate_limited_charts -= 1
-            return _response(url, 429, "Too Many Requests\r\n")
+        if "/v8/finance/chart/" in path and "period1" in params:
+            self.history_times.append(time.monotonic())
+            ticker = unquote(path.rsplit("/", 1)[1])
+            if self.rate_limited_charts > 0 or self.rate_limited_by_ticker.get(ticker, 0) > 0:
+                if self.rate_limited_charts > 0:
+                    self.rate_limited_charts -= 1
+                else:
+                    self.rate_limited_by_ticker[ticker] -= 1
+                return _response(url, 429, "Too Many Requests\r\n")
         if "/v8/finance/chart/" in path:
             ticker = unquote(path.rsplit("/", 1)[1])
             return self._chart(url, ticker, params)

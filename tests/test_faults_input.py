@@ -173,7 +173,7 @@ def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
     log.write_text("this is not the log\n")
     result = cli("predict", "ABC")
     assert (result.code, result.err.splitlines()[-1]) == (
-        3, f"Error: ABC: {log}: missing column(s) ticker, as_of, date, horizon, forecast, lower, upper, last_close, "
+        3, f"Error: {log}: missing column(s) ticker, as_of, date, horizon, forecast, lower, upper, last_close, "
            "created_at; fix it or move it away (forecast then starts a new log)")
     assert log.read_text() == "this is not the log\n"
 

@@ -1,0 +1,168 @@
+"""forecast.toml: the watchlist and option defaults, each option declared once, and `forecast config`."""
+
+import json
+
+import pytest
+
+from conftest import random_walk_bars, snapshot
+from forecaster.bars import format_csv
+from forecaster.config import SETTINGS, load_config, settings_of
+
+FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
+
+
+def write_config(home, text: str):
+    (home / "forecast.toml").write_text(text)
+    return home / "forecast.toml"
+
+
+def store_csv(cli, tmp_path, ticker, n=150, seed=0):
+    path = tmp_path / f"{ticker}.csv"
+    path.write_text(format_csv(random_walk_bars(n, seed=seed)))
+    assert cli("fetch", ticker, "--csv", path, "-q").code == 0
+
+
+# ------------------------------------------------------------------------------------------ the file itself
+def test_no_file_means_defaults(isolated_home):
+    config = load_config(isolated_home)
+    assert (config.exists, config.tickers, config.values) == (False, [], {})
+    assert config.resolve("train.window") == (30, "default")
+
+
+def test_a_full_file_is_read(isolated_home):
+    path = write_config(isolated_home, """
+# my nightly watchlist
+tickers = ["msft", "^GSPC", "BRK-B", "MSFT"]
+
+[fetch]
+rate = 2
+
+[train]
+window = 20
+epochs = 50
+lr = 0.01
+features = "ohlcv"
+
+[parallel]
+jobs = 3
+scheduler = "tcp://127.0.0.1:8786"
+""")
+    config = load_config(isolated_home)
+    assert config.tickers == ["MSFT", "^GSPC", "BRK-B"]  # normalised, each once
+    assert config.resolve("train.window") == (20, str(path))
+    assert config.value("fetch.rate") == 2.0 and isinstance(config.value("fetch.rate"), float)
+    assert config.value("train.features") == "ohlcv" and config.value("parallel.jobs") == 3
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tickers = [\"MSFT\"\n", "{path}: not valid TOML: Unclosed array (at end of document)"),
+    ("[train]\nwindow = = 3\n", "{path}: not valid TOML: Invalid value (at line 2, column 10)"),
+    ("[train]\nepochs = 5\nwindw = 20\n", "{path} line 3: unknown key 'windw' in [train] (known: window, hidden, "
+                                          "layers, epochs, batch_size, lr, patience, seed, features)"),
+    ("[training]\nwindow = 20\n", "{path} line 1: unknown key 'training' (known: tickers, [fetch], [parallel], "
+                                  "[train])"),
+    ("watchlist = [\"A\"]\n", "{path} line 1: unknown key 'watchlist' (known: tickers, [fetch], [parallel], "
+                              "[train])"),
+    ("\n[train]\nwindow = 5000\n", "{path} line 3: [train] window must be between 2 and 1000, got 5000"),
+    ("[train]\nwindow = \"30\"\n", "{path} line 2: [train] window must be an integer, got '30'"),
+    ("[train]\nepochs = 2.5\n", "{path} line 2: [train] epochs must be an integer, got 2.5"),
+    ("[train]\nlr = 0\n", "{path} line 2: [train] lr must be between 0 and 1, got 0.0"),
+    ("[train]\nfeatures = \"news\"\n", "{path} line 2: [train] features must be one of returns, ohlcv, got 'news'"),
+    ("[fetch]\nrate = true\n", "{path} line 2: [fetch] rate must be a number, got True"),
+    ("[parallel]\njobs = 0\n", "{path} line 2: [parallel] jobs must be between 1 and 1024, got 0"),
+    ("tickers = \"MSFT\"\n", "{path} line 1: tickers must be a list of symbols, e.g. tickers = [\"MSFT\", \"^GSPC\"]"),
+    ("tickers = [\"MS/FT\"]\n", "{path} line 1: tickers: invalid ticker symbol 'MS/FT': use 1-20 letters, digits "
+                                "and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)"),
+])
+def test_a_bad_file_is_a_usage_error_naming_file_line_and_key(cli, isolated_home, text, message):
+    path = write_config(isolated_home, text)
+    before = snapshot(isolated_home)
+    for command in (["train"], ["predict"], ["fetch"], ["config"], ["list"]):
+        result = cli(*command)
+        assert (result.code, result.out, result.err) == (2, "", f"Error: {message.format(path=path)}\n"), command
+    assert snapshot(isolated_home) == before
+
+
+def test_a_file_that_is_not_utf8_is_a_usage_error(cli, isolated_home):
+    (isolated_home / "forecast.toml").write_bytes(b"tickers = [\"\xff\"]\n")
+    result = cli("config")
+    assert (result.code, result.err) == (2, f"Error: {isolated_home / 'forecast.toml'} is not UTF-8 text\n")
+
+
+# ------------------------------------------------------------------------------------------- one declaration
+def test_every_training_option_is_declared_once_and_shared_by_train_and_evaluate(cli):
+    train_help, evaluate_help = cli("train", "--help").out, cli("evaluate", "--help").out
+    for setting in settings_of("train", "parallel"):
+        assert setting.option in train_help and setting.option in evaluate_help
+    names = [setting.name for setting in SETTINGS]
+    assert len(names) == len(set(names))
+
+
+# ----------------------------------------------------------------------------------------------- precedence
+def test_command_line_beats_the_file_which_beats_the_default(cli, isolated_home, tmp_path):
+    store_csv(cli, tmp_path, "ABC")
+    write_config(isolated_home, "[train]\nwindow = 12\nhidden = 8\nepochs = 2\npatience = 0\n")
+    assert cli("train", "ABC", "-q").code == 0
+    meta = json.loads((isolated_home / "models" / "ABC" / "meta.json").read_text())
+    assert (meta["hyperparameters"]["window"], meta["hyperparameters"]["hidden"]) == (12, 8)
+    assert cli("train", "ABC", "--window", "15", "-q").code == 0
+    meta = json.loads((isolated_home / "models" / "ABC" / "meta.json").read_text())
+    assert (meta["hyperparameters"]["window"], meta["hyperparameters"]["epochs"]) == (15, 2)
+    assert meta["hyperparameters"]["layers"] == 1  # neither: the default
+
+
+def test_a_bad_command_line_value_still_names_the_option(cli, isolated_home):
+    write_config(isolated_home, "[train]\nwindow = 12\n")
+    result = cli("train", "--window", "1")
+    assert (result.code, result.err) == (2, "Error: --window must be between 2 and 1000, got 1\n")
+
+
+def test_the_environment_overrides_the_file_for_the_scheduler(cli, isolated_home, monkeypatch):
+    path = write_config(isolated_home, "[parallel]\nscheduler = \"tcp://10.9.9.9:8786\"\n")
+    assert load_config(isolated_home).resolve("parallel.scheduler") == ("tcp://10.9.9.9:8786", str(path))
+    monkeypatch.setenv("FORECAST_SCHEDULER", "tcp://127.0.0.1:9999")
+    assert load_config(isolated_home).resolve("parallel.scheduler") == ("tcp://127.0.0.1:9999",
+                                                                        "$FORECAST_SCHEDULER")
+
+
+# -------------------------------------------------------------------------------------------- the watchlist
+def test_commands_without_tickers_use_the_watchlist_then_every_stored_ticker(cli, isolated_home, tmp_path):
+    for ticker, seed in (("AAA", 1), ("BBB", 2), ("CCC", 3)):
+        store_csv(cli, tmp_path, ticker, seed=seed)
+    write_config(isolated_home, "tickers = [\"CCC\", \"AAA\"]\n[train]\nwindow = 10\nhidden = 4\nepochs = 1\n"
+                                "[parallel]\njobs = 1\n")
+    trained = cli("train", "-q")
+    assert trained.code == 0, trained.err
+    predicted = json.loads(cli("predict", "-f", "json").out)
+    assert [row["ticker"] for row in predicted] == ["CCC", "AAA", "BBB"]
+
+
+def test_a_watchlist_ticker_without_data_fails_alone(cli, isolated_home, tmp_path):
+    store_csv(cli, tmp_path, "AAA")
+    write_config(isolated_home, "tickers = [\"AAA\", \"NEW\"]\n[parallel]\njobs = 1\n")
+    result = cli("train", *FAST)
+    assert result.code == 4
+    assert "Error: no data for NEW in" in result.err and "1 of 2 tickers failed: NEW" in result.err
+
+
+# ------------------------------------------------------------------------------------------ forecast config
+def test_config_shows_every_setting_with_its_source(cli, isolated_home, monkeypatch):
+    path = write_config(isolated_home, "tickers = [\"MSFT\", \"IBM\"]\n[train]\nepochs = 50\n")
+    monkeypatch.setenv("FORECAST_SCHEDULER", "tcp://127.0.0.1:8786")
+    result = cli("config", "-f", "json")
+    assert result.code == 0, result.err
+    rows = {row["setting"]: row for row in json.loads(result.out)}
+    assert rows["tickers"] == {"setting": "tickers", "value": "MSFT IBM", "source": str(path)}
+    assert rows["train.epochs"] == {"setting": "train.epochs", "value": 50, "source": str(path)}
+    assert rows["train.window"] == {"setting": "train.window", "value": 30, "source": "default"}
+    assert rows["parallel.jobs"]["value"] == "the number of cores"
+    assert rows["parallel.scheduler"]["source"] == "$FORECAST_SCHEDULER"
+    assert set(rows) == {"tickers", *(setting.name for setting in SETTINGS)}
+
+
+def test_config_table_without_a_file(cli, isolated_home):
+    result = cli("config")
+    assert result.code == 0
+    assert result.err == (f"no {isolated_home / 'forecast.toml'}: every setting has its default (see the README for "
+                          "an example file)\n")
+    assert result.out.startswith("Effective settings") and "train.window" in result.out

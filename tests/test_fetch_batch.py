@@ -1,0 +1,105 @@
+"""`forecast fetch` over a watchlist of 100+ symbols: paced, retried on rate limits, every failure listed, exit 4.
+
+Yahoo is the fake session of tests/fake_yahoo.py, answered through yfinance's real parsing.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import random_walk_bars
+from fake_yahoo import FakeYahoo, reset_yfinance
+from forecaster.sources import Pacer
+
+N_TICKERS = 120
+UNKNOWN = ["NOPE1", "NOPE2"]  # not on Yahoo: in the middle of the watchlist
+RATE_LIMITED_ONCE = ["T030", "T031", "T090"]  # answered 429 once, then served
+RATE_LIMITED_ALWAYS = ["T060"]  # answered 429 on every attempt
+
+
+@pytest.fixture
+def watchlist_yahoo(monkeypatch, tmp_path, isolated_home):
+    reset_yfinance(tmp_path / "yf-cache")
+    tickers = [f"T{i:03d}" for i in range(N_TICKERS)]
+    fake = FakeYahoo({t: random_walk_bars(40, seed=i, start="2024-03-01") for i, t in enumerate(tickers)})
+    fake.rate_limited_by_ticker = {**dict.fromkeys(RATE_LIMITED_ONCE, 1), **dict.fromkeys(RATE_LIMITED_ALWAYS, 9)}
+    monkeypatch.setattr("forecaster.sources.yahoo_session", lambda: fake)
+    monkeypatch.setattr("forecaster.sources.RATE_LIMIT_BACKOFF", (0.01, 0.02))
+    watchlist = tickers[:50] + UNKNOWN + tickers[50:]
+    (isolated_home / "forecast.toml").write_text(
+        f"tickers = {json.dumps(watchlist)}\n\n[fetch]\nrate = 100\n")
+    yield fake, tickers
+    reset_yfinance(tmp_path / "yf-cache")
+
+
+def test_fetch_without_tickers_updates_the_whole_watchlist_and_lists_every_failure(cli, watchlist_yahoo,
+                                                                                    isolated_home):
+    fake, tickers = watchlist_yahoo
+    result = cli("fetch")
+    assert result.code == 4
+    stored = sorted(p.stem for p in (isolated_home / "data").glob("T*.csv"))
+    assert stored == sorted(set(tickers) - set(RATE_LIMITED_ALWAYS))
+    errors = [line for line in result.err.splitlines() if line.startswith("Error: ")]
+    assert errors == [
+        "Error: NOPE1: no data on Yahoo Finance (unknown or delisted symbol?)",
+        "Error: NOPE2: no data on Yahoo Finance (unknown or delisted symbol?)",
+        "Error: T060: Yahoo Finance is rate limiting requests (still after 2 retries); wait a few minutes and try "
+        "again",
+        f"Error: 3 of {N_TICKERS + 2} tickers failed: NOPE1, NOPE2, T060",
+    ]
+    assert f"{N_TICKERS - 1} rows" not in result.out  # the summary table is per ticker
+    assert result.out.count("\n│ T") == N_TICKERS - 1
+
+
+def test_requests_are_paced_at_the_configured_rate(cli, watchlist_yahoo):
+    fake, _ = watchlist_yahoo
+    fake.rate_limited_by_ticker = {}  # yfinance itself re-sends a request at once after a 429: not ours to pace
+    assert cli("fetch", "--rate", "100", "-q").code == 4
+    gaps = np.diff(fake.history_times)
+    assert len(gaps) == N_TICKERS - 1  # one history request per known symbol
+    # 100 requests per second: 10 ms apart, give or take the jitter between the pacer and the fake's clock
+    assert gaps.min() >= 0.008 and np.median(gaps) >= 0.0099
+
+
+def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_tickers_join_it(cli, watchlist_yahoo,
+                                                                                  isolated_home, tmp_path):
+    fake, tickers = watchlist_yahoo
+    assert cli("fetch", "-q").code == 4
+    extra = tmp_path / "extra.csv"
+    from forecaster.bars import format_csv
+
+    extra.write_text(format_csv(random_walk_bars(30, seed=99, start="2024-03-01")))
+    assert cli("fetch", "ZZZ", "--csv", extra, "-q").code == 0
+    fake.bars_by_ticker["ZZZ"] = random_walk_bars(30, seed=99, start="2024-03-01")
+    fake.calls.clear()
+    result = cli("fetch", "-q")
+    assert result.code == 4  # the unknown and the always-limited symbols still fail
+    asked = {url.rsplit("/", 1)[1] for url, params in fake.calls if "period1" in params}
+    assert "ZZZ" in asked and "T000" in asked  # the watchlist and every stored ticker
+    first_asked = {url.rsplit("/", 1)[1]: int(params["period1"]) for url, params in fake.calls if "period1" in params}
+    assert first_asked["T000"] > 1_700_000_000  # incremental: from shortly before the last stored bar
+
+
+def test_the_pacer_spaces_calls_by_the_interval():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(0.5, clock=lambda: now[0], sleep=sleep)
+    pacer.wait()  # the first request goes at once
+    now[0] += 0.5
+    pacer.wait()  # half a second later: waits 1.5 s more
+    now[0] += 3.0
+    pacer.wait()  # long after: no wait
+    assert slept == [1.5]
+
+
+@pytest.mark.parametrize("value, message", [("0", "--rate must be between 0 and 100, got 0.0"),
+                                            ("-1", "--rate must be between 0 and 100, got -1.0")])
+def test_a_bad_rate_is_a_usage_error(cli, watchlist_yahoo, value, message):
+    result = cli("fetch", "--rate", value)
+    assert (result.code, result.err) == (2, f"Error: {message}\n")
