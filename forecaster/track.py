@@ -36,19 +36,27 @@ def latest_rows(predictions: list[dict]) -> list[dict]:
 def resolved(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None) -> list[dict]:
     """The ticker's logged forecasts whose date has a stored price: each restated on today's adjustment basis, with
     `actual` (the adjusted close of its date) and `naive` (the adjusted close at its as_of)."""
-    index = {str(d): i for i, d in enumerate(bars.dates)}
+    mine = [row for row in latest_rows(predictions)
+            if row["ticker"] == ticker and (since is None or row["date"] >= since)]
+    if not mine or not len(bars):
+        return []
+    as_of, date = (_positions(bars, [row[key] for row in mine]) for key in ("as_of", "date"))
     rows = []
-    for row in latest_rows(predictions):
-        if row["ticker"] != ticker or (since is not None and row["date"] < since):
+    for row, i, j in zip(mine, as_of, date, strict=True):
+        if i < 0 or j < 0:
             continue
-        if row["date"] not in index or row["as_of"] not in index:
-            continue
-        naive = float(bars.adj_close[index[row["as_of"]]])
+        naive = float(bars.adj_close[i])
         rebase = naive / row["last_close"]
         rows.append({**row, "forecast": row["forecast"] * rebase, "lower": row["lower"] * rebase,
-                     "upper": row["upper"] * rebase, "naive": naive,
-                     "actual": float(bars.adj_close[index[row["date"]]])})
+                     "upper": row["upper"] * rebase, "naive": naive, "actual": float(bars.adj_close[j])})
     return rows
+
+
+def _positions(bars: Bars, dates: list[str]) -> np.ndarray:
+    """The row of each ISO date in `bars`, -1 where there is none."""
+    wanted = np.array(dates, dtype="datetime64[D]")
+    found = np.minimum(np.searchsorted(bars.dates, wanted), len(bars) - 1)
+    return np.where(bars.dates[found] == wanted, found, -1)
 
 
 def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None,
