@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecaster.losses import MeanSquaredError
 from forecaster.optim import Adam, EarlyStopping, clip_grad_norm
 
 _TO_INTERNAL = np.array([3, 0, 1, 2])  # internal block j (o, i, f, g) holds PyTorch block _TO_INTERNAL[j] (i, f, g, o)
@@ -61,7 +62,8 @@ class _LayerCache:
 
 
 class LSTMRegressor:
-    """LSTM layers + a linear head, trained with MSE by backpropagation through time and Adam.
+    """LSTM layers + a linear head, trained by backpropagation through time and Adam (on MSE, or another loss of
+    forecaster.losses such as a distribution's negative log-likelihood).
 
     Parameters
     ----------
@@ -265,25 +267,28 @@ class LSTMRegressor:
         return y, new_state
 
     # --------------------------------------------------------------------------------------------- backward
-    def loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean squared error over all elements of y (N, O) and its gradients, keyed and shaped like `state_dict`."""
-        loss, grads = self._loss_and_internal_grads(self._check_inputs(X), self._check_targets(y, len(X)))
-        return loss, self._to_torch(grads)
+    def loss_and_grads(self, X: np.ndarray, y: np.ndarray, loss=None) -> tuple[float, dict[str, np.ndarray]]:
+        """`loss` (default: mean squared error, see forecaster.losses) of the forecasts for targets y (N, O), and its
+        gradients, keyed and shaped like `state_dict`."""
+        value, grads = self._loss_and_internal_grads(self._check_inputs(X), self._check_targets(y, len(X)),
+                                                     loss=loss)
+        return value, self._to_torch(grads)
 
-    def loss_and_input_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """MSE and its gradient with respect to the inputs X (N, T, D)."""
+    def loss_and_input_grad(self, X: np.ndarray, y: np.ndarray, loss=None) -> tuple[float, np.ndarray]:
+        """`loss` and its gradient with respect to the inputs X (N, T, D)."""
         X = self._check_inputs(X)
-        loss, _, dX = self._loss_and_internal_grads(X, self._check_targets(y, len(X)), input_grad=True)
-        return loss, dX
+        value, _, dX = self._loss_and_internal_grads(X, self._check_targets(y, len(X)), input_grad=True, loss=loss)
+        return value, dX
 
-    def loss(self, X: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
-        """MSE of the forecasts on (X, y), computed in batches."""
+    def loss(self, X: np.ndarray, y: np.ndarray, batch_size: int = 1024, loss=None) -> float:
+        """`loss` (default MSE) of the forecasts on (X, y): the batches' values weighted by their sizes."""
+        loss = loss or MeanSquaredError()
         X, y = self._check_inputs(X), self._check_targets(y, len(X))
         total = 0.0
         for start in range(0, len(X), batch_size):
-            residual = self._forward(X[start: start + batch_size], keep=False)[0] - y[start: start + batch_size]
-            total += float(np.vdot(residual, residual))
-        return total / y.size
+            batch = slice(start, start + batch_size)
+            total += loss(self._forward(X[batch], keep=False)[0], y[batch])[0] * len(X[batch])
+        return total / len(X)
 
     def _check_targets(self, y: np.ndarray, n: int) -> np.ndarray:
         y = np.asarray(y, dtype=self.dtype)
@@ -293,11 +298,10 @@ class LSTMRegressor:
             raise ValueError(f"y must have shape ({n}, {self.output_size}), got {y.shape}")
         return y
 
-    def _loss_and_internal_grads(self, X, y, input_grad: bool = False):
+    def _loss_and_internal_grads(self, X, y, input_grad: bool = False, loss=None):
         prediction, caches = self._forward(X, keep=True)
-        residual = prediction - y  # (N, O)
-        loss = float(np.vdot(residual, residual)) / residual.size
-        d_prediction = residual * (2.0 / residual.size)  # dL/dy (N, O)
+        value, d_prediction = (loss or MeanSquaredError())(prediction, y)  # dL/dy (N, O)
+        d_prediction = d_prediction.astype(self.dtype, copy=False)
         last_hidden = caches[-1].h[-1]  # (H, N)
         grads = self._grads
         np.matmul(d_prediction.T, last_hidden.T, out=grads["head_w"])
@@ -309,8 +313,8 @@ class LSTMRegressor:
             d_sequence = self._layer_backward(k, caches[k], d_sequence, d_hidden_last, grads, need_dx)
             d_hidden_last = None
         if input_grad:
-            return loss, grads, d_sequence.transpose(2, 0, 1)
-        return loss, grads
+            return value, grads, d_sequence.transpose(2, 0, 1)
+        return value, grads
 
     def _layer_backward(self, k, cache: _LayerCache, d_h_seq, d_h_last, grads, need_dx):
         """BPTT through layer k. d_h_seq (T, H, N): dL/dh_t from the layer above (None for the top layer, whose
@@ -366,9 +370,10 @@ class LSTMRegressor:
     # --------------------------------------------------------------------------------------------- training
     def fit(self, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
             clip_norm: float | None = 1.0, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-            patience: int | None = None,
-            callback: Callable[[int, float, float | None], None] | None = None) -> LSTMRegressor:
-        """Train with Adam on shuffled mini-batches, clipping the global gradient norm at `clip_norm`.
+            patience: int | None = None, callback: Callable[[int, float, float | None], None] | None = None,
+            loss=None) -> LSTMRegressor:
+        """Train with Adam on shuffled mini-batches, clipping the global gradient norm at `clip_norm`, to minimise
+        `loss` (default: mean squared error; see forecaster.losses).
 
         With a validation set, the validation loss is computed after every epoch; with `patience`, training stops
         after that many epochs without improvement, and the weights of the best epoch are restored.
@@ -392,12 +397,12 @@ class LSTMRegressor:
             total = 0.0
             for start in range(0, len(X), batch_size):
                 batch = order[start: start + batch_size]
-                loss, _ = self._loss_and_internal_grads(X[batch], y[batch])  # fills self._flat_grads
+                value, _ = self._loss_and_internal_grads(X[batch], y[batch], loss=loss)  # fills self._flat_grads
                 clip_grad_norm(gradient, clip_norm)
                 optimizer.step(everything, gradient)
-                total += loss * len(batch)
+                total += value * len(batch)
             train_loss = total / len(X)
-            val_loss = self.loss(X_val, y_val) if has_val else None
+            val_loss = self.loss(X_val, y_val, loss=loss) if has_val else None
             self.history_.append((epoch, train_loss, val_loss))
             if callback is not None:
                 callback(epoch, train_loss, val_loss)
