@@ -354,6 +354,8 @@ def evaluate(
                                                             "stored ticker].", show_default=False)] = None,
     test_start: Annotated[str, typer.Option("--test-start", help="First day of the test period (YYYY-MM-DD): "
                                             "train before it, forecast every day from it.", show_default=False)] = "",
+    horizon: Annotated[int, typer.Option(help="Sessions ahead: each test day is forecast from data up to this many "
+                                              "sessions before it.")] = 1,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
     predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file (with "
                                                         "several tickers, put {ticker} in its name).",
@@ -365,7 +367,7 @@ def evaluate(
     given: dict,
 ) -> None:
     """Walk-forward test: the LSTM against naive and linear forecasts, each day from the day before."""
-    from forecaster.evaluate import METHODS
+    from forecaster.evaluate import PREDICTION_COLUMNS, summary_rows
     from forecaster.model import TrainingConfig
     from forecaster.output import rows_to_csv
     from forecaster.pipeline import evaluate_ticker, require_tickers
@@ -386,29 +388,23 @@ def evaluate(
                for n in names} if predictions is not None else {}
     results, failures = _run_jobs(
         terminal, store, config, given, evaluate_ticker, names, {"store": store, "config": training,
-                                                                 "test_start": start},
+                                                                 "test_start": start, "horizon": horizon},
         lambda result: f"{result[0]['ticker']}: evaluated on {result[0]['n']} days")
     for report, daily in results:
         if report["ticker"] in outputs:
-            columns = ["date", "actual", "model", "lower", "upper", "naive", "linear"]
-            atomic_write_text(outputs[report["ticker"]], rows_to_csv(daily, columns))
+            atomic_write_text(outputs[report["ticker"]], rows_to_csv(daily, PREDICTION_COLUMNS))
     reports = [report for report, _ in results]
     if format is Format.json:
         if reports or failures:
             terminal.document(reports[0] if len(names) == 1 and reports else reports)
     elif reports:
-        rows = []
-        for report in reports:
-            naive_rmse = report["naive"]["rmse"]
-            rows += [{"ticker": report["ticker"], "method": method, "RMSE": report[method]["rmse"],
-                      "vs naive": report[method]["rmse"] / naive_rmse, "MAE": report[method]["mae"],
-                      "MAPE %": report[method]["mape"], "direction": report[method]["directional_accuracy"],
-                      "90% coverage": report[method]["coverage"]} for method in METHODS]
+        rows = summary_rows(reports)
         if len(reports) == 1:
             rows = [{k: v for k, v in row.items() if k != "ticker"} for row in rows]
-            title = f"{reports[0]['ticker']}: {reports[0]['n']} trading days from {reports[0]['test_start']}"
+            title = (f"{reports[0]['ticker']}: {reports[0]['n']} trading days from {reports[0]['test_start']}, "
+                     f"{horizon} {plural(horizon, 'session')} ahead")
         else:
-            title = f"Walk-forward from {start} (vs naive < 1: better than naive)"
+            title = f"Walk-forward from {start}, {horizon} {plural(horizon, 'session')} ahead (vs naive < 1: better)"
         terminal.results(rows, list(rows[0]), title=title)
     _finish(failures, len(results), terminal)
 

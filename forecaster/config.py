@@ -78,9 +78,9 @@ class Setting:
 
 
 def _feature_sets() -> tuple[str, ...]:
-    from forecaster.windows import FEATURE_SETS
+    from forecaster.windows import FEATURE_CHOICES
 
-    return tuple(FEATURE_SETS)
+    return FEATURE_CHOICES
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -95,8 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train", "patience", 10, "Stop after this many epochs without validation improvement (0: never stop "
             "early).", int, 0, 100_000),
     Setting("train", "seed", 0, "Random seed: same seed and data give the same model.", int, 0, 2**32 - 1),
-    Setting("train", "features", "returns", "Inputs per day: 'returns' (log return) or 'ohlcv' (also intraday range "
-            "and volume change).", str, choices=_feature_sets()),
+    Setting("train", "features", "auto", "Inputs per day: 'range' (log return, high-low range, overnight gap, "
+            "intraday move), 'returns' (log return only), 'ohlcv' (return, range, volume change) or 'auto' (range "
+            "where the data has real OHLC, else returns).", str, choices=_feature_sets()),
     Setting("parallel", "jobs", None, "Tickers trained at once, in worker processes [default: the number of "
             "cores].", int, 1, 1024),
     Setting("parallel", "scheduler", None, "Run the per-ticker jobs on this Dask scheduler (e.g. "

@@ -1,13 +1,25 @@
-"""Walk-forward evaluation: the LSTM against the naive forecast and a linear (ridge) model, on the same windows.
+"""Walk-forward evaluation: the LSTM against the naive forecast, a linear (ridge) model and GARCH-type volatility
+models, all on the same days.
 
 The models are trained on bars strictly before the test start. Then, for every trading day d from the test start on,
-each method forecasts the adjusted close of d from the window ending the day before: no forecast sees its own day or
-anything later. Scalers, shrinkage and interval calibration all come from the training span.
+each method forecasts the adjusted close of d from data up to the origin t = d - H, H sessions earlier (`horizon`):
+no forecast sees its own day or anything after its origin. Scalers, shrinkage, volatility choice and interval
+calibration come from the training span; the GARCH parameters are fitted on it and then held fixed while the
+variance is filtered forward.
 
-Metrics, in price units over the test days: RMSE, MAE, MAPE (%), directional accuracy (share of days whose predicted
-move from the previous close has the sign of the actual move) and the
-coverage of each method's 90% interval. Directional accuracy counts the days on which both the forecast and the
-price moved; it is None for a method that never predicts a move (naive, or a model shrunk all the way to naive).
+Methods, each with a point forecast and a 90% interval for the H-day log return R = log(P_d / P_t):
+
+- model: the forecaster (mean path and calibrated, mean-reverting volatility path; see forecaster.model);
+- naive: no move, with the RiskMetrics interval ±1.645 σ_t sqrt(H), σ the EWMA(0.94) of squared returns;
+- linear: ridge regression of R on the flattened window (direct H-day forecast), its interval from the quantiles of
+  its validation residuals scaled by σ_t sqrt(H);
+- garch, gjr: GARCH(1,1) and GJR-GARCH(1,1) with Student-t errors (the `arch` package): constant mean, interval
+  ±q_ν sqrt(V) with V the forecast H-day variance and q_ν the unit-variance t quantile.
+
+Metrics over the test days: RMSE, MAE, MAPE (%) of the price forecasts, directional accuracy (over the days on which
+both the forecast and the price moved; None for a method that never predicts a move), and of the 90% interval its
+coverage, mean width (in log-return units) and interval (Winkler) score, (u - l) + 20 (l - R)⁺ + 20 (R - u)⁺ on log
+returns: lower is better.
 """
 
 from __future__ import annotations
@@ -18,40 +30,74 @@ import numpy as np
 
 from forecaster.bars import Bars
 from forecaster.errors import UsageError
-from forecaster.model import Dataset, TrainingConfig, interval_quantiles, train
+from forecaster.model import INTERVAL_LEVEL, Dataset, TrainingConfig, train
 from forecaster.output import plural
+from forecaster.volatility import garch_forecasts, interval_score, student_quantile
 from forecaster.windows import build_series
 
-METHODS = ("model", "naive", "linear")
+METHODS = ("model", "naive", "linear", "garch", "gjr")
+NORMAL_QUANTILE = 1.6448536269514722  # the 95% quantile of the standard normal: RiskMetrics' 90% interval
+MAX_HORIZON = 250
 
 
 @dataclass
 class Evaluation:
     ticker: str
     test_start: str
+    horizon: int
     dates: np.ndarray  # (n,) test days
     actual: np.ndarray  # (n,) adjusted close
-    previous: np.ndarray  # (n,) adjusted close of the day before
+    previous: np.ndarray  # (n,) adjusted close at the origin, `horizon` sessions before
     forecasts: dict[str, np.ndarray]  # method -> (n,) forecast of the adjusted close
-    intervals: dict[str, tuple[np.ndarray, np.ndarray]]  # method -> (lower, upper)
+    intervals: dict[str, tuple[np.ndarray, np.ndarray]]  # method -> (lower, upper) of the adjusted close
 
     def metrics(self) -> dict[str, dict]:
         return {method: score(self.forecasts[method], *self.intervals[method], self.actual, self.previous)
                 for method in METHODS}
 
     def report(self) -> dict:
-        return {"ticker": self.ticker, "test_start": self.test_start, "n": len(self.dates), **self.metrics()}
+        return {"ticker": self.ticker, "test_start": self.test_start, "horizon": self.horizon, "n": len(self.dates),
+                **self.metrics()}
 
     def prediction_rows(self) -> list[dict]:
-        lower, upper = self.intervals["model"]
-        return [{"date": str(d), "actual": a, "model": m, "lower": lo, "upper": up, "naive": nv, "linear": ln}
-                for d, a, m, lo, up, nv, ln in zip(self.dates, self.actual.tolist(), self.forecasts["model"].tolist(),
-                                                   lower.tolist(), upper.tolist(), self.forecasts["naive"].tolist(),
-                                                   self.forecasts["linear"].tolist(), strict=True)]
+        """Per test day: date, actual, and each method's forecast with its interval (model's as lower, upper)."""
+        rows = []
+        for i, date in enumerate(self.dates):
+            row = {"date": str(date), "origin_close": float(self.previous[i]), "actual": float(self.actual[i])}
+            for method in METHODS:
+                lower, upper = self.intervals[method]
+                prefix = "" if method == "model" else f"{method}_"
+                row[method] = float(self.forecasts[method][i])
+                row[f"{prefix}lower"], row[f"{prefix}upper"] = float(lower[i]), float(upper[i])
+            rows.append(row)
+        return rows
 
 
-def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfig, callback=None) -> Evaluation:
-    """Train on bars before `test_start`, then forecast every later day from the day before (see module doc)."""
+PREDICTION_COLUMNS = ["date", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
+                      "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch", "garch_lower",
+                      "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
+
+
+def summary_rows(reports: list[dict]) -> list[dict]:
+    """One table row per ticker and method: errors and interval scores, each also relative to naive's."""
+    rows = []
+    for report in reports:
+        naive = report["naive"]
+        for method in METHODS:
+            metrics = report[method]
+            rows.append({"ticker": report["ticker"], "method": method, "RMSE": metrics["rmse"],
+                         "vs naive": metrics["rmse"] / naive["rmse"], "MAE": metrics["mae"],
+                         "direction": metrics["directional_accuracy"], "90% coverage": metrics["coverage"],
+                         "width": metrics["width"], "interval score": metrics["interval_score"],
+                         "score vs naive": metrics["interval_score"] / naive["interval_score"]})
+    return rows
+
+
+def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfig, callback=None,
+                 horizon: int = 1) -> Evaluation:
+    """Train on bars before `test_start`, then forecast every later day from `horizon` sessions before it."""
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise UsageError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
     start = np.datetime64(test_start, "D")
     if len(bars) == 0 or start > bars.dates[-1]:
         raise UsageError(f"--test-start {test_start} is after the last stored date of {ticker} ({bars.last_date})")
@@ -67,44 +113,68 @@ def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfi
         )
     forecaster, data = train(training_bars, config, ticker, callback=callback)
 
-    series = build_series(bars, config.features)  # the whole history; windows below end before each test day
+    series = build_series(bars, forecaster.meta["features"])  # the whole history; windows end at each origin
     test_days = np.flatnonzero(series.dates >= start)
-    ends = test_days - 1  # the window for day d ends on day d-1
-    previous, actual = series.price[ends], series.price[test_days]
-    sigma = series.volatility[ends]
+    test_days = test_days[test_days - horizon >= forecaster.window - 1]
+    if not len(test_days):
+        raise UsageError(f"no test day of {ticker} has an origin {horizon} sessions before it")
+    origins = test_days - horizon
+    previous, actual = series.price[origins], series.price[test_days]
+    root_h = np.sqrt(horizon)
 
-    model_returns = forecaster.predict_returns(series, ends)
-    linear = _fit_linear(data)
-    linear_returns = _linear_returns(linear, data, series, ends)
+    means, variance = forecaster.paths(series, origins, horizon)
+    low, high = forecaster.quantiles(horizon)
+    centre, spread = means[:, -1], np.sqrt(variance[:, -1])
+    bounds = {"model": (centre + low * spread, centre + high * spread)}
+    centres = {"model": centre, "naive": np.zeros(len(origins))}
+    sigma = series.volatility[origins] * root_h
+    bounds["naive"] = (-NORMAL_QUANTILE * sigma, NORMAL_QUANTILE * sigma)
 
-    cal = forecaster.meta["calibration"]
-    val_ends, val_sigma = data.ends_val, data.series.volatility[data.ends_val]
-    val_actual = data.targets(val_ends)
-    naive_q = interval_quantiles(val_actual, val_sigma)
-    linear_q = interval_quantiles(val_actual - _linear_returns(linear, data, data.series, val_ends), val_sigma)
-    centres = {"model": model_returns, "naive": np.zeros(len(ends)), "linear": linear_returns}
-    quantiles = {"model": (cal["z_lower"], cal["z_upper"]), "naive": naive_q, "linear": linear_q}
+    linear = _fit_linear(data, horizon)
+    centres["linear"] = _linear_returns(linear, data, series, origins, horizon)
+    val_origins = data.ends_val[data.ends_val + horizon < len(data.series)]
+    residual = (_cumulative(data.series.returns, val_origins, horizon)
+                - _linear_returns(linear, data, data.series, val_origins, horizon))
+    q_low, q_high = np.quantile(residual / (data.series.volatility[val_origins] * root_h),
+                                [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2])
+    bounds["linear"] = (centres["linear"] + q_low * sigma, centres["linear"] + q_high * sigma)
+
+    for method, asymmetric in (("garch", False), ("gjr", True)):
+        mean, garch_variance, nu = garch_forecasts(series.returns, int(test_days[0]), origins, horizon, asymmetric)
+        half = student_quantile(nu, INTERVAL_LEVEL) * np.sqrt(garch_variance)
+        centres[method], bounds[method] = mean, (mean - half, mean + half)
+
     forecasts = {m: previous * np.exp(centres[m]) for m in METHODS}
-    intervals = {m: (previous * np.exp(centres[m] + quantiles[m][0] * sigma),
-                     previous * np.exp(centres[m] + quantiles[m][1] * sigma)) for m in METHODS}
-    return Evaluation(ticker, str(series.dates[test_days[0]]), series.dates[test_days], actual, previous, forecasts,
-                      intervals)
+    intervals = {m: (previous * np.exp(bounds[m][0]), previous * np.exp(bounds[m][1])) for m in METHODS}
+    return Evaluation(ticker, str(series.dates[test_days[0]]), horizon, series.dates[test_days], actual, previous,
+                      forecasts, intervals)
 
 
-def _fit_linear(data: Dataset):
-    """Ridge regression on the flattened training windows, the same inputs and targets as the LSTM."""
+def _cumulative(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """r_{t+1} + ... + r_{t+horizon} for each origin t."""
+    total = np.concatenate([[0.0], np.cumsum(returns)])
+    return total[origins + horizon + 1] - total[origins + 1]
+
+
+def _fit_linear(data: Dataset, horizon: int):
+    """Ridge regression of the next `horizon` days' log return on the flattened training windows (the LSTM's
+    inputs), standardised like the LSTM's target."""
     from sklearn.linear_model import Ridge
 
-    X = data.windows(data.ends_train).reshape(len(data.ends_train), -1)
-    return Ridge(alpha=1.0).fit(X, data.scaled_targets(data.ends_train))
+    ends = data.ends_train[data.ends_train + horizon < len(data.series)]
+    X = data.windows(ends).reshape(len(ends), -1)
+    y = (_cumulative(data.series.returns, ends, horizon) - horizon * data.y_mean) / data.y_scale
+    return Ridge(alpha=1.0).fit(X, y)
 
 
-def _linear_returns(linear, data: Dataset, series, ends: np.ndarray) -> np.ndarray:
-    return linear.predict(data.windows(ends, series).reshape(len(ends), -1)) * data.y_scale + data.y_mean
+def _linear_returns(linear, data: Dataset, series, ends: np.ndarray, horizon: int) -> np.ndarray:
+    """The ridge model's forecast of the next `horizon` days' log return from the windows ending at `ends`."""
+    return linear.predict(data.windows(ends, series).reshape(len(ends), -1)) * data.y_scale + horizon * data.y_mean
 
 
 def score(forecast, lower, upper, actual, previous) -> dict:
-    """RMSE, MAE, MAPE (%), directional accuracy and interval coverage of price forecasts."""
+    """RMSE, MAE, MAPE (%), directional accuracy of price forecasts; coverage, mean width and interval score of the
+    interval [lower, upper], the last two on log returns from `previous`."""
     from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
 
     predicted_move, actual_move = np.sign(forecast - previous), np.sign(actual - previous)
@@ -112,10 +182,13 @@ def score(forecast, lower, upper, actual, previous) -> dict:
     direction = None
     if both_moved.any():
         direction = float(np.mean(predicted_move[both_moved] == actual_move[both_moved]))
+    log_lower, log_upper, outcome = np.log(lower / previous), np.log(upper / previous), np.log(actual / previous)
     return {
         "rmse": float(np.sqrt(mean_squared_error(actual, forecast))),
         "mae": float(mean_absolute_error(actual, forecast)),
         "mape": float(100 * mean_absolute_percentage_error(actual, forecast)),
         "directional_accuracy": direction,
         "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
+        "width": float(np.mean(log_upper - log_lower)),
+        "interval_score": interval_score(log_lower, log_upper, outcome, INTERVAL_LEVEL),
     }

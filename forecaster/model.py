@@ -1,20 +1,32 @@
-"""The forecaster: an LSTM on return windows, shrunk toward the naive forecast, with calibrated intervals.
+"""The forecaster: an LSTM that forecasts the distribution of the next return — its mean, shrunk toward the naive
+forecast, and its scale, relative to a volatility baseline — with calibrated intervals over several days.
 
 Training (`train`), on bars up to a cut-off date only:
 
 1. windows of the last W days' features end at day t; the target is r_{t+1} (see forecaster.windows);
 2. chronological split: the last 15% of windows validate, the rest train; scalers (scikit-learn) are fitted on the
    training part only;
-3. the LSTM is fitted with early stopping on the loss of the first half of the validation windows;
-4. honesty: daily prices are close to a random walk, so the LSTM's return forecast r̂ is shrunk toward zero (the
-   naive forecast "tomorrow = today") by a factor α in [0, 1] fitted on the second half of the validation windows,
-   which no fitting decision has seen, and discounted by its own uncertainty (see `optimal_shrinkage`). α = 0 means
-   the validation data found no reliable signal: the model then *is* naive;
-5. calibration: all validation residuals, standardised by the volatility known at forecast time,
-   z = (r - α r̂) / σ_t, give the 5% and 95% quantiles used for 90% intervals.
+3. the network's linear head gives two numbers per window: the mean m and a log-scale correction s to the baseline
+   volatility σ_base,t (range-based where the data has OHLC): scale τ_t = σ_base,t exp(s). A head that has learned
+   nothing *is* the baseline. It is trained by the negative log-likelihood of a Student-t (ν fitted on the training
+   span's standardised returns) or a Gaussian (forecaster.losses), with early stopping on the first half of the
+   validation windows;
+4. honesty, mean: daily prices are close to a random walk, so the mean forecast r̂ is shrunk toward zero (the naive
+   forecast "tomorrow = today") by a factor α in [0, 1] fitted on the second half of the validation windows, which
+   no fitting decision has seen, and discounted by its own uncertainty (`optimal_shrinkage`). α = 0: the model
+   *is* naive;
+5. honesty, scale: on that same held-out half, the network's scale, partly kept (σ_base exp(λ s) for λ in
+   SCALE_SHARES), is compared with the two EWMA baselines alone (of squared returns, and of the range variance), by
+   the log-likelihood of the held-out returns (each candidate's overall scale set on the early-stopping half); the
+   best is kept. The likelihood is a proper score that uses every day; the 90% interval score of each candidate,
+   which turns on a few dozen tail days and picked the worse candidate on 3 of 8 tickers of the developers' data
+   set, is recorded beside it in meta.json;
+6. calibration: the chosen volatility's path over the next days mean-reverts, v_h = m + φ^(h-1)(v_1 - m)
+   (forecaster.volatility; φ fitted on the training span), and the 5% and 95% quantiles of validation errors
+   standardised by it give the 90% intervals, at h = 1, 5 and 20 (interpolated in log h between them).
 
-Forecast h days ahead from the last day T (recursively: each forecast return feeds the next window):
-price_h = P_T exp(R_h) with R_h = Σ_{j<=h} α r̂_j, interval P_T exp(R_h + q σ_T √h) for q in (q05, q95).
+Forecast h days ahead from the last day T (the mean recursively: each forecast return feeds the next window):
+price_h = P_T exp(R_h) with R_h = Σ_{j<=h} α r̂_j, interval P_T exp(R_h + q_h sqrt(V_h)), V_h = Σ_{j<=h} v_j.
 
 A saved model is `models/TICKER/meta.json` (readable metadata, scaler statistics, calibration) plus the weights
 `models/TICKER/weights-<hash>.npz` it names (PyTorch-layout state dict, loaded with allow_pickle=False). The weights
@@ -27,7 +39,7 @@ import hashlib
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +48,7 @@ from forecaster import __version__
 from forecaster.bars import Bars, format_csv
 from forecaster.config import Config, settings_of
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
+from forecaster.losses import distribution_loss
 from forecaster.lstm import LSTMRegressor, StateDictError
 from forecaster.output import plural
 from forecaster.store import (
@@ -47,9 +60,21 @@ from forecaster.store import (
     read_stored_text,
     utc_now,
 )
-from forecaster.windows import Series, build_series, standardize, window_ends, windows_at
+from forecaster.volatility import (
+    cumulative_variance,
+    fit_degrees_of_freedom,
+    fit_persistence,
+    fitted_scale,
+    interval_score,
+    negative_loglik,
+    quantile_path,
+)
+from forecaster.windows import Series, build_series, resolve_features, standardize, window_ends, windows_at
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: distributional head (mean, log-scale) and the volatility section
+CALIBRATED_HORIZONS = (1, 5, 20)
+CALIBRATION_STRIDE = 5  # training windows used for the multi-day quantiles: every 5th (their outcomes overlap)
+SCALE_SHARES = (0.25, 0.5, 0.75, 1.0)  # how much of the network's scale correction a blend keeps
 INTERVAL_LEVEL = 0.90
 VALIDATION_FRACTION = 0.15
 MIN_TRAIN_WINDOWS = 60
@@ -66,7 +91,7 @@ class TrainingConfig:
     lr: float = 1e-3
     patience: int = 10
     seed: int = 0
-    features: str = "returns"
+    features: str = "auto"
 
     def check(self) -> None:
         """UsageError for a value no training can use (bounds in forecaster.config), before any work is done."""
@@ -116,6 +141,10 @@ class Dataset:
     def scaled_targets(self, ends: np.ndarray) -> np.ndarray:
         return (self.targets(ends) - self.y_mean) / self.y_scale
 
+    def distribution_targets(self, ends: np.ndarray) -> np.ndarray:
+        """(N, 2): the scaled next return and the log baseline volatility in the same units (forecaster.losses)."""
+        return np.column_stack([self.scaled_targets(ends), np.log(self.series.baseline[ends] / self.y_scale)])
+
 
 def prepare(bars: Bars, config: TrainingConfig, ticker: str) -> Dataset:
     """Windows, targets, chronological split and scalers (fitted on the training part) from `bars`."""
@@ -158,43 +187,76 @@ class Forecaster:
         calibration = self.meta["calibration"]
         return float(calibration["network_share"] if "network_share" in calibration else calibration["shrinkage"])
 
+    @property
+    def volatility(self) -> dict:
+        return self.meta["volatility"]
+
+    def _scaled_windows(self, series: Series, ends: np.ndarray) -> np.ndarray:
+        scaler = self.meta["scaler"]
+        windows = windows_at(series, np.asarray(ends), self.window)
+        return standardize(windows, scaler["x_mean"], scaler["x_scale"]).astype(self.network.dtype)
+
+    def _outputs(self, scaled_windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(α r̂, s) for scaled windows (N, W, F): the shrunk mean log return and the scale correction (N,) each."""
+        scaler = self.meta["scaler"]
+        output = self.network.forward(scaled_windows)
+        return self.network_share * (output[:, 0] * scaler["y_scale"] + scaler["y_mean"]), output[:, 1]
+
     def predict_returns(self, series: Series, ends: np.ndarray) -> np.ndarray:
         """Shrunk one-day-ahead log-return forecasts α r̂_{t+1} for windows ending at days `ends` (len(ends),)."""
-        scaler = self.meta["scaler"]
-        return self._returns(standardize(windows_at(series, ends, self.window), scaler["x_mean"], scaler["x_scale"]))
+        return self._outputs(self._scaled_windows(series, ends))[0]
 
-    def _returns(self, scaled_windows: np.ndarray) -> np.ndarray:
-        """α r̂ for scaled windows (N, W, F): the network's output unscaled to a log return, then shrunk (N,)."""
+    def sigma(self, series: Series, ends: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+        """The chosen volatility σ_t of r_{t+1} for windows ending at `ends` (N,); `scale` the network's s there,
+        if already computed."""
+        return chosen_sigma(self.volatility, series, np.asarray(ends),
+                            scale if scale is not None or self.volatility["method"] != "network"
+                            else self._outputs(self._scaled_windows(series, ends))[1])
+
+    def paths(self, series: Series, ends: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """The forecast paths from windows ending at `ends`: the cumulative mean log return R_h = Σ_{j<=h} α r̂_j and
+        the cumulative variance V_h, each (N, horizon).
+
+        The mean is recursive: each day's forecast return becomes the newest return of the next window, the other
+        features held at their training mean. The variance mean-reverts from the first day's σ² (see volatility).
+        """
+        windows = self._scaled_windows(series, ends)
         scaler = self.meta["scaler"]
-        return self.network_share * (self.network.forward(scaled_windows)[:, 0] * scaler["y_scale"] + scaler["y_mean"])
+        x_mean, x_scale = float(scaler["x_mean"][0]), float(scaler["x_scale"][0])
+        means = np.empty((len(windows), horizon))
+        cumulative, first_scale = np.zeros(len(windows)), None
+        for h in range(horizon):
+            step, scale = self._outputs(windows)
+            first_scale = scale if first_scale is None else first_scale
+            cumulative = cumulative + step
+            means[:, h] = cumulative
+            if h + 1 < horizon:
+                new_rows = np.zeros((len(windows), 1, windows.shape[2]), dtype=windows.dtype)  # training means
+                new_rows[:, 0, 0] = (step - x_mean) / x_scale
+                windows = np.concatenate([windows[:, 1:], new_rows], axis=1)
+        v1 = self.sigma(series, ends, first_scale) ** 2
+        variance = np.column_stack([cumulative_variance(v1, self.volatility["long_run_variance"],
+                                                        self.volatility["persistence"], h)
+                                    for h in range(1, horizon + 1)])
+        return means, variance
+
+    def quantiles(self, horizon: int) -> tuple[float, float]:
+        """The calibrated standardised 5% and 95% quantiles `horizon` days ahead."""
+        return quantile_path(self.meta["calibration"]["quantiles"], horizon)
 
     def forecast(self, bars: Bars, days: int) -> list[dict]:
-        """Forecasts for the next `days` sessions after the last bar: dicts with horizon, forecast, lower, upper.
-
-        Recursive: each day's forecast return becomes the newest return in the next window; other features
-        (intraday range, volume change) are held at their training mean.
-        """
+        """Forecasts for the next `days` sessions after the last bar: dicts with horizon, forecast, lower, upper."""
         series = build_series(bars, self.meta["features"])
         if len(series) < self.window:
             raise DataUnavailable(f"{len(bars)} rows of history are fewer than the model's window of {self.window}")
-        scaler, calibration = self.meta["scaler"], self.meta["calibration"]
-        x_mean, x_scale = np.asarray(scaler["x_mean"]), np.asarray(scaler["x_scale"])
-        window = standardize(series.features[-self.window:], x_mean, x_scale).astype(self.network.dtype)
-        last_price, sigma = float(series.price[-1]), float(series.volatility[-1])
-        cumulative, rows = 0.0, []
-        for horizon in range(1, days + 1):
-            step = float(self._returns(window[None])[0])
-            cumulative += step
-            spread = sigma * math.sqrt(horizon)
-            rows.append({
-                "horizon": horizon,
-                "forecast": last_price * math.exp(cumulative),
-                "lower": last_price * math.exp(cumulative + calibration["z_lower"] * spread),
-                "upper": last_price * math.exp(cumulative + calibration["z_upper"] * spread),
-            })
-            new_row = np.zeros(window.shape[1], dtype=window.dtype)  # training mean of every feature
-            new_row[0] = (step - x_mean[0]) / x_scale[0]
-            window = np.vstack([window[1:], new_row])
+        means, variance = self.paths(series, np.array([len(series) - 1]), days)
+        last_price, rows = float(series.price[-1]), []
+        for h in range(1, days + 1):
+            centre, spread = float(means[0, h - 1]), math.sqrt(float(variance[0, h - 1]))
+            low, high = self.quantiles(h)
+            rows.append({"horizon": h, "forecast": last_price * math.exp(centre),
+                         "lower": last_price * math.exp(centre + low * spread),
+                         "upper": last_price * math.exp(centre + high * spread)})
         return rows
 
     # --------------------------------------------------------------------------------------------- storage
@@ -243,7 +305,7 @@ class Forecaster:
             raise CorruptFile(f"{weights_path} is not a readable weights file ({error}); {rebuild}") from None
         try:
             h = meta["hyperparameters"]
-            network = LSTMRegressor(len(meta["scaler"]["x_mean"]), h["hidden"], h["layers"], 1, seed=h["seed"])
+            network = LSTMRegressor(len(meta["scaler"]["x_mean"]), h["hidden"], h["layers"], 2, seed=h["seed"])
             network.load_state_dict(state)
         except StateDictError as error:
             raise CorruptFile(f"{weights_path} does not match {meta_path}: {error}; {rebuild}") from None
@@ -262,12 +324,15 @@ def _read_meta(path: Path, rebuild: str) -> dict:
     if not isinstance(meta, dict) or "format_version" not in meta:
         raise CorruptFile(f"{path} is not forecaster model metadata; {rebuild}")
     version = meta["format_version"]
+    if version == 1:
+        raise CorruptFile(f"{path} is a model from an older forecaster (format 1: no volatility forecast); "
+                          f"{rebuild.replace('rebuild it', 'retrain it')}")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CorruptFile(
             f"{path} has model format {version!r}, newer than this forecaster ({__version__}) reads "
             f"(format {FORMAT_VERSION}); upgrade forecaster or {rebuild}"
         )
-    required = {"hyperparameters", "features", "scaler", "calibration", "training", "weights_file"}
+    required = {"hyperparameters", "features", "scaler", "calibration", "volatility", "training", "weights_file"}
     missing = sorted(required - set(meta))
     if missing:
         raise CorruptFile(f"{path} lacks {', '.join(missing)}; {rebuild}")
@@ -276,38 +341,51 @@ def _read_meta(path: Path, rebuild: str) -> dict:
 
 # --------------------------------------------------------------------------------------------------- training
 def train(bars: Bars, config: TrainingConfig, ticker: str, callback=None) -> tuple[Forecaster, Dataset]:
-    """Train a forecaster on `bars` (all of them: cut them at the training cut-off before calling)."""
+    """Train a forecaster on `bars` (all of them: cut them at the training cut-off before calling).
+
+    The resolved feature set is in meta["features"]; a note about it (no real OHLC), if any, in meta["notes"]."""
     config.check()
+    features, note = resolve_features(config.features, bars, ticker)
+    config = replace(config, features=features)
     data = prepare(bars, config, ticker)
-    X_train, X_val = data.windows(data.ends_train), data.windows(data.ends_val)
-    y_train, y_val = data.scaled_targets(data.ends_train), data.scaled_targets(data.ends_val)
-    network = LSTMRegressor(X_train.shape[2], config.hidden, config.layers, 1, seed=config.seed)
+    series, ends_train, ends_val = data.series, data.ends_train, data.ends_val
+    X_train, X_val = data.windows(ends_train), data.windows(ends_val)
+    y_train, y_val = data.distribution_targets(ends_train), data.distribution_targets(ends_val)
+    nu = fit_degrees_of_freedom(data.targets(ends_train) / series.baseline[ends_train])
+    loss = distribution_loss(nu)
+    network = LSTMRegressor(X_train.shape[2], config.hidden, config.layers, 2, seed=config.seed)
     stop = slice(None, len(X_val) // 2)  # early stopping looks at the first half of the validation windows ...
     judge = slice(len(X_val) // 2, None)  # ... and how far to trust the network is judged on the untouched rest
     network.fit(X_train, y_train, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, clip_norm=1.0,
-                X_val=X_val[stop], y_val=y_val[stop], patience=config.patience or None, callback=callback)
+                X_val=X_val[stop], y_val=y_val[stop], patience=config.patience or None, callback=callback, loss=loss)
 
-    raw_val = network.forward(X_val)[:, 0] * data.y_scale + data.y_mean
-    actual_val = data.targets(data.ends_val)
+    output_val = network.forward(X_val)
+    raw_val = output_val[:, 0] * data.y_scale + data.y_mean
+    actual_val = data.targets(ends_val)
     share = optimal_shrinkage(raw_val[judge], actual_val[judge])
-    sigma_val = data.series.volatility[data.ends_val]
-    z_lower, z_upper = interval_quantiles(actual_val - share * raw_val, sigma_val)
+    volatility = choose_volatility(series, ends_val, output_val[:, 1], actual_val - share * raw_val, stop, judge, nu)
+    volatility["distribution"], volatility["nu"] = loss.name, nu
+    scale_train = network.forward(X_train)[:, 1] if volatility["method"] == "network" else None
+    sigma = np.zeros(len(series))
+    sigma[ends_train] = chosen_sigma(volatility, series, ends_train, scale_train)
+    volatility["long_run_variance"], volatility["persistence"] = fit_persistence(series.returns, sigma, ends_train)
 
-    prices = data.series.price
-    previous, actual_price = prices[data.ends_val], prices[data.ends_val + 1]
+    prices = series.price
+    previous, actual_price = prices[ends_val], prices[ends_val + 1]
     meta = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "created_at": utc_now(),
         "ticker": ticker,
         "hyperparameters": {k: v for k, v in asdict(config).items() if k != "features"},
-        "features": config.features,
+        "features": features,
+        "notes": [note] if note else [],
         "scaler": {"x_mean": data.x_mean.tolist(), "x_scale": data.x_scale.tolist(),
                    "y_mean": data.y_mean, "y_scale": data.y_scale},
         "training": {
             "first_date": str(bars.dates[0]), "last_date": str(bars.dates[-1]), "rows": len(bars),
-            "train_windows": len(data.ends_train), "validation_windows": len(data.ends_val),
-            "validation_start": str(data.series.dates[data.ends_val[0] + 1]),
+            "train_windows": len(ends_train), "validation_windows": len(ends_val),
+            "validation_start": str(series.dates[ends_val[0] + 1]),
             "epochs_run": len(network.history_), "best_epoch": network.best_epoch_,
             "data_sha256": hashlib.sha256(format_csv(bars).encode()).hexdigest(),
         },
@@ -317,10 +395,78 @@ def train(bars: Bars, config: TrainingConfig, ticker: str, callback=None) -> tup
             "rmse_naive": rmse(previous, actual_price),
             "loss": min((v for _, _, v in network.history_ if v is not None), default=None),
         },
-        "calibration": {"network_share": share, "level": INTERVAL_LEVEL, "z_lower": z_lower, "z_upper": z_upper,
-                        "volatility": "ewma-0.94"},
+        "volatility": volatility,
+        "calibration": {"network_share": share, "level": INTERVAL_LEVEL},
     }
-    return Forecaster(network, meta), data
+    forecaster = Forecaster(network, meta)
+    meta["calibration"]["quantiles"] = calibrate(forecaster, series, ends_val, ends_train)
+    meta["calibration"]["z_lower"], meta["calibration"]["z_upper"] = meta["calibration"]["quantiles"]["1"]
+    return forecaster, data
+
+
+def choose_volatility(series: Series, ends: np.ndarray, scale: np.ndarray, errors: np.ndarray, stop: slice,
+                      judge: slice, nu: float | None) -> dict:
+    """The volatility forecast to use: the candidate with the highest likelihood of the `judge` windows' errors
+    (which no fitting decision has seen), each candidate's overall scale and 90% quantiles set on the `stop` windows.
+
+    Candidates: the EWMA of squared returns, the EWMA of the range variance (with real OHLC), and the network's scale,
+    σ_base exp(λ s), for each λ in SCALE_SHARES. errors (N,): r_{t+1} - α r̂; scale (N,): the network's s; nu: the
+    distribution's degrees of freedom (None: Gaussian)."""
+    candidates = {"ewma-returns": series.volatility[ends]}
+    if series.range_volatility is not None:
+        candidates["ewma-range"] = series.range_volatility[ends]
+    for share in SCALE_SHARES:
+        candidates[f"network-{share:g}"] = series.baseline[ends] * np.exp(share * scale)
+    losses, scores = {}, {}
+    for name, sigma in candidates.items():
+        z = errors[stop] / sigma[stop]
+        losses[name] = negative_loglik(errors[judge], fitted_scale(z, nu) * sigma[judge], nu)
+        low, high = np.quantile(z, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2])
+        scores[name] = interval_score(low * sigma[judge], high * sigma[judge], errors[judge], INTERVAL_LEVEL)
+    best = min(losses, key=losses.get)
+    network = best.startswith("network-")
+    return {"baseline": series.baseline_name, "method": "network" if network else best,
+            "network_share": float(best.split("-")[1]) if network else 0.0,
+            "validation_negative_loglik": losses, "validation_interval_scores": scores}
+
+
+def chosen_sigma(volatility: dict, series: Series, ends: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    """σ_t (N,) of the method in `volatility` for windows ending at `ends`; `scale` the network's s (N,) there."""
+    method = volatility["method"]
+    if method == "network":
+        return series.baseline[ends] * np.exp(volatility["network_share"] * np.asarray(scale, dtype=float))
+    if method == "ewma-range" and series.range_volatility is not None:
+        return series.range_volatility[ends]
+    return series.volatility[ends]
+
+
+def calibrate(forecaster: Forecaster, series: Series, ends_val: np.ndarray,
+              ends_train: np.ndarray) -> dict[str, list[float]]:
+    """The 5% and 95% quantiles of the errors of the cumulative return h days ahead, standardised by sqrt(V_h), for
+    h in CALIBRATED_HORIZONS: at h = 1 over the validation windows; further ahead over every window of the training
+    span too, because overlapping h-day outcomes are few independent ones (20-day sums over a few hundred days are
+    a few dozen) and the path's shape comes from the training span anyway; every CALIBRATION_STRIDE-th training
+    window is enough, since neighbours' outcomes overlap. Only windows whose h-day outcome is inside the data
+    count; with fewer than MIN_VALIDATION_WINDOWS, the previous horizon's quantiles are kept."""
+    horizon = max(CALIBRATED_HORIZONS)
+    ends_train = ends_train[::-CALIBRATION_STRIDE][::-1]
+    ends = np.concatenate([ends_train, ends_val])
+    means, variance = forecaster.paths(series, ends, horizon)
+    cumulative = np.concatenate([[0.0], np.cumsum(series.returns)])
+    validation = np.arange(len(ends)) >= len(ends_train)
+    quantiles: dict[str, list[float]] = {}
+    previous = None
+    for h in CALIBRATED_HORIZONS:
+        usable = (ends + h < len(series)) & (validation if h == 1 else True)
+        if usable.sum() < MIN_VALIDATION_WINDOWS and previous is not None:
+            quantiles[str(h)] = previous
+            continue
+        origins = ends[usable]
+        realised = cumulative[origins + h + 1] - cumulative[origins + 1]
+        z = (realised - means[usable, h - 1]) / np.sqrt(variance[usable, h - 1])
+        previous = quantiles[str(h)] = [float(q) for q in np.quantile(z, [(1 - INTERVAL_LEVEL) / 2,
+                                                                          (1 + INTERVAL_LEVEL) / 2])]
+    return quantiles
 
 
 def optimal_shrinkage(forecast: np.ndarray, actual: np.ndarray) -> float:

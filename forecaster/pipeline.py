@@ -56,14 +56,14 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
     }
 
 
-def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date,
+def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizon: int = 1,
                     callback=None) -> tuple[dict, list[dict]]:
-    """Walk-forward evaluation of `ticker` from `test_start` (see forecaster.evaluate): (report, daily rows).
-    A job of forecaster.parallel, like `train_ticker`."""
+    """Walk-forward evaluation of `ticker` from `test_start`, `horizon` sessions ahead (see forecaster.evaluate):
+    (report, daily rows). A job of forecaster.parallel, like `train_ticker`."""
     from forecaster.evaluate import walk_forward
 
     ticker = normalize_ticker(ticker)
-    evaluation = walk_forward(store.read_bars(ticker), ticker, test_start.isoformat(), config, callback)
+    evaluation = walk_forward(store.read_bars(ticker), ticker, test_start.isoformat(), config, callback, horizon)
     return evaluation.report(), evaluation.prediction_rows()
 
 

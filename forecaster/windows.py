@@ -3,11 +3,17 @@
 Notation: P_t is the adjusted close on trading day t and r_t = log(P_t / P_{t-1}) its log return. Every quantity
 indexed t below uses data up to and including day t only.
 
-- Features per day (F columns): `returns` -> [r_t]; `ohlcv` -> [r_t, log(High_t / Low_t), log((V_t+1)/(V_{t-1}+1))].
-  Ratios are scale-free, so raw (unadjusted) High/Low/Volume are fine across splits.
-- A window ending at day t is the features of days t-W+1 .. t, shape (W, F); its target is r_{t+1}, the next
-  day's log return. The price forecast is rebuilt as P_t exp(r̂), so the model never sees a price level.
-- σ_t, an exponentially weighted volatility of r up to day t (RiskMetrics λ = 0.94), scales the forecast intervals.
+- Open, High and Low are put on the adjusted close's basis by that day's factor P_t / Close_t, so that splits and
+  dividends create no false gaps: O_t = Open_t P_t / Close_t.
+- Features per day (F columns):
+  `returns` -> [r_t];
+  `range` -> [r_t, log(High_t / Low_t), gap_t = log(O_t / P_{t-1}), intraday_t = log(P_t / O_t)] (gap + intraday = r_t);
+  `ohlcv` -> [r_t, log(High_t / Low_t), log((V_t+1)/(V_{t-1}+1))].
+  `auto` (the default) is `range` where the data has real OHLC and `returns` where it does not (a close-only CSV
+  import with Open = High = Low = Close on most days); asking for `range` or `ohlcv` on such data is a usage error.
+- A window ending at day t is the features of days t-W+1 .. t, shape (W, F); its target is r_{t+1}.
+- Volatilities known at t (see forecaster.volatility): σ_t, the EWMA(0.94) of r² (RiskMetrics), and, with real OHLC,
+  the EWMA(0.90) of Parkinson's range variance log(High/Low)²/(4 log 2).
 
 pandas is not used here: `predict` must start fast.
 """
@@ -20,16 +26,22 @@ import numpy as np
 
 from forecaster.bars import Bars
 from forecaster.errors import UsageError
+from forecaster.volatility import ewma, ewma_volatility, range_variance
 
-FEATURE_SETS = {"returns": ("return",), "ohlcv": ("return", "range", "volume_change")}
-EWMA_LAMBDA = 0.94
+FEATURE_SETS = {"returns": ("return",), "range": ("return", "range", "gap", "intraday"),
+                "ohlcv": ("return", "range", "volume_change")}
+FEATURE_CHOICES = ("auto", *FEATURE_SETS)
+NEEDS_OHLC = ("range", "ohlcv")
+REAL_OHLC_SHARE = 0.5  # data has real OHLC when High > Low on at least this share of days
+RANGE_LAMBDA = 0.90  # the range EWMA's decay: its daily values are less noisy than r², so fewer are averaged
 
 
 @dataclass(frozen=True)
 class Series:
     """Per-day arrays aligned with `dates` (the bars' dates minus the first, which has no return).
 
-    dates (n,) datetime64[D]; price (n,) adjusted close P_t; features (n, F); returns (n,) r_t; volatility (n,) σ_t.
+    dates (n,) datetime64[D]; price (n,) adjusted close P_t; features (n, F); returns (n,) r_t; volatility (n,) the
+    EWMA σ_t of r²; range_volatility (n,) the EWMA of the range variance, or None without real OHLC.
     """
 
     dates: np.ndarray
@@ -37,9 +49,41 @@ class Series:
     features: np.ndarray
     returns: np.ndarray
     volatility: np.ndarray
+    range_volatility: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.dates)
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """The volatility the model's scale is relative to: range-based where possible (less noisy), else σ_t."""
+        return self.range_volatility if self.range_volatility is not None else self.volatility
+
+    @property
+    def baseline_name(self) -> str:
+        return "ewma-range" if self.range_volatility is not None else "ewma-returns"
+
+
+def has_real_ohlc(bars: Bars) -> bool:
+    """True unless Open = High = Low = Close on most days (a close-only import)."""
+    return len(bars) > 1 and float(np.mean(bars.high > bars.low)) >= REAL_OHLC_SHARE
+
+
+def resolve_features(requested: str, bars: Bars, ticker: str) -> tuple[str, str | None]:
+    """(the feature set to use, a one-line note or None) for `requested` ('auto' or a FEATURE_SETS name)."""
+    if requested not in FEATURE_CHOICES:
+        raise UsageError(f"unknown feature set {requested!r}; choose one of {', '.join(FEATURE_CHOICES)}")
+    real = has_real_ohlc(bars)
+    if requested == "auto":
+        if real:
+            return "range", None
+        return "returns", (f"{ticker}: the data has no real OHLC (High = Low on most days), so the model uses "
+                           "returns only")
+    if requested in NEEDS_OHLC and not real:
+        flat = 100 * float(np.mean(bars.high <= bars.low)) if len(bars) else 100.0
+        raise UsageError(f"--features {requested} needs real Open/High/Low prices, but {ticker} has High = Low on "
+                         f"{flat:.0f}% of its days (a close-only import?); use --features returns")
+    return requested, None
 
 
 def build_series(bars: Bars, features: str = "returns") -> Series:
@@ -47,25 +91,17 @@ def build_series(bars: Bars, features: str = "returns") -> Series:
         raise UsageError(f"unknown feature set {features!r}; choose one of {', '.join(FEATURE_SETS)}")
     price = bars.adj_close
     returns = np.diff(np.log(price))
-    columns = [returns]
-    if features == "ohlcv":
-        columns.append(np.log(bars.high[1:] / bars.low[1:]))
-        columns.append(np.diff(np.log(bars.volume + 1.0)))
-    return Series(bars.dates[1:], price[1:], np.column_stack(columns), returns, ewma_volatility(returns))
-
-
-def ewma_volatility(returns: np.ndarray, lam: float = EWMA_LAMBDA, warmup: int = 20) -> np.ndarray:
-    """σ_t with σ²_t = λ σ²_{t-1} + (1-λ) r_t², started from the mean square of the first `warmup` returns.
-
-    Causal except that the first `warmup` values share that starting level (those days never end a window).
-    """
-    n = len(returns)
-    variance = np.empty(n)
-    level = float(np.mean(returns[: max(1, min(warmup, n))] ** 2)) if n else 0.0
-    for t in range(n):
-        level = lam * level + (1 - lam) * returns[t] ** 2
-        variance[t] = level
-    return np.sqrt(np.maximum(variance, 1e-12))
+    factor = bars.adj_close / bars.close
+    open_adjusted = bars.open * factor
+    log_range = np.log(bars.high[1:] / bars.low[1:])
+    gap = np.log(open_adjusted[1:] / price[:-1])
+    columns = {"return": returns, "range": log_range, "gap": gap, "intraday": np.log(price[1:] / open_adjusted[1:]),
+               "volume_change": np.diff(np.log(bars.volume + 1.0)) if features == "ohlcv" else None}
+    range_volatility = None
+    if has_real_ohlc(bars):
+        range_volatility = np.sqrt(np.maximum(ewma(range_variance(log_range), RANGE_LAMBDA), 1e-12))
+    return Series(bars.dates[1:], price[1:], np.column_stack([columns[name] for name in FEATURE_SETS[features]]),
+                  returns, ewma_volatility(returns), range_volatility)
 
 
 def window_ends(series: Series, window: int) -> np.ndarray:
