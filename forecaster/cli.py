@@ -310,6 +310,9 @@ def train(
         terminal, store, config, given, train_ticker, names, {"store": store, "config": training, "until": until_date},
         lambda row: f"{row['ticker']}: trained {row['epochs']} {plural(row['epochs'], 'epoch')} on {row['rows']} "
                     f"rows to {row['until']}")
+    for row in results:
+        for note in row.pop("notes", []):
+            terminal.info(note)
     if results and not quiet:
         terminal.results(results, list(results[0]), title="Trained (validation: last 15% of the training span)")
     _finish(failures, len(results), terminal)

@@ -53,6 +53,9 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
         "val RMSE naive": validation["rmse_naive"],
         "ratio": validation["rmse_model"] / validation["rmse_naive"],
         "network share": meta["calibration"]["network_share"],
+        "volatility": meta["volatility"]["method"] + (f" {meta['volatility']['network_share']:g}"
+                                                      if meta["volatility"]["method"] == "network" else ""),
+        "notes": meta["notes"],  # for the user, not a column
     }
 
 

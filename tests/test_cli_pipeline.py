@@ -93,7 +93,8 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
         (["train", "ABC", "--window", "1"], 2, "--window must be between 2 and 1000, got 1"),
         (["train", "ABC", "--window", "250"], 2, "ABC has 300 rows of history; training with --window 250 needs at "
                                                  "least 331 (fetch more history or use a smaller --window)"),
-        (["train", "ABC", "--features", "news"], 2, "--features must be one of returns, ohlcv, got 'news'"),
+        (["train", "ABC", "--features", "news"], 2,
+         "--features must be one of auto, returns, range, ohlcv, got 'news'"),
         (["train", "ABC", "--until", "1999-01-01"], 2, "--until 1999-01-01 is before the first stored date of ABC "
                                                        "(2020-01-02)"),
         (["evaluate", "ABC", "--test-start", "2030-01-01"], 2,
@@ -130,20 +131,27 @@ def test_one_ticker_failing_in_train_gives_partial_exit_and_keeps_the_rest(cli, 
     assert result.err.splitlines()[-1] == "Error: 1 of 2 tickers failed: NOPE"
 
 
-def test_evaluate_reports_all_three_methods_on_the_same_days(cli, stored, tmp_path):
+METHODS = ("model", "naive", "linear", "garch", "gjr")
+
+
+def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
     out = tmp_path / "walk.csv"
     result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST, "--format", "json", "--predictions", out)
     assert result.code == 0, result.err
     report = json.loads(result.out)
-    assert set(report) == {"ticker", "test_start", "n", "model", "naive", "linear"}
-    assert (report["ticker"], report["test_start"], report["n"]) == ("ABC", "2020-11-02", 83)
-    for method in ("model", "naive", "linear"):
-        assert set(report[method]) == {"rmse", "mae", "mape", "directional_accuracy", "coverage"}
+    assert set(report) == {"ticker", "test_start", "horizon", "n", *METHODS}
+    assert (report["ticker"], report["test_start"], report["horizon"], report["n"]) == ("ABC", "2020-11-02", 1, 83)
+    for method in METHODS:
+        assert set(report[method]) == {"rmse", "mae", "mape", "directional_accuracy", "coverage", "width",
+                                       "interval_score"}
         assert 0 <= report[method]["coverage"] <= 1
+        assert 0 < report[method]["width"] < report[method]["interval_score"] or report[method]["coverage"] == 1
     assert report["naive"]["directional_accuracy"] is None
     with open(out) as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["date", "actual", "model", "lower", "upper", "naive", "linear"]
+    assert list(rows[0]) == ["date", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
+                             "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch", "garch_lower",
+                             "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
     assert len(rows) == 83 and rows[0]["date"] == "2020-11-02"
     bars = random_walk_bars(300)
     assert float(rows[0]["naive"]) == bars.adj_close[bars.dates < np.datetime64("2020-11-02")][-1]
@@ -157,15 +165,18 @@ def test_walk_forward_forecasts_never_see_their_own_day(stored):
     config = TrainingConfig(window=10, hidden=8, epochs=3, patience=2)
     bars = random_walk_bars(300)
     base = walk_forward(bars, "ABC", "2020-11-02", config)
-    close = bars.adj_close.copy()
-    close[260:] *= 1.5  # every price from day 260 on
-    changed = walk_forward(Bars(bars.dates, bars.open, bars.high * 1.5, bars.low, bars.close, close, bars.volume),
-                           "ABC", "2020-11-02", config)
+    later = np.arange(len(bars)) >= 260  # every price from day 260 on
+    scaled = [np.where(later, column * 1.5, column) for column in (bars.open, bars.high, bars.low, bars.close,
+                                                                  bars.adj_close)]
+    changed = walk_forward(Bars(bars.dates, *scaled, bars.volume), "ABC", "2020-11-02", config)
     first_changed = int(np.searchsorted(base.dates, bars.dates[260]))
-    for method in ("model", "naive", "linear"):
+    for method in METHODS:
         # the forecast for day 260 itself uses data up to day 259 only
         assert base.forecasts[method][: first_changed + 1].tolist() == \
             changed.forecasts[method][: first_changed + 1].tolist()
+        for bound in (0, 1):  # and so do the intervals (volatility, GARCH filtering)
+            assert base.intervals[method][bound][: first_changed + 1].tolist() == \
+                changed.intervals[method][bound][: first_changed + 1].tolist()
         assert base.forecasts[method][first_changed + 1] != changed.forecasts[method][first_changed + 1]
 
 
@@ -190,8 +201,9 @@ def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
         assert len(list(csv.DictReader(handle))) == 15
 
 
-def test_predict_imports_neither_sklearn_nor_yfinance_nor_pandas(cli, trained, isolated_home):
+def test_predict_imports_neither_sklearn_nor_yfinance_nor_pandas_nor_arch(cli, trained, isolated_home):
+    heavy = ('sklearn', 'yfinance', 'pandas', 'torch', 'arch', 'scipy', 'joblib', 'distributed', 'matplotlib')
     probe = ("import sys; from forecaster.cli import main; code = main(['predict', 'ABC', '-q']); "
-             "print(code, sorted(m for m in ('sklearn', 'yfinance', 'pandas', 'torch') if m in sys.modules))")
+             f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr

@@ -116,11 +116,14 @@ def rewrite_meta(path, change):
          "{weights} does not match its checksum in meta.json (damaged?); run 'forecast train ABC' to rebuild it"),
         (lambda meta, weights, m: meta.write_text(meta.read_text()[:50]),
          "{meta} is not valid JSON (JSONDecodeError); run 'forecast train ABC' to rebuild it"),
-        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=2)),
-         "{meta} has model format 2, newer than this forecaster (0.1.0) reads (format 1); upgrade forecaster or run "
+        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=3)),
+         "{meta} has model format 3, newer than this forecaster (0.1.0) reads (format 2); upgrade forecaster or run "
          "'forecast train ABC' to rebuild it"),
+        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=1)),
+         "{meta} is a model from an older forecaster (format 1: no volatility forecast); run 'forecast train ABC' to "
+         "retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d["hyperparameters"].update(hidden=9)),
-         "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 1), expected (36, 1); run 'forecast "
+         "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 4), expected (36, 4); run 'forecast "
          "train ABC' to rebuild it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.pop("scaler")),
          "{meta} lacks scaler; run 'forecast train ABC' to rebuild it"),

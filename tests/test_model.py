@@ -85,13 +85,21 @@ def test_changing_prices_after_the_cutoff_leaves_the_model_bit_identical():
 def test_metadata_records_what_was_trained_and_how():
     forecaster, data = train(random_walk_bars(200), SMALL, "ABC")
     meta = forecaster.meta
-    assert meta["format_version"] == 1 and meta["ticker"] == "ABC" and meta["features"] == "returns"
+    assert meta["format_version"] == 2 and meta["ticker"] == "ABC" and meta["features"] == "range"  # auto, with OHLC
     assert meta["hyperparameters"] == {"window": 10, "hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32,
                                        "lr": 0.001, "patience": 2, "seed": 0}
     assert meta["training"]["rows"] == 200 and meta["training"]["last_date"] == str(random_walk_bars(200).dates[-1])
     assert meta["training"]["validation_windows"] == 28 and meta["training"]["train_windows"] == 161
     assert 0.0 <= meta["calibration"]["network_share"] <= 1.0
     assert meta["calibration"]["z_lower"] < 0 < meta["calibration"]["z_upper"]
+    assert set(meta["calibration"]["quantiles"]) == {"1", "5", "20"}
+    assert all(low < 0 < high for low, high in meta["calibration"]["quantiles"].values())
+    volatility = meta["volatility"]
+    assert volatility["baseline"] == "ewma-range" and volatility["distribution"] in ("student-t", "gaussian")
+    assert volatility["method"] in ("network", "ewma-range", "ewma-returns") and 0 <= volatility["network_share"] <= 1
+    assert set(volatility["validation_interval_scores"]) == set(volatility["validation_negative_loglik"]) == {
+        "ewma-returns", "ewma-range", "network-0.25", "network-0.5", "network-0.75", "network-1"}
+    assert volatility["long_run_variance"] > 0 and 0 < volatility["persistence"] <= 1
     assert len(meta["training"]["data_sha256"]) == 64
 
 
@@ -167,7 +175,7 @@ def test_newer_format_is_refused(saved):
     meta = json.loads((directory / "meta.json").read_text())
     meta["format_version"] = 99
     (directory / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CorruptFile, match=r"has model format 99, newer than this forecaster .* reads \(format 1\)"):
+    with pytest.raises(CorruptFile, match=r"has model format 99, newer than this forecaster .* reads \(format 2\)"):
         Forecaster.load(store, "ABC")
 
 
@@ -176,7 +184,7 @@ def test_weights_that_do_not_match_metadata_are_refused(saved):
     meta = json.loads((directory / "meta.json").read_text())
     meta["hyperparameters"]["hidden"] = 16
     (directory / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CorruptFile, match=r"does not match .*meta.json: .*has shape \(32, 1\), expected \(64, 1\)"):
+    with pytest.raises(CorruptFile, match=r"does not match .*meta.json: .*has shape \(32, 4\), expected \(64, 4\)"):
         Forecaster.load(store, "ABC")
 
 
