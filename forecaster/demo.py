@@ -43,13 +43,16 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     with terminal.progress(f"   training {EVALUATED}", total=epochs) as advance:
         evaluation = walk_forward(bars, EVALUATED, test_start, config, callback=lambda *args: advance())
     report = evaluation.report()
-    naive = report["naive"]["rmse"]
-    say(f"   {report['n']} trading days; RMSE of each method relative to naive (below 1 is better):")
+    naive = report["naive"]
+    say(f"   {report['n']} trading days. Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals:")
+    say("   coverage, and interval score relative to the RiskMetrics interval of naive (below 1: narrower or fewer "
+        "misses)")
     for method in METHODS:
         metrics = report[method]
         direction = metrics["directional_accuracy"]
-        say(f"   {method:6} RMSE {metrics['rmse']:.4f} ({metrics['rmse'] / naive:.4f} x naive), 90% interval "
-            f"coverage {metrics['coverage']:.2f}" + ("" if direction is None else f", direction {direction:.2f}"))
+        say(f"   {method:6} RMSE {metrics['rmse'] / naive['rmse']:.4f} x naive; interval coverage "
+            f"{metrics['coverage']:.2f}, score {metrics['interval_score'] / naive['interval_score']:.4f} x RiskMetrics"
+            + ("" if direction is None else f"; direction {direction:.2f}"))
 
     say("\n4. Forecast the next 5 sessions (forecast predict --days 5)")
     for ticker in sources.SAMPLE_TICKERS:
@@ -61,4 +64,5 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
         say(f"\nForecasts were logged in {store.predictions_path}.")
     else:
         say("\nThe temporary home is removed now; 'forecast demo --home DIR' keeps its data, models and log.")
-    say("Daily prices are close to a random walk: a good model is barely better than naive, and says so.")
+    say("Daily prices are close to a random walk: the point forecast is barely better than naive, and says so;")
+    say("what the network can forecast is the size of the next moves, which its intervals show.")
