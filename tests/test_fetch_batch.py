@@ -55,11 +55,13 @@ def test_fetch_without_tickers_updates_the_whole_watchlist_and_lists_every_failu
 def test_requests_are_paced_at_the_configured_rate(cli, watchlist_yahoo):
     fake, _ = watchlist_yahoo
     fake.rate_limited_by_ticker = {}  # yfinance itself re-sends a request at once after a 429: not ours to pace
-    assert cli("fetch", "--rate", "100", "-q").code == 4
+    assert cli("fetch", "--rate", "50", "-q").code == 4
     gaps = np.diff(fake.history_times)
     assert len(gaps) == N_TICKERS - 1  # one history request per known symbol
-    # 100 requests per second: 10 ms apart, give or take the jitter between the pacer and the fake's clock
-    assert gaps.min() >= 0.008 and np.median(gaps) >= 0.0099
+    # 50 requests per second: 20 ms apart. The fake notes each request after yfinance has prepared it, so single
+    # gaps jitter by a few ms either way; the spacing as a whole cannot.
+    assert np.median(gaps) >= 0.019 and gaps.min() >= 0.010
+    assert fake.history_times[-1] - fake.history_times[0] >= 0.02 * (N_TICKERS - 1) * 0.95
 
 
 def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_tickers_join_it(cli, watchlist_yahoo,
