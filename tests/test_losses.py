@@ -6,6 +6,7 @@ from scipy import stats
 
 from forecaster.losses import GaussianNLL, MeanSquaredError, StudentTNLL, distribution_loss
 from forecaster.lstm import LSTMRegressor
+from gradcheck import parameter_gradient_errors
 
 LOSSES = [MeanSquaredError(), GaussianNLL(), StudentTNLL(4.0), StudentTNLL(30.0)]
 
@@ -34,23 +35,8 @@ def test_loss_gradient_matches_central_differences(loss):
 def test_network_gradients_with_the_nll_match_central_differences(loss):
     model = LSTMRegressor(3, 5, 2, 2, dtype=np.float64, seed=3)
     X = np.random.default_rng(0).standard_normal((5, 6, 3))
-    y = targets(5)
-    _, grads = model.loss_and_grads(X, y, loss=loss)
-    state = model.state_dict()
-    eps = 1e-6
-    worst = 0.0
-    for key, value in state.items():
-        numeric = np.zeros_like(value)
-        for index in np.ndindex(value.shape):
-            for sign in (1, -1):
-                shifted = {k: v.copy() for k, v in state.items()}
-                shifted[key][index] += sign * eps
-                model.load_state_dict(shifted)
-                numeric[index] += sign * model.loss_and_grads(X, y, loss=loss)[0] / (2 * eps)
-        model.load_state_dict(state)
-        scale = max(np.abs(grads[key]).max(), np.abs(numeric).max(), 1e-12)
-        worst = max(worst, np.abs(grads[key] - numeric).max() / scale)
-    assert worst < 1e-6
+    errors = parameter_gradient_errors(model, X, targets(5), loss=loss)
+    assert max(errors.values()) < 1e-6, errors
 
 
 def test_the_nll_is_the_distributions_negative_log_density_up_to_a_constant():
