@@ -202,16 +202,12 @@ class Forecaster:
         output = self.network.forward(scaled_windows)
         return self.network_share * (output[:, 0] * scaler["y_scale"] + scaler["y_mean"]), output[:, 1]
 
-    def predict_returns(self, series: Series, ends: np.ndarray) -> np.ndarray:
-        """Shrunk one-day-ahead log-return forecasts α r̂_{t+1} for windows ending at days `ends` (len(ends),)."""
-        return self._outputs(self._scaled_windows(series, ends))[0]
-
     def sigma(self, series: Series, ends: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
         """The chosen volatility σ_t of r_{t+1} for windows ending at `ends` (N,); `scale` the network's s there,
         if already computed."""
-        return chosen_sigma(self.volatility, series, np.asarray(ends),
-                            scale if scale is not None or self.volatility["method"] != "network"
-                            else self._outputs(self._scaled_windows(series, ends))[1])
+        if scale is None and self.volatility["method"] == "network":
+            scale = self._outputs(self._scaled_windows(series, ends))[1]
+        return chosen_sigma(self.volatility, series, np.asarray(ends), scale)
 
     def paths(self, series: Series, ends: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """The forecast paths from windows ending at `ends`: the cumulative mean log return R_h = Σ_{j<=h} α r̂_j and
@@ -419,9 +415,8 @@ def choose_volatility(series: Series, ends: np.ndarray, scale: np.ndarray, error
         candidates[f"network-{share:g}"] = series.baseline[ends] * np.exp(share * scale)
     losses, scores = {}, {}
     for name, sigma in candidates.items():
-        z = errors[stop] / sigma[stop]
-        losses[name] = negative_loglik(errors[judge], fitted_scale(z, nu) * sigma[judge], nu)
-        low, high = np.quantile(z, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2])
+        losses[name] = negative_loglik(errors[judge], fitted_scale(errors[stop] / sigma[stop], nu) * sigma[judge], nu)
+        low, high = interval_quantiles(errors[stop], sigma[stop])
         scores[name] = interval_score(low * sigma[judge], high * sigma[judge], errors[judge], INTERVAL_LEVEL)
     best = min(losses, key=losses.get)
     network = best.startswith("network-")
@@ -463,9 +458,8 @@ def calibrate(forecaster: Forecaster, series: Series, ends_val: np.ndarray,
             continue
         origins = ends[usable]
         realised = cumulative[origins + h + 1] - cumulative[origins + 1]
-        z = (realised - means[usable, h - 1]) / np.sqrt(variance[usable, h - 1])
-        previous = quantiles[str(h)] = [float(q) for q in np.quantile(z, [(1 - INTERVAL_LEVEL) / 2,
-                                                                          (1 + INTERVAL_LEVEL) / 2])]
+        previous = quantiles[str(h)] = list(interval_quantiles(realised - means[usable, h - 1],
+                                                               np.sqrt(variance[usable, h - 1])))
     return quantiles
 
 
