@@ -7,8 +7,11 @@ indexed t below uses data up to and including day t only.
   dividends create no false gaps: O_t = Open_t P_t / Close_t.
 - Features per day (F columns):
   `returns` -> [r_t];
-  `range` -> [r_t, log(High_t / Low_t), gap_t = log(O_t / P_{t-1}), intraday_t = log(P_t / O_t)] (gap + intraday = r_t);
-  `ohlcv` -> [r_t, log(High_t / Low_t), log((V_t+1)/(V_{t-1}+1))].
+  `range` -> [r_t, ρ_t, gap_t = log(O_t / P_{t-1}), intraday_t = log(P_t / O_t)] (gap + intraday = r_t), where
+  ρ_t = log(max(log(High_t / Low_t), 1e-4)) is the log of the day's range: ranges are heavy-tailed and act
+  multiplicatively on volatility, and their log made the interval scores about half a point better than the raw
+  range on the developers' data set;
+  `ohlcv` -> [r_t, ρ_t, log((V_t+1)/(V_{t-1}+1))].
   `auto` (the default) is `range` where the data has real OHLC and `returns` where it does not (a close-only CSV
   import with Open = High = Low = Close on most days); asking for `range` or `ohlcv` on such data is a usage error.
 - A window ending at day t is the features of days t-W+1 .. t, shape (W, F); its target is r_{t+1}.
@@ -33,6 +36,7 @@ FEATURE_SETS = {"returns": ("return",), "range": ("return", "range", "gap", "int
 FEATURE_CHOICES = ("auto", *FEATURE_SETS)
 NEEDS_OHLC = ("range", "ohlcv")
 REAL_OHLC_SHARE = 0.5  # data has real OHLC when High > Low on at least this share of days
+MIN_RANGE = 1e-4  # the log range of a day with High = Low (a halt, a stale quote) is taken as this
 RANGE_LAMBDA = 0.90  # the range EWMA's decay: its daily values are less noisy than r², so fewer are averaged
 
 
@@ -95,7 +99,8 @@ def build_series(bars: Bars, features: str = "returns") -> Series:
     open_adjusted = bars.open * factor
     log_range = np.log(bars.high[1:] / bars.low[1:])
     gap = np.log(open_adjusted[1:] / price[:-1])
-    columns = {"return": returns, "range": log_range, "gap": gap, "intraday": np.log(price[1:] / open_adjusted[1:]),
+    columns = {"return": returns, "range": np.log(np.maximum(log_range, MIN_RANGE)), "gap": gap,
+               "intraday": np.log(price[1:] / open_adjusted[1:]),
                "volume_change": np.diff(np.log(bars.volume + 1.0)) if features == "ohlcv" else None}
     range_volatility = None
     if has_real_ohlc(bars):

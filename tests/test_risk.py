@@ -38,7 +38,7 @@ def test_range_features_put_open_high_low_on_the_adjusted_basis():
     series = build_series(halved, "range")
     returns, log_range, gap, intraday = series.features.T
     np.testing.assert_allclose(gap + intraday, returns, atol=1e-12)  # the two parts of the day's move
-    np.testing.assert_allclose(log_range, np.log(bars.high[1:] / bars.low[1:]))
+    np.testing.assert_allclose(log_range, np.log(np.log(bars.high[1:] / bars.low[1:])))  # the log of the range
     # a dividend adjusts every price of the day by one factor: no false gap appears
     np.testing.assert_allclose(gap, np.log(bars.open[1:] / bars.close[:-1]), atol=1e-12)
 
