@@ -74,6 +74,7 @@ from forecaster.windows import Series, build_series, resolve_features, standardi
 FORMAT_VERSION = 2  # 2: distributional head (mean, log-scale) and the volatility section
 CALIBRATED_HORIZONS = (1, 5, 20)
 CALIBRATION_STRIDE = 5  # training windows used for the multi-day quantiles: every 5th (their outcomes overlap)
+CALIBRATION_WINDOWS = 1000  # the most recent windows calibrating them: about 50 independent 20-day outcomes
 SCALE_SHARES = (0.25, 0.5, 0.75, 1.0)  # how much of the network's scale correction a blend keeps
 INTERVAL_LEVEL = 0.90
 VALIDATION_FRACTION = 0.15
@@ -438,13 +439,15 @@ def chosen_sigma(volatility: dict, series: Series, ends: np.ndarray, scale: np.n
 def calibrate(forecaster: Forecaster, series: Series, ends_val: np.ndarray,
               ends_train: np.ndarray) -> dict[str, list[float]]:
     """The 5% and 95% quantiles of the errors of the cumulative return h days ahead, standardised by sqrt(V_h), for
-    h in CALIBRATED_HORIZONS: at h = 1 over the validation windows; further ahead over every window of the training
-    span too, because overlapping h-day outcomes are few independent ones (20-day sums over a few hundred days are
-    a few dozen) and the path's shape comes from the training span anyway; every CALIBRATION_STRIDE-th training
-    window is enough, since neighbours' outcomes overlap. Only windows whose h-day outcome is inside the data
-    count; with fewer than MIN_VALIDATION_WINDOWS, the previous horizon's quantiles are kept."""
+    h in CALIBRATED_HORIZONS.
+
+    At h = 1 over the validation windows. Further ahead, overlapping h-day outcomes are few independent ones (20-day
+    sums over a few hundred days are a few dozen), so the training span's windows join the validation ones: the most
+    recent CALIBRATION_WINDOWS in all (recent enough for today's regime, many enough for stable tails), of the
+    training span every CALIBRATION_STRIDE-th (neighbours' outcomes overlap). Only windows whose h-day outcome is
+    inside the data count; with fewer than MIN_VALIDATION_WINDOWS, the previous horizon's quantiles are kept."""
     horizon = max(CALIBRATED_HORIZONS)
-    ends_train = ends_train[::-CALIBRATION_STRIDE][::-1]
+    ends_train = ends_train[-max(0, CALIBRATION_WINDOWS - len(ends_val)):][::-CALIBRATION_STRIDE][::-1]
     ends = np.concatenate([ends_train, ends_val])
     means, variance = forecaster.paths(series, ends, horizon)
     cumulative = np.concatenate([[0.0], np.cumsum(series.returns)])
