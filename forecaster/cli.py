@@ -370,7 +370,7 @@ def evaluate(
     given: dict,
 ) -> None:
     """Walk-forward test: the LSTM against naive and linear forecasts, each day from the day before."""
-    from forecaster.evaluate import PREDICTION_COLUMNS, summary_rows
+    from forecaster.evaluate import PREDICTION_COLUMNS, check_horizon, summary_rows
     from forecaster.model import TrainingConfig
     from forecaster.output import rows_to_csv
     from forecaster.pipeline import evaluate_ticker, require_tickers
@@ -379,6 +379,7 @@ def evaluate(
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
     start = _parse_date(test_start, "--test-start")
+    check_horizon(horizon)
     if format is Format.csv:
         raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
     store, terminal, config = _session(home, quiet, debug)

@@ -78,6 +78,11 @@ PREDICTION_COLUMNS = ["date", "actual", "model", "lower", "upper", "naive", "lin
                       "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
 
 
+def check_horizon(horizon: int) -> None:
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise UsageError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
+
+
 def summary_rows(reports: list[dict]) -> list[dict]:
     """One table row per ticker and method: errors and interval scores, each also relative to naive's."""
     rows = []
@@ -96,8 +101,7 @@ def summary_rows(reports: list[dict]) -> list[dict]:
 def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfig, callback=None,
                  horizon: int = 1) -> Evaluation:
     """Train on bars before `test_start`, then forecast every later day from `horizon` sessions before it."""
-    if not 1 <= horizon <= MAX_HORIZON:
-        raise UsageError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
+    check_horizon(horizon)
     start = np.datetime64(test_start, "D")
     if len(bars) == 0 or start > bars.dates[-1]:
         raise UsageError(f"--test-start {test_start} is after the last stored date of {ticker} ({bars.last_date})")

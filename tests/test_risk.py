@@ -172,7 +172,7 @@ def test_evaluate_horizon_contract(cli, isolated_home, tmp_path):
         for method in ("", "naive_", "linear_", "garch_", "gjr_"):
             assert float(row[f"{method}lower"]) < float(row[f"{method}upper"])
     refused = cli("evaluate", "ABC", "--test-start", "2020-11-02", "--horizon", "0")
-    assert (refused.code, refused.err) == (2, "Error: ABC: --horizon must be between 1 and 250, got 0\n")
+    assert (refused.code, refused.out, refused.err) == (2, "", "Error: --horizon must be between 1 and 250, got 0\n")
 
 
 def test_evaluate_table_shows_interval_scores_against_naive(cli, isolated_home, tmp_path):
