@@ -34,9 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecaster.errors import UsageError
-from forecaster.store import normalize_ticker
-
-CONFIG_FILE = "forecast.toml"
+from forecaster.store import CONFIG_FILE, normalize_ticker
 
 
 @dataclass(frozen=True)

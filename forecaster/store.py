@@ -2,6 +2,7 @@
 
 One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the current directory::
 
+    HOME/forecast.toml          the watchlist and option defaults (see forecaster.config), written by the user
     HOME/data/TICKER.csv        daily bars (see forecaster.bars for the format)
     HOME/data/TICKER.json       when and from where the bars were last fetched
     HOME/data/predictions.csv   every forecast ever made (the track record)
@@ -33,6 +34,7 @@ HOME_ENV = "FORECAST_HOME"
 LOCK_TIMEOUT_ENV = "FORECAST_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
 PREDICTIONS_FILE = "predictions.csv"
+CONFIG_FILE = "forecast.toml"
 
 # Letters, digits and the punctuation Yahoo symbols use (^GSPC, BRK-B, EURUSD=X, 0700.HK); no path separators, no
 # leading dot, at most 20 characters: a ticker can never name a path outside the store.
@@ -73,6 +75,7 @@ class Store:
         self.models_dir = self.home / "models"
         self.locks_dir = self.home / ".locks"
         self.cache_dir = self.home / ".cache"
+        self.config_path = self.home / CONFIG_FILE
 
     # ----------------------------------------------------------------------------------------------------- paths
     def bars_path(self, ticker: str) -> Path:
@@ -134,6 +137,8 @@ class Store:
         """`path` resolved, for a file the user asked us to write (a plot, evaluation rows); UsageError when it lies
         inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself writes."""
         resolved = Path(path).expanduser().resolve()
+        if resolved == self.config_path.resolve():
+            raise UsageError(f"{path} is the home's settings file; write the output somewhere else")
         for folder in (self.data_dir, self.models_dir, self.locks_dir, self.cache_dir):
             if resolved == folder.resolve() or folder.resolve() in resolved.parents:
                 raise UsageError(f"{path} is inside the store's {folder.name}/ folder, which forecast manages; "

@@ -53,6 +53,15 @@ def test_no_output_option_writes_inside_the_store(cli, trained_home, args, insid
     assert snapshot(trained_home) == before
 
 
+def test_no_output_overwrites_the_settings_file(cli, trained_home):
+    settings = trained_home / "forecast.toml"
+    settings.write_text("tickers = [\"ABC\"]\n")
+    result = cli("evaluate", "ABC", "--test-start", "2020-08-03", "--predictions", settings, *FAST_TRAIN)
+    assert (result.code, result.err) == (2, f"Error: {settings} is the home's settings file; write the output "
+                                            "somewhere else\n")
+    assert settings.read_text() == "tickers = [\"ABC\"]\n"
+
+
 def test_a_symlink_into_the_store_is_seen_through(cli, trained_home, tmp_path):
     (tmp_path / "link").symlink_to(trained_home / "data")
     result = cli("plot", "ABC", "--out", tmp_path / "link" / "ABC.png")
