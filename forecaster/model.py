@@ -359,13 +359,14 @@ def train(bars: Bars, config: TrainingConfig, ticker: str, callback=None) -> tup
     output_val = network.forward(X_val)
     raw_val = output_val[:, 0] * data.y_scale + data.y_mean
     actual_val = data.targets(ends_val)
-    share = optimal_shrinkage(raw_val[judge], actual_val[judge])
+    share = optimal_shrinkage(raw_val[judge], actual_val[judge], series.baseline[ends_val][judge])
     volatility = choose_volatility(series, ends_val, output_val[:, 1], actual_val - share * raw_val, stop, judge, nu)
     volatility["distribution"], volatility["nu"] = loss.name, nu
-    scale_train = network.forward(X_train)[:, 1] if volatility["method"] == "network" else None
+    origins = ends_train[::CALIBRATION_STRIDE]  # the path's persistence: neighbouring windows' outcomes overlap
+    scale = network.forward(X_train[::CALIBRATION_STRIDE])[:, 1] if volatility["method"] == "network" else None
     sigma = np.zeros(len(series))
-    sigma[ends_train] = chosen_sigma(volatility, series, ends_train, scale_train)
-    volatility["long_run_variance"], volatility["persistence"] = fit_persistence(series.returns, sigma, ends_train)
+    sigma[origins] = chosen_sigma(volatility, series, origins, scale)
+    volatility["long_run_variance"], volatility["persistence"] = fit_persistence(series.returns, sigma, origins)
 
     prices = series.price
     previous, actual_price = prices[ends_val], prices[ends_val + 1]
@@ -443,19 +444,18 @@ def calibrate(forecaster: Forecaster, series: Series, ends_val: np.ndarray,
 
     At h = 1 over the validation windows. Further ahead, overlapping h-day outcomes are few independent ones (20-day
     sums over a few hundred days are a few dozen), so the training span's windows join the validation ones: the most
-    recent CALIBRATION_WINDOWS in all (recent enough for today's regime, many enough for stable tails), of the
-    training span every CALIBRATION_STRIDE-th (neighbours' outcomes overlap). Only windows whose h-day outcome is
-    inside the data count; with fewer than MIN_VALIDATION_WINDOWS, the previous horizon's quantiles are kept."""
-    horizon = max(CALIBRATED_HORIZONS)
-    ends_train = ends_train[-max(0, CALIBRATION_WINDOWS - len(ends_val)):][::-CALIBRATION_STRIDE][::-1]
-    ends = np.concatenate([ends_train, ends_val])
-    means, variance = forecaster.paths(series, ends, horizon)
+    recent CALIBRATION_WINDOWS (recent enough for today's regime, many enough for stable tails), every
+    CALIBRATION_STRIDE-th of them (neighbours' outcomes overlap). Only windows whose h-day outcome is inside the
+    data count; with fewer than MIN_VALIDATION_WINDOWS, the previous horizon's quantiles are kept."""
+    recent = np.concatenate([ends_train, ends_val])[-CALIBRATION_WINDOWS:][::-CALIBRATION_STRIDE][::-1]
     cumulative = np.concatenate([[0.0], np.cumsum(series.returns)])
-    validation = np.arange(len(ends)) >= len(ends_train)
+    paths = {1: (ends_val, *forecaster.paths(series, ends_val, 1))}
+    longest = (recent, *forecaster.paths(series, recent, max(CALIBRATED_HORIZONS)))
     quantiles: dict[str, list[float]] = {}
     previous = None
     for h in CALIBRATED_HORIZONS:
-        usable = (ends + h < len(series)) & (validation if h == 1 else True)
+        ends, means, variance = paths.get(h, longest)
+        usable = ends + h < len(series)
         if usable.sum() < MIN_VALIDATION_WINDOWS and previous is not None:
             quantiles[str(h)] = previous
             continue
@@ -466,15 +466,19 @@ def calibrate(forecaster: Forecaster, series: Series, ends_val: np.ndarray,
     return quantiles
 
 
-def optimal_shrinkage(forecast: np.ndarray, actual: np.ndarray) -> float:
+def optimal_shrinkage(forecast: np.ndarray, actual: np.ndarray, sigma: np.ndarray | None = None) -> float:
     """How much of `forecast` to trust, in [0, 1], judged on held-out data.
 
     The least-squares factor through the origin, α̂ = Σ f a / Σ f², is itself noisy: with daily returns it is often
     large by chance. It is shrunk by its own uncertainty, α = α̂ max(0, 1 - 1/t²) with t = α̂ / se(α̂) (the
     positive-part James-Stein rule, which minimises the expected squared error of α f), then clipped to [0, 1].
-    An insignificant signal (|t| <= 1) gives α = 0: the naive forecast.
+    An insignificant signal (|t| <= 1) gives α = 0: the naive forecast. With `sigma`, the volatility each day's
+    return had, the fit is weighted by 1/σ² (generalised least squares): a calm day's miss says more about the
+    forecast than a crash day's, and a few wild days cannot manufacture a signal.
     """
     forecast, actual = np.asarray(forecast, dtype=float), np.asarray(actual, dtype=float)
+    if sigma is not None:
+        forecast, actual = forecast / np.asarray(sigma), actual / np.asarray(sigma)
     denominator = float(np.dot(forecast, forecast))
     if denominator <= 0 or len(forecast) < 3:
         return 0.0

@@ -123,7 +123,7 @@ def rewrite_meta(path, change):
          "{meta} is a model from an older forecaster (format 1: no volatility forecast); run 'forecast train ABC' to "
          "retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d["hyperparameters"].update(hidden=9)),
-         "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 4), expected (36, 4); run 'forecast "
+         "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 5), expected (36, 5); run 'forecast "
          "train ABC' to rebuild it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.pop("scaler")),
          "{meta} lacks scaler; run 'forecast train ABC' to rebuild it"),

@@ -184,7 +184,7 @@ def test_weights_that_do_not_match_metadata_are_refused(saved):
     meta = json.loads((directory / "meta.json").read_text())
     meta["hyperparameters"]["hidden"] = 16
     (directory / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CorruptFile, match=r"does not match .*meta.json: .*has shape \(32, 4\), expected \(64, 4\)"):
+    with pytest.raises(CorruptFile, match=r"does not match .*meta.json: .*has shape \(32, 5\), expected \(64, 5\)"):
         Forecaster.load(store, "ABC")
 
 

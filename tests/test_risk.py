@@ -36,7 +36,8 @@ def test_range_features_put_open_high_low_on_the_adjusted_basis():
     bars = random_walk_bars(50)
     halved = Bars(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.adj_close * 0.5, bars.volume)
     series = build_series(halved, "range")
-    returns, log_range, gap, intraday = series.features.T
+    returns, log_range, gap, intraday, volume_change = series.features.T
+    np.testing.assert_allclose(volume_change, np.diff(np.log(bars.volume + 1.0)))
     np.testing.assert_allclose(gap + intraday, returns, atol=1e-12)  # the two parts of the day's move
     np.testing.assert_allclose(log_range, np.log(np.log(bars.high[1:] / bars.low[1:])))  # the log of the range
     # a dividend adjusts every price of the day by one factor: no false gap appears
