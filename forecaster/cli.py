@@ -560,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or _debug_from_environment()
     if not debug:
         warnings.filterwarnings("ignore")
+        # ... and in the processes we start (joblib's workers, its resource tracker), whose stderr is ours
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")
     _prepare_streams()
     terminal = Terminal()
     try:
