@@ -185,8 +185,7 @@ class Forecaster:
     @property
     def network_share(self) -> float:
         """α: the share of the network's return forecast that is kept (0: the model is naive)."""
-        calibration = self.meta["calibration"]
-        return float(calibration["network_share"] if "network_share" in calibration else calibration["shrinkage"])
+        return float(self.meta["calibration"]["network_share"])
 
     @property
     def volatility(self) -> dict:

@@ -61,9 +61,9 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
             if conflict:
                 raise UsageError(f"{ticker}: {conflict}; nothing was changed (rerun with --replace to replace the "
                                  "stored history)")
-        merged, added, changed = (incoming, len(incoming), 0) if replace else merge(stored, incoming)
-        if replace and len(stored):
-            added, changed = _replacement_counts(stored, incoming)
+        merged, added, changed = merge(stored, incoming)
+        if replace:  # the stored rows incoming lacks are dropped, not kept
+            merged, changed = incoming, changed + int(np.sum(~np.isin(stored.dates, incoming.dates)))
         if damaged:
             aside = store.set_aside(store.bars_path(ticker))
             notes.append(f"{ticker}: the damaged {aside.name.removesuffix('.damaged')} was replaced and kept as "
@@ -100,13 +100,6 @@ def history_conflict(stored: Bars, incoming: Bars) -> str | None:
     return (f"the new data changes the daily moves of {count} of the {len(moved)} days already stored (from "
             f"{common[i + 1]}: stored {100 * was:+.2f}%, new {100 * now:+.2f}%), which no dividend or split "
             "re-adjustment does: is it another series?")
-
-
-def _replacement_counts(stored: Bars, incoming: Bars) -> tuple[int, int]:
-    """(rows added, stored rows changed or dropped) when `incoming` replaces `stored` whole."""
-    _, added, changed = merge(stored, incoming)
-    dropped = int(np.sum(~np.isin(stored.dates, incoming.dates)))
-    return added, changed + dropped
 
 
 # --------------------------------------------------------------------------------------------------- local files
