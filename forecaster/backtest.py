@@ -47,7 +47,8 @@ import numpy as np
 TAILS = ("lower", "upper")
 DQ_LAGS = 4
 BASEL_WINDOW = 250
-BASEL_TAIL = 0.01  # the traffic light is calibrated for a 99% Value at Risk
+BASEL_TAIL = 0.01  # the traffic light is calibrated for a 99% Value at Risk ...
+BASEL_LEVEL = 0.98  # ... the lower bound of a central interval at 0.98
 GREEN_BELOW, YELLOW_BELOW = 0.95, 0.9999
 
 
