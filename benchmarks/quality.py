@@ -1,24 +1,25 @@
-"""Forecast quality on real daily prices: `forecast evaluate` on every CSV file of a folder, against naive and the
-standard volatility models.
+"""Forecast quality on a panel of real daily histories: one `forecast evaluate` over every CSV file of a folder, the
+same test start for all, against naive, linear, GARCH-t, GJR-t and the pooled HAR, at 1, 5 and 20 sessions ahead.
 
-For each TICKER.csv: import it into a temporary home (`forecast fetch TICKER --csv`), then run walk-forward
-evaluations from the first trading day of the last 20% of its rows (`forecast evaluate --test-start`), at each of
-`--horizons` (default 1, 5 and 20 sessions ahead), with the default training settings unless extra arguments are
-given; two evaluations run at a time. Prints Markdown tables (the ones in the README): at h = 1 the RMSE ratios to
-naive and the 90% interval-score ratios of the model to the RiskMetrics interval (naive: EWMA(0.94), ±1.645σ), to
-GARCH(1,1)-t and to GJR-GARCH(1,1)-t; at longer horizons the coverage and the interval-score ratios; and the geometric
-means over the tickers.
+The protocol of the development panel (../shared/universe, 130 tickers): train on bars before 2015-01-02, walk
+forward to the end of each file, with the S&P 500 (../shared/data/GSPC.csv, as ^GSPC) as the market. The files are
+read in place and written into a temporary home; nothing is copied into the repository.
 
-    python benchmarks/quality.py [--data-dir DIR] [--horizons 1,5,20] [--json OUT] [`forecast evaluate` options]
+    python benchmarks/quality.py [--data-dir DIR] [--market-csv FILE] [--test-start DATE] [--horizons 1,5,20]
+                                 [--jobs 2] [--json OUT] [--unseen K] [--short N] [`forecast evaluate` options]
 
-DIR defaults to ../shared/data beside the repository (the developers' data set; read in place, never bundled).
+Options after ours go to `forecast evaluate` (e.g. `--model per-ticker`, `--market none`, `--seed 1`).
+- `--unseen K`: also evaluate with K of the tickers (every len/K-th, sorted) kept out of the pool's training and
+  calibrated against it as tickers it never saw, and compare their one-day scores with the pool that learned them.
+- `--short N`: cut those K tickers to their last N sessions before the test start (the test period kept), and
+  evaluate them trained with the rest.
+- `--per-file`: the developers' eight files (../shared/data): each evaluated alone from the first day of its own last
+  20%, as a pool of one (the files cover different years, so they cannot share one test start).
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import csv
 import json
 import math
 import subprocess
@@ -27,118 +28,163 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
 
-
-def test_start_of(path: Path) -> tuple[str, int]:
-    """The date of the first row of the last 20% of the file's rows, and the row count."""
-    with open(path, newline="") as handle:
-        dates = [row["Date"] for row in csv.DictReader(handle)]
-    return dates[int(len(dates) * 0.8)], len(dates)
-
-
-def forecast(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forecaster", *args], capture_output=True, text=True)
+from forecaster.bars import read_csv  # noqa: E402
+from forecaster.store import Store  # noqa: E402
 
 
 def geometric_mean(values) -> float:
-    values = list(values)
-    return math.exp(sum(map(math.log, values)) / len(values))
+    values = [v for v in values if v is not None and v > 0]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else math.nan
 
 
-def evaluate(home: str, ticker: str, test_start: str, horizon: int, options: list[str]) -> dict:
+def fill(home: Path, files: list[Path], market_csv: Path | None, short: dict[str, int], test_start: str) -> None:
+    """Write each file's bars into the home as the store would (a CSV import validates the same way)."""
+    store = Store(home)
+    start = np.datetime64(test_start, "D")
+    for path in files:
+        bars = read_csv(path)
+        if path.stem in short:
+            before = np.flatnonzero(bars.dates < start)
+            bars = bars.take(slice(max(0, len(before) - short[path.stem]), None))
+        store.write_bars(path.stem, bars)
+    if market_csv is not None:
+        store.write_bars("^GSPC", read_csv(market_csv))
+
+
+def evaluate(home: Path, tickers: list[str], test_start: str, horizons: list[int], jobs: int,
+             options: list[str]) -> tuple[list[dict], float]:
     started = time.perf_counter()
-    done = forecast("evaluate", ticker, "--test-start", test_start, "--horizon", str(horizon), "--format", "json",
-                    "--home", home, "--quiet", "--jobs", "1", *options)
-    if done.returncode:
-        sys.exit(f"evaluate {ticker} --horizon {horizon} failed: {done.stderr.strip()}")
-    report = json.loads(done.stdout)
-    report["seconds"] = time.perf_counter() - started
-    print(f"{ticker} h={horizon}: done in {report['seconds']:.0f} s", file=sys.stderr)
-    return report
+    args = [sys.executable, "-m", "forecaster", "evaluate", *tickers, "--test-start", test_start, "--format", "json",
+            "--home", str(home), "--quiet", "--jobs", str(jobs), *[f"--horizon={h}" for h in horizons], *options]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode not in (0, 4):
+        sys.exit(f"evaluate failed ({done.returncode}): {done.stderr.strip()}")
+    if done.stderr.strip():
+        print(done.stderr.strip(), file=sys.stderr)
+    reports = json.loads(done.stdout)
+    return (reports if isinstance(reports, list) else [reports]), time.perf_counter() - started
 
 
-def ratio(report: dict, metric: str, method: str, baseline: str) -> float:
+def ratio(report: dict, method: str, baseline: str, metric: str = "interval_score") -> float:
     return report[method][metric] / report[baseline][metric]
+
+
+def summary(reports: list[dict], horizon: int, label: str) -> dict:
+    group = [r for r in reports if r["horizon"] == horizon]
+    coverage = np.array([r["model"]["coverage"] for r in group])
+    low, high = (0.87, 0.93) if horizon == 1 else (0.85, 0.95)
+    gjr = [ratio(r, "model", "gjr") for r in group]
+    point = [ratio(r, "model", "naive", "rmse") for r in group]
+    return {
+        "label": label, "h": horizon, "tickers": len(group),
+        "score / RiskMetrics": geometric_mean(ratio(r, "model", "naive") for r in group),
+        "score / HAR": geometric_mean(ratio(r, "model", "har") for r in group),
+        "score / GJR-t": geometric_mean(gjr),
+        "better than GJR-t": sum(v < 1 for v in gjr),
+        "HAR / RiskMetrics": geometric_mean(ratio(r, "har", "naive") for r in group),
+        "GJR-t / RiskMetrics": geometric_mean(ratio(r, "gjr", "naive") for r in group),
+        "worst / RiskMetrics": max(ratio(r, "model", "naive") for r in group),
+        "coverage": f"{coverage.min():.3f}-{coverage.max():.3f}",
+        "coverage in range": f"{int(np.sum((coverage >= low) & (coverage <= high)))} of {len(group)} in "
+                             f"[{low}, {high}]",
+        "point / naive": geometric_mean(point), "worst point / naive": max(point),
+    }
+
+
+def print_summary(rows: list[dict]) -> None:
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |")
+
+
+def print_tickers(reports: list[dict], horizon: int) -> None:
+    print(f"\nPer ticker, {horizon} session(s) ahead:\n")
+    print("| ticker | test days | model/naive RMSE | coverage | score / RiskMetrics | score / HAR | score / GJR-t |")
+    print("|---|---|---|---|---|---|---|")
+    for r in sorted((r for r in reports if r["horizon"] == horizon), key=lambda r: r["ticker"]):
+        print(f"| {r['ticker']} | {r['n']} | {ratio(r, 'model', 'naive', 'rmse'):.4f} | {r['model']['coverage']:.3f} | "
+              f"{ratio(r, 'model', 'naive'):.4f} | {ratio(r, 'model', 'har'):.4f} | {ratio(r, 'model', 'gjr'):.4f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--horizons", default="1,5,20", help="sessions ahead, comma-separated")
-    parser.add_argument("--json", type=Path, help="also write the full reports here")
-    args, evaluate_options = parser.parse_known_args()
+    parser.add_argument("--data-dir", type=Path, default=SHARED / "universe")
+    parser.add_argument("--market-csv", type=Path, default=SHARED / "data" / "GSPC.csv")
+    parser.add_argument("--test-start", default="2015-01-02")
+    parser.add_argument("--horizons", default="1,5,20")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every report here")
+    parser.add_argument("--unseen", type=int, default=0)
+    parser.add_argument("--short", type=int, default=0)
+    parser.add_argument("--per-file", action="store_true")
+    parser.add_argument("--tickers", type=int, default=0, help="only the first N files (a quick look)")
+    args, options = parser.parse_known_args()
     horizons = [int(h) for h in args.horizons.split(",")]
     files = sorted(args.data_dir.glob("*.csv"))
+    if args.tickers:
+        files = files[: args.tickers]
     if not files:
         sys.exit(f"no CSV files in {args.data_dir}")
-
-    reports: dict[tuple[str, int], dict] = {}
-    rows_of: dict[str, int] = {}
-    with tempfile.TemporaryDirectory() as home, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        jobs = {}
-        for path in files:
-            ticker = path.stem
-            test_start, rows_of[ticker] = test_start_of(path)
-            done = forecast("fetch", ticker, "--csv", str(path), "--home", home, "--quiet")
-            if done.returncode:
-                sys.exit(f"import of {path} failed: {done.stderr.strip()}")
-            for horizon in horizons:
-                jobs[(ticker, horizon)] = pool.submit(evaluate, home, ticker, test_start, horizon, evaluate_options)
-        reports = {key: job.result() for key, job in jobs.items()}
-    tickers = sorted(rows_of)
-
-    first = horizons[0]
-    print(f"h = {first}: RMSE ratios to naive; 90% interval score of the model relative to the RiskMetrics interval "
-          "(EWMA ±1.645σ), GARCH-t and GJR-t")
-    print()
-    print("| ticker | rows | test from | test days | model/naive RMSE | linear/naive RMSE | model direction "
-          "| model 90% coverage | score / EWMA | score / GARCH | score / GJR |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    columns: dict[str, list[float]] = {k: [] for k in ("rmse", "linear", "coverage", "ewma", "garch", "gjr")}
-    for ticker in tickers:
-        r = reports[(ticker, first)]
-        values = {"rmse": ratio(r, "rmse", "model", "naive"), "linear": ratio(r, "rmse", "linear", "naive"),
-                  "coverage": r["model"]["coverage"], "ewma": ratio(r, "interval_score", "model", "naive"),
-                  "garch": ratio(r, "interval_score", "model", "garch"),
-                  "gjr": ratio(r, "interval_score", "model", "gjr")}
-        for key, value in values.items():
-            columns[key].append(value)
-        direction = r["model"]["directional_accuracy"]
-        shown = "— (= naive)" if direction is None else f"{direction:.3f}"
-        print(f"| {ticker} | {rows_of[ticker]} | {r['test_start']} | {r['n']} | {values['rmse']:.4f} | "
-              f"{values['linear']:.4f} | {shown} | {values['coverage']:.3f} | {values['ewma']:.4f} | "
-              f"{values['garch']:.4f} | {values['gjr']:.4f} |")
-    means = {k: geometric_mean(v) for k, v in columns.items() if k != "coverage"}
-    print(f"| geometric mean | | | | {means['rmse']:.4f} | {means['linear']:.4f} | | "
-          f"{sum(columns['coverage']) / len(tickers):.3f} (mean) | {means['ewma']:.4f} | {means['garch']:.4f} | "
-          f"{means['gjr']:.4f} |")
-    print(f"\nworst model/naive RMSE ratio {max(columns['rmse']):.4f}; coverage {min(columns['coverage']):.3f} .. "
-          f"{max(columns['coverage']):.3f}; model beats GJR-t on {sum(v < 1 for v in columns['gjr'])} of "
-          f"{len(tickers)} tickers")
-
-    if len(horizons) > 1:
-        print()
-        head = " | ".join(f"h={h} coverage | h={h} score / EWMA | h={h} score / GJR" for h in horizons[1:])
-        print(f"| ticker | {head} |")
-        print("|---" * (1 + 3 * (len(horizons) - 1)) + "|")
-        later: dict[tuple[int, str], list[float]] = {}
-        for ticker in tickers:
-            cells = []
-            for h in horizons[1:]:
-                r = reports[(ticker, h)]
-                values = (r["model"]["coverage"], ratio(r, "interval_score", "model", "naive"),
-                          ratio(r, "interval_score", "model", "gjr"))
-                for name, value in zip(("coverage", "ewma", "gjr"), values, strict=True):
-                    later.setdefault((h, name), []).append(value)
-                cells.append(f"{values[0]:.3f} | {values[1]:.4f} | {values[2]:.4f}")
-            print(f"| {ticker} | {' | '.join(cells)} |")
-        cells = [f"{min(later[(h, 'coverage')]):.3f}–{max(later[(h, 'coverage')]):.3f} | "
-                 f"{geometric_mean(later[(h, 'ewma')]):.4f} | {geometric_mean(later[(h, 'gjr')]):.4f}"
-                 for h in horizons[1:]]
-        print(f"| range / geometric mean | {' | '.join(cells)} |")
+    if args.per_file:
+        return per_file(files, horizons, args, options)
+    tickers = [path.stem for path in files]
+    chosen = tickers[:: max(1, len(tickers) // args.unseen)][: args.unseen] if args.unseen else []
+    market = None if "none" in options else args.market_csv
+    out: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as root:
+        home = Path(root) / "panel"
+        fill(home, files, market, {t: args.short for t in chosen} if args.short else {}, args.test_start)
+        label = "short history" if args.short else "panel"
+        out[label], seconds = evaluate(home, tickers, args.test_start, horizons, args.jobs, options)
+        print(f"{label}: {len(tickers)} tickers evaluated in {seconds:.0f} s", file=sys.stderr)
+        if args.unseen and not args.short:
+            unseen = [f"--unseen={t}" for t in chosen]
+            out["unseen"], seconds = evaluate(home, tickers, args.test_start, [1], args.jobs, [*options, *unseen])
+            print(f"unseen: evaluated in {seconds:.0f} s", file=sys.stderr)
+    rows = [summary(out[label], h, label) for h in horizons]
+    if chosen:
+        subset = [r for r in out[label] if r["ticker"] in chosen]
+        rows += [summary(subset, h, f"{label}: the {len(chosen)} {'cut' if args.short else 'chosen'} tickers")
+                 for h in horizons]
+    if "unseen" in out:
+        unseen_reports = [r for r in out["unseen"] if r["ticker"] in chosen]
+        rows.append(summary(unseen_reports, 1, f"the {len(chosen)} tickers, unseen by the pool"))
+        seen = {r["ticker"]: r["model"]["interval_score"] for r in out[label] if r["horizon"] == 1}
+        change = [r["model"]["interval_score"] / seen[r["ticker"]] for r in unseen_reports]
+        print(f"unseen / seen interval score on the {len(chosen)} tickers: geometric mean "
+              f"{geometric_mean(change):.4f}, range {min(change):.4f}-{max(change):.4f}\n")
+    print_summary(rows)
+    print_tickers(out[label], horizons[0])
     if args.json:
-        args.json.write_text(json.dumps({f"{t}@{h}": r for (t, h), r in reports.items()}, indent=2) + "\n")
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+
+
+def per_file(files: list[Path], horizons: list[int], args, options: list[str]) -> None:
+    rows, everything = [], []
+    with tempfile.TemporaryDirectory() as root:
+        for path in files:
+            home = Path(root) / path.stem
+            bars = read_csv(path)
+            test_start = str(bars.dates[int(len(bars) * 0.8)])
+            fill(home, [path], None, {}, test_start)
+            reports, seconds = evaluate(home, [path.stem], test_start, horizons, args.jobs, ["--market", "none",
+                                                                                             *options])
+            print(f"{path.stem}: evaluated in {seconds:.0f} s", file=sys.stderr)
+            everything.extend(reports)
+    for h in horizons:
+        rows.append(summary(everything, h, "eight files, each alone"))
+    print_summary(rows)
+    print_tickers(everything, horizons[0])
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=1) + "\n")
 
 
 if __name__ == "__main__":

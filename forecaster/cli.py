@@ -120,11 +120,19 @@ def _parse_date(value: str | None, option: str) -> dt.date | None:
 
 
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal) -> None:
-    """Report per-ticker failures of a multi-ticker command and exit with the right code."""
+    """Report per-ticker failures of a multi-ticker command and exit with the right code. One cause shared by
+    several tickers (a damaged pool serves them all) is one line naming them."""
+    shared: dict[str, list[str]] = {}
     for ticker, error in failures:
         if terminal.debug:
             traceback.print_exception(error)
-        terminal.error(error.message if ticker in error.message else f"{ticker}: {error.message}")
+        shared.setdefault(error.message, []).append(ticker)
+    for message, tickers in shared.items():
+        if len(tickers) == 1:
+            terminal.error(message if tickers[0] in message else f"{tickers[0]}: {message}")
+        else:
+            shown = ", ".join(tickers[:5]) + (f" and {len(tickers) - 5} more" if len(tickers) > 5 else "")
+            terminal.error(f"{message} ({len(tickers)} tickers: {shown})")
     if not failures:
         return
     if done == 0 and len(failures) == 1:
@@ -246,49 +254,78 @@ def list_(
 
 
 # ------------------------------------------------------------------------------------------------------- train
-def _run_jobs(terminal: Terminal, store, config, given: dict, function, names: list[str], arguments: dict,
-              describe) -> tuple[list, list[tuple[str, ForecastError]]]:
-    """Run `function(ticker=T, **arguments)` for every ticker with forecaster.parallel, as --jobs / --scheduler (or
-    forecast.toml) say, with one progress bar over tickers (over epochs when one ticker trains here). Returns the
-    results and the failures, each in the order of `names`; `describe(result)` is a ticker's line for logs."""
+def _job_runner(terminal: Terminal, store, config, given: dict, epochs: int, describe):
+    """`run_jobs(function, names, arguments) -> (results, failures)` for the library: per-ticker jobs with
+    forecaster.parallel, as --jobs / --scheduler (or forecast.toml) say, with one progress bar over tickers (over
+    epochs when one ticker trains here). `describe(result)` is a ticker's line for logs."""
     from forecaster.parallel import default_jobs, run_per_ticker
 
     jobs = config.value("parallel.jobs", given.get("jobs")) or default_jobs()
     scheduler = config.value("parallel.scheduler", given.get("scheduler"))
-    done: dict[str, object] = {}
-    failed: dict[str, ForecastError] = {}
-    here_alone = len(names) == 1 and not scheduler
-    progress = (_epoch_progress(terminal, names[0], arguments["config"].epochs) if here_alone
-                else terminal.progress("Working", total=len(names)))
-    with progress as advance:
-        if here_alone:
-            arguments = {**arguments, "callback": advance}
-        for outcome in run_per_ticker(function, names, arguments, jobs=jobs, store=store, scheduler=scheduler):
-            if outcome.error is not None:
-                failed[outcome.ticker] = outcome.error
-            else:
-                done[outcome.ticker] = outcome.result
-                if not terminal.shows_progress:
-                    terminal.info(describe(outcome.result))
-            if not here_alone:
-                advance(status=outcome.ticker + (" failed" if outcome.error else ""))
-    return [done[n] for n in names if n in done], [(n, failed[n]) for n in names if n in failed]
+
+    def run_jobs(function, names: list[str], arguments: dict):
+        done: dict[str, object] = {}
+        failed: dict[str, ForecastError] = {}
+        here_alone = len(names) == 1 and not scheduler
+        progress = (_epoch_progress(terminal, names[0], epochs) if here_alone
+                    else terminal.progress("Working", total=len(names)))
+        with progress as advance:
+            if here_alone:
+                arguments = {**arguments, "callback": advance}
+            for outcome in run_per_ticker(function, names, arguments, jobs=jobs, store=store, scheduler=scheduler):
+                if outcome.error is not None:
+                    failed[outcome.ticker] = outcome.error
+                else:
+                    done[outcome.ticker] = outcome.result
+                    if not terminal.shows_progress and describe(outcome.result):
+                        terminal.info(describe(outcome.result))
+                if not here_alone:
+                    advance(status=outcome.ticker + (" failed" if outcome.error else ""))
+        return [done[n] for n in names if n in done], [(n, failed[n]) for n in names if n in failed]
+
+    return run_jobs
 
 
 @contextlib.contextmanager
-def _epoch_progress(terminal: Terminal, ticker: str, epochs: int):
-    """Yields a training callback that drives a progress bar (on a terminal) for one ticker."""
-    with terminal.progress(f"Training {ticker}", total=epochs) as advance:
+def _epoch_progress(terminal: Terminal, what: str, epochs: int):
+    """Yields a training callback that drives a progress bar (on a terminal) for one network."""
+    with terminal.progress(f"Training {what}", total=epochs) as advance:
         def callback(epoch, train_loss, val_loss):
             advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
         yield callback
+
+
+def _log_line(result) -> str | None:
+    """A finished job's line for logs (cron mail), if it has one."""
+    return result.get("log") if isinstance(result, dict) else getattr(result, "log", None)
+
+
+class _PoolProgress:
+    """The pool's epoch progress bar, opened at its first epoch (after any per-ticker jobs' bars have closed)."""
+
+    def __init__(self, terminal: Terminal, epochs: int):
+        self.terminal, self.epochs = terminal, epochs
+        self.stack = contextlib.ExitStack()
+        self.callback = None
+
+    def __call__(self, epoch, train_loss, val_loss):
+        if self.callback is None:
+            self.callback = self.stack.enter_context(_epoch_progress(self.terminal, "the pool", self.epochs))
+        self.callback(epoch, train_loss, val_loss)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stack.close()
 
 
 @app.command()
 @_with_settings("train", "parallel")
 def train(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
-                                                            "stored ticker].", show_default=False)] = None,
+                                                            "stored ticker; with a pool, named tickers are "
+                                                            "calibrated against it].", show_default=False)] = None,
     until: Annotated[Optional[str], typer.Option(help="Train on data up to this date only (YYYY-MM-DD).",
                                                  show_default=False)] = None,
     home: HomeOption = None,
@@ -297,29 +334,29 @@ def train(
     *,
     given: dict,
 ) -> None:
-    """Train an LSTM per ticker on its stored prices and save it under models/."""
+    """Train the models (one pooled network for the watchlist, or one per ticker) and save them under models/."""
     from forecaster.model import TrainingConfig
-    from forecaster.pipeline import require_tickers, train_ticker
+    from forecaster.pipeline import require_tickers, train_models
 
     until_date = _parse_date(until, "--until")
     store, terminal, config = _session(home, quiet, debug)
     training = TrainingConfig.from_settings(config, given)
+    training.check()
     names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
                             "price data in the store yet: run 'forecast fetch TICKER' first")
-    results, failures = _run_jobs(
-        terminal, store, config, given, train_ticker, names, {"store": store, "config": training, "until": until_date},
-        lambda row: f"{row['ticker']}: trained {row['epochs']} {plural(row['epochs'], 'epoch')} on {row['rows']} "
-                    f"rows to {row['until']}")
-    for row in results:
-        for note in row.pop("notes", []):
-            terminal.info(note)
-    if results and not quiet:
-        terminal.results(results, list(results[0]), title="Trained (validation: last 15% of the training span)")
-    _finish(failures, len(results), terminal)
+    run_jobs = _job_runner(terminal, store, config, given, training.epochs, _log_line)
+    outcome = train_models(store, names, training, until=until_date, calibrate_named=bool(tickers), run_jobs=run_jobs)
+    for note in outcome.notes:
+        terminal.info(note)
+    if outcome.rows and not quiet:
+        terminal.results(outcome.rows, list(outcome.rows[0]),
+                         title="Trained (validation: the last 15% of each ticker's windows)")
+    _finish(outcome.failures, len(outcome.rows), terminal)
 
 
 # ----------------------------------------------------------------------------------------------------- predict
 @app.command()
+@_with_settings("predict")
 def predict(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
                                                             "ticker with a model].", show_default=False)] = None,
@@ -328,37 +365,52 @@ def predict(
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    *,
+    given: dict,
 ) -> None:
     """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
     from forecaster.pipeline import check_days, model_tickers, predict_tickers, require_tickers
 
     check_days(days)
     store, terminal, config = _session(home, quiet, debug)
+    level = config.value("predict.level", given.get("level"))
     names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
                             "models in the store yet: run 'forecast train' first")
-    predictions, failures = predict_tickers(store, names, days)
+    predictions, failures = predict_tickers(store, names, days, level)
     rows = [row for prediction in predictions for row in prediction.rows]
     for prediction in predictions:
         for note in prediction.warnings:
             terminal.warn(note)
         if prediction.live_record:
             terminal.info(prediction.live_record)
-    shown = [{**row, **{k: round(row[k], 4) for k in ("forecast", "lower", "upper")}} for row in rows]
     columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
-    _results(terminal, shown, columns, format, "Forecast of the adjusted close, with 90% intervals", failures, names)
+    if format is Format.table:
+        columns.append("volatility")
+    else:
+        columns.extend(["level", "volatility", "model"])
+    _results(terminal, rows, columns, format, f"Forecast of the adjusted close, with {_percent(level)} intervals "
+             "(volatility: annualised %)", failures, names)
     _finish(failures, len(names) - len(failures), terminal)
+
+
+def _percent(level: float) -> str:
+    return f"{100 * level:g}%"
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 @app.command()
-@_with_settings("train", "parallel")
+@_with_settings("train", "parallel", "predict")
 def evaluate(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
                                                             "stored ticker].", show_default=False)] = None,
     test_start: Annotated[str, typer.Option("--test-start", help="First day of the test period (YYYY-MM-DD): "
                                             "train before it, forecast every day from it.", show_default=False)] = "",
-    horizon: Annotated[int, typer.Option(help="Sessions ahead: each test day is forecast from data up to this many "
-                                              "sessions before it.")] = 1,
+    horizon: Annotated[Optional[list[int]], typer.Option(help="Sessions ahead: each test day is forecast from data "
+                                                         "up to this many sessions before it; repeat for several "
+                                                         "[default: 1].", show_default=False)] = None,
+    unseen: Annotated[Optional[list[str]], typer.Option(help="A ticker to keep out of the pool's training and "
+                                                        "calibrate against it, as one it never saw; repeatable.",
+                                                        show_default=False)] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
     predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file (with "
                                                         "several tickers, put {ticker} in its name).",
@@ -369,48 +421,67 @@ def evaluate(
     *,
     given: dict,
 ) -> None:
-    """Walk-forward test: the LSTM against naive and linear forecasts, each day from the day before."""
-    from forecaster.evaluate import PREDICTION_COLUMNS, check_horizon, summary_rows
+    """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
+    from forecaster.evaluate import PREDICTION_COLUMNS, check_horizon, geometric_summary, summary_rows
     from forecaster.model import TrainingConfig
     from forecaster.output import rows_to_csv
-    from forecaster.pipeline import evaluate_ticker, require_tickers
-    from forecaster.store import atomic_write_text
+    from forecaster.pipeline import evaluate_models, require_tickers
+    from forecaster.store import atomic_write_text, normalize_ticker
 
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
     start = _parse_date(test_start, "--test-start")
-    check_horizon(horizon)
+    horizons = list(dict.fromkeys(horizon or [1]))
+    for h in horizons:
+        check_horizon(h)
     if format is Format.csv:
         raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
     store, terminal, config = _session(home, quiet, debug)
+    level = config.value("predict.level", given.get("level"))
     training = TrainingConfig.from_settings(config, given)
+    training.check()
     names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
                             "price data in the store yet: run 'forecast fetch TICKER' first")
-    if predictions is not None and len(names) > 1 and "{ticker}" not in str(predictions):
-        raise UsageError("--predictions with several tickers needs {ticker} in the file name, e.g. eval-{ticker}.csv")
+    kept_out = tuple(dict.fromkeys(normalize_ticker(t) for t in unseen or []))
+    names = list(dict.fromkeys([*names, *kept_out]))
+    several = len(names) > 1 or len(horizons) > 1
+    if predictions is not None and several and "{ticker}" not in str(predictions):
+        raise UsageError("--predictions with several tickers or horizons needs {ticker} in the file name, e.g. "
+                         "eval-{ticker}.csv")
     outputs = {n: store.check_output(Path(str(predictions).replace("{ticker}", n.replace("^", ""))))
                for n in names} if predictions is not None else {}
-    results, failures = _run_jobs(
-        terminal, store, config, given, evaluate_ticker, names, {"store": store, "config": training,
-                                                                 "test_start": start, "horizon": horizon},
-        lambda result: f"{result[0]['ticker']}: evaluated on {result[0]['n']} days")
-    for report, daily in results:
-        if report["ticker"] in outputs:
-            atomic_write_text(outputs[report["ticker"]], rows_to_csv(daily, PREDICTION_COLUMNS))
-    reports = [report for report, _ in results]
+    run_jobs = _job_runner(terminal, store, config, given, training.epochs, lambda result: None)
+    with _PoolProgress(terminal, training.epochs) as progress:
+        outcome = evaluate_models(store, names, training, start, horizons, level, unseen=kept_out,
+                                  run_jobs=run_jobs, callback=progress)
+    for note in outcome.notes:
+        terminal.info(note)
+    daily: dict[str, list[dict]] = {}
+    for evaluation in outcome.rows:
+        daily.setdefault(evaluation.ticker, []).extend(evaluation.prediction_rows())
+    for ticker, rows in daily.items():
+        if ticker in outputs:
+            atomic_write_text(outputs[ticker], rows_to_csv(rows, PREDICTION_COLUMNS))
+    reports = [evaluation.report() for evaluation in outcome.rows]
     if format is Format.json:
-        if reports or failures:
-            terminal.document(reports[0] if len(names) == 1 and reports else reports)
+        if reports or outcome.failures:
+            terminal.document(reports[0] if not several and reports else reports)
     elif reports:
         rows = summary_rows(reports)
-        if len(reports) == 1:
-            rows = [{k: v for k, v in row.items() if k != "ticker"} for row in rows]
-            title = (f"{reports[0]['ticker']}: {reports[0]['n']} trading days from {reports[0]['test_start']}, "
-                     f"{horizon} {plural(horizon, 'session')} ahead")
-        else:
-            title = f"Walk-forward from {start}, {horizon} {plural(horizon, 'session')} ahead (vs naive < 1: better)"
-        terminal.results(rows, list(rows[0]), title=title)
-    _finish(failures, len(results), terminal)
+        tickers_done = sorted({r["ticker"] for r in reports})
+        if len(tickers_done) > 1:
+            rows.extend(geometric_summary(reports))
+        title = (f"Walk-forward from {start}, {_percent(level)} intervals, {', '.join(map(str, horizons))} "
+                 f"{plural(horizons[-1], 'session')} ahead (vs naive < 1: better)")
+        if len(tickers_done) == 1:
+            title = (f"{reports[0]['ticker']}: {reports[0]['n']} trading {plural(reports[0]['n'], 'day')} from "
+                     f"{reports[0]['test_start']}, {_percent(level)} intervals (vs naive < 1: better)")
+        terminal.results(rows, _columns(rows), title=title)
+    _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal)
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(key for row in rows for key in row))
 
 
 # ------------------------------------------------------------------------------------------------------ config
@@ -482,6 +553,7 @@ def score(
 
 # -------------------------------------------------------------------------------------------------------- plot
 @app.command()
+@_with_settings("predict")
 def plot(
     ticker: Annotated[str, typer.Argument(help="Ticker symbol.", show_default=False)],
     out: Annotated[Optional[Path], typer.Option(help="Picture to write, in the format of its suffix: .png, .svg, "
@@ -495,12 +567,15 @@ def plot(
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    *,
+    given: dict,
 ) -> None:
-    """Draw recent prices, the next days' forecast with its 90% band, past forecasts and an evaluation (PNG)."""
+    """Draw recent prices, the next days' forecast with its band, past forecasts and an evaluation."""
     from forecaster.plot import plot_ticker
 
-    store, terminal, _ = _session(home, quiet, debug)
-    path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation)
+    store, terminal, config = _session(home, quiet, debug)
+    path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation,
+                       level=config.value("predict.level", given.get("level")))
     terminal.info(f"wrote {path}")
 
 

@@ -49,6 +49,7 @@ class Setting:
     open_low: bool = False  # the low bound itself is excluded
     choices: tuple[str, ...] = ()  # the allowed strings, if limited
     env: str | None = None  # an environment variable that overrides the file
+    symbol: bool = False  # a string that is a ticker symbol (or "none")
 
     @property
     def option(self) -> str:
@@ -65,7 +66,12 @@ class Setting:
                 raise ValueError(f"must be a string, got {value!r}")
             if self.choices and value not in self.choices:
                 raise ValueError(f"must be one of {', '.join(self.choices)}, got {value!r}")
-            return value
+            if self.symbol and value.strip().lower() != "none":
+                try:
+                    return normalize_ticker(value)
+                except UsageError as error:
+                    raise ValueError(f"must be a ticker symbol or none: {error.message}") from None
+            return value.strip().lower() if self.symbol else value
         if isinstance(value, bool) or not isinstance(value, int | float) or (self.kind is int and value != int(value)):
             raise ValueError(f"must be {'an integer' if self.kind is int else 'a number'}, got {value!r}")
         value = self.kind(value)
@@ -85,17 +91,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch", "rate", 0.4, "Yahoo Finance requests per second (polite: well under Yahoo's limit).", float,
             0, 100, open_low=True),
     Setting("train", "window", 30, "Trading days in each input window.", int, 2, 1000),
-    Setting("train", "hidden", 64, "LSTM hidden units per layer.", int, 1, 1024),
+    Setting("train", "hidden", 32, "LSTM hidden units per layer.", int, 1, 1024),
     Setting("train", "layers", 1, "Stacked LSTM layers.", int, 1, 8),
-    Setting("train", "epochs", 200, "Maximum training epochs.", int, 1, 100_000),
-    Setting("train", "batch_size", 64, "Windows per mini-batch.", int, 1, 65_536),
+    Setting("train", "epochs", 200, "Maximum training epochs (an epoch of a pool is at most 131,072 windows).", int, 1,
+            100_000),
+    Setting("train", "batch_size", 256, "Windows per mini-batch.", int, 1, 65_536),
     Setting("train", "lr", 1e-3, "Adam learning rate.", float, 0, 1, open_low=True),
-    Setting("train", "patience", 10, "Stop after this many epochs without validation improvement (0: never stop "
+    Setting("train", "patience", 5, "Stop after this many epochs without validation improvement (0: never stop "
             "early).", int, 0, 100_000),
     Setting("train", "seed", 0, "Random seed: same seed and data give the same model.", int, 0, 2**32 - 1),
     Setting("train", "features", "auto", "Inputs per day: 'range' (log return, high-low range, overnight gap, "
-            "intraday move), 'returns' (log return only), 'ohlcv' (return, range, volume change) or 'auto' (range "
-            "where the data has real OHLC, else returns).", str, choices=_feature_sets()),
+            "intraday move, volume change), 'returns' (log return only) or 'auto' (range where the data has real OHLC, "
+            "else returns).", str, choices=_feature_sets()),
+    Setting("train", "model", "pooled", "'pooled': one network for all the tickers trained together; 'per-ticker': "
+            "a network of its own for each.", str, choices=("pooled", "per-ticker")),
+    Setting("train", "market", "^GSPC", "The market index whose same-day moves every window sees (a stored "
+            "ticker), or 'none'.", str, symbol=True),
+    Setting("predict", "level", 0.90, "Level of the forecast intervals, e.g. 0.9 for 90%.", float, 0.5, 0.998),
     Setting("parallel", "jobs", None, "Tickers trained at once, in worker processes [default: the number of "
             "cores].", int, 1, 1024),
     Setting("parallel", "scheduler", None, "Run the per-ticker jobs on this Dask scheduler (e.g. "

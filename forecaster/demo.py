@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import partial
 from pathlib import Path
 
 from forecaster import sources
-from forecaster.evaluate import METHODS, walk_forward
+from forecaster.evaluate import METHODS
 from forecaster.model import TrainingConfig
 from forecaster.output import Terminal, plural
-from forecaster.pipeline import predict_ticker, train_ticker
+from forecaster.pipeline import evaluate_models, predict_ticker, train_models
 from forecaster.store import Store
 
 EVALUATED = "MSFT"
+
+
+def _no_jobs(function, names, arguments, callback=None):
+    """The demo's jobs, one after another in this process, each given `callback` for its epochs."""
+    from forecaster.parallel import run_job
+
+    outcomes = [run_job(function, name, {**arguments, "callback": callback}) for name in names]
+    return [o.result for o in outcomes if o.error is None], [(o.ticker, o.error) for o in outcomes if o.error]
 
 
 def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
@@ -28,31 +38,36 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
         say(f"   {ticker:6} {result.rows} daily bars, {result.first_date} .. {result.last_date}")
 
     config = TrainingConfig(epochs=epochs, patience=5)
-    say(f"\n2. Train an LSTM per ticker (forecast train --epochs {epochs} --patience 5)")
-    for ticker in sources.SAMPLE_TICKERS:
-        with terminal.progress(f"   training {ticker}", total=epochs) as advance:
-            row = train_ticker(store, ticker, config, callback=lambda *args: advance())
-        say(f"   {ticker:6} {row['epochs']} {plural(row['epochs'], 'epoch')}; validation RMSE "
-            f"{row['val RMSE model']:.4f} vs naive {row['val RMSE naive']:.4f} (share of the network's forecast "
-            f"kept: {row['network share']:.2f})")
+    tickers = list(sources.SAMPLE_TICKERS)
+    say(f"\n2. Train one network on all three, pooled (forecast train --epochs {epochs} --patience 5)")
+    with terminal.progress("   training the pool", total=epochs) as advance:
+        outcome = train_models(store, tickers, config, run_jobs=partial(_no_jobs, callback=lambda *args: advance()))
+    for row in outcome.rows:
+        say(f"   {row['ticker']:6} {row['rows']} rows; network share of the mean {row['network share']:.2f}, of the "
+            f"scale {row['scale share']:.2f}")
+    say(f"   ({outcome.rows[0]['epochs']} {plural(outcome.rows[0]['epochs'], 'epoch')}; a share of 0 means the "
+        "network found no reliable signal there and the model falls back on naive or on the volatility baseline)")
 
     bars = store.read_bars(EVALUATED)
     test_start = str(bars.dates[int(len(bars) * 0.8)])
-    say(f"\n3. Walk-forward test of {EVALUATED} on its last 20% (forecast evaluate {EVALUATED} "
+    say(f"\n3. Walk-forward test from {test_start}, a pool trained on the three before it (forecast evaluate "
         f"--test-start {test_start})")
-    with terminal.progress(f"   training {EVALUATED}", total=epochs) as advance:
-        evaluation = walk_forward(bars, EVALUATED, test_start, config, callback=lambda *args: advance())
-    report = evaluation.report()
-    naive = report["naive"]
-    say(f"   {report['n']} trading days. Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals:")
-    say("   coverage, and interval score relative to the RiskMetrics interval of naive (below 1: narrower or fewer "
-        "misses)")
-    for method in METHODS:
-        metrics = report[method]
-        direction = metrics["directional_accuracy"]
-        say(f"   {method:6} RMSE {metrics['rmse'] / naive['rmse']:.4f} x naive; interval coverage "
-            f"{metrics['coverage']:.2f}, score {metrics['interval_score'] / naive['interval_score']:.4f} x RiskMetrics"
-            + ("" if direction is None else f"; direction {direction:.2f}"))
+    with terminal.progress("   training the pool", total=epochs) as advance:
+        outcome = evaluate_models(store, tickers, config, dt.date.fromisoformat(test_start), [1], run_jobs=_no_jobs,
+                                  callback=lambda *args: advance())
+    say("   Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals: coverage, and interval score")
+    say("   relative to the RiskMetrics interval of naive (below 1: narrower or fewer misses)")
+    for evaluation in outcome.rows:
+        report = evaluation.report()
+        naive = report["naive"]
+        say(f"   {report['ticker']}, {report['n']} trading days:")
+        for method in METHODS:
+            metrics = report[method]
+            direction = metrics["directional_accuracy"]
+            score = metrics["interval_score"] / naive["interval_score"]
+            say(f"     {method:6} RMSE {metrics['rmse'] / naive['rmse']:.4f} x naive; coverage "
+                f"{metrics['coverage']:.2f}, score {score:.4f} x RiskMetrics"
+                + ("" if direction is None else f"; direction {direction:.2f}"))
 
     say("\n4. Forecast the next 5 sessions (forecast predict --days 5)")
     for ticker in sources.SAMPLE_TICKERS:

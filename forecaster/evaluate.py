@@ -1,43 +1,73 @@
-"""Walk-forward evaluation: the LSTM against the naive forecast, a linear (ridge) model and GARCH-type volatility
-models, all on the same days.
+"""Walk-forward evaluation: the model against the naive forecast, a linear (ridge) model, GARCH-type volatility models
+and the pooled HAR, all on the same days, at one interval level.
 
-The models are trained on bars strictly before the test start. Then, for every trading day d from the test start on,
-each method forecasts the adjusted close of d from data up to the origin t = d - H, H sessions earlier (`horizon`):
-no forecast sees its own day or anything after its origin. Scalers, shrinkage, volatility choice and interval
-calibration come from the training span; the GARCH parameters are fitted on it and then held fixed while the
-variance is filtered forward.
+Every model is trained on bars strictly before the test start: a pool on every evaluated ticker's bars and the
+market's, all cut at that date (forecaster.training). Then, for every trading day d from the test start on, each
+method forecasts the adjusted close of d from data up to the origin t = d - H, H sessions earlier: no forecast sees its
+own day or anything after its origin. Scalers, shrinkage, calibration, the HAR and the GARCH parameters come from the
+training span only; the GARCH variance is then filtered forward with its parameters held fixed.
 
-Methods, each with a point forecast and a 90% interval for the H-day log return R = log(P_d / P_t):
+Methods, each with a point forecast and a central interval at `level` for the H-day log return R = log(P_d / P_t):
 
-- model: the forecaster (mean path and calibrated, mean-reverting volatility path; see forecaster.model);
-- naive: no move, with the RiskMetrics interval ±1.645 σ_t sqrt(H), σ the EWMA(0.94) of squared returns;
-- linear: ridge regression of R on the flattened window (direct H-day forecast), its interval from the quantiles of
-  its validation residuals scaled by σ_t sqrt(H);
+- model: the network's mean path and calibrated, mean-reverting volatility path (forecaster.model);
+- naive: no move, with the RiskMetrics interval ±z σ_t sqrt(H), σ the EWMA(0.94) of squared returns, z the normal
+  quantile of the level;
+- linear: ridge regression of R on the flattened window of the ticker's features (direct H-day forecast; fitted on
+  the first 85% of the training windows), its interval from the quantiles of its residuals on the other 15% scaled
+  by σ_t sqrt(H);
 - garch, gjr: GARCH(1,1) and GJR-GARCH(1,1) with Student-t errors (the `arch` package): constant mean, interval
-  ±q_ν sqrt(V) with V the forecast H-day variance and q_ν the unit-variance t quantile.
+  ±q_ν sqrt(V) with V the forecast H-day variance and q_ν the unit-variance t quantile;
+- har: the pool's log-HAR on the range alone (forecaster.baseline's σ_HAR: no network, no correction), with the same
+  variance path and pooled, partially pooled quantiles as the model (forecaster.calibration) — the bar a network
+  has to clear.
 
 Metrics over the test days: RMSE, MAE, MAPE (%) of the price forecasts, directional accuracy (over the days on which
-both the forecast and the price moved; None for a method that never predicts a move), and of the 90% interval its
-coverage, mean width (in log-return units) and interval (Winkler) score, (u - l) + 20 (l - R)⁺ + 20 (R - u)⁺ on log
-returns: lower is better.
+both the forecast and the price moved; None for a method that never predicts a move), and of the interval its
+coverage, mean width (in log-return units) and interval (Winkler) score, (u - l) + 2/α (l - R)⁺ + 2/α (R - u)⁺ on
+log returns with α = 1 - level: lower is better. And each bound's backtest (forecaster.backtest): hits against the
+expected number, Kupiec, Christoffersen and DQ p-values and the pinball loss; for a 99% lower bound (level 0.98) the
+Basel traffic light of the last 250 days.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from forecaster.bars import Bars
+from forecaster.calibration import Evidence, calibrate_newcomer, calibrate_pool, quantile_at
 from forecaster.errors import UsageError
-from forecaster.model import INTERVAL_LEVEL, Dataset, TrainingConfig, train
-from forecaster.output import plural
-from forecaster.volatility import garch_forecasts, interval_score, student_quantile
+from forecaster.model import Model
+from forecaster.panel import Market, TickerData
+from forecaster.volatility import cumulative_variance, ewma, garch_forecasts, interval_score
 from forecaster.windows import build_series
 
-METHODS = ("model", "naive", "linear", "garch", "gjr")
-NORMAL_QUANTILE = 1.6448536269514722  # the 95% quantile of the standard normal: RiskMetrics' 90% interval
+METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
 MAX_HORIZON = 250
+LINEAR_VALIDATION = 0.15
+
+
+@dataclass
+class TestDays:
+    """The days a ticker is tested on, `horizon` sessions ahead: test days d (n,) and their origins d - H, indices
+    into the ticker's series (its bars minus the first)."""
+
+    days: np.ndarray
+    horizon: int
+
+    @property
+    def origins(self) -> np.ndarray:
+        return self.days - self.horizon
+
+
+def test_days(dates: np.ndarray, start: np.datetime64, horizon: int, window: int, ticker: str) -> TestDays:
+    days = np.flatnonzero(dates >= start)
+    days = days[days - horizon >= window - 1]
+    if not len(days):
+        raise UsageError(f"no test day of {ticker} has an origin {horizon} sessions before it")
+    return TestDays(days, horizon)
 
 
 @dataclass
@@ -45,37 +75,38 @@ class Evaluation:
     ticker: str
     test_start: str
     horizon: int
+    level: float
     dates: np.ndarray  # (n,) test days
     actual: np.ndarray  # (n,) adjusted close
     previous: np.ndarray  # (n,) adjusted close at the origin, `horizon` sessions before
-    forecasts: dict[str, np.ndarray]  # method -> (n,) forecast of the adjusted close
-    intervals: dict[str, tuple[np.ndarray, np.ndarray]]  # method -> (lower, upper) of the adjusted close
+    bounds: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # method -> (centre, lower, upper) log returns
 
     def metrics(self) -> dict[str, dict]:
-        return {method: score(self.forecasts[method], *self.intervals[method], self.actual, self.previous)
-                for method in METHODS}
+        return {method: score(*self.bounds[method], self.actual, self.previous, self.level) for method in METHODS}
 
     def report(self) -> dict:
-        return {"ticker": self.ticker, "test_start": self.test_start, "horizon": self.horizon, "n": len(self.dates),
-                **self.metrics()}
+        return {"ticker": self.ticker, "test_start": self.test_start, "horizon": self.horizon, "level": self.level,
+                "n": len(self.dates), **self.metrics()}
 
     def prediction_rows(self) -> list[dict]:
-        """Per test day: date, actual, and each method's forecast with its interval (model's as lower, upper)."""
+        """Per test day: date, actual, origin close, and each method's forecast with its interval (prices)."""
         rows = []
+        prices = {method: [self.previous * np.exp(b) for b in self.bounds[method]] for method in METHODS}
         for i, date in enumerate(self.dates):
-            row = {"date": str(date), "origin_close": float(self.previous[i]), "actual": float(self.actual[i])}
+            row = {"date": str(date), "horizon": self.horizon, "level": self.level,
+                   "origin_close": float(self.previous[i]), "actual": float(self.actual[i])}
             for method in METHODS:
-                lower, upper = self.intervals[method]
+                centre, lower, upper = prices[method]
                 prefix = "" if method == "model" else f"{method}_"
-                row[method] = float(self.forecasts[method][i])
+                row[method] = float(centre[i])
                 row[f"{prefix}lower"], row[f"{prefix}upper"] = float(lower[i]), float(upper[i])
             rows.append(row)
         return rows
 
 
-PREDICTION_COLUMNS = ["date", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
-                      "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch", "garch_lower",
-                      "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
+PREDICTION_COLUMNS = ["date", "horizon", "level", "actual", "model", "lower", "upper", "naive", "linear",
+                      "origin_close", "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch",
+                      "garch_lower", "garch_upper", "gjr", "gjr_lower", "gjr_upper", "har", "har_lower", "har_upper"]
 
 
 def check_horizon(horizon: int) -> None:
@@ -83,116 +114,200 @@ def check_horizon(horizon: int) -> None:
         raise UsageError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
 
 
-def summary_rows(reports: list[dict]) -> list[dict]:
-    """One table row per ticker and method: errors and interval scores, each also relative to naive's."""
-    rows = []
-    for report in reports:
-        naive = report["naive"]
-        for method in METHODS:
-            metrics = report[method]
-            rows.append({"ticker": report["ticker"], "method": method, "RMSE": metrics["rmse"],
-                         "vs naive": metrics["rmse"] / naive["rmse"], "MAE": metrics["mae"],
-                         "direction": metrics["directional_accuracy"], "90% coverage": metrics["coverage"],
-                         "width": metrics["width"], "interval score": metrics["interval_score"],
-                         "score vs naive": metrics["interval_score"] / naive["interval_score"]})
-    return rows
-
-
-def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfig, callback=None,
-                 horizon: int = 1) -> Evaluation:
-    """Train on bars before `test_start`, then forecast every later day from `horizon` sessions before it."""
-    check_horizon(horizon)
+def check_test_start(bars: Bars, ticker: str, test_start: str, min_rows: int, window: int) -> Bars:
+    """The bars before the test start, refused when the test start is outside the data or leaves too few."""
     start = np.datetime64(test_start, "D")
     if len(bars) == 0 or start > bars.dates[-1]:
         raise UsageError(f"--test-start {test_start} is after the last stored date of {ticker} ({bars.last_date})")
     if start <= bars.dates[0]:
         raise UsageError(f"--test-start {test_start} is not after the first stored date of {ticker} "
                          f"({bars.first_date}): nothing to train on")
-    training_bars = bars.before(start)
-    if len(training_bars) < config.min_rows:
-        raise UsageError(
-            f"{ticker} has {len(training_bars)} {plural(len(training_bars), 'row')} before --test-start "
-            f"{test_start}; training with --window {config.window} needs at least {config.min_rows} (choose a later "
-            "--test-start or a smaller --window)"
-        )
-    forecaster, data = train(training_bars, config, ticker, callback=callback)
-
-    series = build_series(bars, forecaster.meta["features"])  # the whole history; windows end at each origin
-    test_days = np.flatnonzero(series.dates >= start)
-    test_days = test_days[test_days - horizon >= forecaster.window - 1]
-    if not len(test_days):
-        raise UsageError(f"no test day of {ticker} has an origin {horizon} sessions before it")
-    origins = test_days - horizon
-    previous, actual = series.price[origins], series.price[test_days]
-    root_h = np.sqrt(horizon)
-
-    means, variance = forecaster.paths(series, origins, horizon)
-    low, high = forecaster.quantiles(horizon)
-    centre, spread = means[:, -1], np.sqrt(variance[:, -1])
-    bounds = {"model": (centre + low * spread, centre + high * spread)}
-    centres = {"model": centre, "naive": np.zeros(len(origins))}
-    sigma = series.volatility[origins] * root_h
-    bounds["naive"] = (-NORMAL_QUANTILE * sigma, NORMAL_QUANTILE * sigma)
-
-    linear = _fit_linear(data, horizon)
-    centres["linear"] = _linear_returns(linear, data, series, origins, horizon)
-    val_origins = data.ends_val[data.ends_val + horizon < len(data.series)]
-    residual = (_cumulative(data.series.returns, val_origins, horizon)
-                - _linear_returns(linear, data, data.series, val_origins, horizon))
-    q_low, q_high = np.quantile(residual / (data.series.volatility[val_origins] * root_h),
-                                [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2])
-    bounds["linear"] = (centres["linear"] + q_low * sigma, centres["linear"] + q_high * sigma)
-
-    for method, asymmetric in (("garch", False), ("gjr", True)):
-        mean, garch_variance, nu = garch_forecasts(series.returns, int(test_days[0]), origins, horizon, asymmetric)
-        half = student_quantile(nu, INTERVAL_LEVEL) * np.sqrt(garch_variance)
-        centres[method], bounds[method] = mean, (mean - half, mean + half)
-
-    forecasts = {m: previous * np.exp(centres[m]) for m in METHODS}
-    intervals = {m: (previous * np.exp(bounds[m][0]), previous * np.exp(bounds[m][1])) for m in METHODS}
-    return Evaluation(ticker, str(series.dates[test_days[0]]), horizon, series.dates[test_days], actual, previous,
-                      forecasts, intervals)
+    training = bars.before(start)
+    if len(training) < min_rows:
+        raise UsageError(f"{ticker} has {len(training)} row{'' if len(training) == 1 else 's'} before --test-start "
+                         f"{test_start}; training with --window {window} needs at least {min_rows} (choose a later "
+                         "--test-start or a smaller --window)")
+    return training
 
 
-def _cumulative(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """r_{t+1} + ... + r_{t+horizon} for each origin t."""
-    total = np.concatenate([[0.0], np.cumsum(returns)])
-    return total[origins + horizon + 1] - total[origins + 1]
+# -------------------------------------------------------------------------------------------- the baselines
+def baseline_bounds(bars: Bars, features: str, test_start: str, horizons: list[int], window: int,
+                    level: float) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """horizon -> {naive, linear, garch, gjr: (centre, lower, upper) of the H-day log return at each test day}: the
+    methods that need no network (a per-ticker job of forecaster.parallel)."""
+    from scipy import stats
+
+    from forecaster.volatility import student_quantile
+
+    series = build_series(bars, features)
+    start = np.datetime64(test_start, "D")
+    first_test = int(np.flatnonzero(series.dates >= start)[0])
+    z = float(stats.norm.ppf((1 + level) / 2))
+    out = {}
+    garch_fits = {}
+    for horizon in horizons:
+        days = test_days(series.dates, start, horizon, window, "")
+        origins, root_h = days.origins, math.sqrt(horizon)
+        sigma = series.volatility[origins] * root_h
+        methods = {"naive": (np.zeros(len(origins)), -z * sigma, z * sigma)}
+        centre, q_low, q_high = _linear(series, first_test, origins, horizon, window, level)
+        methods["linear"] = (centre, centre + q_low * sigma, centre + q_high * sigma)
+        for method, asymmetric in (("garch", False), ("gjr", True)):
+            mean, variance, garch_fits[method] = garch_forecasts(series.returns, first_test, origins, horizon,
+                                                                 asymmetric, garch_fits.get(method))
+            half = student_quantile(float(garch_fits[method]["nu"]), level) * np.sqrt(variance)
+            methods[method] = (mean, mean - half, mean + half)
+        out[horizon] = methods
+    return out
 
 
-def _fit_linear(data: Dataset, horizon: int):
-    """Ridge regression of the next `horizon` days' log return on the flattened training windows (the LSTM's
-    inputs), standardised like the LSTM's target."""
+def _linear(series, first_test: int, origins: np.ndarray, horizon: int, window: int,
+            level: float) -> tuple[np.ndarray, float, float]:
+    """The ridge forecast at `origins` and its residual quantiles in units of σ sqrt(H) (see the module docstring)."""
     from sklearn.linear_model import Ridge
 
-    ends = data.ends_train[data.ends_train + horizon < len(data.series)]
-    X = data.windows(ends).reshape(len(ends), -1)
-    y = (_cumulative(data.series.returns, ends, horizon) - horizon * data.y_mean) / data.y_scale
-    return Ridge(alpha=1.0).fit(X, y)
+    train_days = series.features[:first_test]
+    mean, scale = train_days.mean(axis=0), train_days.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    total = np.concatenate([[0.0], np.cumsum(series.returns)])
+
+    def windows(ends):
+        offsets = np.arange(-window + 1, 1)
+        return ((series.features[ends[:, None] + offsets] - mean) / scale).reshape(len(ends), -1)
+
+    ends = np.arange(window - 1, first_test - horizon)
+    if len(ends) < 10:
+        raise UsageError("too little history before --test-start for the linear baseline")
+    target = total[ends + horizon + 1] - total[ends + 1]
+    split = len(ends) - max(5, int(len(ends) * LINEAR_VALIDATION))
+    ridge = Ridge(alpha=1.0).fit(windows(ends[:split]), target[:split])
+    held_out = ends[split:]
+    residual = (target[split:] - ridge.predict(windows(held_out))) / (series.volatility[held_out] * math.sqrt(horizon))
+    q_low, q_high = np.quantile(residual, [(1 - level) / 2, (1 + level) / 2])
+    return ridge.predict(windows(origins)), float(q_low), float(q_high)
 
 
-def _linear_returns(linear, data: Dataset, series, ends: np.ndarray, horizon: int) -> np.ndarray:
-    """The ridge model's forecast of the next `horizon` days' log return from the windows ending at `ends`."""
-    return linear.predict(data.windows(ends, series).reshape(len(ends), -1)) * data.y_scale + horizon * data.y_mean
+# ------------------------------------------------------------------------------------------------- the HAR
+def har_evidence(model: Model, data: TickerData, training_days: int) -> Evidence:
+    """The HAR baseline's evidence on a ticker's training span: σ_HAR with no network (m = s = 0), every window
+    held out."""
+    from forecaster.calibration import CALIBRATION_WINDOWS
+
+    ends = np.arange(model.window - 1, training_days - 1)[-CALIBRATION_WINDOWS:]
+    return Evidence.build(ends, np.zeros((len(ends), 2)), data.baseline.har, data.series.returns,
+                          np.ones(len(ends), dtype=bool))
 
 
-def score(forecast, lower, upper, actual, previous) -> dict:
-    """RMSE, MAE, MAPE (%), directional accuracy of price forecasts; coverage, mean width and interval score of the
-    interval [lower, upper], the last two on log returns from `previous`."""
-    from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, mean_squared_error
+def calibrate_har(model: Model, datas: dict[str, TickerData], training_days: dict[str, int],
+                  members: list[str]) -> dict[str, dict]:
+    """Each ticker's calibration of the HAR baseline: pooled over the pool's members, the others calibrated against
+    that as newcomers."""
+    evidence = {t: har_evidence(model, datas[t], training_days[t]) for t in datas}
+    pooled, calibrations = calibrate_pool({t: evidence[t] for t in members}, None)
+    for ticker in datas:
+        if ticker not in calibrations:
+            calibrations[ticker] = calibrate_newcomer(evidence[ticker], pooled, None)
+    return calibrations
 
+
+def har_bounds(data: TickerData, calibration: dict, days: TestDays,
+               level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sigma = data.baseline.har
+    long_run = ewma(sigma**2, 0.99, start=float(sigma[0] ** 2))
+    origins = days.origins
+    variance = cumulative_variance(sigma[origins] ** 2, long_run[origins], calibration["persistence"], days.horizon)
+    low, high = quantile_at(calibration["quantiles"], days.horizon, level)
+    spread = np.sqrt(variance)
+    return np.zeros(len(origins)), low * spread, high * spread
+
+
+# ----------------------------------------------------------------------------------------------- together
+def model_evaluations(model: Model, bars_by_ticker: dict[str, Bars], market: Market | None, test_start: str,
+                      horizons: list[int], level: float, har_calibration: dict[str, dict],
+                      baselines: dict[str, dict]) -> dict[str, list[Evaluation]]:
+    """Every ticker's Evaluation at each horizon, from the trained model, its HAR calibration and the baselines'
+    bounds (`baseline_bounds` per ticker)."""
+    start = np.datetime64(test_start, "D")
+    datas = {t: model.data(t, bars, market) for t, bars in bars_by_ticker.items()}
+    out: dict[str, list[Evaluation]] = {t: [] for t in bars_by_ticker}
+    for horizon in horizons:
+        items = [(t, data, test_days(data.series.dates, start, horizon, model.window, t).days - horizon)
+                 for t, data in datas.items()]
+        for (ticker, data, origins), (means, variance, _) in zip(items, model.paths(items, horizon), strict=True):
+            days = TestDays(origins + horizon, horizon)
+            low, high = model.quantiles(ticker, horizon, level)
+            centre, spread = means[:, -1], np.sqrt(variance[:, -1])
+            bounds = {"model": (centre, centre + low * spread, centre + high * spread),
+                      "har": har_bounds(data, har_calibration[ticker], days, level),
+                      **baselines[ticker][horizon]}
+            series = data.series
+            out[ticker].append(Evaluation(ticker, str(series.dates[days.days[0]]), horizon, level,
+                                          series.dates[days.days], series.price[days.days],
+                                          series.price[days.origins], bounds))
+    return out
+
+
+def summary_rows(reports: list[dict]) -> list[dict]:
+    """One table row per ticker, horizon and method: errors and interval scores, each also relative to naive's."""
+    rows = []
+    for report in reports:
+        naive = report["naive"]
+        for method in METHODS:
+            metrics = report[method]
+            rows.append({"ticker": report["ticker"], "h": report["horizon"], "method": method,
+                         "RMSE": metrics["rmse"], "vs naive": metrics["rmse"] / naive["rmse"],
+                         "direction": metrics["directional_accuracy"], "coverage": metrics["coverage"],
+                         "width": metrics["width"], "interval score": metrics["interval_score"],
+                         "score vs naive": metrics["interval_score"] / naive["interval_score"],
+                         "hits low/high": f"{metrics['tails']['lower']['hits']}/{metrics['tails']['upper']['hits']}",
+                         "expected": metrics["tails"]["lower"]["expected"]})
+    return rows
+
+
+def geometric_summary(reports: list[dict]) -> list[dict]:
+    """Per horizon and method, over the tickers: geometric means of the RMSE and interval-score ratios to naive, the
+    mean coverage, and on how many tickers the method's interval score beats naive's."""
+    rows = []
+    for horizon in sorted({r["horizon"] for r in reports}):
+        group = [r for r in reports if r["horizon"] == horizon]
+        for method in METHODS:
+            rmse = [r[method]["rmse"] / r["naive"]["rmse"] for r in group]
+            scores = [r[method]["interval_score"] / r["naive"]["interval_score"] for r in group]
+            rows.append({"ticker": f"all {len(group)} (geometric mean)", "h": horizon, "method": method,
+                         "vs naive": _geometric_mean(rmse),
+                         "coverage": float(np.mean([r[method]["coverage"] for r in group])),
+                         "score vs naive": _geometric_mean(scores),
+                         "better than naive": f"{sum(s < 1 for s in scores)} of {len(group)}"})
+    return rows
+
+
+def _geometric_mean(values) -> float:
+    values = np.asarray(values, dtype=float)
+    return float(np.exp(np.mean(np.log(values)))) if len(values) and np.all(values > 0) else math.nan
+
+
+def score(centre, lower, upper, actual, previous, level: float) -> dict:
+    """RMSE, MAE, MAPE (%), directional accuracy of the price forecasts; coverage, mean width, interval score of the
+    interval, and each bound's backtest, from (centre, lower, upper) log returns from `previous`."""
+    from forecaster.backtest import tail_backtest, traffic_light_zone
+
+    forecast = previous * np.exp(centre)
     predicted_move, actual_move = np.sign(forecast - previous), np.sign(actual - previous)
     both_moved = (predicted_move != 0) & (actual_move != 0)
-    direction = None
-    if both_moved.any():
-        direction = float(np.mean(predicted_move[both_moved] == actual_move[both_moved]))
-    log_lower, log_upper, outcome = np.log(lower / previous), np.log(upper / previous), np.log(actual / previous)
+    direction = float(np.mean(predicted_move[both_moved] == actual_move[both_moved])) if both_moved.any() else None
+    outcome = np.log(actual / previous)
+    error = forecast - actual
+    tails = {tail: tail_backtest(outcome, bound, tail, level) for tail, bound in (("lower", lower), ("upper", upper))}
+    zone = traffic_light_zone(outcome, lower, level)
+    if zone is not None:
+        tails["lower"]["traffic_light"] = zone
     return {
-        "rmse": float(np.sqrt(mean_squared_error(actual, forecast))),
-        "mae": float(mean_absolute_error(actual, forecast)),
-        "mape": float(100 * mean_absolute_percentage_error(actual, forecast)),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "mape": float(100 * np.mean(np.abs(error / actual))),
         "directional_accuracy": direction,
-        "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
-        "width": float(np.mean(log_upper - log_lower)),
-        "interval_score": interval_score(log_lower, log_upper, outcome, INTERVAL_LEVEL),
+        "coverage": float(np.mean((outcome >= lower) & (outcome <= upper))),
+        "width": float(np.mean(upper - lower)),
+        "interval_score": interval_score(lower, upper, outcome, level),
+        "tails": tails,
     }

@@ -372,8 +372,8 @@ class LSTMRegressor:
             clip_norm: float | None = 1.0, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
             patience: int | None = None, callback: Callable[[int, float, float | None], None] | None = None,
             loss=None) -> LSTMRegressor:
-        """Train with Adam on shuffled mini-batches, clipping the global gradient norm at `clip_norm`, to minimise
-        `loss` (default: mean squared error; see forecaster.losses).
+        """Train with Adam on shuffled mini-batches of (X (N, T, D), y (N, O)), clipping the global gradient norm at
+        `clip_norm`, to minimise `loss` (default: mean squared error; see forecaster.losses).
 
         With a validation set, the validation loss is computed after every epoch; with `patience`, training stops
         after that many epochs without improvement, and the weights of the best epoch are restored.
@@ -382,35 +382,59 @@ class LSTMRegressor:
         """
         X = self._check_inputs(X).astype(self.dtype, copy=False)
         y = self._check_targets(y, len(X))
-        if epochs < 1 or batch_size < 1:
+        if batch_size < 1:
             raise ValueError("epochs and batch_size must be positive")
+
+        def batches(rng: np.random.Generator):
+            order = rng.permutation(len(X))
+            for start in range(0, len(X), batch_size):
+                batch = order[start: start + batch_size]
+                yield X[batch], y[batch]
+
         has_val = X_val is not None and y_val is not None and len(X_val) > 0
-        if patience is not None and not has_val:
+        return self.fit_batches(batches, epochs=epochs, lr=lr, clip_norm=clip_norm,
+                                validation=(X_val, y_val) if has_val else None, patience=patience,
+                                callback=callback, loss=loss)
+
+    def fit_batches(self, batches: Callable[[np.random.Generator], object], *, epochs: int, lr: float = 1e-3,
+                    clip_norm: float | None = 1.0, validation: tuple[np.ndarray, np.ndarray] | None = None,
+                    patience: int | None = None, callback: Callable[[int, float, float | None], None] | None = None,
+                    loss=None) -> LSTMRegressor:
+        """`fit` on the mini-batches that `batches(rng)` yields for each epoch, (X (B, T, D), y (B, O)) each: the
+        caller decides what an epoch is (all windows shuffled, or a sample of a pool's windows cut on demand). The
+        generator `rng` is seeded by the model's seed, so the same seed and data give the same model."""
+        if epochs < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if patience is not None and validation is None:
             raise ValueError("early stopping (patience) needs a validation set")
+        if validation is not None:
+            X_val = self._check_inputs(validation[0]).astype(self.dtype, copy=False)
+            y_val = self._check_targets(validation[1], len(X_val))
         rng = np.random.default_rng([self.seed, 1])
         everything, gradient = {"all": self._flat}, {"all": self._flat_grads}
         optimizer = Adam(everything, lr=lr)
         stopper = EarlyStopping(patience)
         self.history_ = []
         for epoch in range(1, epochs + 1):
-            order = rng.permutation(len(X))
-            total = 0.0
-            for start in range(0, len(X), batch_size):
-                batch = order[start: start + batch_size]
-                value, _ = self._loss_and_internal_grads(X[batch], y[batch], loss=loss)  # fills self._flat_grads
+            total, count = 0.0, 0
+            for X_batch, y_batch in batches(rng):
+                X_batch = self._check_inputs(X_batch).astype(self.dtype, copy=False)
+                value, _ = self._loss_and_internal_grads(X_batch, self._check_targets(y_batch, len(X_batch)),
+                                                         loss=loss)  # fills self._flat_grads
                 clip_grad_norm(gradient, clip_norm)
                 optimizer.step(everything, gradient)
-                total += value * len(batch)
-            train_loss = total / len(X)
-            val_loss = self.loss(X_val, y_val, loss=loss) if has_val else None
+                total += value * len(X_batch)
+                count += len(X_batch)
+            train_loss = total / max(count, 1)
+            val_loss = self.loss(X_val, y_val, loss=loss) if validation is not None else None
             self.history_.append((epoch, train_loss, val_loss))
             if callback is not None:
                 callback(epoch, train_loss, val_loss)
-            if has_val:
+            if validation is not None:
                 stopper.update(epoch, val_loss, everything)
                 if stopper.should_stop:
                     break
-        if has_val and stopper.best_state is not None:
+        if validation is not None and stopper.best_state is not None:
             self._flat[...] = stopper.best_state["all"]
             self.best_epoch_ = stopper.best_epoch
         else:

@@ -1,22 +1,34 @@
-"""The product's jobs, one ticker at a time: train and save a model, forecast the next sessions, evaluate.
+"""The product's jobs: train the models of a watchlist, forecast the next sessions, evaluate walk-forward.
 
-The CLI calls these and presents their results; they raise ForecastError subclasses for anything a user can fix.
-Imports stay light here: `predict` runs without pandas, scikit-learn or yfinance.
+The CLI calls these and presents their results; they raise ForecastError subclasses for anything a user can fix, and
+report per-ticker failures as (ticker, error) pairs so that one ticker never stops the others.
+
+Training (`train_models`), as [train] model says:
+- `pooled` (the default): one network on the windows of every ticker, saved as models/_pool/. Given no tickers it
+  (re)trains the pool on the watchlist and every stored ticker; given tickers while a pool exists, it calibrates them
+  against that pool (forecaster.training.add_ticker: seconds, no retraining), newcomers and members alike. Tickers
+  whose data has no real OHLC (under `auto` features) cannot share the pool's range inputs and get models of their
+  own, with a note. Pooled training removes its members' own models, so that each ticker is served by one model.
+- `per-ticker`: a model of its own for each ticker (a pool of one), side by side in worker processes (`run_jobs`).
+
+Imports stay light here: `predict` runs without pandas, scikit-learn, scipy or yfinance.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecaster.bars import Bars
 from forecaster.calendar import exchange_for, next_sessions
-from forecaster.errors import DataUnavailable, ForecastError, UsageError
-from forecaster.model import Forecaster, TrainingConfig, train
+from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError
+from forecaster.model import POOL, Model, TrainingConfig, check_level, serving_model
 from forecaster.output import plural
+from forecaster.panel import Market
 from forecaster.predictions import record_predictions
 from forecaster.store import Store, normalize_ticker
 from forecaster.track import score_ticker
@@ -25,51 +37,214 @@ STALE_AFTER_DAYS = 5
 MAX_DAYS = 1000  # sessions ahead: about four years, more than any exchange calendar publishes
 
 
+@dataclass
+class Outcome:
+    """What a multi-ticker job did: a row per ticker done, the failures, notes for the user, the tickers left for
+    models of their own, and a line for logs."""
+
+    rows: list = field(default_factory=list)
+    failures: list[tuple[str, ForecastError]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    own: list[str] = field(default_factory=list)
+    log: str | None = None
+
+
+# -------------------------------------------------------------------------------------------------- the market
+def market_bars(store: Store, market: str | None, until: dt.date | None = None,
+                before: dt.date | None = None) -> tuple[tuple[str, Bars] | None, str | None]:
+    """((symbol, bars) of the market index, cut like the tickers' bars), or (None, a one-line note why not)."""
+    if market is None:
+        return None, None
+    if not store.has_bars(market):
+        return None, (f"the market index {market} is not stored, so the model learns without it (run "
+                      f"'forecast fetch {market}', or set market = \"none\" in forecast.toml)")
+    bars = store.read_bars(market)
+    if until is not None:
+        bars = bars.until(until)
+    if before is not None:
+        bars = bars.before(before)
+    if len(bars) < 2:
+        return None, f"the market index {market} has no history before the cut-off, so the model learns without it"
+    return (market, bars), None
+
+
+# ------------------------------------------------------------------------------------------------------- train
+POOL_JOB = "the pool"  # the name the pool's training job goes by among per-ticker jobs
+
+
+def train_models(store: Store, names: list[str], config: TrainingConfig, *, until: dt.date | None = None,
+                 calibrate_named: bool = False, run_jobs) -> Outcome:
+    """Train (or calibrate) the models of `names` as the module docstring describes. `run_jobs(function, names,
+    arguments) -> (results, failures)` runs jobs with forecaster.parallel: each ticker's own model, and the pool's
+    training as one job (here, or on a Dask cluster; a job run here alone gets a `callback` for its epochs);
+    `calibrate_named`: the tickers were named by the user."""
+    config.check()
+    arguments = {"store": store, "config": config, "until": until}
+    if config.model == "per-ticker":
+        return _own_models(run_jobs, names, arguments, Outcome())
+    if calibrate_named and _pool_has_others(store, names):
+        outcome = Outcome()
+        bars = _read_training_bars(store, names, until, outcome)
+        market, _ = market_bars(store, config.market_ticker, until=until)
+        _calibrate_against_pool(store, bars, market, config, outcome)
+        return outcome
+    results, failures = run_jobs(train_pool, [POOL_JOB], {**arguments, "names": names})
+    if failures:  # the pool job itself failed: every ticker it was to serve with it
+        return Outcome(failures=[(ticker, failures[0][1]) for ticker in names])
+    outcome = results[0]
+    if outcome.own:
+        _own_models(run_jobs, outcome.own, arguments, outcome)
+    return outcome
+
+
+def _own_models(run_jobs, names: list[str], arguments: dict, outcome: Outcome) -> Outcome:
+    results, failures = run_jobs(train_ticker, names, arguments)
+    for row in results:
+        notes = row.pop("notes", [])
+        outcome.notes.extend(n for n in notes if not any(said.startswith(n) for said in outcome.notes))
+        row.pop("log", None)
+    outcome.rows.extend(results)
+    outcome.failures.extend(failures)
+    return outcome
+
+
+def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConfig, until: dt.date | None = None,
+               callback=None) -> Outcome:
+    """Train the pool on `names` and save it (a job of forecaster.parallel, named `ticker`, POOL_JOB): tickers
+    without real OHLC (under `auto` features) are left in `own` for models of their own, tickers too short to join
+    are failures. Its members' own models are removed once the pool is saved."""
+    from forecaster.training import pool_features, train_model
+
+    outcome = Outcome()
+    bars = _read_training_bars(store, names, until, outcome)
+    market, note = market_bars(store, config.market_ticker, until=until)
+    members = {}
+    for name, history in bars.items():
+        try:
+            features, notes = pool_features(config, {name: history})
+        except ForecastError as error:
+            outcome.failures.append((name, error))
+            continue
+        if features != "range" and config.features == "auto":
+            outcome.own.append(name)
+            outcome.notes.append(f"{notes[name]}: it gets a model of its own")
+        elif len(history) < config.min_join_rows:
+            outcome.failures.append((name, UsageError(
+                f"{name} has {len(history)} {plural(len(history), 'row')} of history; joining the pool with "
+                f"--window {config.window} needs at least {config.min_join_rows} (fetch more history)")))
+        else:
+            members[name] = history
+    if not members:
+        return outcome
+    try:
+        model = train_model(members, market, config, "pooled", callback=callback)
+    except ForecastError as error:
+        outcome.failures.extend((name, error) for name in members)
+        return outcome
+    with store.lock(POOL):
+        model.save(store, POOL)
+    for name in members:  # the pool serves them now: their own models, if any, go
+        with store.lock(f"{name}.model"):
+            shutil.rmtree(store.model_dir(name), ignore_errors=True)
+    outcome.rows.extend(summary_row(model, name) for name in members)
+    training = model.meta["training"]
+    outcome.notes.extend([*([note] if note else []), *model.meta["notes"]])
+    outcome.log = (f"the pool: trained {training['epochs_run']} {plural(training['epochs_run'], 'epoch')} on "
+                   f"{len(members)} {plural(len(members), 'ticker')} to {training['last_date']}")
+    _warm_calendars(store, members)
+    return outcome
+
+
 def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.date | None = None,
                  callback=None) -> dict:
-    """Train on the stored bars (up to `until`, inclusive) and save the model. Returns a summary row.
+    """Train a ticker's own model on its stored bars (up to `until`, inclusive) and save it: a job of
+    forecaster.parallel (it may run in a worker process or on a cluster, so it takes and returns plain data)."""
+    from forecaster.training import train_model
 
-    A job of forecaster.parallel: it may run in a worker process or on a cluster, so it takes and returns plain
-    data."""
     ticker = normalize_ticker(ticker)
-    stored = store.read_bars(ticker)
+    bars = _cut(store.read_bars(ticker), ticker, until)
+    market, note = market_bars(store, config.market_ticker, until=until)
+    model = train_model({ticker: bars}, market, config, "per-ticker", callback=callback)
+    with store.lock(f"{ticker}.model"):
+        model.save(store, ticker)
+    _warm_calendars(store, {ticker: bars})
+    epochs = model.meta["training"]["epochs_run"]
+    return {**summary_row(model, ticker), "notes": [*model.meta["notes"], *([note] if note else [])],
+            "log": f"{ticker}: trained {epochs} {plural(epochs, 'epoch')} on {len(bars)} rows to {bars.last_date}"}
+
+
+def summary_row(model: Model, ticker: str) -> dict:
+    """A ticker's row of `train`'s table."""
+    calibration = model.calibration(ticker)
+    training = model.meta["training"]
+    return {"ticker": ticker, "model": model.kind if calibration["member"] else "pooled (calibrated)",
+            "rows": calibration["training"]["rows"], "until": calibration["training"]["last_date"],
+            "epochs": training["epochs_run"], "best epoch": training["best_epoch"],
+            "network share": calibration["network_share"], "scale share": calibration["scale_share"],
+            "persistence": calibration["persistence"]}
+
+
+def _pool_has_others(store: Store, named: list[str]) -> bool:
+    """Whether a stored pool serves tickers beyond `named` (then the named ones are calibrated against it rather than
+    the pool retrained on them alone, which would discard what it learned from the others)."""
+    from forecaster.model import model_kinds
+
+    members = {ticker for ticker, kind in model_kinds(store).items() if kind == "pooled"}
+    return bool(members - set(named))
+
+
+def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config: TrainingConfig,
+                            outcome: Outcome) -> None:
+    """Calibrate each ticker against the stored pool and save the pool once with all of them."""
+    from forecaster.training import add_ticker
+
+    with store.lock(POOL):
+        model = Model.load(store, POOL)
+        added = []
+        for ticker, history in bars.items():
+            try:
+                model = add_ticker(model, ticker, history, market, config)
+                added.append(ticker)
+            except ForecastError as error:
+                outcome.failures.append((ticker, error))
+        if added:
+            model.save(store, POOL)
+    for ticker in added:
+        with store.lock(f"{ticker}.model"):
+            shutil.rmtree(store.model_dir(ticker), ignore_errors=True)
+        outcome.rows.append(summary_row(model, ticker))
+    if added:
+        training = model.meta["training"]
+        outcome.notes.append(f"calibrated against the pool trained on {training['tickers']} "
+                             f"{plural(training['tickers'], 'ticker')} to {training['last_date']} (run 'forecast "
+                             "train' without tickers to retrain the pool)")
+
+
+def _read_training_bars(store: Store, names: list[str], until: dt.date | None, outcome: Outcome) -> dict[str, Bars]:
+    bars = {}
+    for ticker in names:
+        try:
+            bars[normalize_ticker(ticker)] = _cut(store.read_bars(ticker), ticker, until)
+        except ForecastError as error:
+            outcome.failures.append((ticker, error))
+    return bars
+
+
+def _cut(stored: Bars, ticker: str, until: dt.date | None) -> Bars:
     bars = stored.until(until) if until is not None else stored
     if not len(bars):
         raise UsageError(f"--until {until} is before the first stored date of {ticker} ({stored.first_date})")
-    forecaster, _ = train(bars, config, ticker, callback=callback)
-    with store.lock(f"{ticker}.model"):
-        forecaster.save(store, ticker)
-    with contextlib.suppress(ForecastError):  # only warms the calendar cache for predict; the model is saved
-        next_sessions(bars.last_date, 1, exchange_for(ticker), store.cache_dir)
-    meta = forecaster.meta
-    validation = meta["validation"]
-    return {
-        "ticker": ticker,
-        "rows": meta["training"]["rows"],
-        "until": meta["training"]["last_date"],
-        "epochs": meta["training"]["epochs_run"],
-        "best epoch": meta["training"]["best_epoch"],
-        "val RMSE model": validation["rmse_model"],
-        "val RMSE naive": validation["rmse_naive"],
-        "ratio": validation["rmse_model"] / validation["rmse_naive"],
-        "network share": meta["calibration"]["network_share"],
-        "volatility": meta["volatility"]["method"] + (f" {meta['volatility']['network_share']:g}"
-                                                      if meta["volatility"]["method"] == "network" else ""),
-        "notes": meta["notes"],  # for the user, not a column
-    }
+    return bars
 
 
-def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizon: int = 1,
-                    callback=None) -> tuple[dict, list[dict]]:
-    """Walk-forward evaluation of `ticker` from `test_start`, `horizon` sessions ahead (see forecaster.evaluate):
-    (report, daily rows). A job of forecaster.parallel, like `train_ticker`."""
-    from forecaster.evaluate import walk_forward
-
-    ticker = normalize_ticker(ticker)
-    evaluation = walk_forward(store.read_bars(ticker), ticker, test_start.isoformat(), config, callback, horizon)
-    return evaluation.report(), evaluation.prediction_rows()
+def _warm_calendars(store: Store, bars: dict[str, Bars]) -> None:
+    """Fill the trading-calendar cache `predict` reads (the models are saved; this only saves predict a second)."""
+    for ticker, history in bars.items():
+        with contextlib.suppress(ForecastError):
+            next_sessions(history.last_date, 1, exchange_for(ticker), store.cache_dir)
 
 
+# ----------------------------------------------------------------------------------------------------- predict
 def check_days(days: int) -> None:
     """UsageError unless 1 <= days <= MAX_DAYS (the calendar may allow fewer: see calendar.next_sessions)."""
     if not 1 <= days <= MAX_DAYS:
@@ -79,23 +254,27 @@ def check_days(days: int) -> None:
 @dataclass
 class Prediction:
     ticker: str
-    rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, last_close
-    warnings: list[str]  # stale data, model older than data
+    rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, level, volatility, model, last_close
+    warnings: list[str]  # stale data, model older than data, market older than data
     bars: Bars  # the stored bars it was made from
     live_record: str | None = None  # one line on the live track record of 1-day forecasts, once there is one
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int,
+def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90,
                     today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
-    """Forecast the next `days` sessions of every ticker after its last stored bar, then log all the forecasts at
-    once (one lock, one rewrite of the log, however many tickers). Returns the predictions and the failures."""
+    """Forecast the next `days` sessions of every ticker after its last stored bar, at interval `level`, then log all
+    the forecasts at once (one lock, one rewrite of the log, however many tickers). The pool is read once and
+    forecasts all its tickers together. Returns the predictions and the failures."""
     check_days(days)
+    check_level(level)
+    today = today or dt.date.today()
     predictions, failures = [], []
-    for ticker in tickers:
-        try:
-            predictions.append(_forecast_ticker(store, normalize_ticker(ticker), days, today or dt.date.today()))
-        except ForecastError as error:
-            failures.append((ticker, error))
+    for ticker, result in forecast_tickers(store, [normalize_ticker(t) for t in tickers], days, level).items():
+        if isinstance(result, ForecastError):
+            failures.append((ticker, result))
+            continue
+        model, kind, bars, rows, notes = result
+        predictions.append(Prediction(ticker, rows, [*notes, *_warnings(ticker, model, bars, today)], bars))
     if predictions:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
         by_ticker: dict[str, list[dict]] = {}
@@ -107,39 +286,116 @@ def predict_tickers(store: Store, tickers: list[str], days: int,
     return predictions, failures
 
 
-def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None = None) -> Prediction:
+def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
+                   today: dt.date | None = None) -> Prediction:
     """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised."""
-    predictions, failures = predict_tickers(store, [ticker], days, today)
+    predictions, failures = predict_tickers(store, [ticker], days, level, today)
     if failures:
         raise failures[0][1]
     return predictions[0]
 
 
-def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date) -> Prediction:
-    forecaster = Forecaster.load(store, ticker)
-    bars = store.read_bars(ticker)
-    as_of = bars.last_date
-    rows = forecast_sessions(store, ticker, forecaster, bars, days)
+def forecast_tickers(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
+    """ticker -> (model, kind, bars, rows, notes) of its forecast, or its ForecastError: every ticker served by the
+    pool is forecast in one batch, the others by their own models."""
+    results: dict[str, object] = {}
+    pool, pool_error = _pool(store)
+    served: dict[int, tuple[Model, str, list[tuple[str, Bars]]]] = {}
+    markets: dict[str, tuple[Market | None, list[str]]] = {}
+    for ticker in tickers:
+        try:
+            model, kind = serving_model(store, ticker, pool)
+            bars = store.read_bars(ticker)
+        except ModelMissing as error:
+            results[ticker] = pool_error if pool_error is not None else error
+            continue
+        except ForecastError as error:
+            results[ticker] = error
+            continue
+        served.setdefault(id(model), (model, kind, []))[2].append((ticker, bars))
+    for model, kind, items in served.values():
+        market, market_note = _market_for(store, model, markets)
+        try:
+            forecasts = model.forecast(items, market, days, level)
+        except ForecastError:  # one ticker's trouble must not sink the batch: forecast them one by one
+            forecasts = {}
+            for item in items:
+                try:
+                    forecasts.update(model.forecast([item], market, days, level))
+                except ForecastError as error:
+                    results[item[0]] = error
+        for ticker, bars in items:
+            if ticker not in forecasts:
+                continue
+            try:
+                rows = _dated(store, ticker, bars, forecasts[ticker], kind)
+            except ForecastError as error:
+                results[ticker] = error
+                continue
+            notes = [f"{ticker}: {market_note}"] if market_note else []
+            if market is not None and market.dates[-1] < bars.dates[-1]:
+                notes.append(f"{ticker}: the market index {model.market_ticker} ends {market.dates[-1]}, before "
+                             f"{bars.last_date}: the last day's market inputs are missing (run 'forecast fetch "
+                             f"{model.market_ticker}')")
+            results[ticker] = (model, kind, bars, rows, notes)
+    return {ticker: results[ticker] for ticker in tickers if ticker in results}
+
+
+def _pool(store: Store) -> tuple[Model | None, ForecastError | None]:
+    """The pool, read once (None and why, when there is none or it cannot be read)."""
+    try:
+        return Model.load(store, POOL), None
+    except ModelMissing:
+        return None, None
+    except ForecastError as error:
+        return None, error
+
+
+def _market_for(store: Store, model: Model, cache: dict) -> tuple[Market | None, str | None]:
+    """The market inputs a model was trained with, from the stored bars (read once per run), or None and why."""
+    ticker = model.market_ticker
+    if ticker is None:
+        return None, None
+    if ticker not in cache:
+        if store.has_bars(ticker):
+            cache[ticker] = (Market.from_bars(ticker, store.read_bars(ticker)), None)
+        else:
+            cache[ticker] = (None, f"the market index {ticker} is not stored, so the forecast goes without its "
+                                   f"inputs (run 'forecast fetch {ticker}')")
+    return cache[ticker]
+
+
+def _dated(store: Store, ticker: str, bars: Bars, forecasts: list[dict], kind: str) -> list[dict]:
+    sessions = next_sessions(bars.last_date, len(forecasts), exchange_for(ticker), store.cache_dir)
+    last_close = float(bars.adj_close[-1])
+    return [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "model": kind,
+             "last_close": last_close} for date, forecast in zip(sessions, forecasts, strict=True)]
+
+
+def forecast_sessions(store: Store, ticker: str, days: int, level: float = 0.90) -> list[dict] | None:
+    """The forecast rows of one ticker for the `days` sessions after its last bar (as `predict` makes them, without
+    logging them); None when no model serves it."""
+    result = forecast_tickers(store, [normalize_ticker(ticker)], days, level)[normalize_ticker(ticker)]
+    if isinstance(result, ModelMissing):
+        return None
+    if isinstance(result, ForecastError):
+        raise result
+    return result[3]
+
+
+def _warnings(ticker: str, model: Model, bars: Bars, today: dt.date) -> list[str]:
     warnings = []
+    as_of = bars.last_date
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
         warnings.append(f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch {ticker}' "
                         "to update")
-    trained_until = forecaster.meta["training"]["last_date"]
+    trained_until = model.calibration(ticker)["training"]["last_date"]
     if trained_until < as_of:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
         warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer "
                         f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain")
-    return Prediction(ticker, rows, warnings, bars)
-
-
-def forecast_sessions(store: Store, ticker: str, forecaster: Forecaster, bars, days: int) -> list[dict]:
-    """The forecasts for the `days` sessions after the last bar: ticker, as_of, date, horizon, forecast, lower,
-    upper, last_close."""
-    sessions = next_sessions(bars.last_date, days, exchange_for(ticker), store.cache_dir)
-    last_close = float(bars.adj_close[-1])
-    return [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "last_close": last_close}
-            for date, forecast in zip(sessions, forecaster.forecast(bars, days), strict=True)]
+    return warnings
 
 
 def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
@@ -152,10 +408,10 @@ def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
 
 
 def model_tickers(store: Store) -> list[str]:
-    """Tickers that have a saved model."""
-    if not store.models_dir.is_dir():
-        return []
-    return sorted(p.name for p in store.models_dir.iterdir() if (p / "meta.json").is_file())
+    """Tickers that a model serves."""
+    from forecaster.model import model_kinds
+
+    return sorted(model_kinds(store))
 
 
 def require_tickers(tickers: list[str], available: list[str], what: str) -> list[str]:
@@ -164,3 +420,123 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
     if not available:
         raise DataUnavailable(f"no {what}")
     return available
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
+                    horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
+                    callback=None) -> Outcome:
+    """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.evaluate): `rows` holds an
+    Evaluation per ticker and horizon. Pooled: one pool trained on every ticker's bars before the test start (the
+    `unseen` ones excepted: they are calibrated against it as tickers it never saw); per-ticker: each ticker's own
+    model, side by side (`run_jobs`)."""
+    from forecaster.evaluate import check_horizon
+
+    config.check()
+    check_level(level)
+    for horizon in horizons:
+        check_horizon(horizon)
+    arguments = {"store": store, "config": config, "test_start": test_start, "horizons": horizons, "level": level}
+    if config.model == "per-ticker":
+        results, failures = run_jobs(evaluate_ticker, names, arguments)
+        return Outcome([e for evaluations in results for e in evaluations], list(failures))
+    outcome = Outcome()
+    members, own = _evaluation_members(store, names, config, test_start, outcome)
+    if own:
+        outcome.notes.extend(f"{note}: it is evaluated with a model of its own" for note in own.values())
+        results, failures = run_jobs(evaluate_ticker, list(own), arguments)
+        outcome.rows.extend(e for evaluations in results for e in evaluations)
+        outcome.failures.extend(failures)
+    learners = {t: b for t, b in members.items() if t not in unseen}
+    if not learners:
+        if members:
+            outcome.failures.extend((t, UsageError("every evaluated ticker is --unseen: the pool has nothing to "
+                                                   "learn from")) for t in members)
+        return outcome
+    market, note = market_bars(store, config.market_ticker, before=test_start)
+    outcome.notes.extend([note] if note else [])
+    from forecaster.training import add_ticker, train_model
+
+    start = test_start.isoformat()
+    try:
+        model = train_model({t: b.before(test_start) for t, b in learners.items()}, market, config, "pooled",
+                            callback=callback)
+    except ForecastError as error:
+        outcome.failures.extend((t, error) for t in members)
+        return outcome
+    for ticker in [t for t in members if t in unseen]:
+        try:
+            model = add_ticker(model, ticker, members[ticker].before(test_start), market, config)
+        except ForecastError as error:
+            outcome.failures.append((ticker, error))
+            del members[ticker]
+    baselines, failures = run_jobs(baseline_job, list(members), {**arguments, "features": model.features,
+                                                                 "window": config.window})
+    outcome.failures.extend(failures)
+    evaluated = {row["ticker"]: row["bounds"] for row in baselines}
+    full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
+    outcome.rows.extend(_evaluations(model, {t: members[t] for t in evaluated}, full_market, start, horizons, level,
+                                     evaluated, list(learners), test_start))
+    return outcome
+
+
+def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
+                    level: float, callback=None) -> list:
+    """A ticker's walk-forward evaluations with a model of its own (a job of forecaster.parallel)."""
+    from forecaster.evaluate import baseline_bounds, check_test_start
+    from forecaster.training import train_model
+
+    ticker = normalize_ticker(ticker)
+    bars = store.read_bars(ticker)
+    training = check_test_start(bars, ticker, test_start.isoformat(), config.min_rows, config.window)
+    market, _ = market_bars(store, config.market_ticker, before=test_start)
+    model = train_model({ticker: training}, market, config, "per-ticker", callback=callback)
+    bounds = baseline_bounds(bars, model.features, test_start.isoformat(), horizons, config.window, level)
+    full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
+    return _evaluations(model, {ticker: bars}, full_market, test_start.isoformat(), horizons, level,
+                        {ticker: bounds}, [ticker], test_start)
+
+
+def baseline_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
+                 level: float, features: str, window: int, callback=None) -> dict:
+    """A ticker's baselines that need no network (naive, linear, GARCH, GJR): a job of forecaster.parallel."""
+    from forecaster.evaluate import baseline_bounds
+
+    bars = store.read_bars(ticker)
+    return {"ticker": ticker, "bounds": baseline_bounds(bars, features, test_start.isoformat(), horizons, window,
+                                                         level)}
+
+
+def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, start: str, horizons: list[int],
+                 level: float, baselines: dict, members: list[str], test_start: dt.date) -> list:
+    from forecaster.evaluate import calibrate_har, model_evaluations
+
+    datas = {t: model.data(t, b, market) for t, b in bars.items()}
+    training_days = {t: len(b.before(test_start)) - 1 for t, b in bars.items()}
+    har = calibrate_har(model, datas, training_days, [t for t in members if t in datas])
+    by_ticker = model_evaluations(model, bars, market, start, horizons, level, har, baselines)
+    return [evaluation for ticker in bars for evaluation in by_ticker[ticker]]
+
+
+def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
+                        outcome: Outcome) -> tuple[dict[str, Bars], dict[str, str]]:
+    """(the tickers that evaluate in the pool: their full bars, the tickers that need a model of their own: notes),
+    the others as failures (no data, a test start outside their data, too little history)."""
+    from forecaster.evaluate import check_test_start
+    from forecaster.training import pool_features
+
+    members, own = {}, {}
+    needed = config.min_rows if len(names) == 1 else config.min_join_rows  # one ticker alone trains a network
+    for ticker in names:
+        try:
+            bars = store.read_bars(ticker)
+            training = check_test_start(bars, ticker, test_start.isoformat(), needed, config.window)
+            features, note = pool_features(config, {ticker: training})
+        except ForecastError as error:
+            outcome.failures.append((ticker, error))
+            continue
+        if features != "range" and config.features == "auto":
+            own[ticker] = note[ticker]
+        else:
+            members[ticker] = bars
+    return members, own

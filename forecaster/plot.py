@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from forecaster.bars import Bars
-from forecaster.errors import ModelMissing, UsageError
+from forecaster.errors import UsageError
 from forecaster.store import Store, atomic_write_bytes, normalize_ticker
 
 FIGURE_INCHES = (11, 6)
@@ -22,9 +22,9 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg":
 
 
 def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days: int,
-                evaluation: Path | None) -> Path:
+                evaluation: Path | None, level: float = 0.90) -> Path:
     """Draw TICKER's figure (see `render`) from the store and write it to `out` (default ./TICKER.png)."""
-    from forecaster.model import Forecaster
+    from forecaster.model import check_level
     from forecaster.pipeline import check_days, forecast_sessions
     from forecaster.predictions import read_predictions
     from forecaster.track import resolved
@@ -33,13 +33,11 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
     if not 2 <= last <= MAX_LAST:
         raise UsageError(f"--last must be between 2 and {MAX_LAST}, got {last}")
     check_days(days)
+    check_level(level)
     path = output_path(store, out if out is not None else Path.cwd() / f"{ticker}.png")
     bars = store.read_bars(ticker)
     evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
-    try:
-        forecast_rows = forecast_sessions(store, ticker, Forecaster.load(store, ticker), bars, days)
-    except ModelMissing:
-        forecast_rows = None
+    forecast_rows = forecast_sessions(store, ticker, days, level)
     first_shown = str(bars.dates[-min(last, len(bars))])
     logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
     atomic_write_bytes(path, render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
@@ -90,7 +88,7 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
         centre = [last_close] + [r["forecast"] for r in forecast_rows]
         top.fill_between(days, [last_close] + [r["lower"] for r in forecast_rows],
                          [last_close] + [r["upper"] for r in forecast_rows], color="tab:blue", alpha=0.2,
-                         label="90% interval")
+                         label=f"{100 * forecast_rows[0]['level']:g}% interval")
         top.plot(days, centre, color="tab:blue", linewidth=1.8, marker="o", markersize=3,
                  label=f"forecast, next {len(forecast_rows)} sessions")
     title = f"{ticker}: last {len(recent)} sessions to {recent.last_date}"

@@ -1,4 +1,4 @@
-"""From daily bars to model inputs: features, sliding windows, targets and volatility — causal by construction.
+"""From daily bars to per-day series: returns, features and volatility — causal by construction.
 
 Notation: P_t is the adjusted close on trading day t and r_t = log(P_t / P_{t-1}) its log return. Every quantity
 indexed t below uses data up to and including day t only.
@@ -11,13 +11,12 @@ indexed t below uses data up to and including day t only.
   (gap + intraday = r_t), where ρ_t = log(max(log(High_t / Low_t), 1e-4)) is the log of the day's range: ranges
   are heavy-tailed and act multiplicatively on volatility, and their log made the interval scores about half a
   point better than the raw range on the developers' data set; the volume change, about a point better again, at
-  seeds 0, 1 and 2 alike;
-  `ohlcv` -> [r_t, ρ_t, log((V_t+1)/(V_{t-1}+1))].
+  seeds 0, 1 and 2 alike.
   `auto` (the default) is `range` where the data has real OHLC and `returns` where it does not (a close-only CSV
-  import with Open = High = Low = Close on most days); asking for `range` or `ohlcv` on such data is a usage error.
-- A window ending at day t is the features of days t-W+1 .. t, shape (W, F); its target is r_{t+1}.
+  import with Open = High = Low = Close on most days); asking for `range` on such data is a usage error.
 - Volatilities known at t (see forecaster.volatility): σ_t, the EWMA(0.94) of r² (RiskMetrics), and, with real OHLC,
-  the EWMA(0.90) of Parkinson's range variance log(High/Low)²/(4 log 2).
+  the EWMA(0.90) of Parkinson's range variance log(High/Low)²/(4 log 2), and the log range log(High_t / Low_t).
+  forecaster.panel turns a series into the network's scale-free inputs.
 
 pandas is not used here: `predict` must start fast.
 """
@@ -32,10 +31,9 @@ from forecaster.bars import Bars
 from forecaster.errors import UsageError
 from forecaster.volatility import ewma, ewma_volatility, range_variance
 
-FEATURE_SETS = {"returns": ("return",), "range": ("return", "range", "gap", "intraday", "volume_change"),
-                "ohlcv": ("return", "range", "volume_change")}
+FEATURE_SETS = {"returns": ("return",), "range": ("return", "range", "gap", "intraday", "volume_change")}
 FEATURE_CHOICES = ("auto", *FEATURE_SETS)
-NEEDS_OHLC = ("range", "ohlcv")
+NEEDS_OHLC = ("range",)
 REAL_OHLC_SHARE = 0.5  # data has real OHLC when High > Low on at least this share of days
 MIN_RANGE = 1e-4  # the log range of a day with High = Low (a halt, a stale quote) is taken as this
 RANGE_LAMBDA = 0.90  # the range EWMA's decay: its daily values are less noisy than r², so fewer are averaged
@@ -46,7 +44,8 @@ class Series:
     """Per-day arrays aligned with `dates` (the bars' dates minus the first, which has no return).
 
     dates (n,) datetime64[D]; price (n,) adjusted close P_t; features (n, F); returns (n,) r_t; volatility (n,) the
-    EWMA σ_t of r²; range_volatility (n,) the EWMA of the range variance, or None without real OHLC.
+    EWMA σ_t of r²; range_volatility (n,) the EWMA of the range variance and log_range (n,) log(High_t / Low_t), each
+    None without real OHLC.
     """
 
     dates: np.ndarray
@@ -55,18 +54,10 @@ class Series:
     returns: np.ndarray
     volatility: np.ndarray
     range_volatility: np.ndarray | None = None
+    log_range: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.dates)
-
-    @property
-    def baseline(self) -> np.ndarray:
-        """The volatility the model's scale is relative to: range-based where possible (less noisy), else σ_t."""
-        return self.range_volatility if self.range_volatility is not None else self.volatility
-
-    @property
-    def baseline_name(self) -> str:
-        return "ewma-range" if self.range_volatility is not None else "ewma-returns"
 
 
 def has_real_ohlc(bars: Bars) -> bool:
@@ -104,24 +95,9 @@ def build_series(bars: Bars, features: str = "returns") -> Series:
     columns = {"return": returns, "range": np.log(np.maximum(log_range, MIN_RANGE)), "gap": gap,
                "intraday": np.log(price[1:] / open_adjusted[1:]),
                "volume_change": np.diff(np.log(bars.volume + 1.0)) if "volume_change" in wanted else None}
-    range_volatility = None
+    range_volatility, real_range = None, None
     if has_real_ohlc(bars):
         range_volatility = np.sqrt(np.maximum(ewma(range_variance(log_range), RANGE_LAMBDA), 1e-12))
+        real_range = log_range
     return Series(bars.dates[1:], price[1:], np.column_stack([columns[name] for name in wanted]),
-                  returns, ewma_volatility(returns), range_volatility)
-
-
-def window_ends(series: Series, window: int) -> np.ndarray:
-    """Indices t of every day that can end a full window (t >= window - 1)."""
-    return np.arange(window - 1, len(series))
-
-
-def windows_at(series: Series, ends: np.ndarray, window: int) -> np.ndarray:
-    """The feature windows ending at days `ends`: (len(ends), window, F)."""
-    offsets = np.arange(-window + 1, 1)
-    return series.features[np.asarray(ends)[:, None] + offsets[None, :]]
-
-
-def standardize(values: np.ndarray, mean, scale) -> np.ndarray:
-    """(values - mean) / scale with the statistics of a fitted scaler (stored as plain lists in model metadata)."""
-    return (values - np.asarray(mean)) / np.asarray(scale)
+                  returns, ewma_volatility(returns), range_volatility, real_range)

@@ -32,24 +32,29 @@ def trained(cli, stored):
     return result
 
 
-def test_train_every_stored_ticker_saves_models_and_summarises(trained, isolated_home):
-    assert sorted(p.name for p in (isolated_home / "models").iterdir()) == ["ABC", "XYZ"]
-    assert "val RMSE model" in trained.out and "val RMSE naive" in trained.out
-    assert "ABC: trained 3 epochs on 300 rows to 2021-02-24" in trained.err
-    meta = json.loads((isolated_home / "models" / "ABC" / "meta.json").read_text())
-    assert meta["hyperparameters"]["window"] == 10
+def test_train_every_stored_ticker_trains_one_pool_and_summarises(trained, isolated_home):
+    assert sorted(p.name for p in (isolated_home / "models").iterdir()) == ["_pool"]
+    for column in ("model", "network share", "scale share", "persistence"):
+        assert column in trained.out
+    assert ("the market index ^GSPC is not stored, so the model learns without it (run 'forecast fetch ^GSPC', or "
+            "set market = \"none\" in forecast.toml)") in trained.err
+    meta = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
+    assert meta["hyperparameters"]["window"] == 10 and sorted(meta["tickers"]) == ["ABC", "XYZ"]
 
 
-def test_list_shows_models(cli, trained):
+def test_list_shows_which_model_serves_each_ticker(cli, trained):
     rows = {r["ticker"]: r for r in json.loads(cli("list", "-f", "json").out)}
-    assert rows["ABC"]["model"] == "yes" and rows["ABC"]["model_until"] == "2021-02-24"
+    assert rows["ABC"]["model"] == "pooled" and rows["ABC"]["model_until"] == "2021-02-24"
 
 
 def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, isolated_home):
     result = cli("predict", "ABC", "--days", "3", "--format", "json")
     assert result.code == 0, result.err
     rows = json.loads(result.out)
-    assert [set(r) for r in rows] == [{"ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"}] * 3
+    assert [set(r) for r in rows] == [{"ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "level",
+                                       "volatility", "model"}] * 3
+    assert {(r["level"], r["model"]) for r in rows} == {(0.9, "pooled")}
+    assert all(0 < r["volatility"] < 200 for r in rows)
     assert [(r["as_of"], r["date"], r["horizon"]) for r in rows] == [
         ("2021-02-24", "2021-02-25", 1), ("2021-02-24", "2021-02-26", 2), ("2021-02-24", "2021-03-01", 3)]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
@@ -71,7 +76,7 @@ def test_predict_logs_every_forecast_and_replaces_repeats(cli, trained, isolated
 def test_predict_csv_format(cli, trained):
     result = cli("predict", "XYZ", "--format", "csv", "-q")
     lines = result.out.splitlines()
-    assert lines[0] == "ticker,as_of,date,horizon,forecast,lower,upper"
+    assert lines[0] == "ticker,as_of,date,horizon,forecast,lower,upper,level,volatility,model"
     assert lines[1].startswith("XYZ,2021-01-27,2021-01-28,1,")
 
 
@@ -95,7 +100,7 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
         (["train", "ABC", "--window", "250"], 2, "ABC has 300 rows of history; training with --window 250 needs at "
                                                  "least 331 (fetch more history or use a smaller --window)"),
         (["train", "ABC", "--features", "news"], 2,
-         "--features must be one of auto, returns, range, ohlcv, got 'news'"),
+         "--features must be one of auto, returns, range, got 'news'"),
         (["train", "ABC", "--until", "1999-01-01"], 2, "--until 1999-01-01 is before the first stored date of ABC "
                                                        "(2020-01-02)"),
         (["evaluate", "ABC", "--test-start", "2030-01-01"], 2,
@@ -128,11 +133,12 @@ def test_predict_or_train_with_nothing_stored_says_what_to_run_first(cli, stored
 def test_one_ticker_failing_in_train_gives_partial_exit_and_keeps_the_rest(cli, stored, isolated_home):
     result = cli("train", "ABC", "NOPE", *FAST)
     assert result.code == 4
-    assert (isolated_home / "models" / "ABC" / "meta.json").is_file()
+    assert list(json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())["tickers"]) == ["ABC"]
     assert result.err.splitlines()[-1] == "Error: 1 of 2 tickers failed: NOPE"
 
 
-METHODS = ("model", "naive", "linear", "garch", "gjr")
+METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
+TAIL_KEYS = {"expected", "hits", "kupiec_p", "christoffersen_p", "conditional_coverage_p", "dq_p", "pinball"}
 
 
 def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
@@ -140,64 +146,72 @@ def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
     result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST, "--format", "json", "--predictions", out)
     assert result.code == 0, result.err
     report = json.loads(result.out)
-    assert set(report) == {"ticker", "test_start", "horizon", "n", *METHODS}
+    assert set(report) == {"ticker", "test_start", "horizon", "level", "n", *METHODS}
     assert (report["ticker"], report["test_start"], report["horizon"], report["n"]) == ("ABC", "2020-11-02", 1, 83)
     for method in METHODS:
         assert set(report[method]) == {"rmse", "mae", "mape", "directional_accuracy", "coverage", "width",
-                                       "interval_score"}
+                                       "interval_score", "tails"}
         assert 0 <= report[method]["coverage"] <= 1
         assert 0 < report[method]["width"] < report[method]["interval_score"] or report[method]["coverage"] == 1
+        assert set(report[method]["tails"]) == {"lower", "upper"}
+        assert set(report[method]["tails"]["lower"]) == set(report[method]["tails"]["upper"]) == TAIL_KEYS
+        assert report[method]["tails"]["lower"]["expected"] == pytest.approx(83 * 0.05)
     assert report["naive"]["directional_accuracy"] is None
     with open(out) as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["date", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
-                             "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch", "garch_lower",
-                             "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
+    assert list(rows[0]) == ["date", "horizon", "level", "actual", "model", "lower", "upper", "naive", "linear",
+                             "origin_close", "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch",
+                             "garch_lower", "garch_upper", "gjr", "gjr_lower", "gjr_upper", "har", "har_lower",
+                             "har_upper"]
     assert len(rows) == 83 and rows[0]["date"] == "2020-11-02"
     bars = random_walk_bars(300)
     assert float(rows[0]["naive"]) == bars.adj_close[bars.dates < np.datetime64("2020-11-02")][-1]
 
 
-def test_walk_forward_forecasts_never_see_their_own_day(stored):
+def test_walk_forward_forecasts_never_see_their_own_day(cli, stored, isolated_home, tmp_path):
     from forecaster.bars import Bars
-    from forecaster.evaluate import walk_forward
-    from forecaster.model import TrainingConfig
+    from forecaster.store import Store
 
-    config = TrainingConfig(window=10, hidden=8, epochs=3, patience=2)
+    def walk(name):
+        out = tmp_path / name
+        assert cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST, "--predictions", out, "-q").code == 0
+        with open(out) as handle:
+            return list(csv.DictReader(handle))
+
+    base = walk("base.csv")
     bars = random_walk_bars(300)
-    base = walk_forward(bars, "ABC", "2020-11-02", config)
     later = np.arange(len(bars)) >= 260  # every price from day 260 on
     scaled = [np.where(later, column * 1.5, column) for column in (bars.open, bars.high, bars.low, bars.close,
                                                                   bars.adj_close)]
-    changed = walk_forward(Bars(bars.dates, *scaled, bars.volume), "ABC", "2020-11-02", config)
-    first_changed = int(np.searchsorted(base.dates, bars.dates[260]))
-    for method in METHODS:
-        # the forecast for day 260 itself uses data up to day 259 only
-        assert base.forecasts[method][: first_changed + 1].tolist() == \
-            changed.forecasts[method][: first_changed + 1].tolist()
-        for bound in (0, 1):  # and so do the intervals (volatility, GARCH filtering)
-            assert base.intervals[method][bound][: first_changed + 1].tolist() == \
-                changed.intervals[method][bound][: first_changed + 1].tolist()
-        assert base.forecasts[method][first_changed + 1] != changed.forecasts[method][first_changed + 1]
+    Store(isolated_home).write_bars("ABC", Bars(bars.dates, *scaled, bars.volume))
+    changed = walk("changed.csv")
+    first_changed = [row["date"] for row in base].index(str(bars.dates[260]))
+    for column in base[0]:
+        if column in ("actual",):
+            continue
+        # the forecast for day 260 itself and its interval use data up to day 259 only
+        assert [row[column] for row in base[: first_changed + 1]] == \
+            [row[column] for row in changed[: first_changed + 1]], column
+    assert base[first_changed + 1]["model"] != changed[first_changed + 1]["model"]
 
 
 def test_evaluate_table(cli, stored):
     result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST)
     assert result.code == 0
     assert "ABC: 83 trading days from 2020-11-02" in result.out
-    for word in ("model", "naive", "linear", "vs naive", "90% coverage"):
+    for word in ("model", "naive", "linear", "har", "vs naive", "coverage", "90% intervals"):
         assert word in result.out
 
 
 def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
     result = cli("demo", "--home", tmp_path / "demo", "--epochs", "2")
     assert result.code == 0, result.err
-    for step in ("1. Import the bundled sample", "2. Train an LSTM per ticker", "3. Walk-forward test of MSFT",
-                 "4. Forecast the next 5 sessions"):
+    for step in ("1. Import the bundled sample", "2. Train one network on all three, pooled",
+                 "3. Walk-forward test from 2010-07-27", "4. Forecast the next 5 sessions"):
         assert step in result.out  # a report on stdout: `forecast demo > demo.txt` keeps it
-    assert "share of the network's forecast kept: " in result.out and "-0.00" not in result.out
+    assert "network share of the mean " in result.out and "-0.00" not in result.out
     assert f"Forecasts were logged in {tmp_path / 'demo' / 'data' / 'predictions.csv'}." in result.out
-    assert (tmp_path / "demo" / "models" / "MSFT" / "meta.json").is_file()
+    assert (tmp_path / "demo" / "models" / "_pool" / "meta.json").is_file()
     with open(tmp_path / "demo" / "data" / "predictions.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 15
 

@@ -27,7 +27,7 @@ def test_sample_import_installs_three_real_tickers(cli, isolated_home):
         ("MSFT", 3270, "2000-03-01", "2013-03-01"),
         ("^GSPC", 5031, "1999-01-04", "2018-12-31"),
     ]
-    assert all(r["fetched_at"] and r["model"] == "no" for r in listed)
+    assert all(r["fetched_at"] and r["model"] is None for r in listed)
 
 
 def test_second_sample_import_changes_nothing(cli, isolated_home):

@@ -41,7 +41,12 @@ rate = 2
 window = 20
 epochs = 50
 lr = 0.01
-features = "ohlcv"
+features = "returns"
+model = "per-ticker"
+market = "none"
+
+[predict]
+level = 0.95
 
 [parallel]
 jobs = 3
@@ -51,24 +56,31 @@ scheduler = "tcp://127.0.0.1:8786"
     assert config.tickers == ["MSFT", "^GSPC", "BRK-B"]  # normalised, each once
     assert config.resolve("train.window") == (20, str(path))
     assert config.value("fetch.rate") == 2.0 and isinstance(config.value("fetch.rate"), float)
-    assert config.value("train.features") == "ohlcv" and config.value("parallel.jobs") == 3
+    assert config.value("train.features") == "returns" and config.value("parallel.jobs") == 3
+    assert (config.value("train.model"), config.value("train.market"), config.value("predict.level")) == (
+        "per-ticker", "none", 0.95)
 
 
 @pytest.mark.parametrize("text, message", [
     ("tickers = [\"MSFT\"\n", "{path}: not valid TOML: Unclosed array (at end of document)"),
     ("[train]\nwindow = = 3\n", "{path}: not valid TOML: Invalid value (at line 2, column 10)"),
     ("[train]\nepochs = 5\nwindw = 20\n", "{path} line 3: unknown key 'windw' in [train] (known: window, hidden, "
-                                          "layers, epochs, batch_size, lr, patience, seed, features)"),
+                                          "layers, epochs, batch_size, lr, patience, seed, features, model, market)"),
     ("[training]\nwindow = 20\n", "{path} line 1: unknown key 'training' (known: tickers, [fetch], [parallel], "
-                                  "[train])"),
+                                  "[predict], [train])"),
     ("watchlist = [\"A\"]\n", "{path} line 1: unknown key 'watchlist' (known: tickers, [fetch], [parallel], "
-                              "[train])"),
+                              "[predict], [train])"),
+    ("[train]\nmarket = \"S&P\"\n", "{path} line 2: [train] market must be a ticker symbol or none: invalid ticker "
+                                    "symbol 'S&P': use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)"),
+    ("[train]\nmodel = \"pooled!\"\n", "{path} line 2: [train] model must be one of pooled, per-ticker, got "
+                                       "'pooled!'"),
+    ("[predict]\nlevel = 0.999\n", "{path} line 2: [predict] level must be between 0.5 and 0.998, got 0.999"),
     ("\n[train]\nwindow = 5000\n", "{path} line 3: [train] window must be between 2 and 1000, got 5000"),
     ("[train]\nwindow = \"30\"\n", "{path} line 2: [train] window must be an integer, got '30'"),
     ("[train]\nepochs = 2.5\n", "{path} line 2: [train] epochs must be an integer, got 2.5"),
     ("[train]\nlr = 0\n", "{path} line 2: [train] lr must be between 0 and 1, got 0.0"),
     ("[train]\nfeatures = \"news\"\n",
-     "{path} line 2: [train] features must be one of auto, returns, range, ohlcv, got 'news'"),
+     "{path} line 2: [train] features must be one of auto, returns, range, got 'news'"),
     ("[fetch]\nrate = true\n", "{path} line 2: [fetch] rate must be a number, got True"),
     ("[parallel]\njobs = 0\n", "{path} line 2: [parallel] jobs must be between 1 and 1024, got 0"),
     ("tickers = \"MSFT\"\n", "{path} line 1: tickers must be a list of symbols, e.g. tickers = [\"MSFT\", \"^GSPC\"]"),
@@ -103,11 +115,11 @@ def test_every_training_option_is_declared_once_and_shared_by_train_and_evaluate
 def test_command_line_beats_the_file_which_beats_the_default(cli, isolated_home, tmp_path):
     store_csv(cli, tmp_path, "ABC")
     write_config(isolated_home, "[train]\nwindow = 12\nhidden = 8\nepochs = 2\npatience = 0\n")
-    assert cli("train", "ABC", "-q").code == 0
-    meta = json.loads((isolated_home / "models" / "ABC" / "meta.json").read_text())
+    assert cli("train", "-q").code == 0
+    meta = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
     assert (meta["hyperparameters"]["window"], meta["hyperparameters"]["hidden"]) == (12, 8)
-    assert cli("train", "ABC", "--window", "15", "-q").code == 0
-    meta = json.loads((isolated_home / "models" / "ABC" / "meta.json").read_text())
+    assert cli("train", "--window", "15", "-q").code == 0
+    meta = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
     assert (meta["hyperparameters"]["window"], meta["hyperparameters"]["epochs"]) == (15, 2)
     assert meta["hyperparameters"]["layers"] == 1  # neither: the default
 

@@ -1,5 +1,6 @@
-"""`--scheduler`: the per-ticker jobs on a real Dask cluster (LocalCluster on 127.0.0.1, started and stopped here),
-through joblib's dask backend, after a preflight that names every worker that cannot run them."""
+"""`--scheduler`: the jobs (the pool's training, each ticker's own model) on a real Dask cluster (LocalCluster on
+127.0.0.1, started and stopped here), through joblib's dask backend, after a preflight that names every worker that
+cannot run them."""
 
 import json
 import os
@@ -39,10 +40,10 @@ def filled(cli, isolated_home, tmp_path):
 
 def models(home):
     found = {}
-    for ticker in TICKERS:
-        meta = json.loads((home / "models" / ticker / "meta.json").read_text())
+    for name in sorted(p.name for p in (home / "models").iterdir()):
+        meta = json.loads((home / "models" / name / "meta.json").read_text())
         meta.pop("created_at")
-        found[ticker] = (meta, (home / "models" / ticker / meta["weights_file"]).read_bytes())
+        found[name] = (meta, (home / "models" / name / meta["weights_file"]).read_bytes())
     return found
 
 
@@ -51,12 +52,15 @@ def ran_jobs(cluster) -> bool:
     return any("run_job" in name for name in cluster.scheduler.task_prefixes)
 
 
-def test_training_on_the_cluster_equals_training_here(cli, filled, cluster, tmp_path):
-    result = cli("train", *TRAIN, "--scheduler", cluster.scheduler_address)
+@pytest.mark.parametrize("kind", ["pooled", "per-ticker"])
+def test_training_on_the_cluster_equals_training_here(cli, filled, cluster, kind):
+    result = cli("train", *TRAIN, "--model", kind, "--scheduler", cluster.scheduler_address)
     assert result.code == 0, result.err
+    assert ran_jobs(cluster)
     on_cluster = models(filled)
+    assert sorted(on_cluster) == (["_pool"] if kind == "pooled" else list(TICKERS))
     shutil.rmtree(filled / "models")
-    assert cli("train", *TRAIN, "--jobs", "1", "-q").code == 0
+    assert cli("train", *TRAIN, "--model", kind, "--jobs", "1", "-q").code == 0
     assert models(filled) == on_cluster  # bit-identical
     assert all(ticker in result.out for ticker in TICKERS)
 

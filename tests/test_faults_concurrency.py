@@ -5,7 +5,7 @@ import csv
 import numpy as np
 
 from fault_helpers import FAST_TRAIN, run, start, write_csv_files
-from forecaster.model import Forecaster
+from forecaster.model import serving_model
 from forecaster.store import Store
 
 
@@ -51,9 +51,11 @@ def test_concurrent_fetch_train_predict_equal_a_serial_run(tmp_path):
     assert (concurrent / "data" / "ABC.csv").read_bytes() == files["ABC"].read_bytes()
     assert log_rows(concurrent) == log_rows(serial)
     assert len(log_rows(concurrent)) == len({row[:3] for row in log_rows(concurrent)}) == 4 + 4  # IBM 4, ^GSPC 4
-    first, second = Forecaster.load(Store(concurrent), "MSFT"), Forecaster.load(Store(serial), "MSFT")
+    (first, _), (second, _) = serving_model(Store(concurrent), "MSFT"), serving_model(Store(serial), "MSFT")
     for key, value in first.network.state_dict().items():
         np.testing.assert_array_equal(value, second.network.state_dict()[key])
+    mine, theirs = first.meta["tickers"]["MSFT"], second.meta["tickers"]["MSFT"]
+    assert mine == theirs  # calibrated against the pool alike
     leftovers = [p for p in concurrent.rglob("*.tmp")]
     assert leftovers == []
 

@@ -96,7 +96,7 @@ def trained_home(cli, isolated_home, tmp_path):
 
 
 def model_files(home):
-    directory = home / "models" / "ABC"
+    directory = home / "models" / "_pool"
     meta = json.loads((directory / "meta.json").read_text())
     return directory / "meta.json", directory / meta["weights_file"], meta
 
@@ -111,22 +111,21 @@ def rewrite_meta(path, change):
     ("damage", "expected"),
     [
         (lambda meta, weights, m: weights.write_bytes(weights.read_bytes()[:200]),
-         "{weights} does not match its checksum in meta.json (damaged?); run 'forecast train ABC' to rebuild it"),
+         "{weights} does not match its checksum in meta.json (damaged?); run 'forecast train' to retrain it"),
         (lambda meta, weights, m: weights.write_bytes(b"garbage"),
-         "{weights} does not match its checksum in meta.json (damaged?); run 'forecast train ABC' to rebuild it"),
+         "{weights} does not match its checksum in meta.json (damaged?); run 'forecast train' to retrain it"),
         (lambda meta, weights, m: meta.write_text(meta.read_text()[:50]),
-         "{meta} is not valid JSON (JSONDecodeError); run 'forecast train ABC' to rebuild it"),
-        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=3)),
-         "{meta} has model format 3, newer than this forecaster (0.1.0) reads (format 2); upgrade forecaster or run "
-         "'forecast train ABC' to rebuild it"),
+         "{meta} is not valid JSON (JSONDecodeError); run 'forecast train' to retrain it"),
+        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=4)),
+         "{meta} has model format 4, newer than this forecaster (0.1.0) reads (format 3); upgrade forecaster or run "
+         "'forecast train' to retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=1)),
-         "{meta} is a model from an older forecaster (format 1: no volatility forecast); run 'forecast train ABC' to "
-         "retrain it"),
+         "{meta} is a model from an older forecaster (format 1); run 'forecast train' to retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d["hyperparameters"].update(hidden=9)),
-         "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 5), expected (36, 5); run 'forecast "
-         "train ABC' to rebuild it"),
-        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.pop("scaler")),
-         "{meta} lacks scaler; run 'forecast train ABC' to rebuild it"),
+         "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 7), expected (36, 7); run 'forecast "
+         "train' to retrain it"),
+        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d["tickers"]["ABC"].pop("scaler")),
+         "{meta} is damaged (missing or malformed 'scaler'); run 'forecast train' to retrain it"),
     ],
 )
 def test_damaged_model_files_exit_3_naming_the_file_and_the_fix(cli, trained_home, damage, expected):
@@ -135,7 +134,7 @@ def test_damaged_model_files_exit_3_naming_the_file_and_the_fix(cli, trained_hom
     before = snapshot(trained_home)
     result = cli("predict", "ABC")
     assert (result.code, result.out) == (3, "")
-    assert result.err == "Error: " + expected.format(meta=meta, weights=weights) + "\n"
+    assert result.err == "Error: ABC: " + expected.format(meta=meta, weights=weights) + "\n"
     assert snapshot(trained_home) == before
 
 

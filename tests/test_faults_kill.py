@@ -33,7 +33,7 @@ def test_random_sigkills_of_train_and_fetch_never_lose_data_or_break_predict(tmp
     assert run(home, "fetch", "ABC", "--csv", files["ABC"], "-q").returncode == 0
     assert run(home, "train", "ABC", *FAST_TRAIN, "-q").returncode == 0
     assert list(home.rglob("*.tmp")) == []  # the next writers cleaned up after the killed ones
-    assert len(list((home / "models" / "ABC").glob("weights-*.npz"))) == 1
+    assert len(list((home / "models" / "_pool").glob("weights-*.npz"))) == 1
 
 
 def test_ctrl_c_exits_130_and_keeps_the_previous_model(tmp_path):
@@ -41,12 +41,12 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_model(tmp_path):
     home = tmp_path / "home"
     assert run(home, "fetch", "ABC", "--csv", files["ABC"], "-q").returncode == 0
     assert run(home, "train", "ABC", *FAST_TRAIN, "-q").returncode == 0
-    before = {p.name: p.read_bytes() for p in (home / "models" / "ABC").iterdir()}
+    before = {p.name: p.read_bytes() for p in (home / "models" / "_pool").iterdir()}
     process = start(home, "train", "ABC", "--window", "10", "--epochs", "5000", "--patience", "0")  # minutes
     time.sleep(3.0)  # well into training
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert (process.returncode, err.splitlines()[-1]) == (130, "Error: interrupted")
     assert "Traceback" not in err
-    assert {p.name: p.read_bytes() for p in (home / "models" / "ABC").iterdir()} == before
+    assert {p.name: p.read_bytes() for p in (home / "models" / "_pool").iterdir()} == before
     assert list(home.rglob("*.tmp")) == []

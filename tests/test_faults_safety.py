@@ -183,11 +183,11 @@ def refuse_reading(monkeypatch, path):
 
 
 def test_an_unreadable_meta_json_says_so(cli, trained_home, monkeypatch):
-    meta = trained_home / "models" / "ABC" / "meta.json"
+    meta = trained_home / "models" / "_pool" / "meta.json"
     refuse_reading(monkeypatch, meta)
     result = cli("predict", "ABC")
     assert (result.code, result.err) == (
-        3, f"Error: {meta} cannot be read (permission denied); run 'forecast train ABC' to rebuild it\n")
+        3, f"Error: ABC: {meta} cannot be read (permission denied); run 'forecast train' to retrain it\n")
 
 
 # ------------------------------------------------------------------------------------------- permissions
@@ -199,7 +199,7 @@ def test_files_are_written_with_the_umask_and_keep_their_mode(cli, isolated_home
         data = isolated_home / "data" / "ABC.csv"
         assert stat.S_IMODE(data.stat().st_mode) == 0o644
         assert cli("train", "ABC", *FAST_TRAIN, "-q").code == 0
-        assert stat.S_IMODE((isolated_home / "models" / "ABC" / "meta.json").stat().st_mode) == 0o644
+        assert stat.S_IMODE((isolated_home / "models" / "_pool" / "meta.json").stat().st_mode) == 0o644
         data.chmod(0o664)  # a shared home: group-writable
         (tmp_path / "abc.csv").write_text(format_csv(random_walk_bars(160)))
         assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
@@ -334,7 +334,7 @@ def test_a_table_column_has_one_precision_and_zero_is_zero(cli, trained_home):
 
 def test_a_cron_log_says_1_epoch_not_1_epochs(cli, trained_home):
     result = cli("train", "ABC", "--window", "10", "--hidden", "8", "--epochs", "1", "--patience", "0")
-    assert "ABC: trained 1 epoch on 200 rows" in result.err
+    assert "the pool: trained 1 epoch on 1 ticker to 2020-10-07" in result.err
 
 
 def test_python_module_entry_point_runs(trained_home):

@@ -1,155 +1,177 @@
-"""Windows, training without look-ahead, shrinkage toward naive, calibrated intervals, and saved models."""
+"""The model: a pool's network and per-ticker calibration trained without look-ahead, its forecasts, and its files."""
 
+import hashlib
 import json
+import math
+import pickle
 
 import numpy as np
 import pytest
 
 from conftest import random_walk_bars
 from forecaster.bars import Bars
-from forecaster.errors import CorruptFile, DataUnavailable, UsageError
-from forecaster.model import Forecaster, TrainingConfig, interval_quantiles, optimal_shrinkage, train
+from forecaster.errors import CorruptFile, ModelMissing, UsageError
+from forecaster.model import POOL, Model, TrainingConfig, meta_problem
+from forecaster.panel import Market
 from forecaster.store import Store
-from forecaster.windows import build_series, ewma_volatility, window_ends, windows_at
+from forecaster.training import add_ticker, train_model
 
 SMALL = TrainingConfig(window=10, hidden=8, epochs=3, patience=2, batch_size=32)
 
 
-def test_windows_end_on_their_day_and_targets_are_the_next_return():
-    bars = random_walk_bars(50)
-    series = build_series(bars)
-    np.testing.assert_allclose(series.returns, np.diff(np.log(bars.adj_close)))
-    ends = window_ends(series, 5)
-    assert ends[0] == 4
-    X = windows_at(series, ends[:2], 5)
-    np.testing.assert_array_equal(X[1, :, 0], series.returns[1:6])
+def panel(n: int = 260, tickers=("AAA", "BBB", "CCC")) -> dict[str, Bars]:
+    return {ticker: random_walk_bars(n, seed=seed) for seed, ticker in enumerate(tickers)}
 
 
-def test_ohlcv_features_are_scale_free():
-    bars = random_walk_bars(50)
-    doubled = Bars(bars.dates, *(2 * c for c in bars.columns()[1:6]), bars.volume * 3)
-    np.testing.assert_allclose(build_series(bars, "ohlcv").features[:, :2],
-                               build_series(doubled, "ohlcv").features[:, :2], atol=1e-12)
-    assert build_series(bars, "ohlcv").features.shape == (49, 3)
+@pytest.fixture(scope="module")
+def pooled():
+    return train_model(panel(), ("^M", random_walk_bars(300, seed=7)), SMALL, "pooled")
 
 
-def test_volatility_is_causal():
-    returns = np.random.default_rng(0).standard_normal(100) * 0.01
-    changed = returns.copy()
-    changed[60:] *= 10
-    np.testing.assert_array_equal(ewma_volatility(returns)[:60], ewma_volatility(changed)[:60])
+def scaled_after(bars: Bars, first: int, factor: float) -> Bars:
+    later = np.arange(len(bars)) >= first
+    prices = [np.where(later, column * factor, column) for column in (bars.open, bars.high, bars.low, bars.close,
+                                                                     bars.adj_close)]
+    return Bars(bars.dates, *prices, np.where(later, bars.volume * 2, bars.volume))
 
 
-def test_shrinkage_trusts_a_clean_signal_and_clips_to_the_unit_interval():
-    forecast = np.array([1.0, -1.0, 2.0])
-    assert optimal_shrinkage(forecast, 0.5 * forecast) == pytest.approx(0.5)
-    assert optimal_shrinkage(forecast, -forecast) == 0.0
-    assert optimal_shrinkage(forecast, 3 * forecast) == 1.0
-    assert optimal_shrinkage(np.zeros(3), forecast) == 0.0
+def comparable(meta: dict) -> dict:
+    """The metadata minus when it was written."""
+    meta = json.loads(json.dumps(meta))
+    meta.pop("created_at")
+    return meta
 
 
-def test_shrinkage_discounts_a_noisy_estimate_by_its_uncertainty():
-    rng = np.random.default_rng(0)
-    forecast = rng.standard_normal(500)
-    noise = rng.standard_normal(500)
-    assert 0 < np.dot(forecast, noise) / np.dot(forecast, forecast)  # chance makes least squares trust noise ...
-    assert optimal_shrinkage(forecast, noise) == 0.0  # ... its uncertainty discounts it to nothing
-    actual = 0.3 * forecast + noise  # t ~ 6.7: a real but noisy signal
-    least_squares = np.dot(forecast, actual) / np.dot(forecast, forecast)
-    shrunk = optimal_shrinkage(forecast, actual)
-    assert 0.9 * least_squares < shrunk < least_squares
-
-
-def test_interval_quantiles_cover_ninety_percent_of_standardised_residuals():
-    z = np.random.default_rng(1).standard_normal(20000)
-    sigma = np.full_like(z, 0.02)
-    lower, upper = interval_quantiles(z * sigma, sigma)
-    assert lower == pytest.approx(-1.645, abs=0.05) and upper == pytest.approx(1.645, abs=0.05)
-
-
-def test_changing_prices_after_the_cutoff_leaves_the_model_bit_identical():
-    bars = random_walk_bars(260)
-    cutoff = bars.dates[199]
-    altered_close = bars.adj_close.copy()
-    altered_close[200:] *= np.random.default_rng(9).uniform(0.5, 2.0, 60)
-    altered = Bars(bars.dates, bars.open, np.maximum(bars.high, altered_close), np.minimum(bars.low, altered_close),
-                   bars.close, altered_close, bars.volume)
-    first, _ = train(bars.until(cutoff), SMALL, "ABC")
-    second, _ = train(altered.until(cutoff), SMALL, "ABC")
-    for key, value in first.network.state_dict().items():
-        np.testing.assert_array_equal(value, second.network.state_dict()[key])
-    for section in ("scaler", "calibration", "validation"):
-        assert first.meta[section] == second.meta[section]
-
-
-def test_metadata_records_what_was_trained_and_how():
-    forecaster, data = train(random_walk_bars(200), SMALL, "ABC")
-    meta = forecaster.meta
-    assert meta["format_version"] == 2 and meta["ticker"] == "ABC" and meta["features"] == "range"  # auto, with OHLC
+def test_the_pool_records_one_network_and_each_tickers_calibration(pooled):
+    meta = pooled.meta
+    assert (meta["format_version"], meta["kind"], meta["features"]) == (3, "pooled", "range")
+    assert meta["inputs"] == ["return", "range", "gap", "intraday", "volume_change", "level", "correction",
+                              "market_return", "market_range"]
+    assert meta["market"] == {"ticker": "^M", "last_date": str(random_walk_bars(300, seed=7).dates[-1])}
     assert meta["hyperparameters"] == {"window": 10, "hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32,
                                        "lr": 0.001, "patience": 2, "seed": 0}
-    assert meta["training"]["rows"] == 200 and meta["training"]["last_date"] == str(random_walk_bars(200).dates[-1])
-    assert meta["training"]["validation_windows"] == 28 and meta["training"]["train_windows"] == 161
-    assert 0.0 <= meta["calibration"]["network_share"] <= 1.0
-    assert meta["calibration"]["z_lower"] < 0 < meta["calibration"]["z_upper"]
-    assert set(meta["calibration"]["quantiles"]) == {"1", "5", "20"}
-    assert all(low < 0 < high for low, high in meta["calibration"]["quantiles"].values())
-    volatility = meta["volatility"]
-    assert volatility["baseline"] == "ewma-range" and volatility["distribution"] in ("student-t", "gaussian")
-    assert volatility["method"] in ("network", "ewma-range", "ewma-returns") and 0 <= volatility["network_share"] <= 1
-    assert set(volatility["validation_interval_scores"]) == set(volatility["validation_negative_loglik"]) == {
-        "ewma-returns", "ewma-range", "network-0.25", "network-0.5", "network-0.75", "network-1"}
-    assert volatility["long_run_variance"] > 0 and 0 < volatility["persistence"] <= 1
-    assert len(meta["training"]["data_sha256"]) == 64
+    assert sorted(meta["tickers"]) == ["AAA", "BBB", "CCC"] and meta["training"]["tickers"] == 3
+    assert set(meta["pool"]) == {"har", "nu", "network_share", "scale_share", "persistence", "tail_shapes",
+                                 "quantiles"}
+    for calibration in meta["tickers"].values():
+        assert calibration["member"] is True and 0 <= calibration["network_share"] <= 1
+        assert 0 <= calibration["scale_share"] <= 1.5 and 0 < calibration["persistence"] <= 1
+        assert len(calibration["scaler"]["mean"]) == len(meta["inputs"])
+        assert sorted(calibration["quantiles"], key=int) == ["1", "5", "20"]
+        for tails in calibration["quantiles"].values():
+            assert len(tails["lower"]) == len(tails["upper"]) == 10
+            assert max(tails["lower"]) < 0 < min(tails["upper"])
+        assert calibration["training"]["rows"] == 260 and len(calibration["training"]["data_sha256"]) == 64
+    assert meta_problem(meta) is None
+
+
+def test_a_change_after_the_cut_off_to_any_ticker_or_the_market_changes_nothing_before_it():
+    cut = 200
+    tickers = panel()
+    market = random_walk_bars(300, seed=7)
+    first = train_model({t: b.take(slice(0, cut)) for t, b in tickers.items()}, ("^M", market.take(slice(0, cut))),
+                        SMALL, "pooled")
+    changed = {**tickers, "BBB": scaled_after(tickers["BBB"], cut, 1.7)}
+    changed_market = scaled_after(market, cut, 0.6)
+    second = train_model({t: b.take(slice(0, cut)) for t, b in changed.items()},
+                         ("^M", changed_market.take(slice(0, cut))), SMALL, "pooled")
+    for key, value in first.network.state_dict().items():
+        np.testing.assert_array_equal(value, second.network.state_dict()[key])
+    a, b = comparable(first.meta), comparable(second.meta)
+    a["market"], b["market"] = None, None  # the market's last date is the only difference
+    assert a == b
+    # ... and every forecast made from data before the cut-off is the same, from the full histories too
+    full, full_changed = Market.from_bars("^M", market), Market.from_bars("^M", changed_market)
+    ends = np.arange(150, cut - 1)
+    for ticker in tickers:
+        a = first.paths([(ticker, first.data(ticker, tickers[ticker], full), ends)], 5)[0]
+        b = first.paths([(ticker, first.data(ticker, changed[ticker], full_changed), ends)], 5)[0]
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_the_same_seed_and_data_give_a_bit_identical_model(pooled):
+    again = train_model(panel(), ("^M", random_walk_bars(300, seed=7)), SMALL, "pooled")
+    for key, value in pooled.network.state_dict().items():
+        np.testing.assert_array_equal(value, again.network.state_dict()[key])
+    assert comparable(pooled.meta) == comparable(again.meta)
 
 
 def test_too_little_history_is_refused_with_the_numbers():
     with pytest.raises(UsageError) as error:
-        train(random_walk_bars(50), SMALL, "ABC")
+        train_model({"ABC": random_walk_bars(50)}, None, SMALL, "per-ticker")
     assert error.value.message == ("ABC has 50 rows of history; training with --window 10 needs at least 91 "
+                                   "(fetch more history or use a smaller --window)")
+    with pytest.raises(UsageError) as error:
+        train_model({"ABC": random_walk_bars(300), "XYZ": random_walk_bars(20)}, None, SMALL, "pooled")
+    assert error.value.message == ("XYZ has 20 rows of history; joining the pool with --window 10 needs at least 31 "
                                    "(fetch more history or use a smaller --window)")
 
 
-def test_forecast_is_recursive_with_widening_intervals():
-    forecaster, _ = train(random_walk_bars(200), SMALL, "ABC")
-    rows = forecaster.forecast(random_walk_bars(200), 5)
-    assert [r["horizon"] for r in rows] == [1, 2, 3, 4, 5]
+def test_forecasts_are_recursive_with_widening_intervals_at_any_level(pooled):
+    bars = panel()["AAA"]
+    rows = pooled.forecast([("AAA", bars)], None, 5, 0.90)["AAA"]
+    assert [r["horizon"] for r in rows] == [1, 2, 3, 4, 5] and {r["level"] for r in rows} == {0.90}
     widths = [r["upper"] - r["lower"] for r in rows]
     assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
+    assert all(r["lower"] < r["forecast"] < r["upper"] and r["volatility"] > 0 for r in rows)
+    wider = pooled.forecast([("AAA", bars)], None, 5, 0.98)["AAA"]
+    narrower = pooled.forecast([("AAA", bars)], None, 5, 0.5)["AAA"]
+    for low, mid, high in zip(narrower, rows, wider, strict=True):
+        assert high["lower"] < mid["lower"] < low["lower"] < low["upper"] < mid["upper"] < high["upper"]
+
+
+def test_a_model_with_no_validated_signal_is_exactly_naive(pooled):
+    model = Model(pooled.network, json.loads(json.dumps(pooled.meta)))
+    model.meta["tickers"]["AAA"]["network_share"] = 0.0
+    bars = panel()["AAA"]
+    assert all(r["forecast"] == bars.adj_close[-1] for r in model.forecast([("AAA", bars)], None, 3, 0.9)["AAA"])
+
+
+def test_a_zero_scale_share_gives_exactly_the_baseline_volatility(pooled):
+    model = Model(pooled.network, json.loads(json.dumps(pooled.meta)))
+    model.meta["tickers"]["AAA"]["scale_share"] = 0.0
+    data = model.data("AAA", panel()["AAA"], None)
+    _, variance, _ = model.paths([("AAA", data, np.array([200]))], 1)[0]
+    assert math.sqrt(variance[0, 0]) == pytest.approx(data.baseline.sigma[200], rel=1e-12)
+
+
+def test_a_ticker_calibrated_against_the_pool_leaves_the_network_alone(pooled):
+    newcomer = random_walk_bars(61, seed=11)  # about three months of sessions
+    added = add_ticker(pooled, "NEW", newcomer, None, SMALL)
+    assert added.network is pooled.network and sorted(added.meta["tickers"]) == ["AAA", "BBB", "CCC", "NEW"]
+    calibration = added.meta["tickers"]["NEW"]
+    assert calibration["member"] is False and calibration["training"]["rows"] == 61
+    assert meta_problem(added.meta) is None
+    rows = added.forecast([("NEW", newcomer)], None, 2, 0.9)["NEW"]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
+    with pytest.raises(UsageError, match=r"^NEW has 20 rows of history; joining the pool with --window 10 needs at "
+                                         r"least 31 \(fetch more history\)$"):
+        add_ticker(pooled, "NEW", random_walk_bars(20), None, SMALL)
 
 
-def test_a_model_with_no_validated_signal_is_exactly_naive():
-    forecaster, _ = train(random_walk_bars(200), SMALL, "ABC")
-    forecaster.meta["calibration"]["network_share"] = 0.0
-    bars = random_walk_bars(200)
-    assert all(r["forecast"] == bars.adj_close[-1] for r in forecaster.forecast(bars, 3))
-
-
-def test_saved_model_loads_and_forecasts_identically(isolated_home):
+def test_saved_model_loads_and_forecasts_identically(pooled, isolated_home):
     store = Store()
-    forecaster, _ = train(random_walk_bars(200), SMALL, "ABC")
-    directory = forecaster.save(store, "ABC")
-    assert sorted(p.name for p in directory.iterdir()) == ["meta.json", forecaster.meta["weights_file"]]
-    loaded = Forecaster.load(store, "ABC")
-    bars = random_walk_bars(200)
-    assert loaded.forecast(bars, 3) == forecaster.forecast(bars, 3)
-    forecaster.network.params["head_b"] += 1  # a retrained model replaces the old weights file
-    forecaster.save(store, "ABC")
+    directory = pooled.save(store, POOL)
+    assert sorted(p.name for p in directory.iterdir()) == ["meta.json", pooled.meta["weights_file"]]
+    loaded = Model.load(store, POOL)
+    bars = panel()["BBB"]
+    assert loaded.forecast([("BBB", bars)], None, 3, 0.9) == pooled.forecast([("BBB", bars)], None, 3, 0.9)
+    retrained = train_model(panel(), None, TrainingConfig(window=10, hidden=8, epochs=2, patience=0), "pooled")
+    retrained.save(store, POOL)  # a retrained pool replaces the old weights file
     assert len(list(directory.glob("weights-*.npz"))) == 1
 
 
 @pytest.fixture
-def saved(isolated_home):
+def saved(pooled, isolated_home):
     store = Store()
-    forecaster, _ = train(random_walk_bars(200), SMALL, "ABC")
-    directory = forecaster.save(store, "ABC")
-    return store, directory, directory / forecaster.meta["weights_file"]
+    directory = pooled.save(store, POOL)
+    return store, directory, directory / pooled.meta["weights_file"]
 
 
 def test_missing_model_says_how_to_make_one(isolated_home):
-    with pytest.raises(DataUnavailable, match=r"^no model for ABC; run 'forecast train ABC' first$"):
-        Forecaster.load(Store(), "ABC")
+    with pytest.raises(ModelMissing, match=r"^no model for the pool; run 'forecast train' to train it$"):
+        Model.load(Store(), POOL)
 
 
 @pytest.mark.parametrize(
@@ -165,33 +187,63 @@ def test_damaged_models_are_reported_with_the_file_and_the_fix(saved, damage, me
     store, directory, weights = saved
     damage(directory, weights)
     with pytest.raises(CorruptFile, match=message) as error:
-        Forecaster.load(store, "ABC")
-    assert error.value.message.endswith("run 'forecast train ABC' to rebuild it")
+        Model.load(store, POOL)
+    assert error.value.message.endswith("run 'forecast train' to retrain it")
     assert str(directory) in error.value.message
 
 
-def test_newer_format_is_refused(saved):
+@pytest.mark.parametrize(("version", "message"), [
+    (99, r"has model format 99, newer than this forecaster .* reads \(format 3\)"),
+    (2, r"is a model from an older forecaster \(format 2\); run 'forecast train' to retrain it"),
+])
+def test_other_formats_are_refused_with_the_way_out(saved, version, message):
     store, directory, _ = saved
     meta = json.loads((directory / "meta.json").read_text())
-    meta["format_version"] = 99
+    meta["format_version"] = version
     (directory / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CorruptFile, match=r"has model format 99, newer than this forecaster .* reads \(format 2\)"):
-        Forecaster.load(store, "ABC")
+    with pytest.raises(CorruptFile, match=message):
+        Model.load(store, POOL)
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda m: m["tickers"]["AAA"]["quantiles"]["1"]["lower"].__setitem__(3, float("nan")),
+     "tickers.AAA.quantiles.1.lower must be 10 finite numbers"),
+    (lambda m: m["tickers"]["AAA"]["quantiles"]["5"].update(lower=m["tickers"]["AAA"]["quantiles"]["5"]["upper"]),
+     "tickers.AAA.quantiles.5 are out of order"),
+    (lambda m: m["tickers"]["AAA"].update(network_share=40.0), "tickers.AAA.network_share is 40.0; it must be "
+                                                               "between 0 and 1"),
+    (lambda m: m["tickers"]["AAA"]["scaler"]["scale"].__setitem__(0, 0.0), "tickers.AAA.scaler.scale must be "
+                                                                           "positive"),
+    (lambda m: m["pool"].update(nu=2.0), "pool.nu is 2.0; it must be null or a number above 2"),
+    (lambda m: m["tickers"]["AAA"]["training"].update(last_date="yesterday"),
+     "tickers.AAA.training.last_date is 'yesterday'; it must be a date"),
+    (lambda m: m["tickers"]["AAA"].update(persistence=-0.5), "tickers.AAA.persistence is -0.5; it must be between"),
+    (lambda m: m.update(kind="psychic"), "kind 'psychic' is not one of pooled, per-ticker"),
+    (lambda m: m["tickers"].pop("AAA") and m["tickers"].pop("BBB") and m["tickers"].pop("CCC"),
+     "it serves no ticker"),
+    (lambda m: m["tickers"]["AAA"].pop("offset"), "missing or malformed 'offset'"),
+])
+def test_every_value_read_from_a_model_is_checked(saved, edit, problem):
+    store, directory, _ = saved
+    meta = json.loads((directory / "meta.json").read_text())
+    edit(meta)
+    (directory / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptFile) as error:
+        Model.load(store, POOL)
+    assert error.value.message.startswith(f"{directory / 'meta.json'} is damaged ({problem}")
+    assert error.value.message.endswith("run 'forecast train' to retrain it")
 
 
 def test_weights_that_do_not_match_metadata_are_refused(saved):
-    store, directory, weights = saved
+    store, directory, _ = saved
     meta = json.loads((directory / "meta.json").read_text())
     meta["hyperparameters"]["hidden"] = 16
     (directory / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CorruptFile, match=r"does not match .*meta.json: .*has shape \(32, 5\), expected \(64, 5\)"):
-        Forecaster.load(store, "ABC")
+    with pytest.raises(CorruptFile, match=r"does not match .*meta.json: .*has shape \(32, 9\), expected \(64, 9\)"):
+        Model.load(store, POOL)
 
 
 def test_garbage_weights_with_a_matching_checksum_are_refused_without_unpickling(saved):
-    import hashlib
-    import pickle
-
     store, directory, weights = saved
     payload = pickle.dumps({"evil": 1})
     weights.write_bytes(payload)
@@ -199,4 +251,4 @@ def test_garbage_weights_with_a_matching_checksum_are_refused_without_unpickling
     meta["weights_sha256"] = hashlib.sha256(payload).hexdigest()
     (directory / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CorruptFile, match="is not a readable weights file"):
-        Forecaster.load(store, "ABC")
+        Model.load(store, POOL)

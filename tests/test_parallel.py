@@ -1,5 +1,5 @@
-"""`train --jobs N` and `evaluate --jobs N`: worker processes, results bit-identical to a serial run, failures kept
-apart, Ctrl-C and SIGKILL leave every model old or new."""
+"""`train --jobs N` and `evaluate --jobs N`: worker processes for per-ticker models and evaluations, results
+bit-identical to a serial run (the pool's too), failures kept apart, Ctrl-C and SIGKILL leave every model old or new."""
 
 import json
 import os
@@ -13,11 +13,12 @@ import pytest
 from conftest import random_walk_bars
 from fault_helpers import forecast_command, run
 from forecaster.bars import format_csv
-from forecaster.model import Forecaster
+from forecaster.model import Model
 from forecaster.store import Store
 
 TICKERS = ("AAA", "BBB", "CCC", "DDD")
 TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "4", "--patience", "0"]
+OWN = [*TRAIN, "--model", "per-ticker"]
 
 
 def fill(home, tmp_path, tickers=TICKERS, n=260):
@@ -40,19 +41,31 @@ def test_jobs_give_bit_identical_models_to_a_serial_run(tmp_path):
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     for home in (serial, parallel):
         fill(home, tmp_path)
-    one = run(serial, "train", *TRAIN, "--jobs", "1")
-    two = run(parallel, "train", *TRAIN, "--jobs", "2")
+    one = run(serial, "train", *OWN, "--jobs", "1")
+    two = run(parallel, "train", *OWN, "--jobs", "2")
     assert (one.returncode, two.returncode) == (0, 0), (one.stderr, two.stderr)
     for ticker in TICKERS:
         assert model_files(serial, ticker) == model_files(parallel, ticker), ticker
     assert one.stdout == two.stdout  # the summary lists the tickers in the order given, whatever finished first
 
 
+def test_the_pool_is_bit_identical_whatever_jobs_is(tmp_path):
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    for home in (serial, parallel):
+        fill(home, tmp_path)
+    one = run(serial, "train", *TRAIN, "--jobs", "1", "-q")
+    two = run(parallel, "train", *TRAIN, "--jobs", "2", "-q")
+    assert (one.returncode, two.returncode) == (0, 0), (one.stderr, two.stderr)
+    first, second = model_files(serial, "_pool"), model_files(parallel, "_pool")
+    assert first[1] == second[1]  # the weights
+    assert first[0] == second[0]
+
+
 def test_a_failing_ticker_does_not_stop_the_others(tmp_path):
     home = tmp_path / "home"
     fill(home, tmp_path)
     fill(home, tmp_path, ("SHORT",), n=40)
-    result = run(home, "train", *TRAIN, "--jobs", "2")
+    result = run(home, "train", *OWN, "--jobs", "2")
     assert result.returncode == 4
     assert result.stderr.splitlines()[-2:] == [
         "Error: SHORT has 40 rows of history; training with --window 10 needs at least 91 (fetch more history or use "
@@ -81,10 +94,11 @@ def test_evaluate_writes_one_predictions_file_per_ticker(tmp_path):
     result = run(home, "evaluate", *TICKERS[:2], "--test-start", "2020-09-01", *TRAIN, "--predictions", out, "-q")
     assert result.returncode == 0, result.stderr
     for ticker in TICKERS[:2]:
-        assert (tmp_path / f"eval-{ticker}.csv").read_text().startswith("date,actual,model,lower,upper,naive,linear")
+        assert (tmp_path / f"eval-{ticker}.csv").read_text().startswith("date,horizon,level,actual,model,lower,upper")
     refused = run(home, "evaluate", *TICKERS[:2], "--test-start", "2020-09-01", "--predictions", tmp_path / "e.csv")
     assert (refused.returncode, refused.stderr) == (
-        2, "Error: --predictions with several tickers needs {ticker} in the file name, e.g. eval-{ticker}.csv\n")
+        2, "Error: --predictions with several tickers or horizons needs {ticker} in the file name, e.g. "
+           "eval-{ticker}.csv\n")
 
 
 def start_group(home, *args):
@@ -113,7 +127,7 @@ def assert_models_old_or_new(home, tickers, *, swept: bool):
     store = Store(home)
     for ticker in tickers:
         if (home / "models" / ticker / "meta.json").exists():
-            Forecaster.load(store, ticker)
+            Model.load(store, ticker)
     if swept:
         assert [p for p in home.rglob("*.tmp")] == []
 
@@ -129,7 +143,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_half_written_model(tmp_path):
     home = tmp_path / "home"
     fill(home, tmp_path)
     process = start_group(home, "train", "--window", "10", "--hidden", "8", "--epochs", "5000", "--patience", "0",
-                          "--jobs", "2")
+                          "--model", "per-ticker", "--jobs", "2")
     time.sleep(6.0)  # the workers are training by now
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -143,13 +157,13 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_half_written_model(tmp_path):
 def test_sigkill_of_a_parallel_run_leaves_every_model_old_or_new(tmp_path, seed):
     home = tmp_path / "home"
     fill(home, tmp_path)
-    assert run(home, "train", *TRAIN, "--jobs", "2", "-q").returncode == 0
-    process = start_group(home, "train", *TRAIN, "--epochs", "30", "--seed", str(seed), "--jobs", "2")
+    assert run(home, "train", *OWN, "--jobs", "2", "-q").returncode == 0
+    process = start_group(home, "train", *OWN, "--epochs", "30", "--seed", str(seed), "--jobs", "2")
     time.sleep(random.Random(seed).uniform(1.0, 6.0))
     os.killpg(process.pid, signal.SIGKILL)  # the command and its workers, as the OOM killer or a reboot would
     process.communicate(timeout=30)
     assert wait_gone(home) == []
     assert_models_old_or_new(home, TICKERS, swept=False)
     assert run(home, "predict", "-q").returncode == 0
-    assert run(home, "train", *TRAIN, "--jobs", "2", "-q").returncode == 0
+    assert run(home, "train", *OWN, "--jobs", "2", "-q").returncode == 0
     assert_models_old_or_new(home, TICKERS, swept=True)

@@ -1,0 +1,256 @@
+"""Training: one network on the windows of every ticker of a pool, or a ticker calibrated against a trained pool.
+
+`train_model(bars_by_ticker, market, config, kind)`, on bars already cut at the training cut-off (each ticker's and the
+market's at the same date: nothing later is ever seen):
+
+1. each ticker's level μ_i and HAR terms; the pooled HAR fitted on every ticker's days, each offset δ_i partially
+   pooled (forecaster.baseline); then each ticker's baseline σ and scale-free inputs, standardised by its own
+   training-span statistics (forecaster.panel);
+2. each ticker's windows split in time: the last 15% validate (at least MIN_VALIDATION_WINDOWS for a ticker's own
+   model), their first half for early stopping, their second half ("judge") for the calibration's decisions, which no
+   fitting decision has seen;
+3. the network (forecaster.lstm) learns by the Student-t negative log-likelihood (ν fitted on the pooled training
+   returns in baseline units; forecaster.losses) from mini-batches that mix tickers: each epoch is at most
+   EPOCH_WINDOWS windows drawn from all of them (whole histories of hundreds of tickers would make epochs of millions
+   of nearly repeated windows), with early stopping on the held-out windows; BLAS runs on one thread, so the same seed
+   and data give a bit-identical model on any machine and with any --jobs;
+4. calibration on the pool's evidence, each ticker's partially pooled (forecaster.calibration).
+
+`add_ticker(model, ticker, bars, market)` calibrates a ticker the network never saw against the trained pool: its own
+level, offset (shrunk toward the pool's), scaler and calibration, in seconds and without retraining.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster import __version__
+from forecaster.bars import Bars, format_csv
+from forecaster.baseline import Har, fit_har, fit_offset, ticker_baseline
+from forecaster.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
+from forecaster.errors import UsageError
+from forecaster.losses import distribution_loss
+from forecaster.lstm import LSTMRegressor
+from forecaster.model import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
+from forecaster.output import plural
+from forecaster.panel import Market, TickerData, fit_scaler, har_inputs, input_names, raw_inputs, standardize
+from forecaster.store import utc_now
+from forecaster.volatility import fit_degrees_of_freedom
+from forecaster.windows import build_series, resolve_features
+
+EPOCH_WINDOWS = 131_072  # windows per epoch of a pool at most
+VALIDATION_FRACTION = 0.15
+MAX_STOP_WINDOWS = 50_000  # early-stopping windows at most (a fixed sample of them)
+NU_SAMPLE = 200_000  # training returns the degrees of freedom are fitted on, at most
+
+
+@dataclass
+class Member:
+    """A ticker being trained: its bars, arrays, HAR level and offset, scaler, and its windows' last days."""
+
+    ticker: str
+    bars: Bars
+    data: TickerData
+    level: float
+    offset: float
+    scaler: tuple[np.ndarray, np.ndarray]
+    ends: np.ndarray  # days ending a window with a known next return
+    validation: int  # how many of the last `ends` validate
+
+    @property
+    def train_ends(self) -> np.ndarray:
+        return self.ends[: len(self.ends) - self.validation]
+
+    @property
+    def stop_ends(self) -> np.ndarray:
+        held_out = self.ends[len(self.ends) - self.validation:]
+        return held_out[: len(held_out) // 2]
+
+    @property
+    def judge_count(self) -> int:
+        return self.validation - self.validation // 2
+
+
+def pool_features(config: TrainingConfig, bars_by_ticker: dict[str, Bars]) -> tuple[str, dict[str, str]]:
+    """(the feature set every ticker of a model shares, a note per ticker): `auto` is `range` where the data has
+    real OHLC. Several tickers must share one set: a ticker that resolves to another cannot join (UsageError)."""
+    resolved = {t: resolve_features(config.features, bars, t) for t, bars in bars_by_ticker.items()}
+    sets = {features for features, _ in resolved.values()}
+    if len(sets) > 1:
+        odd = sorted(t for t, (features, _) in resolved.items() if features != "range")
+        raise UsageError(f"{', '.join(odd)}: no real OHLC, so {plural(len(odd), 'it cannot', 'they cannot')} share "
+                         "the pool's range inputs")
+    return sets.pop(), {t: note for t, (_, note) in resolved.items() if note}
+
+
+def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None, config: TrainingConfig, kind: str,
+                callback=None) -> Model:
+    """Train a model of `kind` ('pooled' or 'per-ticker': a pool of one) on the bars of every ticker given (cut at
+    the training cut-off already) and the market's (same cut-off), as the module docstring describes."""
+    config.check()
+    features, notes = pool_features(config, bars_by_ticker)
+    if kind == "per-ticker" and len(bars_by_ticker) != 1:
+        raise ValueError("a ticker's own model is trained on one ticker")
+    alone = len(bars_by_ticker) == 1  # a network of one ticker's windows: it needs enough of them to learn
+    for ticker, bars in bars_by_ticker.items():
+        needed = config.min_rows if alone else config.min_join_rows
+        if len(bars) < needed:
+            raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; "
+                             f"{'training' if alone else 'joining the pool'} with --window {config.window} needs at "
+                             f"least {needed} (fetch more history or use a smaller --window)")
+    market_data = Market.from_bars(*market) if market is not None else None
+    members = _members(bars_by_ticker, features, market_data, config, alone)
+    har = members[0][1]
+    members = [member for member, _ in members]
+    if sum(len(m.train_ends) for m in members) < 1 or sum(len(m.stop_ends) for m in members) < 1:
+        raise UsageError("too few windows to train on: fetch more history")
+
+    y_train = np.concatenate([m.data.scaled_returns(m.train_ends) for m in members])
+    nu = fit_degrees_of_freedom(y_train[np.linspace(0, len(y_train) - 1, min(len(y_train), NU_SAMPLE)).astype(int)])
+    width = members[0].data.inputs.shape[1]
+    network = LSTMRegressor(width, config.hidden, config.layers, 2, seed=config.seed)
+    batches, validation = _batches(members, config)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        network.fit_batches(batches, epochs=config.epochs, lr=config.lr, clip_norm=1.0, validation=validation,
+                            patience=config.patience or None, callback=callback, loss=distribution_loss(nu))
+        model = Model(network, {})
+        evidence = {m.ticker: _evidence(model, m.data, m.ends, m.judge_count, config.window) for m in members}
+    pooled, calibrations = calibrate_pool(evidence, nu)
+    model.meta = {
+        "format_version": 3,
+        "package_version": __version__,
+        "created_at": utc_now(),
+        "kind": kind,
+        "hyperparameters": config.hyperparameters,
+        "features": features,
+        "inputs": list(input_names(features, market_data is not None)),
+        "market": None if market is None else {"ticker": market[0], "last_date": market[1].last_date},
+        "notes": [notes[t] for t in bars_by_ticker if t in notes],
+        "pool": {"har": har.to_json(), "nu": nu, **pooled.to_json()},
+        "training": {
+            "first_date": min(m.bars.first_date for m in members),
+            "last_date": max(m.bars.last_date for m in members),
+            "tickers": len(members),
+            "train_windows": int(sum(len(m.train_ends) for m in members)),
+            "validation_windows": int(sum(m.validation for m in members)),
+            "epochs_run": len(network.history_), "best_epoch": network.best_epoch_,
+            "validation_loss": min((v for _, _, v in network.history_ if v is not None), default=None),
+        },
+        "tickers": {m.ticker: _ticker_meta(m, calibrations[m.ticker], member=True) for m in members},
+    }
+    return model
+
+
+def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] | None,
+               config: TrainingConfig) -> Model:
+    """`model` with `ticker` calibrated against it (see the module docstring); the network is unchanged."""
+    features, _ = resolve_features("auto" if config.features == "auto" else config.features, bars, ticker)
+    if features != model.features:
+        raise UsageError(f"{ticker}: its data gives {features} inputs, but the pool was trained on {model.features} "
+                         f"inputs; train it on its own with --model per-ticker")
+    if len(bars) < config.min_join_rows:
+        raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; joining the pool with "
+                         f"--window {model.window} needs at least {config.min_join_rows} (fetch more history)")
+    market_data = None
+    if model.market_ticker:
+        market_data = Market.from_bars(*market) if market is not None else Market.missing(model.market_ticker)
+    har = model.har
+    series = build_series(bars, features)
+    x, terms = har_inputs(series, features)
+    level = float(np.mean(x))
+    estimate, variance = fit_offset(terms[:-1], level, series.returns[1:], har)
+    offset = har.offset.shrink(estimate, variance)
+    data, scaler = _ticker_arrays(ticker, series, terms, level, offset, har, market_data)
+    ends = np.arange(model.window - 1, len(series) - 1)
+    if len(ends) < MIN_JOIN_WINDOWS:
+        raise UsageError(f"{ticker}: too few windows to calibrate against the pool (fetch more history)")
+    evidence = _evidence(model, data, ends, min(len(ends), CALIBRATION_WINDOWS), model.window)
+    from forecaster.calibration import PoolCalibration
+
+    calibration = calibrate_newcomer(evidence, PoolCalibration.from_json(model.meta["pool"]), model.meta["pool"]["nu"])
+    member = Member(ticker, bars, data, level, offset, scaler, ends, 0)
+    tickers = dict(model.meta["tickers"])
+    tickers[ticker] = _ticker_meta(member, calibration, member=False)
+    return Model(model.network, {**model.meta, "tickers": tickers})
+
+
+# --------------------------------------------------------------------------------------------------- pieces
+def _members(bars_by_ticker: dict[str, Bars], features: str, market: Market | None, config: TrainingConfig,
+              own: bool) -> list[tuple[Member, Har]]:
+    """Every ticker's Member, after the pooled HAR fit (returned beside each)."""
+    prepared = []
+    for ticker, bars in bars_by_ticker.items():
+        series = build_series(bars, features)
+        x, terms = har_inputs(series, features)
+        prepared.append((ticker, bars, series, terms, float(np.mean(x))))
+    har, estimates, variances = fit_har([(terms[:-1], level, series.returns[1:])
+                                         for _, _, series, terms, level in prepared])
+    members = []
+    for (ticker, bars, series, terms, level), estimate, variance in zip(prepared, estimates, variances, strict=True):
+        offset = har.offset.shrink(float(estimate), float(variance))
+        data, scaler = _ticker_arrays(ticker, series, terms, level, offset, har, market)
+        ends = np.arange(config.window - 1, len(series) - 1)
+        validation = max(MIN_VALIDATION_WINDOWS if own else 2, int(round(len(ends) * VALIDATION_FRACTION)))
+        members.append((Member(ticker, bars, data, level, offset, scaler, ends, min(validation, len(ends) - 1)), har))
+    return members
+
+
+def _ticker_arrays(ticker: str, series, terms, level: float, offset: float, har: Har,
+                   market: Market | None) -> tuple[TickerData, tuple[np.ndarray, np.ndarray]]:
+    baseline = ticker_baseline(series.returns, terms, level, offset, har)
+    raw = raw_inputs(series, baseline, market)
+    scaler = fit_scaler(raw)
+    return TickerData(ticker, series, baseline, standardize(raw, *scaler)), scaler
+
+
+def _batches(members: list[Member], config: TrainingConfig):
+    """(batches(rng) for LSTMRegressor.fit_batches, the early-stopping windows (X, y)): windows are cut on demand
+    from all tickers' inputs laid end to end (a window's global last day g covers rows g-W+1..g of its ticker)."""
+    starts = np.cumsum([0] + [len(m.data) for m in members])[:-1]
+    inputs = np.concatenate([m.data.inputs for m in members])
+    targets = np.zeros(len(inputs))
+    for start, m in zip(starts, members, strict=True):
+        targets[start + m.ends] = m.data.scaled_returns(m.ends)
+    train = np.concatenate([start + m.train_ends for start, m in zip(starts, members, strict=True)])
+    stop = np.concatenate([start + m.stop_ends for start, m in zip(starts, members, strict=True)])
+    offsets = np.arange(-config.window + 1, 1)
+    if len(stop) > MAX_STOP_WINDOWS:
+        stop = np.sort(np.random.default_rng([config.seed, 2]).choice(stop, MAX_STOP_WINDOWS, replace=False))
+
+    def cut(last_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return inputs[last_days[:, None] + offsets], np.column_stack([targets[last_days], np.zeros(len(last_days))])
+
+    def batches(rng: np.random.Generator):
+        order = rng.permutation(len(train))[:EPOCH_WINDOWS]
+        for first in range(0, len(order), config.batch_size):
+            yield cut(train[order[first: first + config.batch_size]])
+
+    return batches, cut(stop)
+
+
+def _evidence(model: Model, data: TickerData, ends: np.ndarray, judge: int, window: int) -> Evidence:
+    """The calibration's evidence from a ticker's most recent windows (the last `judge` of them held out)."""
+    recent = ends[-max(CALIBRATION_WINDOWS, judge):]
+    outputs = model.outputs(data.windows(recent, window))
+    held_out = np.zeros(len(recent), dtype=bool)
+    held_out[len(recent) - judge:] = True
+    return Evidence.build(recent, outputs, data.baseline.sigma, data.series.returns, held_out)
+
+
+def _ticker_meta(ticker: Member, calibration: dict, member: bool) -> dict:
+    """A ticker's section of the model's metadata: trained with the network (`member`) or calibrated against it."""
+    return {
+        "member": member,
+        "level": ticker.level,
+        "offset": ticker.offset,
+        "scaler": {"mean": [float(v) for v in ticker.scaler[0]], "scale": [float(v) for v in ticker.scaler[1]]},
+        **calibration,
+        "training": {"first_date": ticker.bars.first_date, "last_date": ticker.bars.last_date,
+                     "rows": len(ticker.bars),
+                     "data_sha256": hashlib.sha256(format_csv(ticker.bars).encode()).hexdigest()},
+    }
