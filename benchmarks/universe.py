@@ -1,18 +1,20 @@
-"""A nightly retrain of a big watchlist: tickers per hour serially and with --jobs, and 500 tickers' predict.
+"""A big watchlist's nightly work: the pool's training over hundreds of tickers, and `predict` over all of them.
 
-Makes N synthetic tickers of 5,000 daily rows each with realistic volatility clustering (GARCH(1,1) with Student-t
-shocks, persistence 0.98, about 1.6% daily volatility) and consistent OHLC (an overnight gap, an intraday move, and a
-high-low range that grows with the day's volatility), then in one run:
+Makes N synthetic tickers of R daily rows each with realistic volatility clustering (GARCH(1,1) with Student-t
+shocks, persistence 0.98, about 1.6% daily volatility, each ticker its own level) and consistent OHLC (an overnight
+gap, an intraday move, and a high-low range that grows with the day's volatility), plus a market index, then:
 
-1. `forecast train --jobs 1` on all N (default settings), timed;
-2. the same with `--jobs J` (default 2) in a fresh home, timed, and checks the models are bit-identical;
-3. copies the N trained tickers to 500 (data and models under new names) and times `forecast predict --days 1` over
-   all of them, as a cron job would run it.
+1. `forecast train --jobs J` (the pooled model, default settings), timed: the whole process, data reading included;
+2. the same again in a fresh home with `--jobs 1`, and checks that the pool is bit-identical (--compare-jobs);
+3. `forecast predict --days 1` over every ticker, as a cron job runs it, timed (after one warm-up run that fills the
+   calendar cache and the OS file cache);
+4. with --per-ticker K: `forecast train --model per-ticker` of K tickers serially and with --jobs J, the tickers per
+   hour and the projected time for N.
 
-Reports tickers per hour, the speed-up of --jobs over serial, and the projected wall time of a 500-ticker retrain.
-Targets (issue 10): 500 tickers in at most 30 minutes on 2 cores, speed-up at least 1.7, predict under 10 s.
+Targets (issue 14): the pool of 500 tickers x 5,000 rows in at most 15 minutes on 2 cores, predict over 500 tickers in
+at most 5 s.
 
-    python benchmarks/universe.py [--tickers 40] [--jobs 2] [--rows 5000]
+    python benchmarks/universe.py [--tickers 500] [--rows 5000] [--jobs 2] [--compare-jobs] [--per-ticker 0]
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars, format_csv
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from forecaster.bars import Bars, format_csv  # noqa: E402
 
 
 def synthetic_bars(rows: int, seed: int) -> Bars:
     """`rows` business days ending last Friday-ish, GARCH(1,1)-t returns and OHLC consistent with them."""
     rng = np.random.default_rng(seed)
-    omega, alpha, beta = 0.0256e-4 * 2, 0.08, 0.90  # persistence 0.98, long-run daily variance ~2.6e-4 (1.6%)
+    scale = np.exp(rng.normal(0.0, 0.4))  # tickers differ in their volatility level
+    omega, alpha, beta = 0.0256e-4 * 2 * scale**2, 0.08, 0.90  # persistence 0.98, long-run daily vol ~1.6% x scale
     shocks = rng.standard_t(5, rows) / np.sqrt(5 / 3)
     variance = np.empty(rows)
     returns = np.empty(rows)
@@ -69,58 +75,54 @@ def fill(home: Path, tickers: list[str], rows: int) -> None:
     (home / "data").mkdir(parents=True)
     for i, ticker in enumerate(tickers):
         (home / "data" / f"{ticker}.csv").write_text(format_csv(synthetic_bars(rows, seed=i)))
+    (home / "data" / "^GSPC.csv").write_text(format_csv(synthetic_bars(rows, seed=10_000)))
 
 
-def models(home: Path, tickers: list[str]) -> dict:
-    found = {}
-    for ticker in tickers:
-        meta = json.loads((home / "models" / ticker / "meta.json").read_text())
-        meta.pop("created_at")
-        weights = (home / "models" / ticker / meta["weights_file"]).read_bytes()
-        found[ticker] = (json.dumps(meta, sort_keys=True), weights)
-    return found
+def pool_files(home: Path) -> tuple[str, bytes]:
+    meta = json.loads((home / "models" / "_pool" / "meta.json").read_text())
+    meta.pop("created_at")
+    return json.dumps(meta, sort_keys=True), (home / "models" / "_pool" / meta["weights_file"]).read_bytes()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickers", type=int, default=40)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--tickers", type=int, default=500)
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--watchlist", type=int, default=500, help="tickers to project to and to predict")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--compare-jobs", action="store_true", help="train again with --jobs 1 and compare")
+    parser.add_argument("--per-ticker", type=int, default=0, help="also time K tickers' own models")
     args = parser.parse_args()
     tickers = [f"SYN{i:03d}" for i in range(args.tickers)]
     root = Path(tempfile.mkdtemp(prefix="forecast-universe-"))
     try:
-        serial_home, parallel_home = root / "serial", root / "parallel"
-        for home in (serial_home, parallel_home):
-            fill(home, tickers, args.rows)
-        serial = forecast("train", "--jobs", "1", home=serial_home)
-        parallel = forecast("train", "--jobs", args.jobs, home=parallel_home)
-        identical = models(serial_home, tickers) == models(parallel_home, tickers)
-        epochs = [json.loads((serial_home / "models" / t / "meta.json").read_text())["training"]["epochs_run"]
-                  for t in tickers]
-
-        big = root / "watchlist"
-        (big / "data").mkdir(parents=True)
-        (big / "models").mkdir()
-        for i in range(args.watchlist):
-            source = tickers[i % len(tickers)]
-            name = f"W{i:04d}"
-            shutil.copy(serial_home / "data" / f"{source}.csv", big / "data" / f"{name}.csv")
-            shutil.copytree(serial_home / "models" / source, big / "models" / name)
-        forecast("predict", "W0000", home=big)  # fills the calendar cache and the OS file cache
-        predict = forecast("predict", "--days", "1", home=big)
-
-        per_hour_serial, per_hour_parallel = 3600 * args.tickers / serial, 3600 * args.tickers / parallel
-        print(f"{args.tickers} synthetic tickers x {args.rows} rows, default settings "
-              f"(epochs run: median {int(np.median(epochs))}, {min(epochs)}-{max(epochs)})")
-        print(f"  serial (--jobs 1):   {serial:7.1f} s   {per_hour_serial:6.0f} tickers/hour")
-        print(f"  --jobs {args.jobs}:          {parallel:7.1f} s   {per_hour_parallel:6.0f} tickers/hour")
-        print(f"  speed-up:            {serial / parallel:7.2f} x   (target >= 1.7)   models bit-identical: "
-              f"{identical}")
-        print(f"  projected {args.watchlist}-ticker retrain with --jobs {args.jobs}: "
-              f"{args.watchlist / per_hour_parallel * 60:5.1f} min (target <= 30)")
-        print(f"  predict --days 1 for {args.watchlist} tickers: {predict:5.1f} s (target < 10)")
+        home = root / "pool"
+        fill(home, tickers, args.rows)
+        pooled = forecast("train", "--jobs", args.jobs, home=home)
+        meta = json.loads((home / "models" / "_pool" / "meta.json").read_text())
+        print(f"{args.tickers} synthetic tickers x {args.rows} rows (and the market), default settings")
+        print(f"  pooled training, --jobs {args.jobs}: {pooled:7.1f} s = {pooled / 60:5.1f} min (target <= 15); "
+              f"{meta['training']['epochs_run']} epochs (best {meta['training']['best_epoch']}), "
+              f"{meta['training']['train_windows']:,} training windows")
+        if args.compare_jobs:
+            other = root / "serial"
+            fill(other, tickers, args.rows)
+            serial = forecast("train", "--jobs", "1", home=other)
+            same = pool_files(home) == pool_files(other)
+            print(f"  the same with --jobs 1: {serial:7.1f} s; pool bit-identical: {same}")
+            shutil.rmtree(other)
+        forecast("predict", tickers[0], home=home)  # fills the calendar cache and the OS file cache
+        predict = forecast("predict", "--days", "1", home=home)
+        print(f"  predict --days 1 for {args.tickers + 1} tickers: {predict:5.1f} s (target <= 5)")
+        if args.per_ticker:
+            chosen = tickers[: args.per_ticker]
+            own = root / "own"
+            fill(own, chosen, args.rows)
+            serial = forecast("train", "--model", "per-ticker", "--jobs", "1", home=own)
+            parallel = forecast("train", "--model", "per-ticker", "--jobs", args.jobs, home=own)
+            hourly = 3600 * len(chosen) / parallel
+            print(f"  per-ticker models of {len(chosen)} tickers: serial {serial:.1f} s, --jobs {args.jobs} "
+                  f"{parallel:.1f} s (speed-up {serial / parallel:.2f}); {args.tickers} tickers projected "
+                  f"{args.tickers / hourly * 60:.1f} min")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -47,8 +47,8 @@ def input_names(features: str, market: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Market:
-    """The market index's same-day inputs by date: dates (m,), and r_m,t / σ_m,t-1 and ρ_m,t - log σ_m,t-1 (m,)
-    each (the latter NaN without real OHLC)."""
+    """The market index's same-day inputs by date: dates (m,), and r_m,t / σ_m,t-1 and ρ_m,t - log σ_m,t-1 (NaN without
+    real OHLC) (m,) each."""
 
     ticker: str
     dates: np.ndarray
@@ -74,9 +74,9 @@ class Market:
         """(n, 2): the market's inputs on each of `dates`, NaN where it has no row of that date."""
         where = np.minimum(np.searchsorted(self.dates, dates), max(len(self.dates) - 1, 0))
         found = (self.dates[where] == dates) if len(self.dates) else np.zeros(len(dates), dtype=bool)
-        out = np.full((len(dates), 2), np.nan)
-        out[found, 0] = self.move[where[found]]
-        out[found, 1] = self.range[where[found]]
+        out = np.full((len(dates), len(MARKET_INPUTS)), np.nan)
+        for column, values in enumerate((self.move, self.range)):
+            out[found, column] = values[where[found]]
         return out
 
 

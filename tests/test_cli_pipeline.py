@@ -222,3 +222,42 @@ def test_predict_imports_neither_sklearn_nor_yfinance_nor_pandas_nor_arch(cli, t
              f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
+
+
+def test_predict_at_any_level_from_the_option_or_the_file(cli, trained, isolated_home):
+    rows = {level: json.loads(cli("predict", "ABC", "--level", level, "-f", "json", "-q").out)[0]
+            for level in ("0.5", "0.9", "0.998")}
+    assert [rows[level]["level"] for level in rows] == [0.5, 0.9, 0.998]
+    assert rows["0.998"]["lower"] < rows["0.9"]["lower"] < rows["0.5"]["lower"] < rows["0.5"]["upper"] \
+        < rows["0.9"]["upper"] < rows["0.998"]["upper"]
+    assert len({row["volatility"] for row in rows.values()}) == 1  # the level widens the band, not the volatility
+    (isolated_home / "forecast.toml").write_text("[predict]\nlevel = 0.8\n")
+    assert json.loads(cli("predict", "ABC", "-f", "json", "-q").out)[0]["level"] == 0.8
+    table = cli("predict", "ABC")
+    assert table.out.startswith("Forecast of the adjusted close, with 80% intervals")
+
+
+@pytest.mark.parametrize("command", [["predict", "ABC"], ["plot", "ABC"],
+                                     ["evaluate", "ABC", "--test-start", "2020-11-02"]])
+@pytest.mark.parametrize("level", ["0.4", "0.999", "1"])
+def test_a_level_outside_its_range_is_refused_before_any_work(cli, trained, isolated_home, command, level):
+    before = snapshot(isolated_home)
+    result = cli(*command, "--level", level)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"Error: --level must be between 0.5 and 0.998, got {float(level)!r}\n"
+    assert snapshot(isolated_home) == before
+
+
+def test_evaluate_at_a_99_percent_lower_bound_gives_its_traffic_light(cli, stored):
+    path = stored / "long.csv"
+    path.write_text(format_csv(random_walk_bars(400, seed=4)))
+    assert cli("fetch", "LONG", "--csv", path, "-q").code == 0
+    result = cli("evaluate", "LONG", "--test-start", "2020-06-01", *FAST, "--level", "0.98", "-f", "json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["level"] == 0.98 and report["n"] == 293  # the traffic light judges the last 250 of them
+    for method in METHODS:
+        lower = report[method]["tails"]["lower"]
+        assert lower["traffic_light"] in ("green", "yellow", "red")
+        assert lower["expected"] == pytest.approx(report["n"] * 0.01)
+        assert "traffic_light" not in report[method]["tails"]["upper"]
