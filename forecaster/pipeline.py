@@ -437,6 +437,8 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     for horizon in horizons:
         check_horizon(horizon)
     arguments = {"store": store, "config": config, "test_start": test_start, "horizons": horizons, "level": level}
+    if unseen and config.model == "per-ticker":
+        raise UsageError("--unseen keeps tickers out of a pool: it needs --model pooled")
     if config.model == "per-ticker":
         results, failures = run_jobs(evaluate_ticker, names, arguments)
         return Outcome([e for evaluations in results for e in evaluations], list(failures))

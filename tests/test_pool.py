@@ -132,6 +132,8 @@ def test_unseen_tickers_are_calibrated_against_a_pool_trained_without_them(cli, 
     result = cli("evaluate", "AAA", "BBB", "--unseen", "CCC", "--test-start", "2020-11-02", *FAST, "-f", "json")
     assert result.code == 0, result.err
     assert [r["ticker"] for r in json.loads(result.out)] == ["AAA", "BBB", "CCC"]
+    refused = cli("evaluate", "AAA", "--unseen", "CCC", "--test-start", "2020-11-02", "--model", "per-ticker")
+    assert (refused.code, refused.err) == (2, "Error: --unseen keeps tickers out of a pool: it needs --model pooled\n")
 
 
 def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path):
