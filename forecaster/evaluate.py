@@ -63,7 +63,8 @@ class Evaluation:
         """Per test day: date, actual, and each method's forecast with its interval (model's as lower, upper)."""
         rows = []
         for i, date in enumerate(self.dates):
-            row = {"date": str(date), "origin_close": float(self.previous[i]), "actual": float(self.actual[i])}
+            row = {"date": str(date), "origin_close": float(self.previous[i]), "actual": float(self.actual[i]),
+                   "horizon": self.horizon}
             for method in METHODS:
                 lower, upper = self.intervals[method]
                 prefix = "" if method == "model" else f"{method}_"
@@ -75,7 +76,7 @@ class Evaluation:
 
 PREDICTION_COLUMNS = ["date", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
                       "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch", "garch_lower",
-                      "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
+                      "garch_upper", "gjr", "gjr_lower", "gjr_upper", "horizon"]
 
 
 def check_horizon(horizon: int) -> None:
@@ -121,7 +122,7 @@ def walk_forward(bars: Bars, ticker: str, test_start: str, config: TrainingConfi
     test_days = np.flatnonzero(series.dates >= start)
     test_days = test_days[test_days - horizon >= forecaster.window - 1]
     if not len(test_days):
-        raise UsageError(f"no test day of {ticker} has an origin {horizon} sessions before it")
+        raise UsageError(f"no test day of {ticker} has an origin {horizon} {plural(horizon, 'session')} before it")
     origins = test_days - horizon
     previous, actual = series.price[origins], series.price[test_days]
     root_h = np.sqrt(horizon)

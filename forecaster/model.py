@@ -48,6 +48,7 @@ from forecaster import __version__
 from forecaster.bars import Bars, format_csv
 from forecaster.config import Config, settings_of
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
+from forecaster.guards import check_meta, check_trainable
 from forecaster.losses import distribution_loss
 from forecaster.lstm import LSTMRegressor, StateDictError
 from forecaster.output import plural
@@ -244,7 +245,8 @@ class Forecaster:
         """Forecasts for the next `days` sessions after the last bar: dicts with horizon, forecast, lower, upper."""
         series = build_series(bars, self.meta["features"])
         if len(series) < self.window:
-            raise DataUnavailable(f"{len(bars)} rows of history are fewer than the model's window of {self.window}")
+            raise DataUnavailable(f"{len(bars)} {plural(len(bars), 'row')} of history are fewer than the model's "
+                                  f"window of {self.window}")
         means, variance = self.paths(series, np.array([len(series) - 1]), days)
         last_price, rows = float(series.price[-1]), []
         for h in range(1, days + 1):
@@ -281,7 +283,7 @@ class Forecaster:
         meta_path = directory / "meta.json"
         rebuild = f"run 'forecast train {ticker}' to rebuild it"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
-            if not meta_path.is_file():
+            if not (meta_path.exists() or meta_path.is_symlink()):  # a directory or a FIFO there is a damaged model
                 raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
             meta = _read_meta(meta_path, rebuild)
             weights_path = directory / str(meta.get("weights_file", ""))
@@ -332,6 +334,7 @@ def _read_meta(path: Path, rebuild: str) -> dict:
     missing = sorted(required - set(meta))
     if missing:
         raise CorruptFile(f"{path} lacks {', '.join(missing)}; {rebuild}")
+    check_meta(meta, path)
     return meta
 
 
@@ -341,6 +344,7 @@ def train(bars: Bars, config: TrainingConfig, ticker: str, callback=None) -> tup
 
     The resolved feature set is in meta["features"]; a note about it (no real OHLC), if any, in meta["notes"]."""
     config.check()
+    check_trainable(bars, ticker)
     features, note = resolve_features(config.features, bars, ticker)
     config = replace(config, features=features)
     data = prepare(bars, config, ticker)

@@ -14,9 +14,10 @@ import numpy as np
 
 from forecaster.bars import Bars
 from forecaster.calendar import exchange_for, next_sessions
-from forecaster.errors import DataUnavailable, ForecastError, UsageError
-from forecaster.model import Forecaster, TrainingConfig, train
-from forecaster.output import plural
+from forecaster.errors import DataUnavailable, ForecastError, UsageError, failure_of
+from forecaster.guards import check_band, check_forecasts
+from forecaster.model import CALIBRATED_HORIZONS, Forecaster, TrainingConfig, train
+from forecaster.output import Notice, plural
 from forecaster.predictions import record_predictions
 from forecaster.store import Store, normalize_ticker
 from forecaster.track import score_ticker
@@ -37,6 +38,7 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
     if not len(bars):
         raise UsageError(f"--until {until} is before the first stored date of {ticker} ({stored.first_date})")
     forecaster, _ = train(bars, config, ticker, callback=callback)
+    check_band(forecaster.forecast(bars, max(CALIBRATED_HORIZONS)), ticker)  # never save a model with no risk
     with store.lock(f"{ticker}.model"):
         forecaster.save(store, ticker)
     with contextlib.suppress(ForecastError):  # only warms the calendar cache for predict; the model is saved
@@ -51,7 +53,7 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
         "best epoch": meta["training"]["best_epoch"],
         "val RMSE model": validation["rmse_model"],
         "val RMSE naive": validation["rmse_naive"],
-        "ratio": validation["rmse_model"] / validation["rmse_naive"],
+        "ratio": validation["rmse_model"] / validation["rmse_naive"] if validation["rmse_naive"] else None,
         "network share": meta["calibration"]["network_share"],
         "volatility": meta["volatility"]["method"] + (f" {meta['volatility']['network_share']:g}"
                                                       if meta["volatility"]["method"] == "network" else ""),
@@ -80,22 +82,33 @@ def check_days(days: int) -> None:
 class Prediction:
     ticker: str
     rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, last_close
-    warnings: list[str]  # stale data, model older than data
+    warnings: list[Notice]  # stale data, model older than data
     bars: Bars  # the stored bars it was made from
     live_record: str | None = None  # one line on the live track record of 1-day forecasts, once there is one
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int,
-                    today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+def predict_tickers(store: Store, tickers: list[str], days: int, today: dt.date | None = None,
+                    max_model_age_days: int | None = None,
+                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
     """Forecast the next `days` sessions of every ticker after its last stored bar, then log all the forecasts at
-    once (one lock, one rewrite of the log, however many tickers). Returns the predictions and the failures."""
+    once (one lock, one rewrite of the log, however many tickers). Returns the predictions and the failures: one
+    ticker's failure, whatever it is, never stops the others (errors.failure_of).
+
+    Warns when the data is more than STALE_AFTER_DAYS old, and when it goes more than `max_model_age_days` past the
+    model's training data (a model retrained on that cadence never warns; None: the default of
+    [predict] max_model_age_days)."""
+    from forecaster.config import BY_NAME
+
     check_days(days)
+    if max_model_age_days is None:
+        max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     predictions, failures = [], []
     for ticker in tickers:
         try:
-            predictions.append(_forecast_ticker(store, normalize_ticker(ticker), days, today or dt.date.today()))
-        except ForecastError as error:
-            failures.append((ticker, error))
+            predictions.append(_forecast_ticker(store, normalize_ticker(ticker), days, today or dt.date.today(),
+                                                max_model_age_days))
+        except Exception as error:
+            failures.append((ticker, failure_of(error, ticker)))
     if predictions:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
         by_ticker: dict[str, list[dict]] = {}
@@ -115,7 +128,9 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
     return predictions[0]
 
 
-def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date) -> Prediction:
+def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date, max_model_age_days: int) -> Prediction:
+    from forecaster.fetching import SAMPLE, source_kind, stored_source, update_hint
+
     forecaster = Forecaster.load(store, ticker)
     bars = store.read_bars(ticker)
     as_of = bars.last_date
@@ -123,23 +138,35 @@ def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date) -> Pr
     warnings = []
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        warnings.append(f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch {ticker}' "
-                        "to update")
+        imported = source_kind(stored_source(store, ticker))
+        warnings.append(Notice(
+            ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {update_hint(store, ticker)}",
+            kind=f"{'imported ' if imported not in (None, 'yahoo') else ''}data more than {STALE_AFTER_DAYS} days "
+                 "old",
+            advice=("run 'forecast fetch' to update them" if imported in (None, "yahoo") else
+                    "the bundled sample ends there" if imported == SAMPLE else
+                    "re-import their files with 'forecast import FILE...'")))
     trained_until = forecaster.meta["training"]["last_date"]
-    if trained_until < as_of:
+    if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
-        warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer "
-                        f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain")
+        warnings.append(Notice(
+            ticker, f"{ticker}: model trained on data to {trained_until}, {newer} newer "
+                    f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain",
+            kind=f"models trained on data more than {max_model_age_days} "
+                 f"{plural(max_model_age_days, 'day')} older than the stored data",
+            advice="run 'forecast train' to retrain them"))
     return Prediction(ticker, rows, warnings, bars)
 
 
 def forecast_sessions(store: Store, ticker: str, forecaster: Forecaster, bars, days: int) -> list[dict]:
     """The forecasts for the `days` sessions after the last bar: ticker, as_of, date, horizon, forecast, lower,
-    upper, last_close."""
+    upper, last_close. Each has passed guards.check_forecasts, the last check before anything is shown or logged."""
     sessions = next_sessions(bars.last_date, days, exchange_for(ticker), store.cache_dir)
     last_close = float(bars.adj_close[-1])
-    return [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "last_close": last_close}
+    rows = [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "last_close": last_close}
             for date, forecast in zip(sessions, forecaster.forecast(bars, days), strict=True)]
+    check_forecasts(rows, ticker)
+    return rows
 
 
 def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
@@ -155,7 +182,8 @@ def model_tickers(store: Store) -> list[str]:
     """Tickers that have a saved model."""
     if not store.models_dir.is_dir():
         return []
-    return sorted(p.name for p in store.models_dir.iterdir() if (p / "meta.json").is_file())
+    return sorted(p.name for p in store.models_dir.iterdir()
+                  if (p / "meta.json").exists() or (p / "meta.json").is_symlink())
 
 
 def require_tickers(tickers: list[str], available: list[str], what: str) -> list[str]:

@@ -4,12 +4,18 @@ Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N)
 last_close (the adjusted close at as_of that the forecast started from), created_at.
 A new forecast for the same (ticker, as_of, date) replaces the earlier row. Appends read, merge and atomically
 rewrite the file under the 'predictions' lock, so concurrent cron jobs never lose or duplicate rows.
+
+A row that no forecast can have written — a date that is not YYYY-MM-DD, a number that is not positive and finite, a
+horizon below 1, a lower bound above the upper one — makes the log damaged (exit 3, the row named), whichever command
+reads it.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import math
 
 from forecaster.errors import CorruptFile
 from forecaster.store import Store, atomic_write_text, read_stored_text, utc_now
@@ -36,14 +42,42 @@ def read_predictions(store: Store) -> list[dict]:
         if missing:
             raise CorruptFile(f"{path}: missing column(s) {', '.join(missing)}; {advice}")
         rows = []
+        dates: set[str] = set()  # the dates already found valid (a log repeats a few hundred of them)
         for line, row in enumerate(reader, start=2):
-            try:
-                rows.append({**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}})
-            except (TypeError, ValueError):
-                raise CorruptFile(f"{path} row {line}: bad number; fix or delete that row") from None
+            rows.append(_parsed(row, f"{path} row {line}", dates))
     except csv.Error as error:
         raise CorruptFile(f"{path} is damaged: not a CSV file ({error}); {advice}") from None
     return rows
+
+
+def _parsed(row: dict, where: str, dates: set[str]) -> dict:
+    """A log row with its numbers parsed and checked; CorruptFile naming `where` (file and row) otherwise."""
+    fix = "fix or delete that row"
+    try:
+        parsed = {**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}}
+    except (TypeError, ValueError):
+        raise CorruptFile(f"{where}: bad number; {fix}") from None
+    if parsed["horizon"] < 1 or not all(math.isfinite(parsed[k]) and parsed[k] > 0 for k in NUMBERS):
+        raise CorruptFile(f"{where}: bad number; {fix}")
+    for key in ("as_of", "date"):
+        text = row[key]
+        if text not in dates:
+            if not _is_date(text):
+                raise CorruptFile(f"{where}: bad date {text!r} in {key} (expected YYYY-MM-DD); {fix}")
+            dates.add(text)
+    if parsed["lower"] > parsed["upper"]:
+        raise CorruptFile(f"{where}: lower {row['lower']} is above upper {row['upper']}; {fix}")
+    return parsed
+
+
+def _is_date(text) -> bool:
+    if not isinstance(text, str) or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def record_predictions(store: Store, rows: list[dict]) -> list[dict]:

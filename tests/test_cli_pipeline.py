@@ -42,7 +42,7 @@ def test_train_every_stored_ticker_saves_models_and_summarises(trained, isolated
 
 def test_list_shows_models(cli, trained):
     rows = {r["ticker"]: r for r in json.loads(cli("list", "-f", "json").out)}
-    assert rows["ABC"]["model"] == "yes" and rows["ABC"]["model_until"] == "2021-02-24"
+    assert rows["ABC"]["model"] == "per-ticker" and rows["ABC"]["model_until"] == "2021-02-24"
 
 
 def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, isolated_home):
@@ -54,7 +54,8 @@ def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, tra
         ("2021-02-24", "2021-02-25", 1), ("2021-02-24", "2021-02-26", 2), ("2021-02-24", "2021-03-01", 3)]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     age = (datetime.date.today() - datetime.date(2021, 2, 24)).days
-    assert result.err == f"Warning: ABC: data ends 2021-02-24, {age} days ago; run 'forecast fetch ABC' to update\n"
+    assert result.err == (f"Warning: ABC: data ends 2021-02-24, {age} days ago; re-import it with 'forecast fetch ABC "
+                          "--csv ABC.csv' (or 'forecast import FILE...')\n")
 
 
 def test_predict_logs_every_forecast_and_replaces_repeats(cli, trained, isolated_home):
@@ -115,13 +116,14 @@ def test_bad_requests_fail_cleanly_and_change_nothing(cli, stored, isolated_home
     assert snapshot(isolated_home) == before
 
 
-def test_predict_or_train_with_nothing_stored_says_what_to_run_first(cli, stored, tmp_path):
+def test_predict_or_train_with_nothing_stored_says_what_to_run_first_and_where_it_looked(cli, stored, tmp_path,
+                                                                                        isolated_home):
     result = cli("predict")
-    assert (result.code, result.out, result.err) == (3, "", "Error: no models in the store yet: run 'forecast train' "
-                                                            "first\n")
+    assert (result.code, result.out, result.err) == (3, "", f"Error: no models in {isolated_home} yet: run 'forecast "
+                                                            "train' first\n")
     result = cli("train", "--home", tmp_path / "empty")
-    assert (result.code, result.out, result.err) == (3, "", "Error: no price data in the store yet: run 'forecast "
-                                                            "fetch TICKER' first\n")
+    assert (result.code, result.out, result.err) == (3, "", f"Error: no price data in {tmp_path / 'empty'} yet: run "
+                                                            "'forecast fetch TICKER' first\n")
 
 
 def test_one_ticker_failing_in_train_gives_partial_exit_and_keeps_the_rest(cli, stored, isolated_home):
@@ -151,10 +153,11 @@ def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["date", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
                              "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch", "garch_lower",
-                             "garch_upper", "gjr", "gjr_lower", "gjr_upper"]
+                             "garch_upper", "gjr", "gjr_lower", "gjr_upper", "horizon"]
     assert len(rows) == 83 and rows[0]["date"] == "2020-11-02"
     bars = random_walk_bars(300)
-    assert float(rows[0]["naive"]) == bars.adj_close[bars.dates < np.datetime64("2020-11-02")][-1]
+    assert float(rows[0]["naive"]) == pytest.approx(bars.adj_close[bars.dates < np.datetime64("2020-11-02")][-1],
+                                                    rel=1e-11)  # CSV numbers carry 12 significant digits
 
 
 def test_walk_forward_forecasts_never_see_their_own_day(stored):
@@ -178,6 +181,12 @@ def test_walk_forward_forecasts_never_see_their_own_day(stored):
             assert base.intervals[method][bound][: first_changed + 1].tolist() == \
                 changed.intervals[method][bound][: first_changed + 1].tolist()
         assert base.forecasts[method][first_changed + 1] != changed.forecasts[method][first_changed + 1]
+
+
+def test_one_test_day_is_one_day(cli, stored):
+    result = cli("evaluate", "ABC", "--test-start", "2021-02-24", *FAST)
+    assert result.code == 0, result.err
+    assert "ABC: evaluated on 1 day\n" in result.err and "ABC: 1 trading day from 2021-02-24" in result.out
 
 
 def test_evaluate_table(cli, stored):

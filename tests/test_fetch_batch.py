@@ -64,21 +64,25 @@ def test_requests_are_paced_at_the_configured_rate(cli, watchlist_yahoo):
     assert fake.history_times[-1] - fake.history_times[0] >= 0.02 * (N_TICKERS - 1) * 0.95
 
 
-def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_tickers_join_it(cli, watchlist_yahoo,
-                                                                                  isolated_home, tmp_path):
+def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_yahoo_tickers_join_it(cli, watchlist_yahoo,
+                                                                                        isolated_home, tmp_path):
     fake, tickers = watchlist_yahoo
     assert cli("fetch", "-q").code == 4
+    fake.bars_by_ticker["ZZZ"] = random_walk_bars(30, seed=99, start="2024-03-01")
+    assert cli("fetch", "ZZZ", "-q").code == 0  # from Yahoo, not on the watchlist
     extra = tmp_path / "extra.csv"
     from forecaster.bars import format_csv
 
-    extra.write_text(format_csv(random_walk_bars(30, seed=99, start="2024-03-01")))
-    assert cli("fetch", "ZZZ", "--csv", extra, "-q").code == 0
-    fake.bars_by_ticker["ZZZ"] = random_walk_bars(30, seed=99, start="2024-03-01")
+    extra.write_text(format_csv(random_walk_bars(30, seed=98, start="2024-03-01")))
+    assert cli("fetch", "YYY", "--csv", extra, "-q").code == 0  # imported from a file
     fake.calls.clear()
-    result = cli("fetch", "-q")
+    result = cli("fetch")
     assert result.code == 4  # the unknown and the always-limited symbols still fail
     asked = {url.rsplit("/", 1)[1] for url, params in fake.calls if "period1" in params}
-    assert "ZZZ" in asked and "T000" in asked  # the watchlist and every stored ticker
+    assert "ZZZ" in asked and "T000" in asked  # the watchlist and every ticker stored from Yahoo ...
+    assert "YYY" not in asked  # ... but not one imported from a file, which Yahoo would not know (or replace)
+    assert ("not fetched from Yahoo, imported from files: YYY (update them with 'forecast import FILE...' or "
+            "'forecast fetch TICKER --csv FILE')") in result.err.splitlines()
     first_asked = {url.rsplit("/", 1)[1]: int(params["period1"]) for url, params in fake.calls if "period1" in params}
     assert first_asked["T000"] > 1_700_000_000  # incremental: from shortly before the last stored bar
 
@@ -100,8 +104,9 @@ def test_the_pacer_spaces_calls_by_the_interval():
     assert slept == [1.5]
 
 
-@pytest.mark.parametrize("value, message", [("0", "--rate must be between 0 and 100, got 0.0"),
-                                            ("-1", "--rate must be between 0 and 100, got -1.0")])
+@pytest.mark.parametrize("value, message", [("0", "--rate must be between 0.01 and 100, got 0.0"),
+                                            ("-1", "--rate must be between 0.01 and 100, got -1.0"),
+                                            ("0.0001", "--rate must be between 0.01 and 100, got 0.0001")])
 def test_a_bad_rate_is_a_usage_error(cli, watchlist_yahoo, value, message):
     result = cli("fetch", "--rate", value)
     assert (result.code, result.err) == (2, f"Error: {message}\n")

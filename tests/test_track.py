@@ -8,6 +8,7 @@ import pytest
 
 from forecaster.bars import Bars, format_csv
 from forecaster.predictions import COLUMNS
+from forecaster.track import COLUMNS as SCORE_COLUMNS
 
 # Adjusted closes of ABC: 100, 102, 101, 103, 104 on five sessions.
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"]
@@ -110,11 +111,17 @@ def test_score_for_a_ticker_with_no_record(cli, isolated_home):
     assert result.code == 4 and len(json.loads(result.out)) == 2
 
 
-def test_score_with_no_log_at_all(cli, isolated_home):
-    result = cli("score")
+@pytest.mark.parametrize("fmt, out", [("json", "[]\n"), ("csv", ",".join(SCORE_COLUMNS) + "\n"),
+                                     ("table", None)])
+def test_score_with_no_log_at_all_is_an_empty_report(cli, isolated_home, fmt, out):
+    result = cli("score", "-f", fmt)
     log = isolated_home / "data" / "predictions.csv"
     assert (result.code, result.err) == (
-        3, f"Error: no forecasts logged in {log} yet: run 'forecast predict' (the record builds up as days pass)\n")
+        0, f"no forecasts logged in {log} yet: run 'forecast predict' (the record builds up as days pass)\n")
+    if out is not None:
+        assert result.out == out
+    else:
+        assert result.out.startswith("Live track record") and "awaiting_data" in result.out
 
 
 def test_predict_reminds_of_the_live_record(cli, isolated_home, tmp_path):
@@ -164,6 +171,33 @@ def test_plot_with_model_record_and_evaluation_defaults_to_ticker_png(cli, isola
     assert (width, height) == (1100, 960)
 
 
+def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_models_interval(cli, isolated_home,
+                                                                                            tmp_path, monkeypatch):
+    import csv
+
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text, to be read back
+    assert cli("fetch", "--sample", "-q").code == 0
+    evaluation = tmp_path / "eval.csv"
+    assert cli("evaluate", "MSFT", "--test-start", "2012-09-04", "--horizon", "5", "--window", "10", "--hidden", "8",
+               "--epochs", "2", "--predictions", evaluation, "-q").code == 0
+    chart = tmp_path / "chart.svg"
+    assert cli("plot", "MSFT", "--evaluation", evaluation, "--out", chart, "-q").code == 0
+    svg = chart.read_text()
+    assert "naive (close 5 sessions earlier)" in svg and "previous close" not in svg
+    assert "model's 90% interval" in svg and "its 90% interval holds" in svg
+    with evaluation.open() as handle:  # a file written before the horizon column: the horizon is recognised
+        rows = [{k: v for k, v in row.items() if k != "horizon"} for row in csv.DictReader(handle)]
+    older = tmp_path / "older.csv"
+    with older.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert cli("plot", "MSFT", "--evaluation", older, "--out", chart, "-q").code == 0
+    assert "naive (close 5 sessions earlier)" in chart.read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -171,8 +205,7 @@ def test_plot_with_model_record_and_evaluation_defaults_to_ticker_png(cli, isola
         (["plot", "IBM", "--out", "/nonexistent-folder/x.png"], 2,
          "cannot write /nonexistent-folder/x.png: folder /nonexistent-folder does not exist"),
         (["plot", "IBM", "--out", "{tmp}"], 2, "--out {tmp} is a directory; give a file name such as {tmp}/chart.png"),
-        (["plot", "IBM", "--evaluation", "{tmp}/missing.csv"], 2,
-         "cannot read evaluation file {tmp}/missing.csv: No such file or directory"),
+        (["plot", "IBM", "--evaluation", "{tmp}/missing.csv"], 2, "{tmp}/missing.csv: no such file"),
         (["plot", "IBM", "--last", "1"], 2, "--last must be between 2 and 20000, got 1"),
     ],
 )

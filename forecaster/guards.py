@@ -1,0 +1,221 @@
+"""What forecaster refuses to trust: data too degenerate to train on, a model whose band is degenerate, a model file
+whose values no trained model can have, and a forecast that is not a number.
+
+- `check_trainable(bars, ticker)`: called by training before any work. A history whose closes never move, or do
+  not move on more than half of its days or of its last RECENT_DAYS days (a halted or thinly traded symbol, a
+  stale feed), has no risk to forecast: its intervals would have zero width. UsageError naming the ticker and why.
+- `check_band(forecasts, ticker)`: the last check before a model is saved: its intervals at every horizon must be
+  finite and wider than nothing.
+- `check_meta(meta, path)`: every value of a loaded model's meta.json that forecasts use, one rule per field
+  (META_RULES, a table: extend it with the format). CorruptFile "... is a damaged model ...; run 'forecast train
+  TICKER' to retrain it" (exit 3).
+- `check_forecasts(rows, ticker)`: the last guard between a model and any output or log: no forecast that is not a
+  positive finite number, no band with lower above upper.
+
+numpy only: `predict` loads models and starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.bars import Bars
+from forecaster.errors import CorruptFile, DataUnavailable, UsageError
+from forecaster.output import plural
+
+RECENT_DAYS = 60  # the span whose stillness is judged on its own: the intervals are calibrated on the latest days
+MAX_STILL_SHARE = 0.5  # more days than this share without a move, and the history is too still to forecast
+MIN_BAND = 1e-6  # an interval narrower than this share of the price has (in effect) zero width
+MAX_QUANTILE = 100.0  # standardised errors: no trained model's 5% or 95% quantile is anywhere near this
+
+
+# ------------------------------------------------------------------------------------------------- training
+def check_trainable(bars: Bars, ticker: str) -> None:
+    """UsageError, naming `ticker` and the reason, when `bars` are too still to train on (see the module
+    docstring); nothing otherwise. Too few rows is left to training, which knows how many it needs."""
+    prices = bars.adj_close
+    if len(prices) < 2:
+        return
+    if np.all(prices == prices[0]):
+        raise UsageError(f"{ticker}: every close is the same ({prices[0]:.6g}): there is no movement to learn and no "
+                         "risk to forecast")
+    still = np.abs(np.diff(np.log(prices))) < 1e-12
+    recent = min(RECENT_DAYS, len(still))
+    for days, span in ((still[-RECENT_DAYS:], f"the last {recent} {plural(recent, 'day')}"),
+                       (still, f"its {len(still)} {plural(len(still), 'day')}")):
+        count = int(days.sum())
+        if count > MAX_STILL_SHARE * len(days):
+            raise UsageError(f"{ticker}: prices do not move on {count} of {span} (a halted or thinly traded symbol, "
+                             "or a stale feed?): a model of them would forecast no risk at all")
+
+
+def check_band(forecasts: list[dict], ticker: str) -> None:
+    """UsageError naming `ticker` unless every forecast (dicts with horizon, forecast, lower, upper) has a finite
+    band wider than MIN_BAND of the price: a model that would print '25.21 [25.21, 25.21]' is never saved."""
+    for row in forecasts:
+        centre, lower, upper = row["forecast"], row["lower"], row["upper"]
+        if not all(math.isfinite(v) for v in (centre, lower, upper)) or not upper - lower > MIN_BAND * abs(centre):
+            raise UsageError(f"{ticker}: the trained model's 90% interval {row['horizon']} "
+                             f"{'session' if row['horizon'] == 1 else 'sessions'} ahead is degenerate ({centre:.6g} "
+                             f"[{lower:.6g}, {upper:.6g}]): the data gives it no risk to forecast; no model was saved")
+
+
+# ------------------------------------------------------------------------------------------------- forecasts
+def check_forecasts(rows: list[dict], ticker: str) -> None:
+    """DataUnavailable naming `ticker` and the date when a forecast, or its band, is not a positive finite number,
+    or its lower bound is above its upper bound; such a row is never printed, plotted or logged."""
+    for row in rows:
+        values = (row["forecast"], row["lower"], row["upper"])
+        if not all(isinstance(v, float | int) and math.isfinite(v) and v > 0 for v in values) or values[1] > values[2]:
+            shown = ", ".join(f"{name} {value}" for name, value in zip(("forecast", "lower", "upper"), values,
+                                                                          strict=True))
+            raise DataUnavailable(f"{ticker}: the model gave no usable forecast for {row['date']} ({shown}); run "
+                                  f"'forecast train {ticker}' to retrain it")
+
+
+# ------------------------------------------------------------------------------------------------ model files
+Rule = Callable[[object, dict], "str | None"]  # (value, whole meta) -> the problem, or None when the value is fine
+
+
+def number(low: float | None = None, high: float | None = None, *, above: float | None = None,
+           integer: bool = False) -> Rule:
+    """A finite number (an integer with `integer`) in [low, high], or greater than `above`."""
+    def rule(value, meta):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if integer and value != int(value):
+            return f"must be an integer, got {value!r}"
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"must be between {low:g} and {high:g}, got {value!r}"
+        if above is not None and not value > above:
+            return f"must be greater than {above:g}, got {value!r}"
+        return None
+    return rule
+
+
+def numbers(length: Callable[[dict], int], element: Rule) -> Rule:
+    """A list of `length(meta)` values, each passing `element`."""
+    def rule(value, meta):
+        if not isinstance(value, list) or len(value) != length(meta):
+            return f"must be a list of {length(meta)} numbers, got {value!r}"
+        return next((f"[{i}] {problem}" for i, item in enumerate(value) if (problem := element(item, meta))), None)
+    return rule
+
+
+def one_of(*choices: str) -> Rule:
+    def rule(value, meta):
+        return None if value in choices else f"must be one of {', '.join(choices)}, got {value!r}"
+    return rule
+
+
+def matches(pattern: str, what: str) -> Rule:
+    def rule(value, meta):
+        return None if isinstance(value, str) and re.fullmatch(pattern, value) else f"must be {what}, got {value!r}"
+    return rule
+
+
+def parses(parse: Callable, what: str) -> Rule:
+    """A value that `parse` accepts (a date, a time)."""
+    def rule(value, meta):
+        try:
+            parse(value)
+        except (TypeError, ValueError):
+            return f"must be {what}, got {value!r}"
+        return None
+    return rule
+
+
+def quantile_table(value, meta):
+    """{"1": [lower, upper], "5": [...], ...}: horizon -> the calibrated standardised 5% and 95% quantiles."""
+    if not isinstance(value, dict) or "1" not in value:
+        return f"must map horizons (\"1\", ...) to [lower, upper] quantiles, got {value!r}"
+    for horizon, pair in value.items():
+        if not str(horizon).isdigit() or int(horizon) < 1:
+            return f"has a horizon {horizon!r} that is not a number of sessions"
+        if (not isinstance(pair, list) or len(pair) != 2
+                or any(number(-MAX_QUANTILE, MAX_QUANTILE)(q, meta) for q in pair) or not pair[0] < pair[1]):
+            return f"[\"{horizon}\"] must be two finite quantiles, lower below upper, got {pair!r}"
+    return None
+
+
+def degrees_of_freedom(value, meta):
+    """ν of the Student-t (> 2: a finite variance), or null for the Gaussian."""
+    if meta.get("volatility", {}).get("distribution") == "gaussian":
+        return None if value is None else f"must be null for a gaussian distribution, got {value!r}"
+    return number(above=2)(value, meta)
+
+
+def _features(meta: dict) -> int:
+    from forecaster.windows import FEATURE_SETS
+
+    return len(FEATURE_SETS.get(meta.get("features"), ()))
+
+
+def _training_bound(name: str, bound: str):
+    from forecaster.config import BY_NAME
+
+    return getattr(BY_NAME[f"train.{name}"], bound)
+
+
+def _hyperparameter(name: str) -> Rule:
+    def rule(value, meta):  # the same bounds as the training option (forecaster.config)
+        return number(_training_bound(name, "low"), _training_bound(name, "high"), integer=True)(value, meta)
+    return rule
+
+
+def _feature_set(value, meta):
+    from forecaster.windows import FEATURE_SETS
+
+    return one_of(*FEATURE_SETS)(value, meta)
+
+
+# Every value of meta.json that a forecast uses, with what a trained model can hold there. Fields are dotted paths.
+META_RULES: tuple[tuple[str, Rule], ...] = (
+    ("hyperparameters.window", _hyperparameter("window")),
+    ("hyperparameters.hidden", _hyperparameter("hidden")),
+    ("hyperparameters.layers", _hyperparameter("layers")),
+    ("hyperparameters.seed", _hyperparameter("seed")),
+    ("features", _feature_set),
+    ("scaler.x_mean", numbers(_features, number())),
+    ("scaler.x_scale", numbers(_features, number(above=0))),
+    ("scaler.y_mean", number()),
+    ("scaler.y_scale", number(above=0)),
+    ("calibration.network_share", number(0, 1)),
+    ("calibration.quantiles", quantile_table),
+    ("volatility.method", one_of("network", "ewma-range", "ewma-returns")),
+    ("volatility.network_share", number(0, 1)),
+    ("volatility.distribution", one_of("student-t", "gaussian")),
+    ("volatility.nu", degrees_of_freedom),
+    ("volatility.long_run_variance", number(above=0)),
+    ("volatility.persistence", number(0, 1)),
+    ("training.first_date", parses(dt.date.fromisoformat, "a date (YYYY-MM-DD)")),
+    ("training.last_date", parses(dt.date.fromisoformat, "a date (YYYY-MM-DD)")),
+    ("created_at", parses(dt.datetime.fromisoformat, "a date and time (ISO 8601)")),
+    ("weights_file", matches(r"weights-[0-9a-f]{16}\.npz", "a weights file name (weights-<16 hex digits>.npz)")),
+    ("weights_sha256", matches(r"[0-9a-f]{64}", "a SHA-256 (64 hex digits)")),
+)
+
+
+def check_meta(meta: dict, path: Path) -> None:
+    """CorruptFile naming the file, the field and the problem when a value of `meta` (read from `path`,
+    models/TICKER/meta.json) is one no trained model holds; see META_RULES."""
+    ticker = Path(path).parent.name
+    for field, rule in META_RULES:
+        value = meta
+        try:
+            for key in field.split("."):
+                value = value[key]
+        except (KeyError, TypeError):
+            problem = "is missing"
+        else:
+            problem = rule(value, meta)
+        if problem:
+            separator = "" if problem.startswith("[") else " "  # field[1] must ..., field must ...
+            raise CorruptFile(f"{path} is a damaged model: {field}{separator}{problem}; run 'forecast train {ticker}' "
+                              "to retrain it")
