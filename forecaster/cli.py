@@ -216,8 +216,8 @@ def fetch(
         if not tickers:
             tickers, imported = fetching.bare_fetch_tickers(store, config.watchlist_and)
             if imported:
-                terminal.info(f"not fetched from Yahoo, imported from files: {', '.join(imported)} (update them with "
-                              "'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
+                terminal.info(f"not fetched from Yahoo, imported from files or the sample: {', '.join(imported)} "
+                              "(update them with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
             if not tickers and not imported:
                 raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
                                  "tickers = [\"MSFT\", ...])")
@@ -289,7 +289,7 @@ def remove(
 ) -> None:
     """Delete tickers from the store: their price data, fetch information and models (the prediction log keeps its
     rows)."""
-    from forecaster.errors import DataUnavailable
+    from forecaster.errors import DataUnavailable, failure_of
     from forecaster.store import normalize_ticker
 
     names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
@@ -307,8 +307,8 @@ def remove(
     for ticker in stored:
         try:
             removed = store.remove(ticker)
-        except ForecastError as error:
-            failures.append((ticker, error))
+        except Exception as error:
+            failures.append((ticker, failure_of(error, ticker)))
             continue
         done += 1
         terminal.info(f"{ticker}: removed {', '.join(str(path.relative_to(store.home)) for path in removed)}")

@@ -7,7 +7,6 @@ Anything else is a bug and exits with `ExitCode.INTERNAL`.
 
 from __future__ import annotations
 
-import traceback
 from enum import IntEnum
 
 
@@ -72,6 +71,8 @@ class InternalFailure(ForecastError):
 
     @classmethod
     def of(cls, error: BaseException) -> InternalFailure:
+        import traceback
+
         return cls(f"internal error: {type(error).__name__}: {error}", "".join(traceback.format_exception(error)))
 
 

@@ -14,9 +14,10 @@ The rules, each in one place:
 - `symbol_from_file_name`: the ticker a bulk-imported file is for: the file name without its extension (.csv or
   .txt), without a trailing `.us` (the US market suffix of Stooq's and Kaggle's bulk downloads), with `_` read as
   `-` (share classes: BRK-B), upper-cased: `abr_b.us.txt` -> ABR-B, `msft.csv` -> MSFT, `0700.hk.csv` -> 0700.HK.
-- `update_hint`: how to bring a ticker's data up to date, by its source.
+- `update_advice`: how to bring a ticker's data up to date, by its source.
 
-Imports stay light (no pandas, no yfinance until Yahoo is asked): `predict` uses `update_hint`.
+Imports stay light (forecaster.sources, and yfinance with it, only when a job is built): `predict` uses
+`update_advice`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from forecaster import sources
 from forecaster.bars import Bars
 from forecaster.errors import ForecastError, UsageError, failure_of
 from forecaster.output import plural
 from forecaster.store import Store, normalize_ticker
+
+if TYPE_CHECKING:
+    from forecaster.sources import FetchResult
 
 YAHOO, SAMPLE, CSV = "yahoo", "sample", "csv"
 IMPORT_EXTENSIONS = (".csv", ".txt")
@@ -69,20 +73,33 @@ def bare_fetch_tickers(store: Store, watchlist_and) -> tuple[list[str], list[str
     return from_yahoo, imported
 
 
-def update_hint(store: Store, ticker: str) -> str:
-    """What to run to bring `ticker`'s data up to date, by where it came from."""
+@dataclass(frozen=True)
+class UpdateAdvice:
+    data: str  # what the ticker's data is: "data", "imported data", "bundled sample data"
+    one: str  # what to do for this ticker
+    many: str  # what to do for several tickers with data of the same kind
+
+
+def update_advice(store: Store, ticker: str) -> UpdateAdvice:
+    """How to bring `ticker`'s data up to date, by where it came from."""
     source = stored_source(store, ticker)
     kind = source_kind(source)
     if kind == CSV:
         name = source.split(":", 1)[1] or "FILE"
-        return f"re-import it with 'forecast fetch {ticker} --csv {name}' (or 'forecast import FILE...')"
+        return UpdateAdvice("imported data", f"re-import it with 'forecast fetch {ticker} --csv {name}' (or "
+                                             "'forecast import FILE...')",
+                            "re-import their files with 'forecast import FILE...'")
     if kind == SAMPLE:
-        return f"it is the bundled sample, which ends there; 'forecast fetch {ticker}' gets the live data"
-    return f"run 'forecast fetch {ticker}' to update"
+        return UpdateAdvice("bundled sample data", f"it is the bundled sample, which ends there; 'forecast fetch "
+                                                   f"{ticker}' gets the live data",
+                            "the bundled sample ends there; 'forecast fetch TICKER' gets the live data")
+    return UpdateAdvice("data", f"run 'forecast fetch {ticker}' to update", "run 'forecast fetch' to update them")
 
 
 # ----------------------------------------------------------------------------------------------------- jobs
 def sample_jobs() -> list[FetchJob]:
+    from forecaster import sources
+
     return [FetchJob(t, lambda stored, t=t: sources.read_sample(t), SAMPLE) for t in sources.SAMPLE_TICKERS]
 
 
@@ -97,6 +114,8 @@ def csv_job(ticker: str, path: Path, start: dt.date | None = None, end: dt.date 
 def yahoo_jobs(store: Store, tickers: list[str], start: dt.date | None, end: dt.date | None,
                rate: float) -> list[FetchJob]:
     """Yahoo Finance updates of `tickers` (see sources.yahoo_update), paced at `rate` requests a second."""
+    from forecaster import sources
+
     sources.configure_yfinance(store.cache_dir / "yfinance")
     session = sources.yahoo_session()
     pacer = sources.Pacer(rate)
@@ -160,6 +179,7 @@ def _import_files(paths: list[Path]) -> list[Path]:
 
 
 def _read_import(ticker: str, path: Path, start: dt.date | None, end: dt.date | None) -> Bars:
+    from forecaster import sources
     from forecaster.calendar import exchange_for, exchange_today
 
     bars = sources.import_csv_bars(path, start, end, exchange_today(exchange_for(ticker)))
@@ -176,8 +196,10 @@ def _range(start: dt.date | None, end: dt.date | None) -> str:
 
 # ------------------------------------------------------------------------------------------------------ run
 def fetch_all(store: Store, jobs: list[FetchJob], replace: bool = False
-              ) -> Iterator[tuple[FetchJob, sources.FetchResult | None, ForecastError | None]]:
+              ) -> Iterator[tuple[FetchJob, FetchResult | None, ForecastError | None]]:
     """Run the jobs one after another, yielding (job, result, None) or (job, None, error) as each finishes."""
+    from forecaster import sources
+
     for job in jobs:
         result, error = None, job.problem
         if error is None:

@@ -8,7 +8,7 @@ whose values no trained model can have, and a forecast that is not a number.
   finite and wider than nothing.
 - `check_meta(meta, path)`: every value of a loaded model's meta.json that forecasts use, one rule per field
   (META_RULES, a table: extend it with the format). CorruptFile "... is a damaged model ...; run 'forecast train
-  TICKER' to retrain it" (exit 3).
+  TICKER' to retrain it" (exit 3). `check_weights` likewise for the arrays of its weights file: finite numbers.
 - `check_forecasts(rows, ticker)`: the last guard between a model and any output or log: no forecast that is not a
   positive finite number, no band with lower above upper.
 
@@ -200,6 +200,15 @@ META_RULES: tuple[tuple[str, Rule], ...] = (
     ("weights_file", matches(r"weights-[0-9a-f]{16}\.npz", "a weights file name (weights-<16 hex digits>.npz)")),
     ("weights_sha256", matches(r"[0-9a-f]{64}", "a SHA-256 (64 hex digits)")),
 )
+
+
+def check_weights(state: dict[str, np.ndarray], path: Path) -> None:
+    """CorruptFile naming the array unless every array of a loaded weights file (models/TICKER/weights-*.npz) holds
+    finite numbers, as a trained network's do."""
+    for name, array in state.items():
+        if array.dtype.kind not in "fiu" or not np.isfinite(array).all():
+            raise CorruptFile(f"{path} is a damaged model: {name} holds values that are not finite numbers; run "
+                              f"'forecast train {Path(path).parent.name}' to retrain it")
 
 
 def check_meta(meta: dict, path: Path) -> None:

@@ -48,7 +48,7 @@ from forecaster import __version__
 from forecaster.bars import Bars, format_csv
 from forecaster.config import Config, settings_of
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
-from forecaster.guards import check_meta, check_trainable
+from forecaster.guards import check_meta, check_trainable, check_weights
 from forecaster.losses import distribution_loss
 from forecaster.lstm import LSTMRegressor, StateDictError
 from forecaster.output import plural
@@ -301,6 +301,7 @@ class Forecaster:
                 state = {key: archive[key] for key in archive.files}
         except (ValueError, OSError, EOFError) as error:
             raise CorruptFile(f"{weights_path} is not a readable weights file ({error}); {rebuild}") from None
+        check_weights(state, weights_path)
         try:
             h = meta["hyperparameters"]
             network = LSTMRegressor(len(meta["scaler"]["x_mean"]), h["hidden"], h["layers"], 2, seed=h["seed"])

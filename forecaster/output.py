@@ -22,7 +22,6 @@ import math
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import Enum
 
 SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
@@ -255,6 +254,8 @@ def column_format(values: list) -> str | None:
 
 def plain_number(value: float) -> str:
     """A float as a person writes it: 0.00001 rather than 1e-05 (the shortest digits that give the same float)."""
+    from decimal import Decimal
+
     if not math.isfinite(value):
         return str(value)
     text = format(Decimal(repr(value)), "f")

@@ -129,8 +129,6 @@ def predict_ticker(store: Store, ticker: str, days: int, today: dt.date | None =
 
 
 def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date, max_model_age_days: int) -> Prediction:
-    from forecaster.fetching import SAMPLE, source_kind, stored_source, update_hint
-
     forecaster = Forecaster.load(store, ticker)
     bars = store.read_bars(ticker)
     as_of = bars.last_date
@@ -138,14 +136,11 @@ def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date, max_m
     warnings = []
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        imported = source_kind(stored_source(store, ticker))
-        warnings.append(Notice(
-            ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {update_hint(store, ticker)}",
-            kind=f"{'imported ' if imported not in (None, 'yahoo') else ''}data more than {STALE_AFTER_DAYS} days "
-                 "old",
-            advice=("run 'forecast fetch' to update them" if imported in (None, "yahoo") else
-                    "the bundled sample ends there" if imported == SAMPLE else
-                    "re-import their files with 'forecast import FILE...'")))
+        from forecaster.fetching import update_advice
+
+        advice = update_advice(store, ticker)
+        warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
+                               kind=f"{advice.data} more than {STALE_AFTER_DAYS} days old", advice=advice.many))
     trained_until = forecaster.meta["training"]["last_date"]
     if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))

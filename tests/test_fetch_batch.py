@@ -81,8 +81,8 @@ def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_yahoo_tickers
     asked = {url.rsplit("/", 1)[1] for url, params in fake.calls if "period1" in params}
     assert "ZZZ" in asked and "T000" in asked  # the watchlist and every ticker stored from Yahoo ...
     assert "YYY" not in asked  # ... but not one imported from a file, which Yahoo would not know (or replace)
-    assert ("not fetched from Yahoo, imported from files: YYY (update them with 'forecast import FILE...' or "
-            "'forecast fetch TICKER --csv FILE')") in result.err.splitlines()
+    assert ("not fetched from Yahoo, imported from files or the sample: YYY (update them with 'forecast import "
+            "FILE...' or 'forecast fetch TICKER --csv FILE')") in result.err.splitlines()
     first_asked = {url.rsplit("/", 1)[1]: int(params["period1"]) for url, params in fake.calls if "period1" in params}
     assert first_asked["T000"] > 1_700_000_000  # incremental: from shortly before the last stored bar
 

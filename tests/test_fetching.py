@@ -106,8 +106,9 @@ def test_a_bare_fetch_leaves_imported_tickers_alone_and_asks_yahoo_for_the_rest(
     result = cli("fetch")
     assert result.code == 0, result.err
     assert {url.rsplit("/", 1)[1] for url, params in yahoo.calls if "period1" in params} == {"MSFT"}
-    assert result.err.splitlines()[0] == ("not fetched from Yahoo, imported from files: ABC, IBM, ^GSPC (update them "
-                                          "with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
+    assert result.err.splitlines()[0] == ("not fetched from Yahoo, imported from files or the sample: ABC, IBM, ^GSPC "
+                                          "(update them with 'forecast import FILE...' or 'forecast fetch TICKER "
+                                          "--csv FILE')")
     assert Store().fetch_info("MSFT")["source"] == "yahoo"
 
 

@@ -203,6 +203,26 @@ def test_a_damaged_model_value_is_exit_3_and_nothing_is_printed_or_logged(cli, t
     assert json.loads(cli("list", "-f", "json").out)[0]["model"] == "unreadable"
 
 
+def test_weights_that_are_not_finite_numbers_are_a_damaged_model(cli, trained_home):
+    import hashlib
+    import io
+
+    meta_path = trained_home / "models" / "ABC" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    weights = meta_path.parent / meta["weights_file"]
+    with np.load(weights) as archive:
+        state = {key: archive[key] for key in archive.files}
+    state["head.bias"] = np.full_like(state["head.bias"], np.nan)
+    buffer = io.BytesIO()
+    np.savez(buffer, **state)
+    weights.write_bytes(buffer.getvalue())  # with its checksum in meta.json, as a careless hand would write it
+    meta["weights_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    result = cli("predict", "ABC")
+    assert (result.code, result.err) == (3, f"Error: {weights} is a damaged model: head.bias holds values that are not "
+                                            "finite numbers; run 'forecast train ABC' to retrain it\n")
+
+
 def test_plot_refuses_a_damaged_model_too(cli, trained_home, tmp_path):
     path = edit_meta(trained_home, lambda m: m["calibration"].update(network_share=7))
     result = cli("plot", "ABC", "--out", tmp_path / "abc.png")
