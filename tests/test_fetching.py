@@ -112,14 +112,22 @@ def test_a_bare_fetch_leaves_imported_tickers_alone_and_asks_yahoo_for_the_rest(
     assert Store().fetch_info("MSFT")["source"] == "yahoo"
 
 
-def test_stale_data_says_how_to_update_it_by_its_source(cli, isolated_home, tmp_path):
-    assert cli("fetch", "--sample", "-q").code == 0
-    assert cli("train", "IBM", *FAST, "-q").code == 0
-    result = cli("predict", "IBM")
+@pytest.mark.parametrize("source, advice", [
+    ("yahoo", "run 'forecast fetch ABC' to update"),
+    ("csv:abc.us.txt", "re-import it with 'forecast fetch ABC --csv abc.us.txt' (or 'forecast import FILE...')"),
+    ("sample", "it is the bundled sample, which ends there; 'forecast fetch ABC' gets the live data"),
+    (None, "run 'forecast fetch ABC' to update"),  # a home from before sources were recorded
+])
+def test_stale_data_says_how_to_update_it_by_its_source(cli, home_with_abc, source, advice):
+    info = home_with_abc / "data" / "ABC.json"
+    if source is None:
+        info.unlink()
+    else:
+        info.write_text(json.dumps({"fetched_at": "2021-03-01T00:00:00+00:00", "source": source}))
+    result = cli("predict", "ABC")
     assert result.code == 0
-    assert "Warning: IBM: data ends 2013-03-01, " in result.err
-    assert result.err.endswith("days ago; it is the bundled sample, which ends there; 'forecast fetch IBM' gets the "
-                               "live data\n")
+    assert result.err.startswith("Warning: ABC: data ends 2020-10-07, ")
+    assert result.err.endswith(f" days ago; {advice}\n")
 
 
 # ------------------------------------------------------------------------------------- pacing and failures

@@ -3,6 +3,7 @@ summary line per kind of warning instead of one per ticker."""
 
 import json
 import math
+import shutil
 
 import pytest
 
@@ -74,12 +75,24 @@ def test_warnings_of_one_kind_are_one_line_with_a_count_and_the_first_tickers():
     assert summarize(notices, every=True) == [notice.message for notice in notices]
 
 
-@pytest.fixture
-def stale_watchlist(cli, isolated_home, tmp_path):
+@pytest.fixture(scope="module")
+def stale_template(tmp_path_factory):
     """Six imported tickers whose data ends in 2020 and whose models were trained on data to a month earlier."""
+    from forecaster.bars import format_csv
+    from forecaster.cli import main
+
+    home = tmp_path_factory.mktemp("stale")
     for seed, ticker in enumerate(TICKERS):
-        import_bars(cli, tmp_path, ticker, random_walk_bars(150, seed=seed))
-        assert cli("train", ticker, *FAST, "--until", "2020-06-30", "-q").code == 0
+        path = home.parent / f"{ticker}.csv"
+        path.write_text(format_csv(random_walk_bars(150, seed=seed)))
+        assert main(["fetch", ticker, "--csv", str(path), "--home", str(home), "-q"]) == 0
+    assert main(["train", *FAST, "--until", "2020-06-30", "--jobs", "1", "--home", str(home), "-q"]) == 0
+    return home
+
+
+@pytest.fixture
+def stale_watchlist(stale_template, isolated_home):
+    shutil.copytree(stale_template, isolated_home, dirs_exist_ok=True)
     return isolated_home
 
 

@@ -180,7 +180,7 @@ def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_mode
     monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text, to be read back
     assert cli("fetch", "--sample", "-q").code == 0
     evaluation = tmp_path / "eval.csv"
-    assert cli("evaluate", "MSFT", "--test-start", "2012-09-04", "--horizon", "5", "--window", "10", "--hidden", "8",
+    assert cli("evaluate", "MSFT", "--test-start", "2012-12-03", "--horizon", "5", "--window", "10", "--hidden", "8",
                "--epochs", "2", "--predictions", evaluation, "-q").code == 0
     chart = tmp_path / "chart.svg"
     assert cli("plot", "MSFT", "--evaluation", evaluation, "--out", chart, "-q").code == 0
