@@ -113,33 +113,41 @@ def test_in_a_serial_batch_a_bug_in_one_ticker_is_that_tickers_failure(cli, isol
     assert "Error: BUG: internal error: ZeroDivisionError: float division by zero\n" in debug.err
 
 
-def test_in_a_parallel_batch_a_bug_in_a_worker_is_that_tickers_failure(cli, isolated_home, tmp_path):
-    """Real worker processes: the bug is planted in every process by a sitecustomize on PYTHONPATH."""
+def test_in_a_parallel_batch_a_bug_or_a_dying_worker_is_that_tickers_failure(cli, isolated_home, tmp_path):
+    """Real worker processes: a bug (BUG) and a job that kills its worker, as the OOM killer would (OOM), are planted
+    in every process by a sitecustomize on PYTHONPATH."""
     plant = tmp_path / "plant"
     plant.mkdir()
     (plant / "sitecustomize.py").write_text(
+        "import os, signal\n"
         "import forecaster.pipeline as p\n"
         "real = p.train\n"
         "def train(bars, config, ticker, **kwargs):\n"
         "    if ticker == 'BUG':\n"
         "        raise ZeroDivisionError('float division by zero')\n"
+        "    if ticker == 'OOM' and os.getpid() != int(os.environ['RUN_PID']):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
         "    return real(bars, config, ticker, **kwargs)\n"
-        "p.train = train\n")
-    for seed, ticker in enumerate(("AAA", "BUG", "CCC")):
-        (tmp_path / f"{ticker}.csv").write_text(format_csv(random_walk_bars(200, seed=seed)))
-    (tmp_path / "FLAT.csv").write_text(format_csv(constant_bars(200)))
-    assert cli("import", *(tmp_path / f"{t}.csv" for t in ("AAA", "BUG", "CCC", "FLAT")), "-q").code == 0
+        "p.train = train\n"
+        "os.environ.setdefault('RUN_PID', str(os.getpid()))\n")
+    names = ("AAA", "BUG", "CCC", "FLAT", "OOM")
+    for seed, ticker in enumerate(names):
+        (tmp_path / f"{ticker}.csv").write_text(format_csv(constant_bars(200) if ticker == "FLAT" else
+                                                           random_walk_bars(200, seed=seed)))
+    assert cli("import", *(tmp_path / f"{t}.csv" for t in names), "-q").code == 0
     env = {**os.environ, "FORECAST_HOME": str(isolated_home), "PYTHONPATH": str(plant)}
     result = subprocess.run(forecast_command("train", *FAST, "--jobs", "2"), env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 4, result.stderr
     errors = sorted(line for line in result.stderr.splitlines() if line.startswith("Error:"))
     assert errors == [
-        "Error: 2 of 4 tickers failed: BUG, FLAT",
+        "Error: 3 of 5 tickers failed: BUG, FLAT, OOM",
         "Error: BUG: internal error: ZeroDivisionError: float division by zero (rerun with --debug for details)",
         "Error: FLAT: every close is the same (25.21): there is no movement to learn and no risk to forecast",
+        "Error: OOM: the worker process running its job died (killed by the system: out of memory?); the other "
+        "tickers went on",
     ]
-    assert result.stderr.splitlines()[-1] == "Error: 2 of 4 tickers failed: BUG, FLAT"
+    assert result.stderr.splitlines()[-1] == "Error: 3 of 5 tickers failed: BUG, FLAT, OOM"
     assert sorted(p.name for p in (isolated_home / "models").iterdir()) == ["AAA", "CCC"]
 
 
