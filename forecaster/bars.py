@@ -9,6 +9,12 @@ File format (one file per ticker, UTF-8, header first, rows sorted by date, no d
     2013-02-28,27.81,28.19,27.71,27.8,25.91,53404000
 
 Floats are written in Python's shortest round-trip form, so reading and writing a file is lossless.
+
+What cannot be a price history is refused (InvalidBars, naming the row): a non-finite or non-positive price, a
+price above MAX_PRICE, a date before MIN_DATE, a bar whose Open or Close lies outside its High-Low range, and any bar
+whose prices on the adjusted basis, or whose log return, are not finite numbers (they would make every forecast
+NaN or infinite). What is possible but implausible — a daily move of the adjusted close by more than a factor
+MAX_DAILY_FACTOR — is found by `large_moves` for the caller to warn about.
 """
 
 from __future__ import annotations
@@ -22,10 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from forecaster.errors import UsageError
+from forecaster.files import read_input_file
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
 REQUIRED_COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")  # Adj Close defaults to Close
 OHLC_TOLERANCE = 1e-7  # relative slack for Open and Close against [Low, High]: float artefacts, not real breaches
+MIN_DATE = np.datetime64("1900-01-01", "D")  # no daily price history starts earlier: an older date is a wrong format
+# A price above this is not a price in any currency (it exceeds the world's wealth counted in dollars, about 5e14),
+# and leaves no room for the arithmetic of a forecast (price x exp(move)) before it overflows.
+MAX_PRICE = 1e15
+# A daily move of the adjusted close by more than this factor, up or down (+400%, or -80%), is beyond what real
+# listed stocks show, bar a handful of collapses and squeezes; it is what an unadjusted split or reverse split of 5:1
+# or more, a price in the wrong unit (cents for dollars), or another ticker's rows look like. Stored, with a warning.
+MAX_DAILY_FACTOR = 5.0
 
 
 class InvalidBars(UsageError):
@@ -101,6 +116,10 @@ def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, sour
             i = future.argmax()
             raise InvalidBars(f"{source} row {rows[i]}: Date {dates[i]} is in the future (today is {latest} at "
                               "the exchange)")
+    if len(dates) and (dates < MIN_DATE).any():
+        i = (dates < MIN_DATE).argmax()
+        raise InvalidBars(f"{source} row {rows[i]}: Date {dates[i]} is before {str(MIN_DATE)[:4]}: no daily price "
+                          "history starts that early (a wrong date format?)")
     names = ("Open", "High", "Low", "Close", "Adj Close", "Volume")
     for name, column in zip(names, values, strict=True):
         bad = ~np.isfinite(column)
@@ -111,6 +130,10 @@ def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, sour
             i = (~limit_ok).argmax()
             need = "not be negative" if name == "Volume" else "be positive"
             raise InvalidBars(f"{source} row {rows[i]}: {name} must {need}, got {_number(column[i])}")
+        if name != "Volume" and (column > MAX_PRICE).any():
+            i = (column > MAX_PRICE).argmax()
+            raise InvalidBars(f"{source} row {rows[i]}: {name} {_number(column[i])} cannot be a price (above "
+                              f"{MAX_PRICE:.0e})")
     open_, high, low, close = values[:4]
     high_below_low = high < low
     if high_below_low.any():
@@ -125,6 +148,7 @@ def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, sour
     order = np.argsort(dates, kind="stable")
     dates, rows = dates[order], rows[order]
     values = [c[order] for c in values]
+    _check_log_prices(dates, values, rows, source)
     if len(dates) > 1:
         same = np.flatnonzero(dates[1:] == dates[:-1])
         keep = np.ones(len(dates), dtype=bool)
@@ -138,6 +162,34 @@ def bars_from_columns(dates, open_, high, low, close, adj_close, volume, *, sour
         dates = dates[keep]
         values = [c[keep] for c in values]
     return Bars(dates, *values)
+
+
+def _check_log_prices(dates, values, rows, source: str) -> None:
+    """InvalidBars unless everything the models take the log of is a positive finite number: Open, High and Low on
+    the adjusted basis (times Adj Close / Close) and every log return of Adj Close (rows sorted by date)."""
+    with np.errstate(all="ignore"):
+        open_, high, low, close, adjusted = values[:5]
+        factor = adjusted / close
+        logs = [np.log(column) for column in (open_ * factor, high * factor, low * factor, adjusted)]
+    bad = ~np.logical_and.reduce([np.isfinite(column) for column in logs])  # finite logs: finite log returns too
+    if bad.any():
+        i = int(bad.argmax())
+        raise InvalidBars(f"{source} row {rows[i]}: the prices of {dates[i]} are out of any usable range (their log "
+                          "or log return is not a finite number)")
+
+
+def large_moves(bars: Bars, dates=None) -> list[tuple[str, float, float]]:
+    """The days on which the adjusted close moved by more than MAX_DAILY_FACTOR up or down: (date, previous close,
+    close). With `dates`, only the moves into or out of those dates (the rows just added or changed)."""
+    if len(bars) < 2:
+        return []
+    ratio = bars.adj_close[1:] / bars.adj_close[:-1]
+    large = (ratio > MAX_DAILY_FACTOR) | (ratio < 1 / MAX_DAILY_FACTOR)
+    if dates is not None:
+        touched = np.isin(bars.dates, np.asarray(dates, dtype="datetime64[D]"))
+        large &= touched[1:] | touched[:-1]
+    return [(str(bars.dates[i + 1]), float(bars.adj_close[i]), float(bars.adj_close[i + 1]))
+            for i in np.flatnonzero(large)]
 
 
 def parse_csv(text: str, source: str, latest=None) -> Bars:
@@ -213,15 +265,8 @@ def _parse_canonical(text: str, source: str, latest) -> Bars | None:
 
 
 def read_csv(path: Path, latest=None) -> Bars:
-    """Read and validate a CSV file of bars (see `parse_csv`)."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a CSV file") from None
-    except PermissionError:
-        raise UsageError(f"{path}: permission denied") from None
+    """Read and validate a CSV file of bars (see `parse_csv`); a FIFO or device is refused, never read."""
+    raw = read_input_file(Path(path), "a CSV file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -282,5 +327,5 @@ def _parse_number(field: str, name: str, source: str, row: int) -> float:
 
 
 def _number(value: float) -> str:
-    """A float as written in files and messages: integers without '.0'."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """A float as written in files and messages: integers without '.0' (up to 1e16; beyond, 1e+308)."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else repr(float(value))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from forecaster.errors import DataUnavailable, UsageError
+from forecaster.files import NotAFile, read_regular
 from forecaster.output import plural
 from forecaster.store import atomic_write_text
 
@@ -87,9 +88,10 @@ def _exchange_zone(exchange: str):
 
 
 def _cached_sessions(path: Path) -> np.ndarray | None:
+    """The cached sessions, or None when the cache is missing or unusable (even a FIFO in its place: never read)."""
     try:
-        return np.array(json.loads(path.read_text())["sessions"], dtype="datetime64[D]")
-    except (OSError, ValueError, KeyError, TypeError):
+        return np.array(json.loads(read_regular(path))["sessions"], dtype="datetime64[D]")
+    except (OSError, NotAFile, ValueError, KeyError, TypeError):
         return None
 
 

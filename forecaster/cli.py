@@ -1,7 +1,9 @@
 """The `forecast` command line: a thin layer over the library.
 
 Library errors (`ForecastError`) become one line on stderr and the exit code they carry, in `main` only; anything
-unexpected is an internal error (traceback with --debug or FORECAST_DEBUG=1). Heavy libraries (pandas, yfinance,
+unexpected is an internal error (traceback with --debug or FORECAST_DEBUG=1). In a command over several tickers, one
+ticker's failure, whatever it is, is reported for that ticker as it happens and the others go on (exit 4). SIGTERM
+and SIGHUP stop a command as Ctrl-C does (exit 143 and 129, one line). Heavy libraries (pandas, yfinance,
 scikit-learn, matplotlib) are imported inside the commands that need them, so `predict` starts fast.
 """
 
@@ -12,7 +14,9 @@ import datetime as dt
 import functools
 import inspect
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -20,8 +24,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from forecaster.errors import ExitCode, ForecastError, UsageError
-from forecaster.output import Format, Terminal, plural
+from forecaster.errors import ExitCode, ForecastError, InternalFailure, UsageError
+from forecaster.output import Format, Notice, ReportFormat, Terminal, plural
 
 app = typer.Typer(
     name="forecast",
@@ -37,6 +41,8 @@ HomeOption = Annotated[
                                 "directory]", show_default=False),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors (for cron).")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print every ticker's warning (without it: one "
+                                                                      "summary line per kind of warning).")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (also FORECAST_DEBUG=1).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -57,14 +63,15 @@ def _options(
     """Forecast stock prices with a NumPy LSTM, judged honestly against the naive forecast."""
 
 
-def _session(home: Path | None, quiet: bool, debug: bool):
+def _session(home: Path | None, quiet: bool, debug: bool, verbose: bool = False):
     """(store, terminal, config) of a command: the home, how to print, and HOME/forecast.toml."""
     from forecaster.config import load_config
     from forecaster.store import Store, lock_timeout
 
     lock_timeout()  # a bad $FORECAST_LOCK_TIMEOUT is a usage error before any work, not one per ticker
     store = Store(home)
-    return store, Terminal(quiet=quiet, debug=debug or _debug_from_environment()), load_config(store.home)
+    terminal = Terminal(quiet=quiet, debug=debug or _debug_from_environment(), verbose=verbose)
+    return store, terminal, load_config(store.home)
 
 
 def _with_settings(*sections: str):
@@ -102,8 +109,11 @@ def _with_settings(*sections: str):
 
 def _shown(setting) -> str:
     """A setting's default as help and `forecast config` show it."""
+    from forecaster.output import plain_number
+
+    default = plain_number(setting.default) if isinstance(setting.default, float) else str(setting.default)
     return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(
-        setting.name, str(setting.default))
+        setting.name, default)
 
 
 def _debug_from_environment() -> bool:
@@ -119,20 +129,35 @@ def _parse_date(value: str | None, option: str) -> dt.date | None:
         raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal) -> None:
-    """Report per-ticker failures of a multi-ticker command and exit with the right code. One cause shared by
-    several tickers (a damaged pool serves them all) is one line naming them."""
-    shared: dict[str, list[str]] = {}
-    for ticker, error in failures:
-        if terminal.debug:
-            traceback.print_exception(error)
-        shared.setdefault(error.message, []).append(ticker)
-    for message, tickers in shared.items():
-        if len(tickers) == 1:
-            terminal.error(message if tickers[0] in message else f"{tickers[0]}: {message}")
+def _report_failure(terminal: Terminal, ticker: str, error: ForecastError) -> None:
+    """One ticker's failure as one line naming the ticker (and its traceback first, with --debug)."""
+    if terminal.debug:
+        if isinstance(error, InternalFailure):
+            sys.stderr.write(error.details)
         else:
+            traceback.print_exception(error)
+    message = error.message if ticker in error.message else f"{ticker}: {error.message}"
+    if isinstance(error, InternalFailure) and not terminal.debug:
+        message += " (rerun with --debug for details)"
+    terminal.error(message)
+
+
+def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=()) -> None:
+    """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
+    True for all, or a collection of the errors), then the count, and exit with the right code: 4 when some tickers
+    succeeded, else the failures' own code. One cause shared by several tickers (a damaged pool serves them all) is
+    one line naming them."""
+    shared: dict[str, list[tuple[str, ForecastError]]] = {}
+    for ticker, error in failures:
+        if reported is not True and not any(error is seen for seen in reported):
+            shared.setdefault(error.message, []).append((ticker, error))
+    for group in shared.values():
+        if len(group) == 1:
+            _report_failure(terminal, *group[0])
+        else:
+            tickers = [ticker for ticker, _ in group]
             shown = ", ".join(tickers[:5]) + (f" and {len(tickers) - 5} more" if len(tickers) > 5 else "")
-            terminal.error(f"{message} ({len(tickers)} tickers: {shown})")
+            terminal.error(f"{group[0][1].message} ({len(tickers)} tickers: {shown})")
     if not failures:
         return
     if done == 0 and len(failures) == 1:
@@ -151,32 +176,37 @@ def _results(terminal: Terminal, rows: list[dict], columns: list[str], format: F
 
 
 # ------------------------------------------------------------------------------------------------------- fetch
+StartOption = Annotated[Optional[str], typer.Option(help="First date to fetch (YYYY-MM-DD) [default: all history, "
+                                                         "then incremental].", show_default=False)]
+EndOption = Annotated[Optional[str], typer.Option(help="Last date to fetch, inclusive (YYYY-MM-DD) [default: the "
+                                                       "latest].", show_default=False)]
+ReplaceOption = Annotated[bool, typer.Option("--replace", help="Replace the stored history with what is fetched or "
+                                             "imported, even where it rewrites past days (another series).")]
+
+
 @app.command()
 @_with_settings("fetch")
 def fetch(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols, e.g. MSFT ^GSPC BRK-B [default: the "
-                                                            "watchlist and every stored ticker].",
+                                                            "watchlist and every stored ticker fetched from Yahoo].",
                                                             show_default=False)] = None,
-    start: Annotated[Optional[str], typer.Option(help="First date to fetch (YYYY-MM-DD) [default: all history, "
-                                                      "then incremental]", show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option(help="Last date to fetch, inclusive (YYYY-MM-DD).",
-                                               show_default=False)] = None,
+    start: StartOption = None,
+    end: EndOption = None,
     csv: Annotated[Optional[Path], typer.Option("--csv", help="Import this CSV file (columns Date,Open,High,Low,"
                                                 "Close,[Adj Close,]Volume) for the one TICKER given.",
                                                 show_default=False)] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Import the sample data bundled with forecaster "
                                                           "(^GSPC, MSFT, IBM).")] = False,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace the stored history with what is fetched or "
-                                          "imported, even where it rewrites past days (another series).")] = False,
+    replace: ReplaceOption = False,
     home: HomeOption = None,
     quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     debug: DebugOption = False,
     *,
     given: dict,
 ) -> None:
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
-    from forecaster import sources
-    from forecaster.calendar import exchange_for, exchange_today
+    from forecaster import fetching, sources
     from forecaster.store import normalize_ticker
 
     tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
@@ -186,51 +216,117 @@ def fetch(
         raise UsageError("--sample takes no tickers and no --csv")
     if csv is not None and len(tickers) != 1:
         raise UsageError("--csv imports one ticker: give exactly one TICKER")
-    store, terminal, config = _session(home, quiet, debug)
-    if not sample and not tickers:
-        tickers = config.watchlist_and(store.tickers())
-        if not tickers:
-            raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
-                             "tickers = [\"MSFT\", ...])")
-
+    store, terminal, config = _session(home, quiet, debug, verbose)
+    rate = config.value("fetch.rate", given.get("rate"))
     if sample:
-        jobs = {t: (lambda stored, t=t: sources.read_sample(t)) for t in sources.SAMPLE_TICKERS}
-        source = "sample"
+        jobs = fetching.sample_jobs()
     elif csv is not None:
-        today = exchange_today(exchange_for(tickers[0]))
-        incoming = sources.import_csv_bars(csv, start_date, end_date, today)  # validated before any lock is taken
-        jobs = {tickers[0]: lambda stored: incoming}
-        source = f"csv:{csv.name}"
+        jobs = [fetching.csv_job(tickers[0], csv, start_date, end_date)]  # validated before any lock is taken
     else:
-        sources.configure_yfinance(store.cache_dir / "yfinance")
-        session = sources.yahoo_session()
-        pacer = sources.Pacer(config.value("fetch.rate", given.get("rate")))
-        jobs = {t: (lambda stored, t=t: sources.yahoo_update(t, stored, start=start_date, end=end_date,
-                                                             session=session, pacer=pacer))
-                for t in tickers}
-        source = "yahoo"
+        if not tickers:
+            market = config.value("train.market")
+            tickers, imported = fetching.bare_fetch_tickers(store, config.watchlist_and,
+                                                            None if market == "none" else market)
+            if imported:
+                terminal.info(f"not fetched from Yahoo, imported from files or the sample: {', '.join(imported)} "
+                              "(update them with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
+            if not tickers and not imported:
+                raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
+                                 "tickers = [\"MSFT\", ...])")
+        if (note := fetching.duration_note(len(tickers), rate)) is not None:
+            terminal.info(note)
+        jobs = fetching.yahoo_jobs(store, tickers, start_date, end_date, rate) if tickers else []
+    _store_all(terminal, store, jobs, replace, "Fetching", "Fetched")
 
-    results, failures = [], []
-    with terminal.progress("Fetching", total=len(jobs)) as advance:
-        for ticker, get_bars in jobs.items():
-            try:
-                result = sources.update_ticker(store, ticker, get_bars, source=source, replace=replace)
-            except ForecastError as error:
-                failures.append((ticker, error))
-                advance(status=f"{ticker} failed")
+
+def _store_all(terminal: Terminal, store, jobs: list, replace: bool, action: str, title: str) -> None:
+    """Run fetch or import jobs (forecaster.fetching) with one progress bar, each failure printed as it happens, the
+    warnings summarised, and a table of what was stored."""
+    from forecaster.fetching import fetch_all
+
+    results, failures, notices = [], [], []
+    with terminal.progress(action, total=len(jobs)) as advance:
+        for job, result, error in fetch_all(store, jobs, replace):
+            if error is not None:
+                failures.append((job.ticker, error))
+                _report_failure(terminal, job.ticker, error)
+                advance(status=f"{job.ticker} failed")
                 continue
             results.append(result)
-            advance(status=ticker)
-            for note in result.notes:
-                terminal.warn(note)
+            notices.extend(result.notes)
+            advance(status=job.ticker)
             if not terminal.shows_progress:
-                terminal.info(f"{ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
+                terminal.info(f"{result.ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
                               f"({result.added} added)")
-    if results and not quiet:
+    terminal.notices(notices)
+    if results and not terminal.quiet:
         rows = [{"ticker": r.ticker, "rows": r.rows, "first date": r.first_date, "last date": r.last_date,
                  "rows added": r.added, "rows changed": r.changed} for r in results]
-        terminal.results(rows, list(rows[0]), title="Fetched")
-    _finish(failures, len(results), terminal)
+        terminal.results(rows, list(rows[0]), title=title)
+    _finish(failures, len(results), terminal, reported=True)
+
+
+# ------------------------------------------------------------------------------------------------------ import
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="CSV files, or folders of .csv and .txt files. Each file's name "
+                                                     "gives its ticker: abr_b.us.txt -> ABR-B (see the README).",
+                                                show_default=False)],
+    start: StartOption = None,
+    end: EndOption = None,
+    replace: ReplaceOption = False,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Import many CSV files in one run (a folder of them), each for the ticker its file name gives."""
+    from forecaster import fetching, sources
+
+    start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
+    sources.check_dates(start_date, end_date)
+    store, terminal, _ = _session(home, quiet, debug, verbose)
+    _store_all(terminal, store, fetching.import_jobs(paths, start_date, end_date), replace, "Importing", "Imported")
+
+
+# ------------------------------------------------------------------------------------------------------ remove
+@app.command()
+def remove(
+    tickers: Annotated[list[str], typer.Argument(help="Ticker symbols to remove.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking (required when not at a terminal, "
+                                                          "e.g. in cron).")] = False,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Delete tickers from the store: their price data, fetch information and models (the prediction log keeps its
+    rows)."""
+    from forecaster.errors import DataUnavailable, failure_of
+    from forecaster.model import drop_from_pool, model_kinds
+    from forecaster.store import normalize_ticker
+
+    names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
+    store, terminal, _ = _session(home, quiet, debug)
+    served = model_kinds(store)
+    stored = [t for t in names if store.has_bars(t) or store.model_dir(t).exists() or t in served]
+    failures = [(t, DataUnavailable(f"nothing stored for {t} in {store.home}")) for t in names if t not in stored]
+    if stored and not yes:
+        answer = terminal.confirm(f"Remove {', '.join(stored)} from {store.home} (price data and models)?")
+        if answer is None:
+            raise UsageError("remove deletes data: add --yes to confirm when not at a terminal")
+        if not answer:
+            terminal.info("nothing was removed")
+            return
+    done = 0
+    for ticker in stored:
+        try:
+            removed = store.remove(ticker, first=lambda t=ticker: drop_from_pool(store, t))
+        except Exception as error:
+            failures.append((ticker, failure_of(error, ticker)))
+            continue
+        done += 1
+        terminal.info(f"{ticker}: removed {', '.join(str(path.relative_to(store.home)) for path in removed)}")
+    _finish(sorted(failures, key=lambda failure: names.index(failure[0])), done, terminal)
 
 
 # -------------------------------------------------------------------------------------------------------- list
@@ -241,7 +337,7 @@ def list_(
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Show the stored tickers: rows, date range, when last fetched, and their models."""
+    """Show the stored tickers: where their data came from, rows, date range, when last fetched, and their models."""
     from forecaster.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
@@ -249,7 +345,8 @@ def list_(
     if not rows and format is Format.table:
         terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
         return
-    columns = ["ticker", "rows", "first_date", "last_date", "fetched_at", "model", "trained_at", "model_until"]
+    columns = ["ticker", "source", "data", "rows", "first_date", "last_date", "fetched_at", "model", "trained_at",
+               "model_until"]
     terminal.results(rows, columns, format, title=f"Stored in {store.home}")
 
 
@@ -257,7 +354,8 @@ def list_(
 def _job_runner(terminal: Terminal, store, config, given: dict, epochs: int, describe):
     """`run_jobs(function, names, arguments) -> (results, failures)` for the library: per-ticker jobs with
     forecaster.parallel, as --jobs / --scheduler (or forecast.toml) say, with one progress bar over tickers (over
-    epochs when one ticker trains here). `describe(result)` is a ticker's line for logs."""
+    epochs when one ticker trains here). Each failure is reported as it happens (and kept in `run_jobs.reported`,
+    for `_finish`); `describe(result)` is a ticker's line for logs."""
     from forecaster.parallel import default_jobs, run_per_ticker
 
     jobs = config.value("parallel.jobs", given.get("jobs")) or default_jobs()
@@ -275,6 +373,8 @@ def _job_runner(terminal: Terminal, store, config, given: dict, epochs: int, des
             for outcome in run_per_ticker(function, names, arguments, jobs=jobs, store=store, scheduler=scheduler):
                 if outcome.error is not None:
                     failed[outcome.ticker] = outcome.error
+                    _report_failure(terminal, outcome.ticker, outcome.error)
+                    run_jobs.reported.append(outcome.error)
                 else:
                     done[outcome.ticker] = outcome.result
                     if not terminal.shows_progress and describe(outcome.result):
@@ -283,6 +383,7 @@ def _job_runner(terminal: Terminal, store, config, given: dict, epochs: int, des
                     advance(status=outcome.ticker + (" failed" if outcome.error else ""))
         return [done[n] for n in names if n in done], [(n, failed[n]) for n in names if n in failed]
 
+    run_jobs.reported = []
     return run_jobs
 
 
@@ -326,10 +427,11 @@ def train(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
                                                             "stored ticker; with a pool, named tickers are "
                                                             "calibrated against it].", show_default=False)] = None,
-    until: Annotated[Optional[str], typer.Option(help="Train on data up to this date only (YYYY-MM-DD).",
-                                                 show_default=False)] = None,
+    until: Annotated[Optional[str], typer.Option(help="Train on data up to this date only (YYYY-MM-DD) [default: all "
+                                                      "the stored data].", show_default=False)] = None,
     home: HomeOption = None,
     quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     debug: DebugOption = False,
     *,
     given: dict,
@@ -339,19 +441,18 @@ def train(
     from forecaster.pipeline import require_tickers, train_models
 
     until_date = _parse_date(until, "--until")
-    store, terminal, config = _session(home, quiet, debug)
+    store, terminal, config = _session(home, quiet, debug, verbose)
     training = TrainingConfig.from_settings(config, given)
     training.check()
     names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
-                            "price data in the store yet: run 'forecast fetch TICKER' first")
+                            f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
     run_jobs = _job_runner(terminal, store, config, given, training.epochs, _log_line)
     outcome = train_models(store, names, training, until=until_date, calibrate_named=bool(tickers), run_jobs=run_jobs)
-    for note in outcome.notes:
-        terminal.info(note)
+    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
     if outcome.rows and not quiet:
         terminal.results(outcome.rows, list(outcome.rows[0]),
                          title="Trained (validation: the last 15% of each ticker's windows)")
-    _finish(outcome.failures, len(outcome.rows), terminal)
+    _finish(outcome.failures, len(outcome.rows), terminal, reported=run_jobs.reported)
 
 
 # ----------------------------------------------------------------------------------------------------- predict
@@ -364,6 +465,7 @@ def predict(
     format: FormatOption = Format.table,
     home: HomeOption = None,
     quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     debug: DebugOption = False,
     *,
     given: dict,
@@ -372,17 +474,18 @@ def predict(
     from forecaster.pipeline import check_days, model_tickers, predict_tickers, require_tickers
 
     check_days(days)
-    store, terminal, config = _session(home, quiet, debug)
+    store, terminal, config = _session(home, quiet, debug, verbose)
+    max_age = config.value("predict.max_model_age_days", given.get("max_model_age_days"))
     level = config.value("predict.level", given.get("level"))
     names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
-                            "models in the store yet: run 'forecast train' first")
-    predictions, failures = predict_tickers(store, names, days, level)
+                            f"models in {store.home} yet: run 'forecast train' first")
+    predictions, failures = predict_tickers(store, names, days, level, max_model_age_days=max_age)
     rows = [row for prediction in predictions for row in prediction.rows]
-    for prediction in predictions:
-        for note in prediction.warnings:
-            terminal.warn(note)
-        if prediction.live_record:
-            terminal.info(prediction.live_record)
+    terminal.notices([note for prediction in predictions for note in prediction.warnings],
+                     every=format is Format.json)
+    terminal.notices([Notice(p.ticker, p.live_record, kind="live records of 1-day forecasts",
+                             advice="see 'forecast score'") for p in predictions if p.live_record],
+                     every=format is Format.json, warning=False)
     columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
     if format is Format.table:
         columns.append("volatility")
@@ -399,7 +502,7 @@ def _percent(level: float) -> str:
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 @app.command()
-@_with_settings("train", "parallel", "predict")
+@_with_settings("train", "parallel", "predict.level")
 def evaluate(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
                                                             "stored ticker].", show_default=False)] = None,
@@ -411,12 +514,13 @@ def evaluate(
     unseen: Annotated[Optional[list[str]], typer.Option(help="A ticker to keep out of the pool's training and "
                                                         "calibrate against it, as one it never saw; repeatable.",
                                                         show_default=False)] = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = ReportFormat.table,
     predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file (with "
                                                         "several tickers, put {ticker} in its name).",
                                                         show_default=False)] = None,
     home: HomeOption = None,
     quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     debug: DebugOption = False,
     *,
     given: dict,
@@ -434,14 +538,12 @@ def evaluate(
     horizons = list(dict.fromkeys(horizon or [1]))
     for h in horizons:
         check_horizon(h)
-    if format is Format.csv:
-        raise UsageError("evaluate prints table or json; use --predictions FILE for the daily CSV")
-    store, terminal, config = _session(home, quiet, debug)
+    store, terminal, config = _session(home, quiet, debug, verbose)
     level = config.value("predict.level", given.get("level"))
     training = TrainingConfig.from_settings(config, given)
     training.check()
     names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
-                            "price data in the store yet: run 'forecast fetch TICKER' first")
+                            f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
     kept_out = tuple(dict.fromkeys(normalize_ticker(t) for t in unseen or []))
     names = list(dict.fromkeys([*names, *kept_out]))
     several = len(names) > 1 or len(horizons) > 1
@@ -454,8 +556,7 @@ def evaluate(
     with _PoolProgress(terminal, training.epochs) as progress:
         outcome = evaluate_models(store, names, training, start, horizons, level, unseen=kept_out,
                                   run_jobs=run_jobs, callback=progress)
-    for note in outcome.notes:
-        terminal.info(note)
+    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
     daily: dict[str, list[dict]] = {}
     for evaluation in outcome.rows:
         daily.setdefault(evaluation.ticker, []).extend(evaluation.prediction_rows())
@@ -463,7 +564,11 @@ def evaluate(
         if ticker in outputs:
             atomic_write_text(outputs[ticker], rows_to_csv(rows, PREDICTION_COLUMNS))
     reports = [evaluation.report() for evaluation in outcome.rows]
-    if format is Format.json:
+    if not terminal.shows_progress:
+        for report in reports:
+            if report["horizon"] == horizons[0]:
+                terminal.info(f"{report['ticker']}: evaluated on {report['n']} {plural(report['n'], 'day')}")
+    if format is ReportFormat.json:
         if reports or outcome.failures:
             terminal.document(reports[0] if not several and reports else reports)
     elif reports:
@@ -477,7 +582,7 @@ def evaluate(
             title = (f"{reports[0]['ticker']}: {reports[0]['n']} trading {plural(reports[0]['n'], 'day')} from "
                      f"{reports[0]['test_start']}, {_percent(level)} intervals (vs naive < 1: better)")
         terminal.results(rows, _columns(rows), title=title)
-    _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal)
+    _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal, reported=run_jobs.reported)
 
 
 def _columns(rows: list[dict]) -> list[str]:
@@ -492,7 +597,8 @@ def config_(
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Show the effective settings (watchlist, fetch, train and parallel defaults) and where each comes from."""
+    """Show the effective settings (watchlist, fetch, train, parallel and predict defaults) and where each comes
+    from."""
     from forecaster.config import SETTINGS
 
     store, terminal, config = _session(home, quiet, debug)
@@ -511,8 +617,8 @@ def config_(
 def score(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: every ticker in the "
                                                             "prediction log].", show_default=False)] = None,
-    since: Annotated[Optional[str], typer.Option(help="Only forecasts for dates on or after this one (YYYY-MM-DD).",
-                                                 show_default=False)] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only forecasts for dates on or after this one (YYYY-MM-DD) "
+                                                      "[default: all].", show_default=False)] = None,
     format: FormatOption = Format.table,
     home: HomeOption = None,
     quiet: QuietOption = False,
@@ -520,7 +626,8 @@ def score(
 ) -> None:
     """Score every logged forecast whose date has come against what happened and against naive, and backtest the
     tails of its intervals."""
-    from forecaster.errors import DataUnavailable
+    from forecaster.errors import DataUnavailable, failure_of
+    from forecaster.pipeline import require_tickers
     from forecaster.predictions import read_predictions
     from forecaster.track import COLUMNS, TAIL_COLUMNS, score_ticker
 
@@ -528,10 +635,24 @@ def score(
     store, terminal, _ = _session(home, quiet, debug)
     log = read_predictions(store)
     logged = sorted({row["ticker"] for row in log})
-    from forecaster.pipeline import require_tickers
+    title = "Live track record (ratio < 1: better than naive)"
+    tails_title = "Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or too few hits)"
 
-    names = require_tickers(tickers or [], logged, f"forecasts logged in {store.predictions_path} yet: run "
-                                                   "'forecast predict' (the record builds up as days pass)")
+    def show(rows, failures, names):
+        if not names:
+            terminal.results([], COLUMNS + ([] if format is Format.table else TAIL_COLUMNS), format, title=title)
+        elif format is Format.table:  # two tables: one would be too wide to read
+            _results(terminal, rows, COLUMNS, format, title, failures, names)
+            _results(terminal, rows, ["ticker", "horizon", "n", *TAIL_COLUMNS], format, tails_title, failures, names)
+        else:
+            _results(terminal, rows, COLUMNS + TAIL_COLUMNS, format, title, failures, names)
+
+    if not tickers and not logged:  # nothing to report yet is an empty report, not a failure
+        terminal.info(f"no forecasts logged in {store.predictions_path} yet: run 'forecast predict' (the record "
+                      "builds up as days pass)")
+        show([], [], [])
+        return
+    names = require_tickers(tickers, logged, "") if tickers else logged
     rows, failures = [], []
     for ticker in names:
         try:
@@ -539,21 +660,15 @@ def score(
                 raise DataUnavailable(f"no logged forecasts for {ticker}; run 'forecast predict {ticker}' first")
             rows.extend(score_ticker(ticker, log, store.read_bars(ticker),
                                      since_date.isoformat() if since_date else None, tails=True))
-        except ForecastError as error:
-            failures.append((ticker, error))
-    title = "Live track record (ratio < 1: better than naive)"
-    if format is Format.table:  # two tables: one would be too wide to read
-        _results(terminal, rows, COLUMNS, format, title, failures, names)
-        _results(terminal, rows, ["ticker", "horizon", "n", *TAIL_COLUMNS], format, "Tails of the intervals (hits: "
-                 "actual beyond its bound; kupiec_p < 0.05: too many or too few hits)", failures, names)
-    else:
-        _results(terminal, rows, COLUMNS + TAIL_COLUMNS, format, title, failures, names)
+        except Exception as error:
+            failures.append((ticker, failure_of(error, ticker)))
+    show(rows, failures, names)
     _finish(failures, len(names) - len(failures), terminal)
 
 
 # -------------------------------------------------------------------------------------------------------- plot
 @app.command()
-@_with_settings("predict")
+@_with_settings("predict.level")
 def plot(
     ticker: Annotated[str, typer.Argument(help="Ticker symbol.", show_default=False)],
     out: Annotated[Optional[Path], typer.Option(help="Picture to write, in the format of its suffix: .png, .svg, "
@@ -570,7 +685,8 @@ def plot(
     *,
     given: dict,
 ) -> None:
-    """Draw recent prices, the next days' forecast with its band, past forecasts and an evaluation."""
+    """Draw recent prices, the next days' forecast with its band, past forecasts and an evaluation (a picture in the
+    format its suffix names)."""
     from forecaster.plot import plot_ticker
 
     store, terminal, config = _session(home, quiet, debug)
@@ -636,6 +752,42 @@ def _prepare_streams() -> None:
             stream.reconfigure(errors="replace")
 
 
+# SIGTERM (kill, systemd, a batch system's time limit) and SIGHUP (the terminal closed) stop a command as Ctrl-C does:
+# a KeyboardInterrupt, so joblib stops the workers and every write in progress is abandoned whole, then one line and
+# the exit code shells report for a signal, 128 + its number.
+STOP_SIGNALS = {"SIGTERM": ExitCode.TERMINATED, "SIGHUP": ExitCode.HANGUP}
+_stopped_by: list[int] = []  # the signal that stopped this command, if one did
+
+
+def _stop(signum: int, frame) -> None:
+    _stopped_by.append(signum)
+    signal.signal(signum, signal.SIG_IGN)  # a repeat of it must not interrupt the clean-up
+    raise KeyboardInterrupt
+
+
+def _catch_stop_signals() -> dict:
+    """Install `_stop` for STOP_SIGNALS (not for one the process was started to ignore, as under nohup); returns
+    the handlers it replaced, for `main` to put back."""
+    replaced = {}
+    if threading.current_thread() is not threading.main_thread():
+        return replaced
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+            replaced[signum] = signal.signal(signum, _stop)
+    return replaced
+
+
+def _interrupted(terminal: Terminal) -> int:
+    """Report the interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
+    if _stopped_by:
+        name = signal.Signals(_stopped_by[-1]).name
+        terminal.error(f"stopped by {name}")
+        return int(STOP_SIGNALS[name])
+    terminal.error("interrupted")
+    return int(ExitCode.INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -645,11 +797,21 @@ def main(argv: list[str] | None = None) -> int:
         # ... and in the processes we start (joblib's workers, its resource tracker), whose stderr is ours
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
     _prepare_streams()
+    _stopped_by.clear()
+    handlers = _catch_stop_signals()
+    try:
+        return _run(args, debug)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _run(args: list[str], debug: bool) -> int:
     terminal = Terminal()
     try:
         code = int(app(args=args, prog_name="forecast", standalone_mode=False) or 0)
         if code == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into a silent exit code 130
-            terminal.error("interrupted")
+            return _interrupted(terminal)
         return code
     except ForecastError as error:
         if debug:
@@ -657,8 +819,7 @@ def main(argv: list[str] | None = None) -> int:
         terminal.error(error.message)
         return int(error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        terminal.error("interrupted")
-        return int(ExitCode.INTERRUPTED)
+        return _interrupted(terminal)
     except BrokenPipeError:  # e.g. `forecast list | head -1`, or stdout closed while we printed
         with contextlib.suppress(OSError):  # no second error when Python flushes stdout at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

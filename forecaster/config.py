@@ -20,6 +20,9 @@ default. The file (TOML, read with the standard library's tomllib)::
     jobs = 2
     scheduler = "tcp://scheduler.example:8786"
 
+    [predict]
+    max_model_age_days = 7   # warn about a model only when the data has gone further than this past it
+
 A malformed file, an unknown section or key, or a bad value is a UsageError naming the file, the line and the key.
 Only the standard library and the symbols' rule are imported here: `predict` reads the watchlist and starts fast.
 """
@@ -34,12 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecaster.errors import UsageError
+from forecaster.files import read_input_file
 from forecaster.store import CONFIG_FILE, normalize_ticker
 
 
 @dataclass(frozen=True)
 class Setting:
-    section: str  # the file's [section]: "fetch", "train" (train and evaluate) or "parallel"
+    section: str  # the file's [section]: "fetch", "train" (train and evaluate), "parallel" or "predict"
     key: str  # the key in that section; the command-line option is --key with '-' for '_'
     default: object  # None: none (for jobs: the number of cores)
     help: str
@@ -48,6 +52,8 @@ class Setting:
     high: float | None = None
     open_low: bool = False  # the low bound itself is excluded
     choices: tuple[str, ...] = ()  # the allowed strings, if limited
+    pattern: str | None = None  # a regular expression a string must match in full ...
+    example: str = ""  # ... described by an example, for the message
     env: str | None = None  # an environment variable that overrides the file
     symbol: bool = False  # a string that is a ticker symbol (or "none")
 
@@ -66,6 +72,8 @@ class Setting:
                 raise ValueError(f"must be a string, got {value!r}")
             if self.choices and value not in self.choices:
                 raise ValueError(f"must be one of {', '.join(self.choices)}, got {value!r}")
+            if self.pattern and not re.fullmatch(self.pattern, value):
+                raise ValueError(f"must be {self.example}, got {value!r}")
             if self.symbol and value.strip().lower() != "none":
                 try:
                     return normalize_ticker(value)
@@ -77,8 +85,15 @@ class Setting:
         value = self.kind(value)
         low_ok = self.low is None or (value > self.low if self.open_low else value >= self.low)
         if not (math.isfinite(value) and low_ok and (self.high is None or value <= self.high)):
-            raise ValueError(f"must be between {_number(self.low)} and {_number(self.high)}, got {value!r}")
+            raise ValueError(f"must be {self.bounds}, got {value!r}")
         return value
+
+    @property
+    def bounds(self) -> str:
+        """The allowed range in words: 'between 2 and 1000', 'greater than 0 and at most 1'."""
+        if self.open_low:
+            return f"greater than {_number(self.low)} and at most {_number(self.high)}"
+        return f"between {_number(self.low)} and {_number(self.high)}"
 
 
 def _feature_sets() -> tuple[str, ...]:
@@ -87,9 +102,15 @@ def _feature_sets() -> tuple[str, ...]:
     return FEATURE_CHOICES
 
 
+# A Dask scheduler's address as `dask scheduler` prints it: [PROTOCOL://]HOST:PORT (an http:// address is the
+# dashboard's, not the scheduler's).
+SCHEDULER_ADDRESS = (r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+                     r":[0-9]{1,5}")
+MIN_RATE = 0.01  # requests per second: one every 100 s; slower is a mistake, not politeness
+
 SETTINGS: tuple[Setting, ...] = (
-    Setting("fetch", "rate", 0.4, "Yahoo Finance requests per second (polite: well under Yahoo's limit).", float,
-            0, 100, open_low=True),
+    Setting("fetch", "rate", 0.4, f"Yahoo Finance requests per second (polite: well under Yahoo's limit; at least "
+            f"{MIN_RATE:g}).", float, MIN_RATE, 100),
     Setting("train", "window", 30, "Trading days in each input window.", int, 2, 1000),
     Setting("train", "hidden", 32, "LSTM hidden units per layer.", int, 1, 1024),
     Setting("train", "layers", 1, "Stacked LSTM layers.", int, 1, 8),
@@ -108,17 +129,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train", "market", "^GSPC", "The market index whose same-day moves every window sees (a stored "
             "ticker), or 'none'.", str, symbol=True),
     Setting("predict", "level", 0.90, "Level of the forecast intervals, e.g. 0.9 for 90%.", float, 0.5, 0.998),
-    Setting("parallel", "jobs", None, "Tickers trained at once, in worker processes [default: the number of "
-            "cores].", int, 1, 1024),
-    Setting("parallel", "scheduler", None, "Run the per-ticker jobs on this Dask scheduler (e.g. "
-            "tcp://host:8786) instead of this machine.", str, env="FORECAST_SCHEDULER"),
+    Setting("parallel", "jobs", None, "Per-ticker jobs at once (models of their own, baselines), in worker "
+            "processes.", int, 1, 1024),
+    Setting("parallel", "scheduler", None, "Run the jobs (the pool's training too) on this Dask scheduler (e.g. "
+            "tcp://host:8786) instead of this machine.", str, pattern=SCHEDULER_ADDRESS,
+            example="a Dask scheduler address such as tcp://HOST:8786 (what 'dask scheduler' prints)",
+            env="FORECAST_SCHEDULER"),
+    Setting("predict", "max_model_age_days", 7, "Warn that a model is older than its data only when the stored data "
+            "goes more than this many days past the model's training data (0: as soon as there is newer data).",
+            int, 0, 3650),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 SECTIONS = sorted({setting.section for setting in SETTINGS})
 
 
-def settings_of(*sections: str) -> list[Setting]:
-    return [setting for setting in SETTINGS if setting.section in sections]
+def settings_of(*names: str) -> list[Setting]:
+    """The settings of these sections ("train") or these single settings ("predict.level"), in declaration order."""
+    return [setting for setting in SETTINGS if setting.section in names or setting.name in names]
 
 
 @dataclass
@@ -159,14 +186,13 @@ class Config:
 def load_config(home: Path) -> Config:
     """Read HOME/forecast.toml (an empty Config when there is none); UsageError for anything wrong in it."""
     path = Path(home) / CONFIG_FILE
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
+    raw = read_input_file(path, "a settings file", missing_ok=True)
+    if raw is None:
         return Config(path, False, [], {})
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors write, is not part of the settings
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text") from None
-    except OSError as error:
-        raise UsageError(f"{path} cannot be read ({error.strerror or error})") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

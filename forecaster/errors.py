@@ -5,6 +5,8 @@ Every failure a user can cause or meet (bad input, missing data, Yahoo down, a l
 Anything else is a bug and exits with `ExitCode.INTERNAL`.
 """
 
+from __future__ import annotations
+
 from enum import IntEnum
 
 
@@ -14,7 +16,9 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or bad input files
     UNAVAILABLE = 3  # data, model, network or lock not available right now
     PARTIAL = 4  # a multi-ticker command failed for some tickers; the others completed
+    HANGUP = 129  # SIGHUP (the terminal closed): 128 + the signal's number, as shells report it
     INTERRUPTED = 130  # Ctrl-C / SIGINT
+    TERMINATED = 143  # SIGTERM (kill, systemd, a batch scheduler's time limit)
 
 
 class ForecastError(Exception):
@@ -53,3 +57,31 @@ class LockTimeout(DataUnavailable):
 
 class CorruptFile(DataUnavailable):
     """A stored file exists but cannot be read back (edited by hand, truncated, foreign)."""
+
+
+class InternalFailure(ForecastError):
+    """A bug met while working on one ticker of a batch: reported as that ticker's failure (the others go on), with
+    the original traceback kept as text for --debug (a traceback does not survive the trip back from a worker)."""
+
+    exit_code = ExitCode.INTERNAL
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.details = details  # the traceback, as text
+
+    @classmethod
+    def of(cls, error: BaseException) -> InternalFailure:
+        import traceback
+
+        return cls(f"internal error: {type(error).__name__}: {error}", "".join(traceback.format_exception(error)))
+
+
+def failure_of(error: Exception, ticker: str) -> ForecastError:
+    """What one ticker's failure in a batch is reported as: a ForecastError as it is, a MemoryError as the lack of
+    memory it is, anything else as an InternalFailure (a bug, but one that must not stop the other tickers)."""
+    if isinstance(error, ForecastError):
+        return error
+    if isinstance(error, MemoryError):
+        return DataUnavailable(f"{ticker}: not enough memory for this job (try a smaller --hidden, --window or "
+                               "--batch-size)")
+    return InternalFailure.of(error)

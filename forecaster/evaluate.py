@@ -40,6 +40,7 @@ from forecaster.bars import Bars
 from forecaster.calibration import Evidence, calibrate_newcomer, calibrate_pool, quantile_at
 from forecaster.errors import UsageError
 from forecaster.model import Model
+from forecaster.output import plural
 from forecaster.panel import Market, TickerData
 from forecaster.volatility import cumulative_variance, ewma, garch_forecasts, interval_score
 from forecaster.windows import build_series
@@ -66,7 +67,7 @@ def test_days(dates: np.ndarray, start: np.datetime64, horizon: int, window: int
     days = np.flatnonzero(dates >= start)
     days = days[days - horizon >= window - 1]
     if not len(days):
-        raise UsageError(f"no test day of {ticker} has an origin {horizon} sessions before it")
+        raise UsageError(f"no test day of {ticker} has an origin {horizon} {plural(horizon, 'session')} before it")
     return TestDays(days, horizon)
 
 

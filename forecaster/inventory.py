@@ -1,38 +1,43 @@
-"""What the store holds, for `forecast list`."""
+"""What the store holds, for `forecast list`.
+
+One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
+("yahoo", "csv:FILE NAME", "sample"; null when unknown), `data` is "ok" or "unreadable", and `model` is null when the
+ticker has no model, the kind of model serving it otherwise ("pooled" or "per-ticker", forecaster.model), or
+"unreadable" for a damaged one; `trained_at` when that model was trained and `model_until` the last date of the
+ticker's data it was trained or calibrated on.
+"""
 
 from __future__ import annotations
 
 import json
 
 from forecaster.errors import ForecastError
-from forecaster.store import Store
+from forecaster.guards import check_meta
+from forecaster.store import Store, read_stored_text
 
 
 def inventory(store: Store) -> list[dict]:
-    """One row per stored ticker: rows, first/last date, fetched_at, and the model serving it: its kind
-    ("per-ticker" or "pooled", None without one, "unreadable" for a damaged one), when it was trained and the last
-    date of the data it was trained or calibrated on."""
+    """One row per stored ticker (see the module docstring); each model file is read once, however many tickers it
+    serves."""
     from forecaster.model import POOL, model_kinds
 
     kinds = model_kinds(store)
     metas: dict[str, dict | None] = {}
     rows = []
     for ticker in store.tickers():
-        row = {"ticker": ticker, "rows": None, "first_date": None, "last_date": None,
-               "fetched_at": store.fetch_info(ticker).get("fetched_at"),
-               "model": kinds.get(ticker), "trained_at": None, "model_until": None}
+        info = store.fetch_info(ticker)
+        row = {"ticker": ticker, "source": info.get("source"), "data": "ok", "rows": None, "first_date": None,
+               "last_date": None, "fetched_at": info.get("fetched_at"), "model": kinds.get(ticker),
+               "trained_at": None, "model_until": None}
         try:
             bars = store.read_bars(ticker)
             row.update(rows=len(bars), first_date=bars.first_date, last_date=bars.last_date)
         except ForecastError:
-            row["first_date"] = "unreadable"
+            row["data"] = "unreadable"
         if row["model"] is not None:
             folder = POOL if row["model"] == "pooled" else ticker
             if folder not in metas:
-                try:
-                    metas[folder] = json.loads((store.models_dir / folder / "meta.json").read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    metas[folder] = None
+                metas[folder] = _meta(store, folder)
             try:
                 meta = metas[folder]
                 row.update(trained_at=meta["created_at"], model_until=meta["tickers"][ticker]["training"]["last_date"])
@@ -40,3 +45,14 @@ def inventory(store: Store) -> list[dict]:
                 row["model"] = "unreadable"
         rows.append(row)
     return rows
+
+
+def _meta(store: Store, folder: str) -> dict | None:
+    """A model's metadata if it is sound (guards.check_meta), else None."""
+    path = store.models_dir / folder / "meta.json"
+    try:
+        meta = json.loads(read_stored_text(path, ""))
+        check_meta(meta, path, "")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ForecastError):
+        return None
+    return meta

@@ -34,9 +34,10 @@ import numpy as np
 
 from forecaster import __version__
 from forecaster.baseline import Har
-from forecaster.calibration import CALIBRATED_HORIZONS, LONG_RUN_LAMBDA, TAIL_PROBABILITIES, quantile_at
+from forecaster.calibration import LONG_RUN_LAMBDA, quantile_at
 from forecaster.config import Config, settings_of
 from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
+from forecaster.guards import check_meta, check_weights
 from forecaster.lstm import LSTMRegressor, StateDictError
 from forecaster.panel import Market, TickerData, input_names, ticker_data
 from forecaster.store import (
@@ -271,6 +272,8 @@ class Model:
         shown = "the pool" if name == POOL else name
         rebuild = "run 'forecast train' to retrain it" if name == POOL else f"run 'forecast train {name}' to retrain it"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
+            if not (meta_path.exists() or meta_path.is_symlink()):  # a directory or a FIFO there is a damaged model
+                raise ModelMissing(f"no model for {shown}; {rebuild.replace('retrain', 'train')}")
             meta = _read_meta(meta_path, rebuild, shown)
             weights_path = directory / str(meta.get("weights_file", ""))
             try:
@@ -287,6 +290,7 @@ class Model:
                 state = {key: archive[key] for key in archive.files}
         except (ValueError, OSError, EOFError) as error:
             raise CorruptFile(f"{weights_path} is not a readable weights file ({error}); {rebuild}") from None
+        check_weights(state, weights_path, rebuild)
         h = meta["hyperparameters"]
         network = LSTMRegressor(len(input_names(meta["features"], bool(meta["market"]))), h["hidden"], h["layers"], 2,
                                 seed=h["seed"])
@@ -332,111 +336,8 @@ def _read_meta(path: Path, rebuild: str, shown: str) -> dict:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CorruptFile(f"{path} has model format {version!r}, newer than this forecaster ({__version__}) reads "
                           f"(format {FORMAT_VERSION}); upgrade forecaster or {rebuild}")
-    problem = meta_problem(meta)
-    if problem:
-        raise CorruptFile(f"{path} is damaged ({problem}); {rebuild}")
+    check_meta(meta, path, rebuild)
     return meta
-
-
-def meta_problem(meta: dict) -> str | None:
-    """What a model's metadata holds that no trained model can, or None: every value a forecast uses is checked
-    against its rule (a hand-edited or damaged file must not produce NaN, infinite or inverted bands)."""
-    try:
-        _check_rules(meta, _MODEL_RULES, "")
-        if meta["kind"] not in KINDS:
-            return f"kind {meta['kind']!r} is not one of {', '.join(KINDS)}"
-        if meta["features"] not in ("range", "returns"):
-            return f"features {meta['features']!r} is not range or returns"
-        width = len(input_names(meta["features"], bool(meta["market"])))
-        if not meta["tickers"]:
-            return "it serves no ticker"
-        for ticker, calibration in meta["tickers"].items():
-            normalize_ticker(ticker)
-            _check_rules(calibration, _TICKER_RULES, f"tickers.{ticker}.")
-            for key in ("mean", "scale"):
-                values = calibration["scaler"][key]
-                if not (isinstance(values, list) and len(values) == width and all(map(_finite, values))):
-                    raise _Broken(f"tickers.{ticker}.scaler.{key} must be {width} finite numbers")
-            if min(calibration["scaler"]["scale"]) <= 0:
-                raise _Broken(f"tickers.{ticker}.scaler.scale must be positive")
-            _check_quantiles(calibration["quantiles"], f"tickers.{ticker}.quantiles")
-    except _Broken as error:
-        return str(error)
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError, UsageError) as error:
-        return f"missing or malformed {error}"
-    return None
-
-
-class _Broken(Exception):
-    pass
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_rules(section: dict, rules: dict, prefix: str) -> None:
-    for key, (rule, wanted) in rules.items():
-        value = section
-        for part in key.split("."):
-            value = value[part]
-        if not rule(value):
-            raise _Broken(f"{prefix}{key} is {value!r}; it must be {wanted}")
-
-
-def _check_quantiles(quantiles: dict, where: str) -> None:
-    if sorted(quantiles) != sorted(str(h) for h in CALIBRATED_HORIZONS):
-        raise _Broken(f"{where} must have the horizons {', '.join(map(str, CALIBRATED_HORIZONS))}")
-    for horizon, tails in quantiles.items():
-        lower, upper = tails["lower"], tails["upper"]
-        for name, values in (("lower", lower), ("upper", upper)):
-            if not (isinstance(values, list) and len(values) == len(TAIL_PROBABILITIES) and all(map(_finite, values))):
-                raise _Broken(f"{where}.{horizon}.{name} must be {len(TAIL_PROBABILITIES)} finite numbers")
-        if np.any(np.diff(lower) < 0) or np.any(np.diff(upper) > 0) or max(lower) >= min(upper):
-            raise _Broken(f"{where}.{horizon} are out of order (each lower quantile must lie below the upper ones)")
-
-
-def _positive(value) -> bool:
-    return _finite(value) and value > 0
-
-
-def _integer(low: int, high: int):
-    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _between(low: float, high: float):
-    return lambda value: _finite(value) and low <= value <= high
-
-
-def _date(value) -> bool:
-    try:
-        np.datetime64(value, "D")
-    except (TypeError, ValueError):
-        return False
-    return isinstance(value, str) and len(value) == 10
-
-
-_MODEL_RULES = {
-    "hyperparameters.window": (_integer(2, 1000), "an integer from 2 to 1000"),
-    "hyperparameters.hidden": (_integer(1, 1024), "an integer from 1 to 1024"),
-    "hyperparameters.layers": (_integer(1, 8), "an integer from 1 to 8"),
-    "hyperparameters.seed": (_integer(0, 2**32 - 1), "a seed"),
-    "pool.nu": (lambda v: v is None or (_finite(v) and v > 2), "null or a number above 2"),
-    "pool.har.beta": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_finite, v)), "three numbers"),
-    "pool.har.offset": (lambda v: isinstance(v, list) and len(v) == 2 and all(map(_finite, v)), "two numbers"),
-    "training.last_date": (_date, "a date"),
-    "training.first_date": (_date, "a date"),
-}
-_TICKER_RULES = {
-    "level": (_between(-60.0, 10.0), "a log variance (a finite number)"),
-    "offset": (_between(-20.0, 20.0), "a finite number"),
-    "network_share": (_between(0.0, 1.0), "between 0 and 1"),
-    "scale_share": (_between(0.0, 1.5), "between 0 and 1.5"),
-    "persistence": (_between(0.0, 1.0), "between 0 and 1"),
-    "training.first_date": (_date, "a date"),
-    "training.last_date": (_date, "a date"),
-    "training.rows": (_integer(1, 10**7), "a positive integer"),
-}
 
 
 # --------------------------------------------------------------------------------------- which model serves
@@ -446,7 +347,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     ticker = normalize_ticker(ticker)
     own = store.model_dir(ticker) / "meta.json"
     for _ in range(3):  # pooled training removes the members' own models: look again if one vanishes under us
-        if own.is_file():
+        if _present(own):
             try:
                 return Model.load(store, ticker), "per-ticker"
             except ModelMissing:
@@ -461,18 +362,49 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 
+def drop_from_pool(store: Store, ticker: str) -> list[Path]:
+    """Take `ticker` out of the pool, under its lock: its section of meta.json goes (rewritten atomically, the weights
+    untouched); a pool left with no ticker is removed, meta.json first. Returns the files changed or removed (none
+    when the pool does not serve the ticker). A damaged pool is left alone (the next training replaces it)."""
+    directory = store.models_dir / POOL
+    path = directory / "meta.json"
+    with store.lock(POOL):
+        try:
+            meta = json.loads(read_stored_text(path, ""))
+            tickers = meta["tickers"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError, CorruptFile):
+            return []
+        if ticker not in tickers:
+            return []
+        rest = {name: section for name, section in tickers.items() if name != ticker}
+        if rest:
+            atomic_write_text(path, json.dumps({**meta, "tickers": rest}, indent=1) + "\n")
+            return [path]
+        removed = [path, *sorted(p for p in directory.iterdir() if p != path), directory]
+        path.unlink()
+        for other in removed[1:-1]:
+            other.unlink(missing_ok=True)
+        directory.rmdir()
+        return removed
+
+
 def model_kinds(store: Store) -> dict[str, str]:
     """Ticker -> the kind of model serving it ("per-ticker" or "pooled"), from the model files' names and the pool's
     ticker list (an unreadable pool serves nothing)."""
     kinds: dict[str, str] = {}
     pool_meta = store.models_dir / POOL / "meta.json"
-    if pool_meta.is_file():
+    if _present(pool_meta):
         try:
             kinds.update({t: "pooled" for t in json.loads(pool_meta.read_text(encoding="utf-8")).get("tickers", {})})
         except (OSError, ValueError, AttributeError):
             pass
     if store.models_dir.is_dir():
         for path in store.models_dir.iterdir():
-            if path.name != POOL and (path / "meta.json").is_file():
+            if path.name != POOL and _present(path / "meta.json"):
                 kinds[path.name] = "per-ticker"
     return kinds
+
+
+def _present(path: Path) -> bool:
+    """Whether a model file is there, readable or not (a directory or a FIFO in its place is a damaged model)."""
+    return path.exists() or path.is_symlink()

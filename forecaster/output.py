@@ -1,6 +1,16 @@
 """Everything the CLI prints: result tables (table / json / csv on stdout), progress and notes (stderr).
 
 `Terminal` is created once per command; tests build one "as cron" (no TTY) or "as a person" (a TTY).
+
+Numbers: a table shows each float column with one number of decimals, enough for every nonzero value of the column
+to keep SIGNIFICANT_DIGITS significant digits (so a sub-penny price 0.009945 is not 0.0099), and at least 2 (a column
+with values of 100 or more) or 4 (others); a column that also holds words (`forecast config`'s values) shows each
+number as it was given (0.00001, not 0.0000). CSV and JSON carry numbers rounded to 12 significant digits: the float
+noise of arithmetic goes (0.29920000000000185 is 0.2992), and far more digits stay than any price or score means.
+JSON is always valid JSON: a non-finite number, which no command should produce, becomes null, not NaN.
+
+Warnings about many tickers: notices of one kind are one summary line with a count and the first few tickers
+(`Terminal.notices`); --verbose, or a JSON result, shows one line per ticker.
 """
 
 from __future__ import annotations
@@ -14,6 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
+MAX_DECIMALS = 10  # beyond this a column is shown in scientific notation
+CLEAN_DIGITS = 12  # significant digits of the numbers in CSV and JSON output
+NAMES_SHOWN = 5  # tickers named in a summary line
+
 
 class Format(str, Enum):
     table = "table"
@@ -21,29 +36,79 @@ class Format(str, Enum):
     csv = "csv"
 
 
+class ReportFormat(str, Enum):
+    """The formats of a command whose result is a report rather than rows (`evaluate`)."""
+
+    table = "table"
+    json = "json"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One ticker's warning. Notices of one kind are shown as one summary line when there are several of them.
+
+    `kind` names what their tickers have in common (e.g. "data more than 5 days old"; default: the message without
+    its "TICKER: " prefix, so identical warnings group by themselves); `advice` says what to do about all of them.
+    """
+
+    ticker: str
+    message: str
+    kind: str = ""
+    advice: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.kind or self.message.removeprefix(f"{self.ticker}: ")
+
+
 @dataclass
 class Terminal:
-    """Where output goes and how chatty to be. `quiet` keeps only errors (and results on stdout)."""
+    """Where output goes and how chatty to be. `quiet` keeps only errors (and results on stdout); `verbose` shows
+    every ticker's warning instead of one summary line per kind."""
 
     quiet: bool = False
     debug: bool = False  # show tracebacks of errors
+    verbose: bool = False
     stderr_tty: bool = field(default_factory=lambda: sys.stderr.isatty())
+    stdin_tty: bool = field(default_factory=lambda: sys.stdin is not None and sys.stdin.isatty())
+    _live: object = field(default=None, repr=False)  # the console of a progress bar on screen, if any
+
+    def _line(self, text: str) -> None:
+        """One line on stderr, above a progress bar if one is showing."""
+        if self._live is not None:
+            self._live.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
 
     def error(self, message: str) -> None:
         """One line on stderr, whatever the verbosity."""
-        sys.stderr.write(f"Error: {message}\n")
-        sys.stderr.flush()
+        self._line(f"Error: {message}")
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            sys.stderr.write(f"Warning: {message}\n")
-            sys.stderr.flush()
+            self._line(f"Warning: {message}")
 
     def info(self, message: str) -> None:
         """A progress or status line on stderr (never in --quiet)."""
         if not self.quiet:
-            sys.stderr.write(message + "\n")
-            sys.stderr.flush()
+            self._line(message)
+
+    def notices(self, notices: list[Notice], every: bool = False, warning: bool = True) -> None:
+        """Warnings (or, not `warning`, status lines) about tickers: one line each with --verbose (or `every`: a JSON
+        result's reader wants them all), else one summary line per kind that several tickers share."""
+        for line in summarize(notices, every or self.verbose):
+            (self.warn if warning else self.info)(line)
+
+    def confirm(self, question: str) -> bool | None:
+        """Ask a yes/no question on the terminal: True for yes, False for anything else, None when nobody can
+        answer (stdin is not a terminal), so that the caller refuses rather than guesses."""
+        if not self.stdin_tty:
+            return None
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline()
+        return answer.strip().lower() in ("y", "yes")
 
     def say(self, message: str) -> None:
         """A line of a report on stdout (the demo's), kept by `> file`."""
@@ -66,19 +131,24 @@ class Terminal:
 
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
-        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        console = Console(stderr=True)
+        with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task(description, total=total, status="")
 
             def advance(n: int = 1, status: str = "") -> None:
                 bar.update(task, advance=n, status=status)
 
-            yield advance
+            self._live = console
+            try:
+                yield advance
+            finally:
+                self._live = None
 
     def results(self, rows: list[dict], columns: list[str], fmt: Format = Format.table, title: str | None = None,
                 ) -> None:
         """Print result rows on stdout in the chosen format (tables with `title`, json as a list of objects)."""
         if fmt is Format.json:
-            sys.stdout.write(json.dumps([{c: row.get(c) for c in columns} for row in rows], indent=2) + "\n")
+            sys.stdout.write(to_json([{c: row.get(c) for c in columns} for row in rows]) + "\n")
         elif fmt is Format.csv:
             sys.stdout.write(rows_to_csv(rows, columns))
         else:
@@ -87,21 +157,68 @@ class Terminal:
 
     def document(self, value) -> None:
         """A JSON document on stdout."""
-        sys.stdout.write(json.dumps(value, indent=2) + "\n")
+        sys.stdout.write(to_json(value) + "\n")
+
+
+def summarize(notices: list[Notice], every: bool = False) -> list[str]:
+    """The warning lines for `notices`: each message with `every`, else one line per kind shared by several tickers
+    (kinds in order of first appearance): "<kind>: 12 tickers (AAA, BBB, CCC, DDD, EEE and 7 more); <advice>"."""
+    if every:
+        return [notice.message for notice in notices]
+    groups: dict[str, list[Notice]] = {}
+    for notice in notices:
+        groups.setdefault(notice.group, []).append(notice)
+    lines = []
+    for group, members in groups.items():
+        if len(members) == 1:
+            lines.append(members[0].message)
+            continue
+        names = ", ".join(notice.ticker for notice in members[:NAMES_SHOWN])
+        if len(members) > NAMES_SHOWN:
+            names += f" and {len(members) - NAMES_SHOWN} more"
+        advice = f"; {members[0].advice}" if members[0].advice else ""
+        lines.append(f"{group}: {len(members)} tickers ({names}){advice} (--verbose lists each)")
+    return lines
+
+
+def clean_number(value: float) -> float:
+    """`value` rounded to CLEAN_DIGITS significant digits (see the module docstring); non-finite values as they are."""
+    return float(f"{value:.{CLEAN_DIGITS}g}") if math.isfinite(value) else value
+
+
+def to_json(value) -> str:
+    """`value` as an indented JSON document: floats clean, non-finite ones null, so the result always parses."""
+    return json.dumps(_json_ready(value), indent=2, allow_nan=False)
+
+
+def _json_ready(value):
+    if isinstance(value, float):
+        return clean_number(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return value
 
 
 def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
+    """CSV text of `rows`: floats clean (CLEAN_DIGITS significant digits), None and non-finite numbers empty."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: _csv_value(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return repr(clean_number(value)) if math.isfinite(value) else ""
+    return value
 
 
 def render_table(rows: list[dict], columns: list[str], title: str | None = None) -> str:
     """A rich table as text (no colour codes when stdout is not a terminal; ASCII lines where stdout's encoding
-    cannot draw boxes). Each float column has one precision: 2 decimals when it holds values of 100 or more,
-    else 4."""
+    cannot draw boxes). Each float column has one precision (see `column_format`)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -111,8 +228,7 @@ def render_table(rows: list[dict], columns: list[str], title: str | None = None)
     for column in columns:
         values = [row.get(column) for row in rows]
         numeric = any(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        large = any(isinstance(v, float) and math.isfinite(v) and abs(v) >= 100 for v in values)
-        formats[column] = "{:,.2f}" if large else "{:.4f}"
+        formats[column] = column_format(values)
         table.add_column(column, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*(_cell(row.get(column), formats[column]) for column in columns))
@@ -121,11 +237,38 @@ def render_table(rows: list[dict], columns: list[str], title: str | None = None)
     return console.file.getvalue()
 
 
-def _cell(value, float_format: str) -> str:
+def column_format(values: list) -> str | None:
+    """The format of a table column's floats: the fewest decimals (at least 2 when the column holds values of 100 or
+    more, else 4) that keep SIGNIFICANT_DIGITS significant digits of its smallest nonzero value; scientific notation
+    beyond MAX_DECIMALS. None for a column that also holds words: its numbers are shown as given."""
+    if any(isinstance(v, str) for v in values):
+        return None
+    sizes = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v) and v != 0]
+    if not sizes:
+        return "{:.4f}"
+    decimals = max(2 if max(sizes) >= 100 else 4, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(min(sizes))))
+    if decimals > MAX_DECIMALS:
+        return f"{{:.{SIGNIFICANT_DIGITS - 1}e}}"
+    return f"{{:,.{decimals}f}}" if max(sizes) >= 100 else f"{{:.{decimals}f}}"
+
+
+def plain_number(value: float) -> str:
+    """A float as a person writes it: 0.00001 rather than 1e-05 (the shortest digits that give the same float)."""
+    from decimal import Decimal
+
+    if not math.isfinite(value):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    return text.removesuffix(".0") if text.endswith(".0") else text
+
+
+def _cell(value, float_format: str | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return float_format.format(value + 0.0) if value else "0"  # a zero is 0, never -0.0000
+        if not value:
+            return "0"  # a zero is 0, never -0.0000
+        return float_format.format(value + 0.0) if float_format else plain_number(value)
     return str(value)
 
 

@@ -4,14 +4,18 @@
 for every ticker and reports each `Outcome` as it finishes:
 
 - one job (or one ticker): in this process;
-- N jobs: N worker processes of joblib's loky backend;
+- N jobs: N worker processes of joblib's loky backend (see `_in_worker_processes` for a worker that dies);
 - a scheduler address: the workers of that Dask distributed cluster, through joblib's dask backend.
 
 Every job runs with its BLAS pinned to one thread (one small LSTM trains faster on one thread than on two, and N jobs
-on N cores must not fight over them), in every mode, so results are bit-identical whichever mode ran them. A
-ForecastError (or MemoryError) of one ticker is its outcome and does not stop the others; anything else is a bug and
-stops the run. On Ctrl-C joblib stops the workers; every file they write is written atomically (forecaster.store), so
-a killed job leaves the old file or the new one, never part of one.
+on N cores must not fight over them), in every mode, so results are bit-identical whichever mode ran them. Whatever
+fails in one ticker's job — a ForecastError, a MemoryError, a bug, or the death of the worker process running it — is
+that ticker's outcome (errors.failure_of, `_in_worker_processes`) and never stops the others.
+
+On Ctrl-C, SIGTERM or SIGHUP joblib stops the workers (the CLI turns the last two into a KeyboardInterrupt). When the
+run itself is killed outright (SIGKILL, the OOM killer), its local workers die with it: each is tied to the run by
+PR_SET_PDEATHSIG on Linux, and on every system writes nothing once the run is gone (forecaster.store.work_for). Every
+file is written atomically (forecaster.store), so a killed job leaves the old file or the new one, never part of one.
 
 Before anything is sent to a cluster, `check_cluster` proves within PREFLIGHT_TIMEOUT seconds that every worker runs
 this version of forecaster and reads and writes the same home: joblib would otherwise wait forever on a worker that
@@ -21,9 +25,13 @@ cannot import the job's module, and would quietly run everything in this process
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
+import ctypes
 import os
+import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,11 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecaster import __version__
-from forecaster.errors import DataUnavailable, ForecastError, UsageError
-from forecaster.store import Store, atomic_write_text
+from forecaster.errors import DataUnavailable, ForecastError, UsageError, failure_of
+from forecaster.store import Store, atomic_write_text, work_for
 
 PREFLIGHT_TIMEOUT = 30.0  # seconds for a cluster to show it can run the jobs
 CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
 
 
 @dataclass
@@ -61,24 +70,79 @@ def run_per_ticker(function: Callable, tickers: list[str], arguments: dict, *, j
         for ticker in tickers:
             yield run_job(function, ticker, arguments)
     else:
-        from joblib import Parallel, delayed, parallel_config
-
-        with parallel_config(backend="loky", n_jobs=min(jobs, len(tickers)), inner_max_num_threads=1):
-            yield from Parallel(return_as="generator_unordered")(
-                delayed(run_job)(function, ticker, arguments) for ticker in tickers)
+        yield from _in_worker_processes(function, tickers, arguments, jobs)
 
 
-def run_job(function: Callable, ticker: str, arguments: dict) -> Outcome:
-    """One ticker's job, with BLAS on one thread; expected failures become the outcome's error."""
+def _in_worker_processes(function: Callable, tickers: list[str], arguments: dict, jobs: int) -> Iterator[Outcome]:
+    """The jobs in `jobs` loky worker processes, as they finish.
+
+    A worker that dies (the OOM killer, a crash in native code) takes the jobs in flight with it, and joblib gives up
+    the whole batch. Then the tickers not finished yet run again one at a time, each in a fresh worker process, so
+    that a death names its ticker (its outcome: DataUnavailable) and every other ticker still gets its result."""
+    pending = list(tickers)
+    try:
+        for outcome in _loky(function, pending, arguments, min(jobs, len(pending))):
+            pending.remove(outcome.ticker)
+            yield outcome
+    except concurrent.futures.process.BrokenProcessPool:
+        pass
+    for ticker in pending:
+        try:
+            yield from _loky(function, [ticker], arguments, 2)  # 2: a worker process even for one job
+        except concurrent.futures.process.BrokenProcessPool:
+            yield Outcome(ticker, error=DataUnavailable(f"{ticker}: the worker process running its job died (killed by "
+                                                        "the system: out of memory?); the other tickers went on"))
+
+
+def _loky(function: Callable, tickers: list[str], arguments: dict, jobs: int) -> Iterator[Outcome]:
+    from joblib import Parallel, delayed, parallel_config
+
+    run = os.getpid()
+    with parallel_config(backend="loky", n_jobs=jobs, inner_max_num_threads=1):
+        yield from Parallel(return_as="generator_unordered")(
+            delayed(run_job)(function, ticker, arguments, run) for ticker in tickers)
+
+
+def run_job(function: Callable, ticker: str, arguments: dict, run: int | None = None) -> Outcome:
+    """One ticker's job, with BLAS on one thread. Any failure is the outcome's error (see errors.failure_of), never
+    the end of the batch. `run`: the pid of the run, when this is one of its local worker processes."""
     from threadpoolctl import threadpool_limits
 
+    if run is not None and run != os.getpid():
+        _die_with(run)
+    _load_blas_libraries()
     with threadpool_limits(limits=1):
         try:
             return Outcome(ticker, function(ticker=ticker, **arguments))
-        except ForecastError as error:
-            return Outcome(ticker, error=error)
-        except MemoryError:
-            return Outcome(ticker, error=DataUnavailable(f"{ticker}: not enough memory for this job"))
+        except Exception as error:
+            return Outcome(ticker, error=failure_of(error, ticker))
+
+
+def _load_blas_libraries() -> None:
+    """Load scipy's BLAS (the jobs use it through scikit-learn and arch) before the one-thread limit is set: the limit
+    reaches only the libraries loaded by then, so a process's first job would otherwise run it on every core, and its
+    results (the GARCH fits of `evaluate`) would differ in the last digits from every later job's and a worker's."""
+    with contextlib.suppress(ImportError):
+        import scipy.linalg  # noqa: F401
+
+
+_TIED_TO: int | None = None
+
+
+def _die_with(run: int) -> None:
+    """Tie this worker process to the run `run` (its parent), once: when the run dies, even by SIGKILL, the kernel
+    kills this process too (Linux, PR_SET_PDEATHSIG), and on every system it writes nothing afterwards (store.work_for).
+    A worker that finds its run already gone exits at once."""
+    global _TIED_TO
+    if _TIED_TO == run:
+        return
+    work_for(run)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != run:
+        os._exit(1)
+    _TIED_TO = run
 
 
 # --------------------------------------------------------------------------------------------------- Dask

@@ -25,9 +25,11 @@ import numpy as np
 
 from forecaster.bars import Bars
 from forecaster.calendar import exchange_for, next_sessions
-from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError
+from forecaster.calibration import CALIBRATED_HORIZONS
+from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
+from forecaster.guards import check_band, check_forecasts, check_trainable
 from forecaster.model import POOL, Model, TrainingConfig, check_level, serving_model
-from forecaster.output import plural
+from forecaster.output import Notice, plural
 from forecaster.panel import Market
 from forecaster.predictions import record_predictions
 from forecaster.store import Store, normalize_ticker
@@ -121,9 +123,10 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     members = {}
     for name, history in bars.items():
         try:
+            check_trainable(history, name)
             features, notes = pool_features(config, {name: history})
-        except ForecastError as error:
-            outcome.failures.append((name, error))
+        except Exception as error:  # one ticker's trouble, a bug included, is that ticker's
+            outcome.failures.append((name, failure_of(error, name)))
             continue
         if features != "range" and config.features == "auto":
             outcome.own.append(name)
@@ -141,6 +144,11 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     except ForecastError as error:
         outcome.failures.extend((name, error) for name in members)
         return outcome
+    model, degenerate = _without_degenerate_bands(model, members, market)
+    outcome.failures.extend(degenerate)
+    members = {name: history for name, history in members.items() if name in model.meta["tickers"]}
+    if not members:
+        return outcome
     with store.lock(POOL):
         model.save(store, POOL)
     for name in members:  # the pool serves them now: their own models, if any, go
@@ -155,6 +163,24 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     return outcome
 
 
+def _without_degenerate_bands(model: Model, members: dict[str, Bars],
+                              market) -> tuple[Model, list[tuple[str, ForecastError]]]:
+    """The model without the tickers whose intervals would have no width (guards.check_band), and their failures:
+    no model with a degenerate band is ever saved."""
+    market_data = Market.from_bars(*market) if market is not None else None
+    failures = []
+    for name, history in members.items():
+        try:
+            check_band(model.forecast([(name, history)], market_data, max(CALIBRATED_HORIZONS), 0.90)[name], name)
+        except ForecastError as error:
+            failures.append((name, error))
+    if failures:
+        failed = {name for name, _ in failures}
+        model = Model(model.network, {**model.meta, "tickers": {t: section for t, section in
+                                                                 model.meta["tickers"].items() if t not in failed}})
+    return model, failures
+
+
 def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.date | None = None,
                  callback=None) -> dict:
     """Train a ticker's own model on its stored bars (up to `until`, inclusive) and save it: a job of
@@ -163,8 +189,12 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
 
     ticker = normalize_ticker(ticker)
     bars = _cut(store.read_bars(ticker), ticker, until)
+    check_trainable(bars, ticker)
     market, note = market_bars(store, config.market_ticker, until=until)
     model = train_model({ticker: bars}, market, config, "per-ticker", callback=callback)
+    model, degenerate = _without_degenerate_bands(model, {ticker: bars}, market)
+    if degenerate:
+        raise degenerate[0][1]
     with store.lock(f"{ticker}.model"):
         model.save(store, ticker)
     _warm_calendars(store, {ticker: bars})
@@ -255,18 +285,28 @@ def check_days(days: int) -> None:
 class Prediction:
     ticker: str
     rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, level, volatility, model, last_close
-    warnings: list[str]  # stale data, model older than data, market older than data
+    warnings: list[Notice]  # stale data, model older than data, market missing or older than the data
     bars: Bars  # the stored bars it was made from
     live_record: str | None = None  # one line on the live track record of 1-day forecasts, once there is one
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90,
-                    today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
+                    max_model_age_days: int | None = None,
+                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
     """Forecast the next `days` sessions of every ticker after its last stored bar, at interval `level`, then log all
-    the forecasts at once (one lock, one rewrite of the log, however many tickers). The pool is read once and
-    forecasts all its tickers together. Returns the predictions and the failures."""
+    the forecasts at once (one lock, one rewrite of the log, however many tickers). The pool is read once for all its
+    tickers. Returns the predictions and the failures: one ticker's failure, whatever it is, never stops the others
+    (errors.failure_of).
+
+    Warns when the data is more than STALE_AFTER_DAYS old, when it goes more than `max_model_age_days` past the
+    model's training data (a model retrained on that cadence never warns; None: the default of [predict]
+    max_model_age_days), and when the market index the model needs is missing or older than the ticker's data."""
+    from forecaster.config import BY_NAME
+
     check_days(days)
     check_level(level)
+    if max_model_age_days is None:
+        max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     today = today or dt.date.today()
     predictions, failures = [], []
     for ticker, result in forecast_tickers(store, [normalize_ticker(t) for t in tickers], days, level).items():
@@ -274,7 +314,8 @@ def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 
             failures.append((ticker, result))
             continue
         model, kind, bars, rows, notes = result
-        predictions.append(Prediction(ticker, rows, [*notes, *_warnings(ticker, model, bars, today)], bars))
+        predictions.append(Prediction(ticker, rows, [*notes, *_warnings(store, ticker, model, bars, today,
+                                                                         max_model_age_days)], bars))
     if predictions:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
         by_ticker: dict[str, list[dict]] = {}
@@ -309,34 +350,25 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float) 
         except ModelMissing as error:
             results[ticker] = pool_error if pool_error is not None else error
             continue
-        except ForecastError as error:
-            results[ticker] = error
+        except Exception as error:
+            results[ticker] = failure_of(error, ticker)
             continue
         served.setdefault(id(model), (model, kind, []))[2].append((ticker, bars))
     for model, kind, items in served.values():
         market, market_note = _market_for(store, model, markets)
-        try:
-            forecasts = model.forecast(items, market, days, level)
-        except ForecastError:  # one ticker's trouble must not sink the batch: forecast them one by one
-            forecasts = {}
-            for item in items:
-                try:
-                    forecasts.update(model.forecast([item], market, days, level))
-                except ForecastError as error:
-                    results[item[0]] = error
         for ticker, bars in items:
-            if ticker not in forecasts:
-                continue
             try:
-                rows = _dated(store, ticker, bars, forecasts[ticker], kind)
-            except ForecastError as error:
-                results[ticker] = error
+                rows = _dated(store, ticker, bars, model.forecast([(ticker, bars)], market, days, level)[ticker], kind)
+            except Exception as error:  # one ticker's trouble, a bug included, never sinks the others
+                results[ticker] = failure_of(error, ticker)
                 continue
-            notes = [f"{ticker}: {market_note}"] if market_note else []
+            notes = [Notice(ticker, f"{ticker}: {market_note}", kind=market_note)] if market_note else []
             if market is not None and market.dates[-1] < bars.dates[-1]:
-                notes.append(f"{ticker}: the market index {model.market_ticker} ends {market.dates[-1]}, before "
-                             f"{bars.last_date}: the last day's market inputs are missing (run 'forecast fetch "
-                             f"{model.market_ticker}')")
+                notes.append(Notice(ticker, f"{ticker}: the market index {model.market_ticker} ends "
+                                            f"{market.dates[-1]}, before {bars.last_date}: the last day's market "
+                                            "inputs are missing", kind=f"data newer than the market index "
+                                                                       f"{model.market_ticker}'s",
+                                    advice=f"run 'forecast fetch {model.market_ticker}'"))
             results[ticker] = (model, kind, bars, rows, notes)
     return {ticker: results[ticker] for ticker in tickers if ticker in results}
 
@@ -366,10 +398,14 @@ def _market_for(store: Store, model: Model, cache: dict) -> tuple[Market | None,
 
 
 def _dated(store: Store, ticker: str, bars: Bars, forecasts: list[dict], kind: str) -> list[dict]:
+    """The forecast rows with their sessions; each has passed guards.check_forecasts, the last check before anything
+    is shown, plotted or logged."""
     sessions = next_sessions(bars.last_date, len(forecasts), exchange_for(ticker), store.cache_dir)
     last_close = float(bars.adj_close[-1])
-    return [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "model": kind,
+    rows = [{"ticker": ticker, "as_of": bars.last_date, "date": date, **forecast, "model": kind,
              "last_close": last_close} for date, forecast in zip(sessions, forecasts, strict=True)]
+    check_forecasts(rows, ticker)
+    return rows
 
 
 def forecast_sessions(store: Store, ticker: str, days: int, level: float = 0.90) -> list[dict] | None:
@@ -383,18 +419,26 @@ def forecast_sessions(store: Store, ticker: str, days: int, level: float = 0.90)
     return result[3]
 
 
-def _warnings(ticker: str, model: Model, bars: Bars, today: dt.date) -> list[str]:
+def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.date,
+              max_model_age_days: int) -> list[Notice]:
     warnings = []
     as_of = bars.last_date
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        warnings.append(f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch {ticker}' "
-                        "to update")
+        from forecaster.fetching import update_advice
+
+        advice = update_advice(store, ticker)
+        warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
+                               kind=f"{advice.data} more than {STALE_AFTER_DAYS} days old", advice=advice.many))
     trained_until = model.calibration(ticker)["training"]["last_date"]
-    if trained_until < as_of:
+    if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
-        warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer "
-                        f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain")
+        warnings.append(Notice(
+            ticker, f"{ticker}: model trained on data to {trained_until}, {newer} newer "
+                    f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain",
+            kind=f"models trained on data more than {max_model_age_days} "
+                 f"{plural(max_model_age_days, 'day')} older than the stored data",
+            advice="run 'forecast train' to retrain them"))
     return warnings
 
 
@@ -533,6 +577,7 @@ def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, 
         try:
             bars = store.read_bars(ticker)
             training = check_test_start(bars, ticker, test_start.isoformat(), needed, config.window)
+            check_trainable(training, ticker)
             features, note = pool_features(config, {ticker: training})
         except ForecastError as error:
             outcome.failures.append((ticker, error))

@@ -1,5 +1,9 @@
 """`forecast plot`: recent prices, the next days' forecast with its interval, past forecasts, an evaluation.
 
+The evaluation panel draws a `forecast evaluate --predictions` file: the actual prices, the model's forecasts with
+their 90% interval (where the model adds its value), and the naive forecast, labelled by how far ahead it was made
+(the file's `horizon` column; for older files without it, the horizon whose closes the naive column repeats).
+
 matplotlib is imported here only, with the non-interactive Agg backend, so it works headless and in cron.
 """
 
@@ -13,11 +17,13 @@ import numpy as np
 
 from forecaster.bars import Bars
 from forecaster.errors import UsageError
+from forecaster.files import read_input_file
 from forecaster.store import Store, atomic_write_bytes, normalize_ticker
 
 FIGURE_INCHES = (11, 6)
 DPI = 100
 MAX_LAST = 20_000  # trading days shown: about 80 years
+MAX_HORIZON = 250  # the longest evaluation horizon (forecaster.evaluate)
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg", ".eps": "eps"}
 
 
@@ -64,7 +70,7 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
 
     forecast_rows: the model's next sessions (date, forecast, lower, upper) or None without a model; logged: past
     predictions with date <= the last bar, already restated (date, forecast); evaluation: walk-forward rows
-    (date, actual, model, naive) or None.
+    (date, actual, model, naive, and lower, upper and horizon where the file has them) or None.
     """
     import matplotlib
 
@@ -101,14 +107,20 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
     if evaluation:
         bottom = axes[1][0]
         days = [_day(r["date"]) for r in evaluation]
-        bottom.plot(days, [r["actual"] for r in evaluation], color="black", linewidth=1.0, label="actual")
-        bottom.plot(days, [r["naive"] for r in evaluation], color="tab:gray", linewidth=0.9, linestyle="--",
-                    label="naive (previous close)")
-        bottom.plot(days, [r["model"] for r in evaluation], color="tab:blue", linewidth=0.9, label="model")
         actual = np.array([r["actual"] for r in evaluation])
+        banded = all("lower" in r for r in evaluation)
+        if banded:
+            bottom.fill_between(days, [r["lower"] for r in evaluation], [r["upper"] for r in evaluation],
+                                color="tab:blue", alpha=0.15, label="model's 90% interval")
+        bottom.plot(days, actual, color="black", linewidth=1.0, label="actual")
+        bottom.plot(days, [r["naive"] for r in evaluation], color="tab:gray", linewidth=0.9, linestyle="--",
+                    label=naive_label(evaluation[0].get("horizon")))
+        bottom.plot(days, [r["model"] for r in evaluation], color="tab:blue", linewidth=0.9, label="model")
         ratio = _rmse([r["model"] for r in evaluation], actual) / _rmse([r["naive"] for r in evaluation], actual)
+        held = np.mean([r["lower"] <= r["actual"] <= r["upper"] for r in evaluation]) if banded else None
+        coverage = f"; its 90% interval holds {held:.0%} of the prices" if banded else ""
         bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}: "
-                         f"model RMSE = {ratio:.4f} x naive")
+                         f"model RMSE = {ratio:.4f} x naive{coverage}")
         bottom.set_ylabel("adjusted close")
         _dated_axis(bottom, mdates)
         bottom.legend(loc="upper left")
@@ -121,27 +133,56 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
     return buffer.getvalue()
 
 
+def naive_label(horizon: int | None) -> str:
+    """What the naive line of an evaluation `horizon` sessions ahead is: the close it was made from."""
+    if horizon == 1:
+        return "naive (previous close)"
+    if horizon:
+        return f"naive (close {horizon} sessions earlier)"
+    return "naive (no change)"
+
+
 def read_evaluation(path: Path) -> list[dict]:
-    """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats)."""
+    """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats), lower and upper when
+    the file has them, and horizon (sessions ahead: the file's column, else inferred; None if unknown)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read evaluation file {path}: {getattr(error, 'strerror', None) or error}") from None
+        text = read_input_file(Path(path), "an evaluation file").decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a 'forecast evaluate --predictions' file (not UTF-8 text)") from None
     reader = csv.DictReader(io.StringIO(text))
     needed = {"date", "actual", "model", "naive"}
-    if not needed <= set(reader.fieldnames or []):
+    fields = set(reader.fieldnames or [])
+    if not needed <= fields:
         raise UsageError(f"{path} is not a 'forecast evaluate --predictions' file (needs columns date, actual, "
                          "model, naive)")
+    numbers = ["actual", "model", "naive", *(["lower", "upper"] if {"lower", "upper"} <= fields else [])]
     rows = []
     for line, row in enumerate(reader, start=2):
         try:
             np.datetime64(row["date"], "D")
-            rows.append({"date": row["date"], **{k: float(row[k]) for k in ("actual", "model", "naive")}})
+            values = {k: float(row[k]) for k in numbers}
+            horizon = int(row["horizon"]) if row.get("horizon") else None
         except (TypeError, ValueError):
             raise UsageError(f"{path} row {line}: bad date or number") from None
+        if not all(np.isfinite(list(values.values()))):
+            raise UsageError(f"{path} row {line}: bad date or number")
+        rows.append({"date": row["date"], **values, "horizon": horizon})
     if not rows:
         raise UsageError(f"{path} has no rows")
+    if rows[0]["horizon"] is None:
+        horizon = _repeated_horizon(rows)
+        rows = [{**row, "horizon": horizon} for row in rows]
     return rows
+
+
+def _repeated_horizon(rows: list[dict]) -> int | None:
+    """The H for which each row's naive forecast is the actual close of the row H before (consecutive sessions), or
+    None: the horizon of a file written before the horizon column."""
+    actual, naive = np.array([r["actual"] for r in rows]), np.array([r["naive"] for r in rows])
+    for horizon in range(1, min(len(rows), MAX_HORIZON + 1)):
+        if np.allclose(naive[horizon:], actual[:-horizon], rtol=1e-9, atol=0):
+            return horizon
+    return None
 
 
 def _day(iso: str):

@@ -5,12 +5,18 @@ Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N)
 created_at. Logs written before the level was recorded have no level column: their forecasts were made at 0.90.
 A new forecast for the same (ticker, as_of, date) replaces the earlier row. Appends read, merge and atomically
 rewrite the file under the 'predictions' lock, so concurrent cron jobs never lose or duplicate rows.
+
+A row that no forecast can have written — a date that is not YYYY-MM-DD, a number that is not positive and finite, a
+horizon below 1, a lower bound above the upper one — makes the log damaged (exit 3, the row named), whichever command
+reads it.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import math
 
 from forecaster.errors import CorruptFile
 from forecaster.store import Store, atomic_write_text, read_stored_text, utc_now
@@ -18,6 +24,7 @@ from forecaster.store import Store, atomic_write_text, read_stored_text, utc_now
 COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "level", "last_close",
            "created_at")
 NUMBERS = ("forecast", "lower", "upper", "level", "last_close")
+PRICES = ("forecast", "lower", "upper", "last_close")
 KEY = ("ticker", "as_of", "date")
 UNRECORDED_LEVEL = 0.90  # the level of forecasts logged without one (older logs, rows given without a level)
 
@@ -41,18 +48,45 @@ def read_predictions(store: Store) -> list[dict]:
             raise CorruptFile(f"{path}: missing column(s) {', '.join(missing)}; {advice}")
         unrecorded = {} if "level" in columns else {"level": UNRECORDED_LEVEL}
         rows = []
+        dates: set[str] = set()  # the dates already found valid (a log repeats a few hundred of them)
         for line, row in enumerate(reader, start=2):
             row.update(unrecorded)
-            try:
-                rows.append({**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}})
-            except (TypeError, ValueError):
-                raise CorruptFile(f"{path} row {line}: bad number; fix or delete that row") from None
-            if not 0.0 < rows[-1]["level"] < 1.0:
-                raise CorruptFile(f"{path} row {line}: level {row['level']} is not between 0 and 1; fix or delete "
-                                  "that row")
+            rows.append(_parsed(row, f"{path} row {line}", dates))
     except csv.Error as error:
         raise CorruptFile(f"{path} is damaged: not a CSV file ({error}); {advice}") from None
     return rows
+
+
+def _parsed(row: dict, where: str, dates: set[str]) -> dict:
+    """A log row with its numbers parsed and checked; CorruptFile naming `where` (file and row) otherwise."""
+    fix = "fix or delete that row"
+    try:
+        parsed = {**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}}
+    except (TypeError, ValueError):
+        raise CorruptFile(f"{where}: bad number; {fix}") from None
+    if parsed["horizon"] < 1 or not all(math.isfinite(parsed[k]) and parsed[k] > 0 for k in PRICES):
+        raise CorruptFile(f"{where}: bad number; {fix}")
+    if not 0.0 < parsed["level"] < 1.0:  # also false for NaN
+        raise CorruptFile(f"{where}: level {row['level']} is not between 0 and 1; {fix}")
+    for key in ("as_of", "date"):
+        text = row[key]
+        if text not in dates:
+            if not _is_date(text):
+                raise CorruptFile(f"{where}: bad date {text!r} in {key} (expected YYYY-MM-DD); {fix}")
+            dates.add(text)
+    if parsed["lower"] > parsed["upper"]:
+        raise CorruptFile(f"{where}: lower {row['lower']} is above upper {row['upper']}; {fix}")
+    return parsed
+
+
+def _is_date(text) -> bool:
+    if not isinstance(text, str) or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def record_predictions(store: Store, rows: list[dict]) -> list[dict]:

@@ -16,14 +16,26 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars, InvalidBars, bars_from_columns, merge, parse_csv, read_csv
+from forecaster.bars import (
+    MAX_DAILY_FACTOR,
+    Bars,
+    InvalidBars,
+    bars_from_columns,
+    large_moves,
+    merge,
+    parse_csv,
+    read_csv,
+)
 from forecaster.errors import CorruptFile, DataUnavailable, NetworkError, UsageError
+from forecaster.output import Notice
 from forecaster.store import Store, normalize_ticker
 
 SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
 CONFLICT_TOLERANCE = 1e-3  # a daily log return that moves by more than this (0.1%) was rewritten, not re-adjusted
 CONFLICT_MIN_DAYS = 3  # a revised last bar or two moves up to this many returns ...
 CONFLICT_SHARE = 0.02  # ... and a few ex-dividend days in a long overlap up to this share
+REVISION_WARNING = 0.05  # a revision that changes a daily move by more than this (5%) is stored with a warning
+DATES_SHOWN = 3  # dates named in a warning
 REFETCH_DAYS = 10  # an incremental fetch asks again for this many calendar days before the last stored date
 BAR_FINAL_HOUR = 18  # a bar dated today counts as final from this hour, exchange time
 RATE_LIMIT_BACKOFF = (5.0, 20.0)  # seconds to wait before the 2nd and 3rd attempt when Yahoo answers HTTP 429
@@ -37,15 +49,17 @@ class FetchResult:
     last_date: str | None
     added: int
     changed: int
-    notes: tuple[str, ...] = ()  # things the user should know (a damaged file set aside)
+    notes: tuple[Notice, ...] = ()  # things the user should know: a damaged file set aside, implausible moves
 
 
 def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: bool = False) -> FetchResult:
     """Merge the bars returned by `get_bars(stored_bars)` into the store, atomically, under the ticker's lock.
 
     Refused (UsageError, nothing written) when the new bars would rewrite the stored history beyond a re-adjustment
-    (see `history_conflict`), unless `replace`: then they replace it whole. A stored file that cannot be read is
-    treated as absent (`get_bars` gets no bars, so Yahoo sends the whole history) and kept as TICKER.csv.damaged.
+    (see `history_conflict`), unless `replace`: then they replace it whole; and when nothing would be stored at all.
+    A stored file that cannot be read is treated as absent (`get_bars` gets no bars, so Yahoo sends the whole
+    history) and kept as TICKER.csv.damaged. Stored, with a notice: daily moves no real stock shows, and revisions
+    that change daily moves by more than REVISION_WARNING (see `implausible_changes`).
     """
     ticker = normalize_ticker(ticker)
     notes = []
@@ -64,10 +78,14 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
         merged, added, changed = merge(stored, incoming)
         if replace:  # the stored rows incoming lacks are dropped, not kept
             merged, changed = incoming, changed + int(np.sum(~np.isin(stored.dates, incoming.dates)))
+        if not len(merged):
+            raise UsageError(f"{ticker}: no rows to store (none in the dates asked for); nothing was changed")
+        notes.extend(implausible_changes(ticker, Bars.empty() if replace else stored, incoming, merged))
         if damaged:
             aside = store.set_aside(store.bars_path(ticker))
-            notes.append(f"{ticker}: the damaged {aside.name.removesuffix('.damaged')} was replaced and kept as "
-                         f"{aside} ({damaged.message.split(';')[0]})")
+            notes.append(Notice(ticker, f"{ticker}: the damaged {aside.name.removesuffix('.damaged')} was replaced "
+                                        f"and kept as {aside} ({damaged.message.split(';')[0]})",
+                                kind="damaged data files replaced, each kept as data/TICKER.csv.damaged"))
         if added or changed or replace or damaged or not store.has_bars(ticker):
             store.write_bars(ticker, merged)
             store.record_fetch(ticker, source)
@@ -84,22 +102,75 @@ def history_conflict(stored: Bars, incoming: Bars) -> str | None:
     the days both hold: more than CONFLICT_MIN_DAYS (and more than CONFLICT_SHARE of them) moving by over
     CONFLICT_TOLERANCE means a different series (another ticker's file, a wrong column, a bad source).
     """
-    common = np.intersect1d(stored.dates, incoming.dates)
-    if len(common) < 2:
-        return None
-    old, new = np.searchsorted(stored.dates, common), np.searchsorted(incoming.dates, common)
-    moved = np.zeros(len(common) - 1, dtype=bool)
-    for before, after in ((stored.adj_close[old], incoming.adj_close[new]), (stored.close[old], incoming.close[new])):
-        moved |= np.abs(np.diff(np.log(after)) - np.diff(np.log(before))) > CONFLICT_TOLERANCE
+    common, change, was, now = _move_changes(stored, incoming)
+    moved = change > CONFLICT_TOLERANCE
     count = int(moved.sum())
     if count <= max(CONFLICT_MIN_DAYS, CONFLICT_SHARE * len(moved)):
         return None
     i = int(moved.argmax())
-    was = np.log(stored.adj_close[old][i + 1] / stored.adj_close[old][i])
-    now = np.log(incoming.adj_close[new][i + 1] / incoming.adj_close[new][i])
     return (f"the new data changes the daily moves of {count} of the {len(moved)} days already stored (from "
-            f"{common[i + 1]}: stored {100 * was:+.2f}%, new {100 * now:+.2f}%), which no dividend or split "
+            f"{common[i + 1]}: stored {100 * was[i]:+.2f}%, new {100 * now[i]:+.2f}%), which no dividend or split "
             "re-adjustment does: is it another series?")
+
+
+def _move_changes(stored: Bars, incoming: Bars) -> tuple[np.ndarray, ...]:
+    """Over the dates both hold: (dates, how much each daily move changed, the stored and the new log return of Adj
+    Close); a move is the log return into a date from the date before, so each array but `dates` is one shorter.
+    The change is the larger one of Close's and Adj Close's log returns."""
+    common = np.intersect1d(stored.dates, incoming.dates)
+    if len(common) < 2:
+        return common, np.zeros(0), np.zeros(0), np.zeros(0)
+    old, new = np.searchsorted(stored.dates, common), np.searchsorted(incoming.dates, common)
+    change = np.zeros(len(common) - 1)
+    for before, after in ((stored.adj_close[old], incoming.adj_close[new]), (stored.close[old], incoming.close[new])):
+        change = np.maximum(change, np.abs(np.diff(np.log(after)) - np.diff(np.log(before))))
+    return common, change, np.diff(np.log(stored.adj_close[old])), np.diff(np.log(incoming.adj_close[new]))
+
+
+def implausible_changes(ticker: str, stored: Bars, incoming: Bars, merged: Bars) -> list[Notice]:
+    """Notices about what merging `incoming` into `stored` (giving `merged`) stores that is possible but hardly
+    plausible, naming the dates: daily moves of the adjusted close beyond MAX_DAILY_FACTOR into or out of a new or
+    changed row (see bars.large_moves), and revisions of stored bars that change a daily move by more than
+    REVISION_WARNING. Both are what an unadjusted split or another series' file looks like."""
+    notices = []
+    moves = large_moves(merged, _new_dates(stored, incoming))
+    if moves:
+        date, before, after = moves[0]
+        factor = f"x{after / before:.3g}" if after > before else f"/{before / after:.3g}"
+        more = f" and on {_dates([m[0] for m in moves[1:]])}" if len(moves) > 1 else ""
+        notices.append(Notice(ticker, f"{ticker}: the adjusted close moves from {before:.6g} to {after:.6g} "
+                                      f"({factor}) on {date}{more}: no stock moves that much in a day; an unadjusted "
+                                      "split, or a wrong file? Stored anyway",
+                              kind=f"daily moves beyond x{MAX_DAILY_FACTOR:g} or /{MAX_DAILY_FACTOR:g} stored",
+                              advice="an unadjusted split, or a wrong file? Check the data (--verbose names the "
+                                     "dates)"))
+    common, change, was, now = _move_changes(stored, incoming)
+    revised = np.flatnonzero(change > REVISION_WARNING)
+    if len(revised):
+        i = int(revised[0])
+        notices.append(Notice(
+            ticker, f"{ticker}: the new data changes the daily move of {_dates([common[j + 1] for j in revised])} by "
+                    f"more than {REVISION_WARNING:.0%} (on {common[i + 1]}: stored {100 * was[i]:+.2f}%, new "
+                    f"{100 * now[i]:+.2f}%); stored anyway: is there a split not adjusted for, or a wrong file?",
+            kind=f"revised bars that change daily moves by more than {REVISION_WARNING:.0%}",
+            advice="a split not adjusted for, or a wrong file? Check the data (--verbose names the dates)"))
+    return notices
+
+
+def _new_dates(stored: Bars, incoming: Bars) -> np.ndarray:
+    """The dates of `incoming` rows that are not already stored exactly so (added or revised)."""
+    known = np.flatnonzero(np.isin(incoming.dates, stored.dates))
+    where = np.searchsorted(stored.dates, incoming.dates[known])
+    same = np.zeros(len(incoming), dtype=bool)
+    same[known] = np.logical_and.reduce([new[known] == old[where] for new, old in
+                                         zip(incoming.columns()[1:], stored.columns()[1:], strict=True)])
+    return incoming.dates[~same]
+
+
+def _dates(dates: list) -> str:
+    """'2024-03-04, 2024-03-05, 2024-03-06 and 4 more'."""
+    shown = ", ".join(str(date) for date in dates[:DATES_SHOWN])
+    return shown + (f" and {len(dates) - DATES_SHOWN} more" if len(dates) > DATES_SHOWN else "")
 
 
 # --------------------------------------------------------------------------------------------------- local files

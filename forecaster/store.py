@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from forecaster.bars import Bars, InvalidBars, format_csv, parse_csv
 from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
+from forecaster.files import NotAFile, check_output_file, read_regular
 
 HOME_ENV = "FORECAST_HOME"
 LOCK_TIMEOUT_ENV = "FORECAST_LOCK_TIMEOUT"
@@ -53,10 +55,12 @@ def normalize_ticker(ticker: str) -> str:
 
 
 def resolve_home(home: Path | str | None = None) -> Path:
-    """The home directory: `home`, else $FORECAST_HOME, else the current directory. Created if missing."""
+    """The home directory, absolute: `home`, else $FORECAST_HOME, else the current directory. Created if missing.
+
+    Absolute, because the path also goes to processes that do not share our working directory (Dask workers)."""
     if home is None:
         home = os.environ.get(HOME_ENV) or os.getcwd()
-    path = Path(home).expanduser()
+    path = Path(os.path.abspath(Path(home).expanduser()))
     if path.exists() and not path.is_dir():
         raise UsageError(f"home {path} is not a directory (set by --home or ${HOME_ENV})")
     try:
@@ -135,7 +139,8 @@ class Store:
     # ---------------------------------------------------------------------------------------------- outputs
     def check_output(self, path: Path) -> Path:
         """`path` resolved, for a file the user asked us to write (a plot, evaluation rows); UsageError when it lies
-        inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself writes."""
+        inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself writes, or
+        exists and is not a regular file (a directory, a FIFO, a device: see forecaster.files)."""
         resolved = Path(path).expanduser().resolve()
         if resolved == self.config_path.resolve():
             raise UsageError(f"{path} is the home's settings file; write the output somewhere else")
@@ -143,25 +148,28 @@ class Store:
             if resolved == folder.resolve() or folder.resolve() in resolved.parents:
                 raise UsageError(f"{path} is inside the store's {folder.name}/ folder, which forecast manages; "
                                  "write the output somewhere else")
-        if resolved.is_dir():
-            raise UsageError(f"{path} is a directory; give a file name")
+        check_output_file(path)
         return resolved
 
     def has_bars(self, ticker: str) -> bool:
-        return self.bars_path(ticker).is_file()
+        """True when the ticker's data file exists, readable or not (a directory in its place is a damaged file)."""
+        return os.path.lexists(self.bars_path(ticker))
 
     def read_bars(self, ticker: str) -> Bars:
-        """The stored bars of `ticker`; DataUnavailable if none, CorruptFile if the file is damaged."""
-        path = self.bars_path(ticker)
-        if not path.is_file():
+        """The stored bars of `ticker`; DataUnavailable if none, CorruptFile if the file is damaged (or is not a
+        file: a directory, a FIFO)."""
+        try:
+            return self._read_bars_file(self.bars_path(ticker), ticker)
+        except FileNotFoundError:
             raise DataUnavailable(
                 f"no data for {normalize_ticker(ticker)} in {self.data_dir}; run 'forecast fetch {ticker}' first"
-            )
-        return self._read_bars_file(path, ticker)
+            ) from None
 
     def read_bars_or_empty(self, ticker: str) -> Bars:
-        path = self.bars_path(ticker)
-        return self._read_bars_file(path, ticker) if path.is_file() else Bars.empty()
+        try:
+            return self._read_bars_file(self.bars_path(ticker), ticker)
+        except FileNotFoundError:
+            return Bars.empty()
 
     def _read_bars_file(self, path: Path, ticker: str) -> Bars:
         repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
@@ -193,10 +201,41 @@ class Store:
     def fetch_info(self, ticker: str) -> dict:
         """{'fetched_at', 'source'} of the last write, or {} when unknown or unreadable."""
         try:
-            info = json.loads(self.fetch_info_path(ticker).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            info = json.loads(read_regular(self.fetch_info_path(ticker)).decode("utf-8"))
+        except (OSError, NotAFile, ValueError):
             return {}
         return info if isinstance(info, dict) else {}
+
+    def remove(self, ticker: str, first=None) -> list[Path]:
+        """Delete the ticker's data, fetch information, a damaged data file kept aside and its model, under the
+        ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing); `first()`, run
+        under those locks before anything is deleted, may take the ticker out of what else holds it (the pool) and
+        returns the paths it changed. The model's meta.json goes first, so that a reader never finds metadata naming
+        deleted weights. The prediction log keeps its rows: it is the record of what was forecast. Returns the paths
+        removed (empty: nothing was stored)."""
+        ticker = normalize_ticker(ticker)
+        removed = []
+        with self.lock(ticker), self.lock(f"{ticker}.model"):
+            if first is not None:
+                removed.extend(first())
+            model = self.model_dir(ticker)
+            data = self.bars_path(ticker)
+            paths = [model / "meta.json", *sorted(model.glob("*")), model, data, data.with_name(data.name + ".damaged"),
+                     self.fetch_info_path(ticker)]
+            for path in dict.fromkeys(paths):
+                if not os.path.lexists(path):
+                    continue
+                try:
+                    if path == model and path.is_dir() and not path.is_symlink():
+                        path.rmdir()  # emptied above
+                    elif path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)  # a damaged file that is a folder
+                    else:
+                        path.unlink()
+                except OSError as error:
+                    raise UsageError(f"{ticker}: cannot remove {path}: {error.strerror or error}") from None
+                removed.append(path)
+        return removed
 
 
 def lock_timeout() -> float:
@@ -217,11 +256,11 @@ def read_stored_bytes(path: Path, advice: str) -> bytes:
     """The bytes of a file forecast wrote; CorruptFile naming the file, the reason and `advice` when it cannot be
     read (FileNotFoundError passes through: callers decide what a missing file means)."""
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         raise
-    except IsADirectoryError:
-        reason = "is a directory, not a file"
+    except NotAFile as error:
+        reason = f"is {error.kind}, not a file"
     except PermissionError:
         reason = "cannot be read (permission denied)"
     except OSError as error:
@@ -249,11 +288,28 @@ def _make_dir(path: Path) -> None:
         raise UsageError(f"cannot create {path}: {error.strerror}") from None
 
 
+_WORKING_FOR: int | None = None  # in a worker process: the pid of the run it works for (see `work_for`)
+
+
+def work_for(parent_pid: int) -> None:
+    """Declare this process a worker of the run `parent_pid`: from now on, a write finds that run gone (killed,
+    even by SIGKILL) and ends this process instead of replacing any file, so no worker outlives its run's
+    decisions (forecaster.parallel calls it in every local worker process)."""
+    global _WORKING_FOR
+    _WORKING_FOR = parent_pid
+
+
+def _orphaned() -> bool:
+    """True in a worker whose run has died: it has been handed to another parent (init or a subreaper)."""
+    return _WORKING_FOR is not None and os.getppid() != _WORKING_FOR
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old or the new content, never a mix or a prefix.
 
     Stale temporary files of `path` left by a killed writer are removed first; callers hold the lock that guards
-    `path`, so no live writer owns them.
+    `path`, so no live writer owns them. A worker whose run has died (see `work_for`) exits instead of replacing
+    the file.
     """
     path = Path(path)
     _make_dir(path.parent)
@@ -270,6 +326,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if _orphaned():
+            os.unlink(temp_name)
+            os._exit(1)  # nobody is left to report to, and nothing may change after the run's death
         os.replace(temp_name, path)
     except BaseException as error:
         with contextlib.suppress(OSError):

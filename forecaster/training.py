@@ -32,6 +32,7 @@ from forecaster.bars import Bars, format_csv
 from forecaster.baseline import Har, fit_har, fit_offset, ticker_baseline
 from forecaster.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
 from forecaster.errors import UsageError
+from forecaster.guards import check_trainable
 from forecaster.losses import distribution_loss
 from forecaster.lstm import LSTMRegressor
 from forecaster.model import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
@@ -96,6 +97,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         raise ValueError("a ticker's own model is trained on one ticker")
     alone = len(bars_by_ticker) == 1  # a network of one ticker's windows: it needs enough of them to learn
     for ticker, bars in bars_by_ticker.items():
+        check_trainable(bars, ticker)
         needed = config.min_rows if alone else config.min_join_rows
         if len(bars) < needed:
             raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; "
@@ -149,7 +151,8 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
 def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] | None,
                config: TrainingConfig) -> Model:
     """`model` with `ticker` calibrated against it (see the module docstring); the network is unchanged."""
-    features, _ = resolve_features("auto" if config.features == "auto" else config.features, bars, ticker)
+    check_trainable(bars, ticker)
+    features, _ = resolve_features(config.features, bars, ticker)
     if features != model.features:
         raise UsageError(f"{ticker}: its data gives {features} inputs, but the pool was trained on {model.features} "
                          f"inputs; train it on its own with --model per-ticker")

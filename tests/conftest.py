@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -86,6 +87,38 @@ def cli(capsys):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def import_bars(cli, folder: Path, ticker: str, bars: Bars) -> None:
+    """Store `bars` as `ticker` through `forecast fetch TICKER --csv FILE` (the file written in `folder`)."""
+    from forecaster.bars import format_csv
+
+    path = folder / f"{ticker}.csv"
+    path.write_text(format_csv(bars))
+    assert cli("fetch", ticker, "--csv", path, "-q").code == 0
+
+
+@pytest.fixture(scope="session")
+def abc_template(tmp_path_factory) -> Path:
+    """A home holding ABC (200 rows of `random_walk_bars`), a small model of it and one logged forecast, built once
+    per session: tests copy it (`home_with_abc`) instead of training again."""
+    from forecaster.bars import format_csv
+    from forecaster.cli import main
+
+    home = tmp_path_factory.mktemp("abc-template")
+    source = home.parent / "abc-template.csv"
+    source.write_text(format_csv(random_walk_bars(200)))
+    small = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
+    for args in (["fetch", "ABC", "--csv", str(source)], ["train", "ABC", *small], ["predict", "ABC"]):
+        assert main([*args, "--home", str(home), "-q"]) == 0, args
+    return home
+
+
+@pytest.fixture
+def home_with_abc(abc_template, isolated_home) -> Path:
+    """The isolated home, holding a copy of `abc_template`."""
+    shutil.copytree(abc_template, isolated_home, dirs_exist_ok=True)
+    return isolated_home
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

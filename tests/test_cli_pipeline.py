@@ -59,7 +59,8 @@ def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, tra
         ("2021-02-24", "2021-02-25", 1), ("2021-02-24", "2021-02-26", 2), ("2021-02-24", "2021-03-01", 3)]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     age = (datetime.date.today() - datetime.date(2021, 2, 24)).days
-    assert result.err == f"Warning: ABC: data ends 2021-02-24, {age} days ago; run 'forecast fetch ABC' to update\n"
+    assert result.err == (f"Warning: ABC: data ends 2021-02-24, {age} days ago; re-import it with 'forecast fetch ABC "
+                          "--csv ABC.csv' (or 'forecast import FILE...')\n")
 
 
 def test_predict_logs_every_forecast_and_replaces_repeats(cli, trained, isolated_home):
@@ -121,13 +122,14 @@ def test_bad_requests_fail_cleanly_and_change_nothing(cli, stored, isolated_home
     assert snapshot(isolated_home) == before
 
 
-def test_predict_or_train_with_nothing_stored_says_what_to_run_first(cli, stored, tmp_path):
+def test_predict_or_train_with_nothing_stored_says_what_to_run_first_and_where_it_looked(cli, stored, tmp_path,
+                                                                                        isolated_home):
     result = cli("predict")
-    assert (result.code, result.out, result.err) == (3, "", "Error: no models in the store yet: run 'forecast train' "
-                                                            "first\n")
+    assert (result.code, result.out, result.err) == (3, "", f"Error: no models in {isolated_home} yet: run 'forecast "
+                                                            "train' first\n")
     result = cli("train", "--home", tmp_path / "empty")
-    assert (result.code, result.out, result.err) == (3, "", "Error: no price data in the store yet: run 'forecast "
-                                                            "fetch TICKER' first\n")
+    assert (result.code, result.out, result.err) == (3, "", f"Error: no price data in {tmp_path / 'empty'} yet: run "
+                                                            "'forecast fetch TICKER' first\n")
 
 
 def test_one_ticker_failing_in_train_gives_partial_exit_and_keeps_the_rest(cli, stored, isolated_home):
@@ -165,7 +167,8 @@ def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
                              "har_upper"]
     assert len(rows) == 83 and rows[0]["date"] == "2020-11-02"
     bars = random_walk_bars(300)
-    assert float(rows[0]["naive"]) == bars.adj_close[bars.dates < np.datetime64("2020-11-02")][-1]
+    assert float(rows[0]["naive"]) == pytest.approx(bars.adj_close[bars.dates < np.datetime64("2020-11-02")][-1],
+                                                    rel=1e-11)  # CSV numbers carry 12 significant digits
 
 
 def test_walk_forward_forecasts_never_see_their_own_day(cli, stored, isolated_home, tmp_path):
@@ -193,6 +196,12 @@ def test_walk_forward_forecasts_never_see_their_own_day(cli, stored, isolated_ho
         assert [row[column] for row in base[: first_changed + 1]] == \
             [row[column] for row in changed[: first_changed + 1]], column
     assert base[first_changed + 1]["model"] != changed[first_changed + 1]["model"]
+
+
+def test_one_test_day_is_one_day(cli, stored):
+    result = cli("evaluate", "ABC", "--test-start", "2021-02-24", *FAST)
+    assert result.code == 0, result.err
+    assert "ABC: evaluated on 1 day\n" in result.err and "ABC: 1 trading day from 2021-02-24" in result.out
 
 
 def test_evaluate_table(cli, stored):

@@ -27,7 +27,8 @@ def test_sample_import_installs_three_real_tickers(cli, isolated_home):
         ("MSFT", 3270, "2000-03-01", "2013-03-01"),
         ("^GSPC", 5031, "1999-01-04", "2018-12-31"),
     ]
-    assert all(r["fetched_at"] and r["model"] is None for r in listed)
+    assert all(r["fetched_at"] and r["source"] == "sample" and r["data"] == "ok" and r["model"] is None
+               for r in listed)
 
 
 def test_second_sample_import_changes_nothing(cli, isolated_home):
@@ -102,7 +103,7 @@ def test_bad_csv_exits_2_naming_file_and_row_and_leaves_store_unchanged(cli, iso
                     '["MSFT", ...])'),
         (["fetch", "--sample", "MSFT"], "--sample takes no tickers and no --csv"),
         (["fetch", "A", "B", "--csv", "f.csv"], "--csv imports one ticker: give exactly one TICKER"),
-        (["fetch", "--bogus"], "No such option: --bogus (see 'forecast fetch --help')"),
+        (["fetch", "--nonsense"], "No such option: --nonsense (see 'forecast fetch --help')"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(cli, isolated_home, args, message):
@@ -140,7 +141,8 @@ def test_list_marks_an_unreadable_file_instead_of_failing(cli, isolated_home):
     cli("fetch", "--sample")
     (isolated_home / "data" / "IBM.csv").write_text("garbage")
     rows = json.loads(cli("list", "-f", "json").out)
-    assert rows[0]["ticker"] == "IBM" and rows[0]["first_date"] == "unreadable"
+    assert (rows[0]["ticker"], rows[0]["data"], rows[0]["rows"], rows[0]["first_date"]) == ("IBM", "unreadable", None,
+                                                                                             None)
 
 
 def test_real_entry_point_runs_as_a_process(isolated_home):

@@ -78,7 +78,7 @@ scheduler = "tcp://127.0.0.1:8786"
     ("\n[train]\nwindow = 5000\n", "{path} line 3: [train] window must be between 2 and 1000, got 5000"),
     ("[train]\nwindow = \"30\"\n", "{path} line 2: [train] window must be an integer, got '30'"),
     ("[train]\nepochs = 2.5\n", "{path} line 2: [train] epochs must be an integer, got 2.5"),
-    ("[train]\nlr = 0\n", "{path} line 2: [train] lr must be between 0 and 1, got 0.0"),
+    ("[train]\nlr = 0\n", "{path} line 2: [train] lr must be greater than 0 and at most 1, got 0.0"),
     ("[train]\nfeatures = \"news\"\n",
      "{path} line 2: [train] features must be one of auto, returns, range, got 'news'"),
     ("[fetch]\nrate = true\n", "{path} line 2: [fetch] rate must be a number, got True"),
@@ -100,6 +100,15 @@ def test_a_file_that_is_not_utf8_is_a_usage_error(cli, isolated_home):
     (isolated_home / "forecast.toml").write_bytes(b"tickers = [\"\xff\"]\n")
     result = cli("config")
     assert (result.code, result.err) == (2, f"Error: {isolated_home / 'forecast.toml'} is not UTF-8 text\n")
+
+
+def test_a_file_with_a_byte_order_mark_is_read_as_without(cli, isolated_home):
+    (isolated_home / "forecast.toml").write_bytes("\ufefftickers = [\"MSFT\"]\n[train]\nwindow = 12\n".encode())
+    assert load_config(isolated_home).tickers == ["MSFT"]
+    result = cli("config", "-f", "json")
+    assert result.code == 0 and {"setting": "train.window", "value": 12, "source": str(isolated_home /
+                                                                                       "forecast.toml")} in \
+        json.loads(result.out)
 
 
 # ------------------------------------------------------------------------------------------- one declaration
@@ -179,3 +188,35 @@ def test_config_table_without_a_file(cli, isolated_home):
     assert result.err == (f"no {isolated_home / 'forecast.toml'}: every setting has its default (see the README for "
                           "an example file)\n")
     assert result.out.startswith("Effective settings") and "train.window" in result.out
+
+
+SCHEDULER_REFUSED = ("must be a Dask scheduler address such as tcp://HOST:8786 (what 'dask scheduler' prints), got "
+                     "{address!r}")
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "http://127.0.0.1:8787", "tcp://host", "tcp://:8786",
+                                     "tcp://host:8786/status", "host name:8786"])
+def test_a_malformed_scheduler_address_is_a_usage_error_at_once(cli, isolated_home, tmp_path, monkeypatch, address):
+    store_csv(cli, tmp_path, "AAA")
+    filled = isolated_home
+    result = cli("train", *FAST, "--scheduler", address)
+    assert (result.code, result.out, result.err) == (
+        2, "", f"Error: --scheduler {SCHEDULER_REFUSED.format(address=address)}\n")
+    monkeypatch.setenv("FORECAST_SCHEDULER", address)
+    result = cli("evaluate", "AAA", "--test-start", "2020-08-03", *FAST)
+    refused = SCHEDULER_REFUSED.format(address=address)
+    assert (result.code, result.err) == (2, f"Error: $FORECAST_SCHEDULER {refused}\n")
+    monkeypatch.delenv("FORECAST_SCHEDULER")
+    (filled / "forecast.toml").write_text(f"[parallel]\nscheduler = \"{address}\"\n")
+    result = cli("train", *FAST)
+    assert (result.code, result.err) == (2, f"Error: {filled / 'forecast.toml'} line 2: [parallel] scheduler "
+                                            f"{SCHEDULER_REFUSED.format(address=address)}\n")
+    assert not (filled / "models").exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "127.0.0.1:8786", "tls://scheduler.example.org:8786",
+                                     "tcp://[::1]:8786", "ws://dask-scheduler:8786"])
+def test_scheduler_addresses_as_dask_prints_them_are_accepted(address):
+    from forecaster.config import BY_NAME
+
+    assert BY_NAME["parallel.scheduler"].check(address) == address

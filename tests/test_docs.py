@@ -1,9 +1,12 @@
 """The README documents every command and the exit codes; CI runs the README's test command."""
 
 import re
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
+import typer.main
 
 from forecaster.cli import app
 from forecaster.errors import ExitCode
@@ -38,3 +41,51 @@ def test_version(cli):
     from forecaster import __version__
 
     assert (cli("--version").code, cli("--version").out) == (0, f"forecast {__version__}\n")
+
+
+def help_records(command_name: str) -> list[tuple[click.Parameter, str]]:
+    """Each argument's and option's help text, as `forecast COMMAND --help` shows it."""
+    command = typer.main.get_command(app).commands[command_name]
+    context = command.make_context(command_name, [], resilient_parsing=True)
+    return [(param, record[1]) for param in command.get_params(context)
+            if (record := param.get_help_record(context)) is not None]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_states_its_default_once(command):
+    for param, text in help_records(command):
+        assert text.lower().count("default") <= 1, (command, param.name, text)
+        if isinstance(param, click.Option) and not param.is_flag and param.required is False and param.name in (
+                "home", "start", "end", "until", "since", "days", "last", "format", "horizon", "epochs", "out"):
+            assert "[default: " in text, (command, param.name, text)
+
+
+REQUIRED = {"evaluate": ["--test-start", "2020-06-01"], "plot": ["ABC"], "import": ["x.csv"], "remove": ["ABC"]}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_no_command_offers_a_choice_it_refuses(cli, command):
+    """Every choice a --help lists passes the command's own checks (on an empty home: a missing-data error at
+    most, never a usage error about the choice)."""
+    for param, _ in help_records(command):
+        if isinstance(param.type, click.Choice):
+            for choice in param.type.choices:
+                result = cli(command, *REQUIRED.get(command, []), param.opts[0], choice)
+                assert result.code != 2, (command, param.opts[0], choice, result.err)
+
+
+def test_the_features_help_names_every_input_of_each_feature_set(cli):
+    from forecaster.windows import FEATURE_SETS
+
+    text = " ".join(cli("train", "--help").out.split())
+    for inputs in FEATURE_SETS.values():
+        for name in inputs:
+            assert name.replace("_", " ") in text, name
+
+
+def test_the_readme_names_every_runtime_dependency():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = re.search(r"Runtime dependencies:(.*?)\.\s+[A-Z]", README, re.DOTALL).group(1)
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0)
+        assert re.search(rf"\b{re.escape(name)}\b", listed, re.IGNORECASE), name

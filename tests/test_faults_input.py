@@ -125,7 +125,7 @@ def rewrite_meta(path, change):
          "{weights} does not match {meta}: lstm.weight_ih_l0 has shape (32, 7), expected (36, 7); run 'forecast "
          "train' to retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d["tickers"]["ABC"].pop("scaler")),
-         "{meta} is damaged (missing or malformed 'scaler'); run 'forecast train' to retrain it"),
+         "{meta} is a damaged model: tickers.ABC.scaler.mean is missing; run 'forecast train' to retrain it"),
     ],
 )
 def test_damaged_model_files_exit_3_naming_the_file_and_the_fix(cli, trained_home, damage, expected):
@@ -134,7 +134,8 @@ def test_damaged_model_files_exit_3_naming_the_file_and_the_fix(cli, trained_hom
     before = snapshot(trained_home)
     result = cli("predict", "ABC")
     assert (result.code, result.out) == (3, "")
-    assert result.err == "Error: ABC: " + expected.format(meta=meta, weights=weights) + "\n"
+    named = "" if "tickers.ABC" in expected else "ABC: "  # one line that names the ticker
+    assert result.err == f"Error: {named}" + expected.format(meta=meta, weights=weights) + "\n"
     assert snapshot(trained_home) == before
 
 

@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import random_walk_bars, snapshot
@@ -148,6 +149,57 @@ def test_a_dividend_readjustment_and_revised_last_bars_are_not_a_new_series(cli,
     assert (isolated_home / "data" / "ABC.csv").read_text() == format_csv(restated)
 
 
+@pytest.mark.parametrize("row, message", [
+    ("2020-06-01,1e308,1e308,1e308,1e308,1e308,1000", "Open 1e+308 cannot be a price (above 1e+15)"),
+    ("2020-06-01,100,101,99,100,2e15,1000", "Adj Close 2000000000000000 cannot be a price (above 1e+15)"),
+    ("1712-03-01,100,101,99,100,100,1000", "Date 1712-03-01 is before 1900: no daily price history starts that early "
+                                           "(a wrong date format?)"),
+    ("2020-06-01,1e-310,1,1e-310,1e-310,1,1000",
+     "the prices of 2020-06-01 are out of any usable range (their log or log return is not a finite number)"),
+])
+def test_values_that_cannot_be_prices_are_refused(cli, isolated_home, tmp_path, row, message):
+    path, number = csv_with_row(tmp_path, row, random_walk_bars(20))
+    result = cli("fetch", "ABC", "--csv", path)
+    assert (result.code, result.err) == (2, f"Error: {path} row {number}: {message}\n")
+    assert not (isolated_home / "data").exists()
+
+
+def test_a_move_no_stock_makes_is_stored_with_a_warning_naming_the_date(cli, isolated_home, tmp_path):
+    bars = random_walk_bars(60)
+    scale = np.ones(60)
+    scale[40:] = 100.0  # prices in cents from day 40: a wrong file
+    wrong = type(bars)(bars.dates, *(column * scale for column in (bars.open, bars.high, bars.low, bars.close,
+                                                                   bars.adj_close)), bars.volume)
+    (tmp_path / "abc.csv").write_text(format_csv(wrong))
+    result = cli("fetch", "ABC", "--csv", tmp_path / "abc.csv")
+    assert result.code == 0
+    before, after = wrong.adj_close[39], wrong.adj_close[40]
+    assert (f"Warning: ABC: the adjusted close moves from {before:.6g} to {after:.6g} (x{after / before:.3g}) on "
+            f"{wrong.dates[40]}: no stock moves that much in a day; an unadjusted split, or a wrong file? Stored "
+            "anyway\n") in result.err
+    again = cli("fetch", "ABC", "--csv", tmp_path / "abc.csv")  # nothing new: no second warning
+    assert (again.code, "Warning" in again.err) == (0, False)
+
+
+def test_revised_bars_that_move_by_more_than_a_few_percent_are_stored_with_a_warning(cli, isolated_home, tmp_path):
+    bars = random_walk_bars(60)
+    (tmp_path / "abc.csv").write_text(format_csv(bars))
+    assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
+    scale = np.ones(60)
+    scale[-3:] = 1.2  # the last three closes 20% higher
+    revised = type(bars)(bars.dates, *(column * scale for column in (bars.open, bars.high, bars.low, bars.close,
+                                                                     bars.adj_close)), bars.volume)
+    (tmp_path / "revised.csv").write_text(format_csv(revised))
+    result = cli("fetch", "ABC", "--csv", tmp_path / "revised.csv")
+    assert result.code == 0
+    was = 100 * np.log(bars.adj_close[-3] / bars.adj_close[-4])
+    now = 100 * np.log(revised.adj_close[-3] / revised.adj_close[-4])
+    assert (f"Warning: ABC: the new data changes the daily move of {bars.dates[-3]} by more than 5% (on "
+            f"{bars.dates[-3]}: stored {was:+.2f}%, new {now:+.2f}%); stored anyway: is there a split not adjusted "
+            "for, or a wrong file?\n") in result.err
+    assert "│ ABC    │   60 │ 2020-01-02 │ 2020-03-25 │          0 │            3 │" in result.out
+
+
 # -------------------------------------------------------------------------------------------- damaged files
 @pytest.mark.parametrize("damage, reason", [
     (lambda p: p.write_bytes(p.read_bytes().replace(b"ABC", b"AB\xe9", 1)), "is damaged: not UTF-8 text (byte "),
@@ -170,16 +222,44 @@ def test_a_damaged_prediction_log_is_a_damaged_file_not_a_bug(cli, trained_home,
     assert "fix it or move it away (forecast then starts a new log)" in result.err
 
 
+@pytest.mark.parametrize("field, value, problem", [
+    ("date", "2021-13-45", "bad date '2021-13-45' in date (expected YYYY-MM-DD)"),
+    ("as_of", "yesterday", "bad date 'yesterday' in as_of (expected YYYY-MM-DD)"),
+    ("as_of", "20200102", "bad date '20200102' in as_of (expected YYYY-MM-DD)"),
+    ("forecast", "nan", "bad number"),
+    ("upper", "-inf", "bad number"),
+    ("horizon", "0", "bad number"),
+    ("lower", "1e9", "lower 1e9 is above upper {upper}"),
+])
+def test_a_bad_row_in_the_prediction_log_is_a_damaged_file_naming_the_row(cli, home_with_abc, field, value, problem):
+    trained_home = home_with_abc
+    log = trained_home / "data" / "predictions.csv"
+    lines = log.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    upper = row[header.index("upper")]
+    row[header.index(field)] = value
+    log.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    before = snapshot(trained_home)
+    for command in (["predict", "ABC"], ["score"], ["plot", "ABC", "--out", "x.png"]):
+        result = cli(*command)
+        assert (result.code, result.out) == (3, ""), command
+        assert result.err == f"Error: {log} row 2: {problem.format(upper=upper)}; fix or delete that row\n", command
+    assert snapshot(trained_home) == before
+
+
 def refuse_reading(monkeypatch, path):
-    """Reading `path` fails with EACCES, as for a file of another user (chmod does not stop root)."""
-    real_read_bytes = type(path).read_bytes
+    """Reading `path` from the store fails with EACCES, as for a file of another user (chmod does not stop root)."""
+    import forecaster.store
 
-    def read_bytes(self):
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+    real_read = forecaster.store.read_regular
 
-    monkeypatch.setattr(type(path), "read_bytes", read_bytes)
+    def read_regular(candidate):
+        if candidate == path:
+            raise PermissionError(13, "Permission denied", str(candidate))
+        return real_read(candidate)
+
+    monkeypatch.setattr(forecaster.store, "read_regular", read_regular)
 
 
 def test_an_unreadable_meta_json_says_so(cli, trained_home, monkeypatch):
@@ -218,7 +298,7 @@ def test_files_are_written_with_the_umask_and_keep_their_mode(cli, isolated_home
     (["train", "ABC", "--layers", "50"], "--layers must be between 1 and 8, got 50"),
     (["evaluate", "ABC", "--test-start", "2020-08-03", "--batch-size", "0"],
      "--batch-size must be between 1 and 65536, got 0"),
-    (["train", "ABC", "--lr", "nan"], "--lr must be between 0 and 1, got nan"),
+    (["train", "ABC", "--lr", "nan"], "--lr must be greater than 0 and at most 1, got nan"),
 ])
 def test_unreasonable_training_options_are_refused_before_any_work(cli, trained_home, args, message):
     before = snapshot(trained_home)

@@ -22,7 +22,8 @@ RATE_LIMITED_ALWAYS = ["T060"]  # answered 429 on every attempt
 def watchlist_yahoo(monkeypatch, tmp_path, isolated_home):
     reset_yfinance(tmp_path / "yf-cache")
     tickers = [f"T{i:03d}" for i in range(N_TICKERS)]
-    fake = FakeYahoo({t: random_walk_bars(40, seed=i, start="2024-03-01") for i, t in enumerate(tickers)})
+    fake = FakeYahoo({**{t: random_walk_bars(40, seed=i, start="2024-03-01") for i, t in enumerate(tickers)},
+                      "^GSPC": random_walk_bars(40, seed=999, start="2024-03-01")})  # the market index
     fake.rate_limited_by_ticker = {**dict.fromkeys(RATE_LIMITED_ONCE, 1), **dict.fromkeys(RATE_LIMITED_ALWAYS, 9)}
     monkeypatch.setattr("forecaster.sources.yahoo_session", lambda: fake)
     monkeypatch.setattr("forecaster.sources.RATE_LIMIT_BACKOFF", (0.01, 0.02))
@@ -40,13 +41,14 @@ def test_fetch_without_tickers_updates_the_whole_watchlist_and_lists_every_failu
     assert result.code == 4
     stored = sorted(p.stem for p in (isolated_home / "data").glob("T*.csv"))
     assert stored == sorted(set(tickers) - set(RATE_LIMITED_ALWAYS))
+    assert (isolated_home / "data" / "^GSPC.csv").is_file()  # the market index the models learn from comes along
     errors = [line for line in result.err.splitlines() if line.startswith("Error: ")]
     assert errors == [
         "Error: NOPE1: no data on Yahoo Finance (unknown or delisted symbol?)",
         "Error: NOPE2: no data on Yahoo Finance (unknown or delisted symbol?)",
         "Error: T060: Yahoo Finance is rate limiting requests (still after 2 retries); wait a few minutes and try "
         "again",
-        f"Error: 3 of {N_TICKERS + 2} tickers failed: NOPE1, NOPE2, T060",
+        f"Error: 3 of {N_TICKERS + 3} tickers failed: NOPE1, NOPE2, T060",
     ]
     assert f"{N_TICKERS - 1} rows" not in result.out  # the summary table is per ticker
     assert result.out.count("\n│ T") == N_TICKERS - 1
@@ -57,28 +59,32 @@ def test_requests_are_paced_at_the_configured_rate(cli, watchlist_yahoo):
     fake.rate_limited_by_ticker = {}  # yfinance itself re-sends a request at once after a 429: not ours to pace
     assert cli("fetch", "--rate", "50", "-q").code == 4
     gaps = np.diff(fake.history_times)
-    assert len(gaps) == N_TICKERS - 1  # one history request per known symbol
+    assert len(gaps) == N_TICKERS  # one history request per known symbol (the market's among them)
     # 50 requests per second: 20 ms apart. The fake notes each request after yfinance has prepared it, so single
     # gaps jitter by a few ms either way; the spacing as a whole cannot.
     assert np.median(gaps) >= 0.019 and gaps.min() >= 0.010
-    assert fake.history_times[-1] - fake.history_times[0] >= 0.02 * (N_TICKERS - 1) * 0.95
+    assert fake.history_times[-1] - fake.history_times[0] >= 0.02 * N_TICKERS * 0.95
 
 
-def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_tickers_join_it(cli, watchlist_yahoo,
-                                                                                  isolated_home, tmp_path):
+def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_yahoo_tickers_join_it(cli, watchlist_yahoo,
+                                                                                        isolated_home, tmp_path):
     fake, tickers = watchlist_yahoo
     assert cli("fetch", "-q").code == 4
+    fake.bars_by_ticker["ZZZ"] = random_walk_bars(30, seed=99, start="2024-03-01")
+    assert cli("fetch", "ZZZ", "-q").code == 0  # from Yahoo, not on the watchlist
     extra = tmp_path / "extra.csv"
     from forecaster.bars import format_csv
 
-    extra.write_text(format_csv(random_walk_bars(30, seed=99, start="2024-03-01")))
-    assert cli("fetch", "ZZZ", "--csv", extra, "-q").code == 0
-    fake.bars_by_ticker["ZZZ"] = random_walk_bars(30, seed=99, start="2024-03-01")
+    extra.write_text(format_csv(random_walk_bars(30, seed=98, start="2024-03-01")))
+    assert cli("fetch", "YYY", "--csv", extra, "-q").code == 0  # imported from a file
     fake.calls.clear()
-    result = cli("fetch", "-q")
+    result = cli("fetch")
     assert result.code == 4  # the unknown and the always-limited symbols still fail
     asked = {url.rsplit("/", 1)[1] for url, params in fake.calls if "period1" in params}
-    assert "ZZZ" in asked and "T000" in asked  # the watchlist and every stored ticker
+    assert "ZZZ" in asked and "T000" in asked  # the watchlist and every ticker stored from Yahoo ...
+    assert "YYY" not in asked  # ... but not one imported from a file, which Yahoo would not know (or replace)
+    assert ("not fetched from Yahoo, imported from files or the sample: YYY (update them with 'forecast import "
+            "FILE...' or 'forecast fetch TICKER --csv FILE')") in result.err.splitlines()
     first_asked = {url.rsplit("/", 1)[1]: int(params["period1"]) for url, params in fake.calls if "period1" in params}
     assert first_asked["T000"] > 1_700_000_000  # incremental: from shortly before the last stored bar
 
@@ -100,8 +106,9 @@ def test_the_pacer_spaces_calls_by_the_interval():
     assert slept == [1.5]
 
 
-@pytest.mark.parametrize("value, message", [("0", "--rate must be between 0 and 100, got 0.0"),
-                                            ("-1", "--rate must be between 0 and 100, got -1.0")])
+@pytest.mark.parametrize("value, message", [("0", "--rate must be between 0.01 and 100, got 0.0"),
+                                            ("-1", "--rate must be between 0.01 and 100, got -1.0"),
+                                            ("0.0001", "--rate must be between 0.01 and 100, got 0.0001")])
 def test_a_bad_rate_is_a_usage_error(cli, watchlist_yahoo, value, message):
     result = cli("fetch", "--rate", value)
     assert (result.code, result.err) == (2, f"Error: {message}\n")

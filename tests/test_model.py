@@ -11,7 +11,8 @@ import pytest
 from conftest import random_walk_bars
 from forecaster.bars import Bars
 from forecaster.errors import CorruptFile, ModelMissing, UsageError
-from forecaster.model import POOL, Model, TrainingConfig, meta_problem
+from forecaster.guards import check_meta
+from forecaster.model import POOL, Model, TrainingConfig
 from forecaster.panel import Market
 from forecaster.store import Store
 from forecaster.training import add_ticker, train_model
@@ -33,6 +34,11 @@ def scaled_after(bars: Bars, first: int, factor: float) -> Bars:
     prices = [np.where(later, column * factor, column) for column in (bars.open, bars.high, bars.low, bars.close,
                                                                      bars.adj_close)]
     return Bars(bars.dates, *prices, np.where(later, bars.volume * 2, bars.volume))
+
+
+def as_saved(meta: dict) -> dict:
+    """The metadata as a saved model holds it (with its weights file's name and checksum)."""
+    return {**meta, "weights_file": "weights-0123456789abcdef.npz", "weights_sha256": "0" * 64}
 
 
 def comparable(meta: dict) -> dict:
@@ -62,7 +68,7 @@ def test_the_pool_records_one_network_and_each_tickers_calibration(pooled):
             assert len(tails["lower"]) == len(tails["upper"]) == 10
             assert max(tails["lower"]) < 0 < min(tails["upper"])
         assert calibration["training"]["rows"] == 260 and len(calibration["training"]["data_sha256"]) == 64
-    assert meta_problem(meta) is None
+    check_meta(as_saved(meta), "meta.json", "")  # every value one a trained model holds
 
 
 def test_a_change_after_the_cut_off_to_any_ticker_or_the_market_changes_nothing_before_it():
@@ -142,7 +148,7 @@ def test_a_ticker_calibrated_against_the_pool_leaves_the_network_alone(pooled):
     assert added.network is pooled.network and sorted(added.meta["tickers"]) == ["AAA", "BBB", "CCC", "NEW"]
     calibration = added.meta["tickers"]["NEW"]
     assert calibration["member"] is False and calibration["training"]["rows"] == 61
-    assert meta_problem(added.meta) is None
+    check_meta(as_saved(added.meta), "meta.json", "")
     rows = added.forecast([("NEW", newcomer)], None, 2, 0.9)["NEW"]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     with pytest.raises(UsageError, match=r"^NEW has 20 rows of history; joining the pool with --window 10 needs at "
@@ -207,21 +213,22 @@ def test_other_formats_are_refused_with_the_way_out(saved, version, message):
 
 @pytest.mark.parametrize(("edit", "problem"), [
     (lambda m: m["tickers"]["AAA"]["quantiles"]["1"]["lower"].__setitem__(3, float("nan")),
-     "tickers.AAA.quantiles.1.lower must be 10 finite numbers"),
+     "tickers.AAA.quantiles[\"1\"].lower[3] must be a finite number, got nan"),
     (lambda m: m["tickers"]["AAA"]["quantiles"]["5"].update(lower=m["tickers"]["AAA"]["quantiles"]["5"]["upper"]),
-     "tickers.AAA.quantiles.5 are out of order"),
-    (lambda m: m["tickers"]["AAA"].update(network_share=40.0), "tickers.AAA.network_share is 40.0; it must be "
-                                                               "between 0 and 1"),
-    (lambda m: m["tickers"]["AAA"]["scaler"]["scale"].__setitem__(0, 0.0), "tickers.AAA.scaler.scale must be "
-                                                                           "positive"),
-    (lambda m: m["pool"].update(nu=2.0), "pool.nu is 2.0; it must be null or a number above 2"),
+     "tickers.AAA.quantiles[\"5\"] are out of order"),
+    (lambda m: m["tickers"]["AAA"].update(network_share=40.0), "tickers.AAA.network_share must be between 0 and 1, "
+                                                               "got 40.0"),
+    (lambda m: m["tickers"]["AAA"]["scaler"]["scale"].__setitem__(0, 0.0), "tickers.AAA.scaler.scale[0] must be "
+                                                                           "greater than 0, got 0.0"),
+    (lambda m: m["pool"].update(nu=2.0), "pool.nu must be greater than 2, got 2.0"),
     (lambda m: m["tickers"]["AAA"]["training"].update(last_date="yesterday"),
-     "tickers.AAA.training.last_date is 'yesterday'; it must be a date"),
-    (lambda m: m["tickers"]["AAA"].update(persistence=-0.5), "tickers.AAA.persistence is -0.5; it must be between"),
-    (lambda m: m.update(kind="psychic"), "kind 'psychic' is not one of pooled, per-ticker"),
-    (lambda m: m["tickers"].pop("AAA") and m["tickers"].pop("BBB") and m["tickers"].pop("CCC"),
-     "it serves no ticker"),
-    (lambda m: m["tickers"]["AAA"].pop("offset"), "missing or malformed 'offset'"),
+     "tickers.AAA.training.last_date must be a date (YYYY-MM-DD), got 'yesterday'"),
+    (lambda m: m["tickers"]["AAA"].update(persistence=-0.5), "tickers.AAA.persistence must be between 0 and 1, got "
+                                                             "-0.5"),
+    (lambda m: m.update(kind="psychic"), "kind must be one of pooled, per-ticker, got 'psychic'"),
+    (lambda m: m.update(tickers={}), "tickers must name the tickers the model serves, got {}"),
+    (lambda m: m["tickers"]["AAA"].pop("offset"), "tickers.AAA.offset is missing"),
+    (lambda m: m.update(weights_file="../../etc/passwd"), "weights_file must be a weights file name"),
 ])
 def test_every_value_read_from_a_model_is_checked(saved, edit, problem):
     store, directory, _ = saved
@@ -230,8 +237,8 @@ def test_every_value_read_from_a_model_is_checked(saved, edit, problem):
     (directory / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CorruptFile) as error:
         Model.load(store, POOL)
-    assert error.value.message.startswith(f"{directory / 'meta.json'} is damaged ({problem}")
-    assert error.value.message.endswith("run 'forecast train' to retrain it")
+    assert error.value.message.startswith(f"{directory / 'meta.json'} is a damaged model: {problem}")
+    assert error.value.message.endswith("; run 'forecast train' to retrain it")
 
 
 def test_weights_that_do_not_match_metadata_are_refused(saved):

@@ -12,7 +12,8 @@ import pytest
 from conftest import random_walk_bars
 from fault_helpers import run, start
 from forecaster.bars import Bars, format_csv
-from forecaster.model import POOL, Model, meta_problem
+from forecaster.guards import check_meta
+from forecaster.model import POOL, Model
 from forecaster.store import Store
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
@@ -136,7 +137,9 @@ def test_unseen_tickers_are_calibrated_against_a_pool_trained_without_them(cli, 
     assert (refused.code, refused.err) == (2, "Error: --unseen keeps tickers out of a pool: it needs --model pooled\n")
 
 
-def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path):
+@pytest.mark.parametrize("stop, code, message", [(signal.SIGKILL, -9, ""),
+                                                 (signal.SIGTERM, 143, "Error: stopped by SIGTERM\n")])
+def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path, stop, code, message):
     home = tmp_path / "home"
     for seed, ticker in enumerate(TICKERS):
         path = tmp_path / f"{ticker}.csv"
@@ -147,8 +150,9 @@ def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path):
     process = start(home, "train", "--window", "10", "--hidden", "8", "--epochs", "5000", "--patience", "0",
                     "--seed", "3")
     time.sleep(4.0)  # well into training
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=30)
+    process.send_signal(stop)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out, err) == (code, "", message)
     assert {p.name: p.read_bytes() for p in (home / "models" / POOL).iterdir()} == before
-    assert meta_problem(Model.load(Store(home), POOL).meta) is None
+    check_meta(Model.load(Store(home), POOL).meta, home / "models" / POOL / "meta.json", "")
     assert run(home, "predict", "-q").returncode == 0

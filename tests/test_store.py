@@ -94,3 +94,12 @@ def test_lock_times_out_with_a_clear_message():
     assert error.value.message == "MSFT is locked by another forecast process (waited 0.05 s); try again later"
     with store.lock("MSFT", timeout=0.05):
         pass
+
+
+def test_a_relative_home_is_made_absolute_before_it_goes_anywhere(cli, tmp_path, monkeypatch):
+    """Absolute, because it also goes to processes with another working directory (Dask workers)."""
+    monkeypatch.chdir(tmp_path)
+    assert Store("wl").home == tmp_path / "wl"
+    result = cli("list", "--home", "wl")
+    assert result.err == f"Nothing stored in {tmp_path / 'wl'} yet: try 'forecast fetch MSFT' or 'forecast fetch " \
+                         "--sample'.\n"

@@ -9,6 +9,7 @@ import pytest
 from forecaster.backtest import kupiec
 from forecaster.bars import Bars, format_csv
 from forecaster.predictions import COLUMNS
+from forecaster.track import COLUMNS as SCORE_COLUMNS
 from forecaster.track import TAIL_COLUMNS
 
 # Adjusted closes of ABC: 100, 102, 101, 103, 104 on five sessions.
@@ -122,11 +123,17 @@ def test_score_for_a_ticker_with_no_record(cli, isolated_home):
     assert result.code == 4 and len(json.loads(result.out)) == 2
 
 
-def test_score_with_no_log_at_all(cli, isolated_home):
-    result = cli("score")
+@pytest.mark.parametrize("fmt, out", [("json", "[]\n"), ("csv", ",".join(SCORE_COLUMNS + TAIL_COLUMNS) + "\n"),
+                                     ("table", None)])
+def test_score_with_no_log_at_all_is_an_empty_report(cli, isolated_home, fmt, out):
+    result = cli("score", "-f", fmt)
     log = isolated_home / "data" / "predictions.csv"
     assert (result.code, result.err) == (
-        3, f"Error: no forecasts logged in {log} yet: run 'forecast predict' (the record builds up as days pass)\n")
+        0, f"no forecasts logged in {log} yet: run 'forecast predict' (the record builds up as days pass)\n")
+    if out is not None:
+        assert result.out == out
+    else:
+        assert result.out.startswith("Live track record") and "awaiting_data" in result.out
 
 
 # ------------------------------------------------------------------------------------------- tails of the record
@@ -158,8 +165,8 @@ def test_score_counts_the_hits_of_each_tail_and_tests_them_once_enough_are_expec
     one = score_json(cli)[0]
     assert {k: one[k] for k in TAIL_COLUMNS} == {
         "expected_per_tail": 6.0, "hits_lower": 3, "hits_upper": 10,
-        "kupiec_p_lower": kupiec(3, 120, 0.05).p_value, "kupiec_p_upper": kupiec(10, 120, 0.05).p_value,
-        "traffic_light": None}
+        "kupiec_p_lower": pytest.approx(kupiec(3, 120, 0.05).p_value, rel=1e-11),  # JSON keeps 12 digits
+        "kupiec_p_upper": pytest.approx(kupiec(10, 120, 0.05).p_value, rel=1e-11), "traffic_light": None}
     assert (round(one["kupiec_p_lower"], 4), round(one["kupiec_p_upper"], 4)) == (0.1659, 0.1246)
 
 
@@ -177,7 +184,7 @@ def test_score_of_mixed_levels_counts_each_forecast_at_its_own_level(cli, isolat
     write_record(isolated_home, "L" * 9 + "." * 91 + "L" * 3 + "." * 97, [0.9] * 100 + [0.98] * 100)
     one = score_json(cli)[0]
     assert (one["expected_per_tail"], one["hits_lower"]) == (6.0, 12)
-    assert one["kupiec_p_lower"] == kupiec(9, 100, 0.05).p_value
+    assert one["kupiec_p_lower"] == pytest.approx(kupiec(9, 100, 0.05).p_value, rel=1e-11)  # JSON keeps 12 digits
     # with 500 forecasts at 0.98 (5 expected), both levels are tested: χ²(2) of the summed statistics
     write_record(isolated_home, "L" * 9 + "." * 91 + "L" * 3 + "." * 497, [0.9] * 100 + [0.98] * 500)
     one = score_json(cli)[0]
@@ -319,6 +326,33 @@ def test_plot_with_model_record_and_evaluation_defaults_to_ticker_png(cli, isola
     assert (width, height) == (1100, 960)
 
 
+def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_models_interval(cli, isolated_home,
+                                                                                            tmp_path, monkeypatch):
+    import csv
+
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text, to be read back
+    assert cli("fetch", "--sample", "-q").code == 0
+    evaluation = tmp_path / "eval.csv"
+    assert cli("evaluate", "MSFT", "--test-start", "2012-12-03", "--horizon", "5", "--window", "10", "--hidden", "8",
+               "--epochs", "2", "--predictions", evaluation, "-q").code == 0
+    chart = tmp_path / "chart.svg"
+    assert cli("plot", "MSFT", "--evaluation", evaluation, "--out", chart, "-q").code == 0
+    svg = chart.read_text()
+    assert "naive (close 5 sessions earlier)" in svg and "previous close" not in svg
+    assert "model's 90% interval" in svg and "its 90% interval holds" in svg
+    with evaluation.open() as handle:  # a file written before the horizon column: the horizon is recognised
+        rows = [{k: v for k, v in row.items() if k != "horizon"} for row in csv.DictReader(handle)]
+    older = tmp_path / "older.csv"
+    with older.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert cli("plot", "MSFT", "--evaluation", older, "--out", chart, "-q").code == 0
+    assert "naive (close 5 sessions earlier)" in chart.read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -326,8 +360,7 @@ def test_plot_with_model_record_and_evaluation_defaults_to_ticker_png(cli, isola
         (["plot", "IBM", "--out", "/nonexistent-folder/x.png"], 2,
          "cannot write /nonexistent-folder/x.png: folder /nonexistent-folder does not exist"),
         (["plot", "IBM", "--out", "{tmp}"], 2, "--out {tmp} is a directory; give a file name such as {tmp}/chart.png"),
-        (["plot", "IBM", "--evaluation", "{tmp}/missing.csv"], 2,
-         "cannot read evaluation file {tmp}/missing.csv: No such file or directory"),
+        (["plot", "IBM", "--evaluation", "{tmp}/missing.csv"], 2, "{tmp}/missing.csv: no such file"),
         (["plot", "IBM", "--last", "1"], 2, "--last must be between 2 and 20000, got 1"),
     ],
 )

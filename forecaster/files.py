@@ -1,0 +1,85 @@
+"""Reading and writing the files a user names: only regular files, never blocking.
+
+A path that is a directory, a FIFO, a device or a socket (or a symlink to one) is refused at once, before it is
+opened for reading or replaced by a write: reading a FIFO waits for a writer that may never come, reading a device
+may never end (/dev/zero) or have side effects, and an atomic write would replace the node by a regular file (run as
+root, `--out /dev/full` destroyed the device). Two helpers, one per direction:
+
+- `read_input_file(path, what)`: the bytes of a file the user gave (a CSV to import, an evaluation file,
+  forecast.toml); UsageError naming the path and what it is otherwise;
+- `check_output_file(path)`: a path the user gave for us to write (a plot, evaluation rows); UsageError when it
+  exists and is not a regular file, so nothing is touched.
+
+`read_regular` is their common core, also used for the store's own files (forecaster.store.read_stored_bytes).
+Standard library only: `predict` reads forecast.toml and starts fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from forecaster.errors import UsageError
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+class NotAFile(Exception):
+    """The path exists but is not a regular file; `kind` says what it is ("a directory", "a FIFO (named pipe)")."""
+
+    def __init__(self, path: Path, mode: int):
+        self.path = path
+        self.kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        super().__init__(f"{path} is {self.kind}")
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of the regular file at `path` (symlinks followed). Raises NotAFile for anything else, checked before
+    it is opened and again on the open descriptor, which is opened non-blocking so that a FIFO swapped in between
+    cannot stall; OSError (FileNotFoundError, PermissionError, ...) as open() raises it."""
+    try:
+        status = os.stat(path)
+    except NotADirectoryError:  # a part of the path is a file: there is no such file
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path)) from None
+    if not stat.S_ISREG(status.st_mode):
+        raise NotAFile(Path(path), status.st_mode)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise NotAFile(Path(path), status.st_mode)
+        return handle.read()
+
+
+def read_input_file(path: Path, what: str = "a file", missing_ok: bool = False) -> bytes | None:
+    """The bytes of a file the user named (`what` it should be, e.g. "a CSV file", for messages); UsageError naming
+    the path when it is missing (None instead with `missing_ok`), unreadable, or not a regular file."""
+    try:
+        return read_regular(path)
+    except NotAFile as error:
+        raise UsageError(f"{path} is {error.kind}, not {what}") from None
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise UsageError(f"{path}: no such file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise UsageError(f"{path} cannot be read ({error.strerror or error})") from None
+
+
+def check_output_file(path: Path) -> None:
+    """UsageError when `path`, which the user gave for us to write, exists and is not a regular file (symlinks
+    followed); nothing is opened or written. A path that does not exist yet is fine."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return  # absent (or in a folder we cannot search): writing it will say what is wrong
+    if stat.S_ISDIR(status.st_mode):
+        raise UsageError(f"{path} is a directory; give a file name")
+    if not stat.S_ISREG(status.st_mode):
+        kind = NotAFile(Path(path), status.st_mode).kind
+        raise UsageError(f"{path} is {kind}, not a regular file; nothing was written (give a file name)")

@@ -1,0 +1,271 @@
+"""What forecaster refuses to trust: data too degenerate to train on, a model whose band is degenerate, a model file
+whose values no trained model can have, and a forecast that is not a number.
+
+- `check_trainable(bars, ticker)`: called by training before any work. A history whose closes never move, or do
+  not move on more than half of its days or of its last RECENT_DAYS days (a halted or thinly traded symbol, a
+  stale feed), has no risk to forecast: its intervals would have zero width. UsageError naming the ticker and why.
+- `check_band(forecasts, ticker)`: the last check before a model is saved: its intervals at every horizon must be
+  finite and wider than nothing.
+- `check_meta(meta, path, advice)`: every value of a loaded model's meta.json that forecasts use, one rule per field
+  (META_RULES and, for each ticker's section, TICKER_RULES: tables, extended with the format). CorruptFile "... is a
+  damaged model: FIELD ...; run 'forecast train' to retrain it" (exit 3). `check_weights` likewise for the arrays of
+  its weights file: finite numbers.
+- `check_forecasts(rows, ticker)`: the last guard between a model and any output or log: no forecast that is not a
+  positive finite number, no band with lower above upper.
+
+numpy only: `predict` loads models and starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.bars import Bars
+from forecaster.errors import CorruptFile, DataUnavailable, UsageError
+from forecaster.output import plural
+
+RECENT_DAYS = 60  # the span whose stillness is judged on its own: the intervals are calibrated on the latest days
+MAX_STILL_SHARE = 0.5  # more days than this share without a move, and the history is too still to forecast
+MIN_BAND = 1e-6  # an interval narrower than this share of the price has (in effect) zero width
+MAX_QUANTILE = 100.0  # standardised errors: no trained model's 5% or 95% quantile is anywhere near this
+
+
+# ------------------------------------------------------------------------------------------------- training
+def check_trainable(bars: Bars, ticker: str) -> None:
+    """UsageError, naming `ticker` and the reason, when `bars` are too still to train on (see the module
+    docstring); nothing otherwise. Too few rows is left to training, which knows how many it needs."""
+    prices = bars.adj_close
+    if len(prices) < 2:
+        return
+    if np.all(prices == prices[0]):
+        raise UsageError(f"{ticker}: every close is the same ({prices[0]:.6g}): there is no movement to learn and no "
+                         "risk to forecast")
+    still = np.abs(np.diff(np.log(prices))) < 1e-12
+    recent = min(RECENT_DAYS, len(still))
+    for days, span in ((still[-RECENT_DAYS:], f"the last {recent} {plural(recent, 'day')}"),
+                       (still, f"its {len(still)} {plural(len(still), 'day')}")):
+        count = int(days.sum())
+        if count > MAX_STILL_SHARE * len(days):
+            raise UsageError(f"{ticker}: prices do not move on {count} of {span} (a halted or thinly traded symbol, "
+                             "or a stale feed?): a model of them would forecast no risk at all")
+
+
+def check_band(forecasts: list[dict], ticker: str) -> None:
+    """UsageError naming `ticker` unless every forecast (dicts with horizon, forecast, lower, upper) has a finite
+    band wider than MIN_BAND of the price: a model that would print '25.21 [25.21, 25.21]' is never saved."""
+    for row in forecasts:
+        centre, lower, upper = row["forecast"], row["lower"], row["upper"]
+        if not all(math.isfinite(v) for v in (centre, lower, upper)) or not upper - lower > MIN_BAND * abs(centre):
+            raise UsageError(f"{ticker}: the trained model's 90% interval {row['horizon']} "
+                             f"{'session' if row['horizon'] == 1 else 'sessions'} ahead is degenerate ({centre:.6g} "
+                             f"[{lower:.6g}, {upper:.6g}]): the data gives it no risk to forecast; no model was saved")
+
+
+# ------------------------------------------------------------------------------------------------- forecasts
+def check_forecasts(rows: list[dict], ticker: str) -> None:
+    """DataUnavailable naming `ticker` and the date when a forecast, or its band, is not a positive finite number,
+    or its lower bound is above its upper bound; such a row is never printed, plotted or logged."""
+    for row in rows:
+        values = (row["forecast"], row["lower"], row["upper"])
+        if not all(isinstance(v, float | int) and math.isfinite(v) and v > 0 for v in values) or values[1] > values[2]:
+            shown = ", ".join(f"{name} {value}" for name, value in zip(("forecast", "lower", "upper"), values,
+                                                                          strict=True))
+            raise DataUnavailable(f"{ticker}: the model gave no usable forecast for {row['date']} ({shown}); run "
+                                  f"'forecast train {ticker}' to retrain it")
+
+
+# ------------------------------------------------------------------------------------------------ model files
+Rule = Callable[[object, dict], "str | None"]  # (value, whole meta) -> the problem, or None when the value is fine
+
+
+def number(low: float | None = None, high: float | None = None, *, above: float | None = None,
+           integer: bool = False) -> Rule:
+    """A finite number (an integer with `integer`) in [low, high], or greater than `above`."""
+    def rule(value, meta):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if integer and value != int(value):
+            return f"must be an integer, got {value!r}"
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"must be between {low:g} and {high:g}, got {value!r}"
+        if above is not None and not value > above:
+            return f"must be greater than {above:g}, got {value!r}"
+        return None
+    return rule
+
+
+def numbers(length: Callable[[dict], int], element: Rule) -> Rule:
+    """A list of `length(meta)` values, each passing `element`."""
+    def rule(value, meta):
+        if not isinstance(value, list) or len(value) != length(meta):
+            return f"must be a list of {length(meta)} numbers, got {value!r}"
+        return next((f"[{i}] {problem}" for i, item in enumerate(value) if (problem := element(item, meta))), None)
+    return rule
+
+
+def one_of(*choices: str) -> Rule:
+    def rule(value, meta):
+        return None if value in choices else f"must be one of {', '.join(choices)}, got {value!r}"
+    return rule
+
+
+def matches(pattern: str, what: str) -> Rule:
+    def rule(value, meta):
+        return None if isinstance(value, str) and re.fullmatch(pattern, value) else f"must be {what}, got {value!r}"
+    return rule
+
+
+def parses(parse: Callable, what: str) -> Rule:
+    """A value that `parse` accepts (a date, a time)."""
+    def rule(value, meta):
+        try:
+            parse(value)
+        except (TypeError, ValueError):
+            return f"must be {what}, got {value!r}"
+        return None
+    return rule
+
+
+def quantile_grid(value, meta):
+    """{"1": {"lower": [...], "upper": [...]}, "5": ..., "20": ...}: per calibrated horizon, the standardised
+    quantiles at every tail probability, in order (lower ones rising with p, upper ones falling, every lower one
+    below every upper one)."""
+    from forecaster.calibration import CALIBRATED_HORIZONS, TAIL_PROBABILITIES
+
+    if not isinstance(value, dict) or sorted(value, key=str) != sorted(str(h) for h in CALIBRATED_HORIZONS):
+        return f"must map the horizons {', '.join(map(str, CALIBRATED_HORIZONS))} to quantiles, got {value!r}"
+    for horizon, tails in value.items():
+        if not isinstance(tails, dict):
+            return f"[\"{horizon}\"] must hold lower and upper quantiles, got {tails!r}"
+        for tail in ("lower", "upper"):
+            problem = numbers(lambda m: len(TAIL_PROBABILITIES), number(-MAX_QUANTILE, MAX_QUANTILE))(
+                tails.get(tail), meta)
+            if problem:
+                return f"[\"{horizon}\"].{tail}{'' if problem.startswith('[') else ' '}{problem}"
+        lower, upper = np.array(tails["lower"]), np.array(tails["upper"])
+        if np.any(np.diff(lower) < 0) or np.any(np.diff(upper) > 0) or lower.max() >= upper.min():
+            return (f"[\"{horizon}\"] are out of order (lower quantiles must rise, upper ones fall, all lower below "
+                    "upper)")
+    return None
+
+
+def degrees_of_freedom(value, meta):
+    """ν of the Student-t (> 2: a finite variance), or null for the Gaussian."""
+    return None if value is None else number(above=2)(value, meta)
+
+
+def _inputs(meta: dict) -> int:
+    from forecaster.panel import input_names
+
+    return len(input_names(meta.get("features"), bool(meta.get("market"))))
+
+
+def _training_bound(name: str, bound: str):
+    from forecaster.config import BY_NAME
+
+    return getattr(BY_NAME[f"train.{name}"], bound)
+
+
+def _hyperparameter(name: str) -> Rule:
+    def rule(value, meta):  # the same bounds as the training option (forecaster.config)
+        return number(_training_bound(name, "low"), _training_bound(name, "high"), integer=True)(value, meta)
+    return rule
+
+
+def _tickers(value, meta):
+    from forecaster.store import normalize_ticker
+
+    if not isinstance(value, dict) or not value:
+        return f"must name the tickers the model serves, got {value!r}"
+    for ticker in value:
+        try:
+            normalize_ticker(ticker)
+        except UsageError:
+            return f"has {ticker!r}, which is not a ticker symbol"
+    return None
+
+
+def _market(value, meta):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return f"must be null or the market's ticker and last date, got {value!r}"
+    return matches(r"[A-Z0-9^][A-Z0-9.^=\-]{0,19}", "a ticker symbol")(value.get("ticker"), meta)
+
+
+_DATE = parses(dt.date.fromisoformat, "a date (YYYY-MM-DD)")
+_PAIR = numbers(lambda m: 2, number())
+
+# Every value of meta.json that a forecast uses, with what a trained model can hold there. Fields are dotted paths;
+# TICKER_RULES apply to each section under "tickers".
+META_RULES: tuple[tuple[str, Rule], ...] = (
+    ("kind", one_of("pooled", "per-ticker")),
+    ("hyperparameters.window", _hyperparameter("window")),
+    ("hyperparameters.hidden", _hyperparameter("hidden")),
+    ("hyperparameters.layers", _hyperparameter("layers")),
+    ("hyperparameters.seed", _hyperparameter("seed")),
+    ("features", one_of("range", "returns")),
+    ("market", _market),
+    ("pool.nu", degrees_of_freedom),
+    ("pool.har.beta", numbers(lambda m: 3, number(0, 10))),
+    ("pool.har.offset", _PAIR),
+    ("training.first_date", _DATE),
+    ("training.last_date", _DATE),
+    ("created_at", parses(dt.datetime.fromisoformat, "a date and time (ISO 8601)")),
+    ("weights_file", matches(r"weights-[0-9a-f]{16}\.npz", "a weights file name (weights-<16 hex digits>.npz)")),
+    ("weights_sha256", matches(r"[0-9a-f]{64}", "a SHA-256 (64 hex digits)")),
+    ("tickers", _tickers),
+)
+TICKER_RULES: tuple[tuple[str, Rule], ...] = (
+    ("level", number(-60, 10)),
+    ("offset", number(-20, 20)),
+    ("scaler.mean", numbers(_inputs, number())),
+    ("scaler.scale", numbers(_inputs, number(above=0))),
+    ("network_share", number(0, 1)),
+    ("scale_share", number(0, 1.5)),
+    ("persistence", number(0, 1)),
+    ("quantiles", quantile_grid),
+    ("training.first_date", _DATE),
+    ("training.last_date", _DATE),
+    ("training.rows", number(1, 10**8, integer=True)),
+)
+
+
+def check_weights(state: dict[str, np.ndarray], path: Path, advice: str) -> None:
+    """CorruptFile naming the array unless every array of a loaded weights file holds finite numbers, as a trained
+    network's do."""
+    for name, array in state.items():
+        if array.dtype.kind not in "fiu" or not np.isfinite(array).all():
+            raise CorruptFile(f"{path} is a damaged model: {name} holds values that are not finite numbers; {advice}")
+
+
+def check_meta(meta: dict, path: Path, advice: str) -> None:
+    """CorruptFile naming the file, the field and the problem when a value of `meta` (read from `path`) is one no
+    trained model holds (see META_RULES and TICKER_RULES); `advice` says how to get a sound one."""
+    problem = _first_problem(meta, META_RULES, "") or next(
+        (found for ticker, section in meta["tickers"].items()
+         if (found := _first_problem(section, TICKER_RULES, f"tickers.{ticker}.", meta))), None)
+    if problem:
+        raise CorruptFile(f"{path} is a damaged model: {problem}; {advice}")
+
+
+def _first_problem(section, rules, prefix: str, meta: dict | None = None) -> str | None:
+    for field, rule in rules:
+        value = section
+        try:
+            for key in field.split("."):
+                value = value[key]
+        except (KeyError, TypeError, IndexError):
+            problem = "is missing"
+        else:
+            problem = rule(value, section if meta is None else meta)
+        if problem:
+            separator = "" if problem.startswith("[") else " "  # field[1] must ..., field must ...
+            return f"{prefix}{field}{separator}{problem}"
+    return None
