@@ -339,7 +339,7 @@ def predict(
     predictions, failures = predict_tickers(store, names, days)
     rows = [row for prediction in predictions for row in prediction.rows]
     for prediction in predictions:
-        for note in prediction.warnings:
+        for note in prediction.warnings.values():
             terminal.warn(note)
         if prediction.live_record:
             terminal.info(prediction.live_record)

@@ -39,7 +39,7 @@ from forecaster.store import CONFIG_FILE, normalize_ticker
 
 @dataclass(frozen=True)
 class Setting:
-    section: str  # the file's [section]: "fetch", "train" (train and evaluate) or "parallel"
+    section: str  # the file's [section]: "fetch", "train" (train and evaluate), "predict" or "parallel"
     key: str  # the key in that section; the command-line option is --key with '-' for '_'
     default: object  # None: none (for jobs: the number of cores)
     help: str
@@ -96,8 +96,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train", "features", "auto", "Inputs per day: 'range' (log return, high-low range, overnight gap, "
             "intraday move), 'returns' (log return only), 'ohlcv' (return, range, volume change) or 'auto' (range "
             "where the data has real OHLC, else returns).", str, choices=_feature_sets()),
-    Setting("parallel", "jobs", None, "Tickers trained at once, in worker processes [default: the number of "
-            "cores].", int, 1, 1024),
+    Setting("predict", "level", 0.90, "Probability that an interval holds the price.", float, 0.5, 0.998),
+    Setting("parallel", "jobs", None, "Worker processes: tickers trained (or reported) at once.", int, 1, 1024),
     Setting("parallel", "scheduler", None, "Run the per-ticker jobs on this Dask scheduler (e.g. "
             "tcp://host:8786) instead of this machine.", str, env="FORECAST_SCHEDULER"),
 )
@@ -105,8 +105,9 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 SECTIONS = sorted({setting.section for setting in SETTINGS})
 
 
-def settings_of(*sections: str) -> list[Setting]:
-    return [setting for setting in SETTINGS if setting.section in sections]
+def settings_of(*names: str) -> list[Setting]:
+    """The settings of the sections named ("train"), or named one by one ("predict.level")."""
+    return [setting for setting in SETTINGS if setting.section in names or setting.name in names]
 
 
 @dataclass

@@ -76,19 +76,22 @@ def check_days(days: int) -> None:
         raise UsageError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
 
 
+STALE_DATA, OLD_MODEL = "stale data", "old model"  # the kinds of a Prediction's warnings
+
+
 @dataclass
 class Prediction:
     ticker: str
     rows: list[dict]  # ticker, as_of, date, horizon, forecast, lower, upper, last_close
-    warnings: list[str]  # stale data, model older than data
+    warnings: dict[str, str]  # kind (STALE_DATA, OLD_MODEL) -> one line for the user
     bars: Bars  # the stored bars it was made from
     live_record: str | None = None  # one line on the live track record of 1-day forecasts, once there is one
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int,
-                    today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
-    """Forecast the next `days` sessions of every ticker after its last stored bar, then log all the forecasts at
-    once (one lock, one rewrite of the log, however many tickers). Returns the predictions and the failures."""
+def forecast_tickers(store: Store, tickers: list[str], days: int,
+                     today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+    """Forecast the next `days` sessions of every ticker after its last stored bar, without logging them (`predict`
+    logs them, `report` shows them). Returns the predictions and the failures."""
     check_days(days)
     predictions, failures = [], []
     for ticker in tickers:
@@ -96,6 +99,14 @@ def predict_tickers(store: Store, tickers: list[str], days: int,
             predictions.append(_forecast_ticker(store, normalize_ticker(ticker), days, today or dt.date.today()))
         except ForecastError as error:
             failures.append((ticker, error))
+    return predictions, failures
+
+
+def predict_tickers(store: Store, tickers: list[str], days: int,
+                    today: dt.date | None = None) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+    """`forecast_tickers`, then log all the forecasts at once (one lock, one rewrite of the log, however many
+    tickers). Returns the predictions and the failures."""
+    predictions, failures = forecast_tickers(store, tickers, days, today)
     if predictions:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
         by_ticker: dict[str, list[dict]] = {}
@@ -120,16 +131,17 @@ def _forecast_ticker(store: Store, ticker: str, days: int, today: dt.date) -> Pr
     bars = store.read_bars(ticker)
     as_of = bars.last_date
     rows = forecast_sessions(store, ticker, forecaster, bars, days)
-    warnings = []
+    warnings = {}
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        warnings.append(f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch {ticker}' "
-                        "to update")
+        warnings[STALE_DATA] = (f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; run 'forecast fetch "
+                                f"{ticker}' to update")
     trained_until = forecaster.meta["training"]["last_date"]
     if trained_until < as_of:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
-        warnings.append(f"{ticker}: model trained on data to {trained_until}, {newer} newer "
-                        f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain")
+        warnings[OLD_MODEL] = (f"{ticker}: model trained on data to {trained_until}, {newer} newer "
+                               f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to "
+                               "retrain")
     return Prediction(ticker, rows, warnings, bars)
 
 

@@ -60,9 +60,9 @@ scheduler = "tcp://127.0.0.1:8786"
     ("[train]\nepochs = 5\nwindw = 20\n", "{path} line 3: unknown key 'windw' in [train] (known: window, hidden, "
                                           "layers, epochs, batch_size, lr, patience, seed, features)"),
     ("[training]\nwindow = 20\n", "{path} line 1: unknown key 'training' (known: tickers, [fetch], [parallel], "
-                                  "[train])"),
+                                  "[predict], [train])"),
     ("watchlist = [\"A\"]\n", "{path} line 1: unknown key 'watchlist' (known: tickers, [fetch], [parallel], "
-                              "[train])"),
+                              "[predict], [train])"),
     ("\n[train]\nwindow = 5000\n", "{path} line 3: [train] window must be between 2 and 1000, got 5000"),
     ("[train]\nwindow = \"30\"\n", "{path} line 2: [train] window must be an integer, got '30'"),
     ("[train]\nepochs = 2.5\n", "{path} line 2: [train] epochs must be an integer, got 2.5"),
