@@ -447,10 +447,11 @@ def score(
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Score every logged forecast whose date has come against what happened, and against naive."""
+    """Score every logged forecast whose date has come against what happened and against naive, and backtest the
+    tails of its intervals."""
     from forecaster.errors import DataUnavailable
     from forecaster.predictions import read_predictions
-    from forecaster.track import COLUMNS, score_ticker
+    from forecaster.track import COLUMNS, TAIL_COLUMNS, score_ticker
 
     since_date = _parse_date(since, "--since")
     store, terminal, _ = _session(home, quiet, debug)
@@ -466,10 +467,16 @@ def score(
             if ticker not in logged:
                 raise DataUnavailable(f"no logged forecasts for {ticker}; run 'forecast predict {ticker}' first")
             rows.extend(score_ticker(ticker, log, store.read_bars(ticker),
-                                     since_date.isoformat() if since_date else None))
+                                     since_date.isoformat() if since_date else None, tails=True))
         except ForecastError as error:
             failures.append((ticker, error))
-    _results(terminal, rows, COLUMNS, format, "Live track record (ratio < 1: better than naive)", failures, names)
+    title = "Live track record (ratio < 1: better than naive)"
+    if format is Format.table:  # two tables: one would be too wide to read
+        _results(terminal, rows, COLUMNS, format, title, failures, names)
+        _results(terminal, rows, ["ticker", "horizon", "n", *TAIL_COLUMNS], format, "Tails of the intervals (hits: "
+                 "actual beyond its bound; kupiec_p < 0.05: too many or too few hits)", failures, names)
+    else:
+        _results(terminal, rows, COLUMNS + TAIL_COLUMNS, format, title, failures, names)
     _finish(failures, len(names) - len(failures), terminal)
 
 

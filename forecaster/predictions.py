@@ -1,7 +1,8 @@
 """The track record: every forecast `predict` makes, in `data/predictions.csv`.
 
-Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N), forecast, lower, upper,
-last_close (the adjusted close at as_of that the forecast started from), created_at.
+Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N), forecast, lower, upper, level
+(of the interval [lower, upper]), last_close (the adjusted close at as_of that the forecast started from),
+created_at. Logs written before the level was recorded have no level column: their forecasts were made at 0.90.
 A new forecast for the same (ticker, as_of, date) replaces the earlier row. Appends read, merge and atomically
 rewrite the file under the 'predictions' lock, so concurrent cron jobs never lose or duplicate rows.
 """
@@ -14,14 +15,16 @@ import io
 from forecaster.errors import CorruptFile
 from forecaster.store import Store, atomic_write_text, read_stored_text, utc_now
 
-COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "last_close",
+COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "level", "last_close",
            "created_at")
-NUMBERS = ("forecast", "lower", "upper", "last_close")
+NUMBERS = ("forecast", "lower", "upper", "level", "last_close")
 KEY = ("ticker", "as_of", "date")
+UNRECORDED_LEVEL = 0.90  # the level of forecasts logged without one (older logs, rows given without a level)
 
 
 def read_predictions(store: Store) -> list[dict]:
-    """All logged forecasts (numbers as floats, horizon as int), in file order; [] if there is no log yet."""
+    """All logged forecasts (numbers as floats, horizon as int), in file order; [] if there is no log yet. A log
+    without a level column (written before there was one) reads as level 0.90."""
     path = store.predictions_path
     advice = "fix it or move it away (forecast then starts a new log)"
     try:
@@ -32,27 +35,34 @@ def read_predictions(store: Store) -> list[dict]:
         raise CorruptFile(f"{path} is damaged: it contains binary data; {advice}")
     reader = csv.DictReader(io.StringIO(text))
     try:
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        columns = reader.fieldnames or []
+        missing = [c for c in COLUMNS if c not in columns and c != "level"]
         if missing:
             raise CorruptFile(f"{path}: missing column(s) {', '.join(missing)}; {advice}")
+        unrecorded = {} if "level" in columns else {"level": UNRECORDED_LEVEL}
         rows = []
         for line, row in enumerate(reader, start=2):
+            row.update(unrecorded)
             try:
                 rows.append({**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}})
             except (TypeError, ValueError):
                 raise CorruptFile(f"{path} row {line}: bad number; fix or delete that row") from None
+            if not 0.0 < rows[-1]["level"] < 1.0:
+                raise CorruptFile(f"{path} row {line}: level {row['level']} is not between 0 and 1; fix or delete "
+                                  "that row")
     except csv.Error as error:
         raise CorruptFile(f"{path} is damaged: not a CSV file ({error}); {advice}") from None
     return rows
 
 
 def record_predictions(store: Store, rows: list[dict]) -> list[dict]:
-    """Add forecasts to the log, replacing earlier rows with the same (ticker, as_of, date). Returns the new log."""
+    """Add forecasts to the log, replacing earlier rows with the same (ticker, as_of, date); a row without a `level`
+    is at 0.90. Returns the new log."""
     created = utc_now()
     with store.lock("predictions"):
         merged = {tuple(row[k] for k in KEY): row for row in read_predictions(store)}
         for row in rows:
-            merged[tuple(str(row[k]) for k in KEY)] = {**row, "created_at": created}
+            merged[tuple(str(row[k]) for k in KEY)] = {"level": UNRECORDED_LEVEL, **row, "created_at": created}
         ordered = sorted(merged.values(), key=lambda r: (r["ticker"], r["as_of"], r["date"]))
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")

@@ -6,9 +6,26 @@ session still ahead (`pending`) and how many are for a session that has passed b
 when each was made (the as_of close); their ratio; directional accuracy; and the share of actual prices inside
 [lower, upper].
 
+With `tails`, the backtest of each bound (forecaster.backtest), at the level each forecast was made at:
+- `hits_lower`, `hits_upper`: actual prices below `lower`, above `upper`; `expected_per_tail`: Σ_i (1 - level_i)/2,
+  the number of hits a correct interval has in each tail on average.
+- `kupiec_p_lower`, `kupiec_p_upper`: Kupiec's proportion-of-failures p-value of each tail. Kupiec's test assumes
+  one tail probability; forecasts made at different levels are tested per level and the statistics added
+  (Σ_g LR_g ~ χ²(G), G levels: `backtest.combined_kupiec`), which with one level, the usual case, is Kupiec's test.
+  A level takes part once its forecasts expect at least MIN_EXPECTED_HITS = 5 hits per tail (100 forecasts at
+  0.90, 500 at 0.98); without such a level the p-value is None. Below that, the χ² approximation misjudges the
+  test's size: summed exactly over the binomial distribution of the hits, a test at 5% rejects a correct interval
+  1.6-3.4% of the time for 1-2 expected hits (it cannot reject too few hits) and 8-15% for 2-3 (no hit at all is
+  already "significant"), but 3.3-7.7% from 5 expected hits on (the χ² rule of thumb of at least 5 expected
+  counts). Forecasts more than 1 day ahead made on consecutive days overlap, so their hits cluster by
+  construction: their p-values are rougher.
+- `traffic_light`: the Basel zone ("green", "yellow", "red") of the lower tail of the last 250 scored 1-day
+  forecasts made at level 0.98 (a 99% Value at Risk: Basel's calibration); None for other horizons, or with fewer
+  than 250 such forecasts.
+
 Adjusted closes are revised backwards after every dividend, so each logged forecast is first restated on today's
-adjustment basis: multiplied by (stored adjusted close at as_of) / (last_close logged with it). numpy only: `predict`
-shows the live ratio and must start fast.
+adjustment basis: multiplied by (stored adjusted close at as_of) / (last_close logged with it). numpy only at
+import, and scipy only with `tails` (`forecast score`): `predict` shows the live ratio and must start fast.
 """
 
 from __future__ import annotations
@@ -17,10 +34,21 @@ import datetime as dt
 
 import numpy as np
 
+from forecaster.backtest import (
+    BASEL_LEVEL,
+    BASEL_TAIL,
+    TAILS,
+    combined_kupiec,
+    hits,
+    tail_probability,
+    traffic_light_zone,
+)
 from forecaster.bars import Bars
 
 COLUMNS = ["ticker", "horizon", "n", "pending", "awaiting_data", "rmse", "naive_rmse", "ratio", "mae", "naive_mae",
            "directional_accuracy", "coverage"]
+TAIL_COLUMNS = ["expected_per_tail", "hits_lower", "hits_upper", "kupiec_p_lower", "kupiec_p_upper", "traffic_light"]
+MIN_EXPECTED_HITS = 5  # per tail and level, for a Kupiec p-value (see the module docstring)
 
 
 def latest_rows(predictions: list[dict]) -> list[dict]:
@@ -60,8 +88,9 @@ def _positions(bars: Bars, dates: list[str]) -> np.ndarray:
 
 
 def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None,
-                 today: str | None = None) -> list[dict]:
-    """Score one ticker's logged forecasts against `bars`; one result per horizon, in horizon order.
+                 today: str | None = None, tails: bool = False) -> list[dict]:
+    """Score one ticker's logged forecasts against `bars`; one result per horizon, in horizon order: the COLUMNS,
+    and with `tails` the TAIL_COLUMNS too.
 
     `today` (ISO date, default the local date) separates forecasts still pending from those awaiting data."""
     mine = [r for r in latest_rows(predictions)
@@ -75,7 +104,8 @@ def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | 
         pending = sum(1 for r in unscored if r["date"] > today)
         group = [r for r in known if r["horizon"] == horizon]
         results.append({"ticker": ticker, "horizon": horizon, "pending": pending,
-                        "awaiting_data": len(unscored) - pending, **_metrics(group)})
+                        "awaiting_data": len(unscored) - pending, **_metrics(group),
+                        **(_tail_backtests(group, horizon) if tails else {})})
     return results
 
 
@@ -98,4 +128,25 @@ def _metrics(rows: list[dict]) -> dict:
         "naive_mae": float(np.mean(np.abs(naive - actual))),
         "directional_accuracy": float(np.mean(predicted_move[both] == actual_move[both])) if both.any() else None,
         "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
+    }
+
+
+def _tail_backtests(rows: list[dict], horizon: int) -> dict:
+    """The TAIL_COLUMNS of one horizon's scored forecasts (in date order); see the module docstring."""
+    actual = np.array([r["actual"] for r in rows], dtype=float)
+    probability = np.array([tail_probability(r["level"]) for r in rows])  # p_i of each forecast's tails
+    tested = [p for p in np.unique(probability) if round(p * np.sum(probability == p), 6) >= MIN_EXPECTED_HITS]
+    bounds = {tail: np.array([r[tail] for r in rows], dtype=float) for tail in TAILS}
+    hit = {tail: hits(actual, bound, tail) for tail, bound in bounds.items()}
+    tests = {tail: combined_kupiec([(int(np.sum(h[probability == p])), int(np.sum(probability == p)), float(p))
+                                    for p in tested]) for tail, h in hit.items()}
+    basel = probability == BASEL_TAIL
+    return {
+        "expected_per_tail": round(float(probability.sum()), 6),
+        "hits_lower": int(hit["lower"].sum()),
+        "hits_upper": int(hit["upper"].sum()),
+        "kupiec_p_lower": tests["lower"].p_value if tests["lower"] else None,
+        "kupiec_p_upper": tests["upper"].p_value if tests["upper"] else None,
+        "traffic_light": (traffic_light_zone(actual[basel], bounds["lower"][basel], BASEL_LEVEL)
+                          if horizon == 1 else None),
     }

@@ -65,6 +65,7 @@ def test_predict_logs_every_forecast_and_replaces_repeats(cli, trained, isolated
     assert [(r["ticker"], r["date"], r["horizon"]) for r in rows] == [
         ("ABC", "2021-02-25", "1"), ("ABC", "2021-02-26", "2"), ("ABC", "2021-03-01", "3"),
         ("XYZ", "2021-01-28", "1"), ("XYZ", "2021-01-29", "2")]
+    assert {r["level"] for r in rows} == {"0.9"}  # the level of the interval [lower, upper]
 
 
 def test_predict_csv_format(cli, trained):

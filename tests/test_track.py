@@ -6,8 +6,10 @@ import struct
 import numpy as np
 import pytest
 
+from forecaster.backtest import kupiec
 from forecaster.bars import Bars, format_csv
 from forecaster.predictions import COLUMNS
+from forecaster.track import TAIL_COLUMNS
 
 # Adjusted closes of ABC: 100, 102, 101, 103, 104 on five sessions.
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"]
@@ -22,7 +24,8 @@ def write_prices(home, ticker="ABC", closes=CLOSES):
 
 
 def write_log(home, rows):
-    lines = [",".join(COLUMNS)]
+    """A log as forecaster wrote it before it recorded the level (its forecasts were made at 0.90)."""
+    lines = ["ticker,as_of,date,horizon,forecast,lower,upper,last_close,created_at"]
     for ticker, as_of, date, horizon, forecast, lower, upper, last_close, created in rows:
         lines.append(f"{ticker},{as_of},{date},{horizon},{forecast},{lower},{upper},{last_close},{created}")
     (home / "data").mkdir(exist_ok=True)
@@ -58,6 +61,11 @@ def test_score_gives_exact_numbers_with_pending_duplicates_and_disorder(cli, iso
     assert one["coverage"] == pytest.approx(2 / 3)  # 102 is outside [99, 101.5]
     assert (two["horizon"], two["n"], two["awaiting_data"], two["rmse"], two["coverage"]) == (2, 1, 1, 1.0, 1.0)
     assert two["directional_accuracy"] is None  # forecast 100 = naive 100: no predicted move
+    # the log has no level column: its forecasts were made at 0.90, 5% per tail; 102 is above 101.5
+    assert {k: one[k] for k in TAIL_COLUMNS} == {"expected_per_tail": 0.15, "hits_lower": 0, "hits_upper": 1,
+                                                 "kupiec_p_lower": None, "kupiec_p_upper": None,
+                                                 "traffic_light": None}
+    assert (two["expected_per_tail"], two["hits_lower"], two["hits_upper"]) == (0.05, 0, 0)
 
 
 def test_score_restates_forecasts_after_a_dividend_readjustment(cli, isolated_home):
@@ -84,7 +92,10 @@ def test_score_counts_forecasts_for_sessions_still_ahead_as_pending(cli, isolate
 
 @pytest.mark.parametrize("fmt, expected", [("json", "[]\n"), ("csv", "ticker,horizon,n,pending,awaiting_data,rmse,"
                                                                       "naive_rmse,ratio,mae,naive_mae,"
-                                                                      "directional_accuracy,coverage\n")])
+                                                                      "directional_accuracy,coverage,"
+                                                                      "expected_per_tail,hits_lower,hits_upper,"
+                                                                      "kupiec_p_lower,kupiec_p_upper,"
+                                                                      "traffic_light\n")])
 def test_score_with_nothing_to_report_prints_an_empty_document(cli, isolated_home, fmt, expected):
     write_prices(isolated_home)
     write_log(isolated_home, LOG)
@@ -92,11 +103,12 @@ def test_score_with_nothing_to_report_prints_an_empty_document(cli, isolated_hom
     assert (result.code, result.out, result.err) == (0, expected, "")
 
 
-def test_score_with_nothing_to_report_prints_an_empty_table(cli, isolated_home):
+def test_score_with_nothing_to_report_prints_empty_tables(cli, isolated_home):
     write_prices(isolated_home)
     write_log(isolated_home, LOG)
     result = cli("score", "--since", "2099-01-01")
     assert result.code == 0 and result.out.startswith("Live track record") and "awaiting_data" in result.out
+    assert "\nTails of the intervals" in result.out and "kupiec_p_lower" in result.out
 
 
 def test_score_for_a_ticker_with_no_record(cli, isolated_home):
@@ -115,6 +127,149 @@ def test_score_with_no_log_at_all(cli, isolated_home):
     log = isolated_home / "data" / "predictions.csv"
     assert (result.code, result.err) == (
         3, f"Error: no forecasts logged in {log} yet: run 'forecast predict' (the record builds up as days pass)\n")
+
+
+# ------------------------------------------------------------------------------------------- tails of the record
+def write_record(home, moves: str, levels: list[float], horizon: int = 1) -> None:
+    """A log of len(moves) forecasts of ABC, each `horizon` sessions ahead with the interval [99, 101] at its level
+    in `levels`, made from a close of 100 (the first `horizon` closes are 100), and the prices: the close
+    forecast is 100, or 98 where `moves` has 'L' (a hit of the lower bound), 102 where it has 'U' (upper)."""
+    closes = [100.0] * horizon + [{"L": 98.0, "U": 102.0, ".": 100.0}[m] for m in moves]
+    dates = np.busday_offset(np.datetime64("2020-01-02", "D"), np.arange(len(closes)), roll="forward")
+    bars = Bars(dates, *(np.array(closes) for _ in range(5)), np.full(len(closes), 1000.0))
+    (home / "data").mkdir(exist_ok=True)
+    (home / "data" / "ABC.csv").write_text(format_csv(bars))
+    lines = [",".join(COLUMNS)]
+    for j, level in zip(range(horizon, len(closes)), levels, strict=True):
+        lines.append(f"ABC,{dates[j - horizon]},{dates[j]},{horizon},100.0,99.0,101.0,{level},"
+                     f"{closes[j - horizon]},2024-01-02T22:00:00+00:00")
+    (home / "data" / "predictions.csv").write_text("\n".join(lines) + "\n")
+
+
+def score_json(cli, *args):
+    result = cli("score", "ABC", *args, "-f", "json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_score_counts_the_hits_of_each_tail_and_tests_them_once_enough_are_expected(cli, isolated_home):
+    # 120 forecasts at 0.90: 6 hits expected in each tail; 3 below the interval, 10 above
+    write_record(isolated_home, "L" * 3 + "U" * 10 + "." * 107, [0.9] * 120)
+    one = score_json(cli)[0]
+    assert {k: one[k] for k in TAIL_COLUMNS} == {
+        "expected_per_tail": 6.0, "hits_lower": 3, "hits_upper": 10,
+        "kupiec_p_lower": kupiec(3, 120, 0.05).p_value, "kupiec_p_upper": kupiec(10, 120, 0.05).p_value,
+        "traffic_light": None}
+    assert (round(one["kupiec_p_lower"], 4), round(one["kupiec_p_upper"], 4)) == (0.1659, 0.1246)
+
+
+def test_score_leaves_kupiec_out_below_five_expected_hits(cli, isolated_home):
+    write_record(isolated_home, "U" * 5 + "." * 94, [0.9] * 99)  # 4.95 expected hits per tail
+    one = score_json(cli)[0]
+    assert (one["expected_per_tail"], one["hits_upper"], one["kupiec_p_lower"], one["kupiec_p_upper"]) == (
+        4.95, 5, None, None)
+
+
+def test_score_of_mixed_levels_counts_each_forecast_at_its_own_level(cli, isolated_home):
+    # 100 forecasts at 0.90 (5 expected hits per tail), then 100 at 0.98 (1 expected): each level with at least 5
+    # expected hits is tested at its own tail probability, and the statistics are added (χ² with one degree of
+    # freedom per level tested): here the 0.90 forecasts alone
+    write_record(isolated_home, "L" * 9 + "." * 91 + "L" * 3 + "." * 97, [0.9] * 100 + [0.98] * 100)
+    one = score_json(cli)[0]
+    assert (one["expected_per_tail"], one["hits_lower"]) == (6.0, 12)
+    assert one["kupiec_p_lower"] == kupiec(9, 100, 0.05).p_value
+    # with 500 forecasts at 0.98 (5 expected), both levels are tested: χ²(2) of the summed statistics
+    write_record(isolated_home, "L" * 9 + "." * 91 + "L" * 3 + "." * 497, [0.9] * 100 + [0.98] * 500)
+    one = score_json(cli)[0]
+    assert (one["expected_per_tail"], one["hits_lower"]) == (10.0, 12)
+    statistic = kupiec(9, 100, 0.05).statistic + kupiec(3, 500, 0.01).statistic
+    assert one["kupiec_p_lower"] == pytest.approx(np.exp(-statistic / 2))  # P(χ²(2) > s) = exp(-s/2)
+
+
+def test_score_gives_the_traffic_light_of_the_last_250_one_day_forecasts_at_99_percent(cli, isolated_home):
+    # 300 forecasts at 0.98: 20 lower hits in the first 50, then 5 in the last 250 (yellow: 5-9 of 250 at 1%)
+    moves = "L" * 20 + "." * 30 + "." * 245 + "L" * 5
+    write_record(isolated_home, moves, [0.98] * 300)
+    one = score_json(cli)[0]
+    assert (one["hits_lower"], one["traffic_light"]) == (25, "yellow")
+    write_record(isolated_home, moves, [0.90] * 50 + [0.98] * 250)  # still 250 at 0.98
+    assert score_json(cli)[0]["traffic_light"] == "yellow"
+    write_record(isolated_home, moves[:-4] + "." * 4, [0.98] * 300)  # 1 hit in the last 250
+    assert score_json(cli)[0]["traffic_light"] == "green"
+
+
+@pytest.mark.parametrize(("levels", "horizon"), [([0.90] * 51 + [0.98] * 249, 1),  # 249 forecasts at 99%
+                                                 ([0.98] * 300, 2)])  # not 1 day ahead
+def test_score_has_no_traffic_light_where_basel_does_not_apply(cli, isolated_home, levels, horizon):
+    write_record(isolated_home, "L" * 20 + "." * 280, levels, horizon)
+    one = score_json(cli)[0]
+    assert (one["horizon"], one["n"], one["traffic_light"]) == (horizon, 300, None)
+
+
+def test_score_prints_the_tails_in_a_second_table(cli, isolated_home):
+    write_record(isolated_home, "L" * 3 + "U" * 10 + "." * 107, [0.9] * 120)
+    result = cli("score", "ABC")
+    assert result.code == 0, result.err
+    tails = result.out.split("Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or "
+                             "too few hits)")[1]
+    for header in ("expected_per_tail", "hits_lower", "hits_upper", "kupiec_p_lower", "kupiec_p_upper",
+                   "traffic_light"):
+        assert header in tails and header not in result.out.split("Tails")[0]
+    row = next(line for line in tails.splitlines() if "ABC" in line)
+    assert [cell.strip() for cell in row.strip("│| ").replace("|", "│").split("│")] == [
+        "ABC", "1", "120", "6.0000", "3", "10", f"{kupiec(3, 120, 0.05).p_value:.4f}",
+        f"{kupiec(10, 120, 0.05).p_value:.4f}", "-"]
+
+
+def test_a_log_without_levels_is_read_at_090_and_rewritten_with_them(isolated_home):
+    from forecaster.predictions import read_predictions, record_predictions
+    from forecaster.store import Store
+
+    write_log(isolated_home, LOG[:2])
+    store = Store()
+    assert [row["level"] for row in read_predictions(store)] == [0.9, 0.9]
+    new = {"ticker": "ABC", "as_of": "2024-01-08", "date": "2024-01-09", "horizon": 1, "forecast": 104.0,
+           "lower": 100.0, "upper": 108.0, "last_close": 104.0}
+    record_predictions(store, [new, {**new, "ticker": "XYZ", "level": 0.98}])  # predict's rows carry no level yet
+    lines = store.predictions_path.read_text().splitlines()
+    assert lines[0] == "ticker,as_of,date,horizon,forecast,lower,upper,level,last_close,created_at"
+    assert [line.split(",")[7] for line in lines[1:]] == ["0.9", "0.9", "0.9", "0.98"]
+    assert [row["level"] for row in read_predictions(store)] == [0.9, 0.9, 0.9, 0.98]
+
+
+@pytest.mark.parametrize("level", ["1.0", "0", "-0.9", "nan", "high", ""])
+def test_a_logged_level_outside_0_and_1_is_a_damaged_row(cli, isolated_home, level):
+    write_record(isolated_home, "..", [0.9, 0.9])
+    log = isolated_home / "data" / "predictions.csv"
+    lines = log.read_text().splitlines()
+    lines[2] = lines[2].replace(",0.9,", f",{level},")
+    log.write_text("\n".join(lines) + "\n")
+    result = cli("score")
+    reason = "bad number" if level in ("high", "") else f"level {level} is not between 0 and 1"
+    assert (result.code, result.out, result.err) == (3, "", f"Error: {log} row 3: {reason}; fix or delete that row\n")
+
+
+def test_predict_with_a_long_record_still_imports_no_scipy(cli, isolated_home, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import random_walk_bars
+
+    bars = random_walk_bars(200)
+    path = tmp_path / "abc.csv"
+    path.write_text(format_csv(bars))
+    assert cli("fetch", "ABC", "--csv", path).code == 0
+    assert cli("train", "ABC", "--window", "10", "--hidden", "8", "--epochs", "2").code == 0
+    dates, closes = [str(d) for d in bars.dates], bars.adj_close
+    rows = [("ABC", dates[j - 1], dates[j], 1, closes[j - 1], closes[j - 1] * 0.98, closes[j - 1] * 1.02,
+             closes[j - 1], "2024-01-02T22:00:00+00:00") for j in range(80, 200)]
+    write_log(isolated_home, rows)  # 120 scored forecasts: enough for Kupiec's test
+    assert json.loads(cli("score", "-f", "json").out)[0]["kupiec_p_lower"] is not None
+    probe = ("import sys; from forecaster.cli import main; code = main(['predict', 'ABC']); "
+             "print(code, 'scipy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "0 False", done.stderr
+    assert "ABC: live record of 1-day forecasts: RMSE " in done.stderr
 
 
 def test_predict_reminds_of_the_live_record(cli, isolated_home, tmp_path):
