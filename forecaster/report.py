@@ -26,9 +26,9 @@ Where each column of the main table comes from:
 The rows are written sorted (flags first, then the widest band), so the page works with scripts off. The
 track-record box adds up the live record of the tickers shown (`forecast score`'s, tails included), per horizon.
 
-Start-up is as light as `predict`'s: numpy, Jinja2 and the library's forecasting path (scipy only once a ticker's
-log is long enough for a Kupiec test: see forecaster.track). A page of many tickers is made in worker processes,
-one per core, each forecasting its share of the tickers.
+Start-up is as light as `predict`'s: numpy, Jinja2 and the library's forecasting path (no pandas, scikit-learn,
+matplotlib, yfinance or scipy). A page of many tickers is made in worker processes, one per core, each forecasting
+its share of the tickers.
 """
 
 from __future__ import annotations
@@ -392,8 +392,6 @@ def render(report: Report) -> str:
 def write_report(store: Store, tickers: list[str], out: Path, *, days: int, level: float, jobs: int | None = None,
                  today: dt.date | None = None) -> tuple[Path, Report]:
     """Build the page of `tickers` and write it to `out` atomically (checked first: never inside the store)."""
-    check_days(days)
-    _refuse_levels_not_forecast_yet(level)
     path = store.check_output(out)
     report = build_report(store, tickers, days=days, level=level, jobs=jobs, today=today)
     atomic_write_text(path, render(report))

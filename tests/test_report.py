@@ -162,12 +162,16 @@ def test_markup_in_data_and_file_names_stays_text(cli, home):
 
 
 def test_the_report_path_imports_nothing_heavy(home, tmp_path):
+    """Not even with a record long enough for Kupiec's tests (the page shows their p-values)."""
+    dates = WATCHLIST["ABC"].dates.astype(str)
+    write_log(home, [("ABC", dates[i - 1], dates[i], 1, 98.0, 90.0, 99.0, 0.9) for i in range(150, 300)])
     heavy = ("pandas", "sklearn", "matplotlib", "yfinance", "scipy", "torch", "arch", "joblib")
     probe = (f"import sys; from forecaster.cli import main; code = main(['report', '-q', '--home', {str(home)!r}, "
              f"'--out', {str(tmp_path / 'page.html')!r}]); print(code, sorted(m for m in {heavy!r} "
              "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr
+    assert "; Kupiec p " in (tmp_path / "page.html").read_text()
 
 
 # ---------------------------------------------------------------------------------------------------- the data
