@@ -71,6 +71,19 @@ def fill(home: Path, tickers: list[str], rows: int) -> None:
         (home / "data" / f"{ticker}.csv").write_text(format_csv(synthetic_bars(rows, seed=i)))
 
 
+def copy_watchlist(home: Path, tickers: list[str], target: Path, count: int) -> list[str]:
+    """`count` tickers W0000, W0001, ... in the home `target`, each a copy of one of `tickers` (data and model) in
+    `home`, in turn. Returns their names."""
+    (target / "data").mkdir(parents=True)
+    (target / "models").mkdir()
+    names = [f"W{i:04d}" for i in range(count)]
+    for i, name in enumerate(names):
+        source = tickers[i % len(tickers)]
+        shutil.copy(home / "data" / f"{source}.csv", target / "data" / f"{name}.csv")
+        shutil.copytree(home / "models" / source, target / "models" / name)
+    return names
+
+
 def models(home: Path, tickers: list[str]) -> dict:
     found = {}
     for ticker in tickers:
@@ -101,13 +114,7 @@ def main() -> None:
                   for t in tickers]
 
         big = root / "watchlist"
-        (big / "data").mkdir(parents=True)
-        (big / "models").mkdir()
-        for i in range(args.watchlist):
-            source = tickers[i % len(tickers)]
-            name = f"W{i:04d}"
-            shutil.copy(serial_home / "data" / f"{source}.csv", big / "data" / f"{name}.csv")
-            shutil.copytree(serial_home / "models" / source, big / "models" / name)
+        copy_watchlist(serial_home, tickers, big, args.watchlist)
         forecast("predict", "W0000", home=big)  # fills the calendar cache and the OS file cache
         predict = forecast("predict", "--days", "1", home=big)
 
