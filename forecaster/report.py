@@ -50,7 +50,7 @@ from forecaster.model import INTERVAL_LEVEL
 from forecaster.output import plural
 from forecaster.pipeline import OLD_MODEL, STALE_DATA, Prediction, check_days, forecast_tickers
 from forecaster.predictions import read_predictions
-from forecaster.store import Store, atomic_write_text, utc_now
+from forecaster.store import Store, atomic_write_text, normalize_ticker, utc_now
 from forecaster.track import resolved, score_ticker
 from forecaster.windows import build_series
 
@@ -135,6 +135,7 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
     check_days(days)
     _refuse_levels_not_forecast_yet(level)
     today = today or dt.date.today()
+    tickers = list(dict.fromkeys(_canonical(ticker) for ticker in tickers))  # as the log and the views name them
     try:
         log, log_error = read_predictions(store), None
     except ForecastError as error:
@@ -159,6 +160,14 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
                   data_date=max((view.as_of for view in views), default=None), tickers=views, failures=failures,
                   warnings=warnings, record=track_record([score for view in views for score in view.scores]),
                   log_error=log_error)
+
+
+def _canonical(ticker: str) -> str:
+    """The symbol as the store names it ('msft' -> 'MSFT'); a name that is no symbol stays as it is (and fails)."""
+    try:
+        return normalize_ticker(ticker)
+    except UsageError:
+        return ticker
 
 
 def _workers(jobs: int | None, tickers: int) -> int:

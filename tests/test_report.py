@@ -4,10 +4,13 @@ The page in a real browser (sorting, links, no requests, phone width) is tested 
 """
 
 import datetime
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from markupsafe import escape
 
 from browser import outside_references
 from conftest import random_walk_bars, snapshot, watchlist_home
+from fault_helpers import start
 from forecaster.bars import Bars
 from forecaster.pipeline import Prediction
 from forecaster.predictions import COLUMNS as LOG_COLUMNS
@@ -174,6 +178,24 @@ def test_the_report_path_imports_nothing_heavy(home, tmp_path):
     assert "; Kupiec p " in (tmp_path / "page.html").read_text()
 
 
+def test_ctrl_c_stops_the_worker_processes_and_writes_nothing(tmp_path):
+    home = watchlist_home(tmp_path / "home", {f"T{i:03d}": random_walk_bars(300, seed=i) for i in range(120)}, "T000")
+    process = start(home, "report", "--out", tmp_path / "page.html", "--jobs", "2")
+    workers: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        workers = subprocess.run(["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)  # a terminal signals the whole group: the workers leave it to their parent
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, out, err) == (130, "", "Error: interrupted\n") and len(workers) == 2
+    assert not (tmp_path / "page.html").exists() and list(tmp_path.glob(".page.html.*")) == []
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+
+
 # ---------------------------------------------------------------------------------------------------- the data
 def test_flags_live_record_and_order(home):
     from forecaster.report import build_report
@@ -265,12 +287,13 @@ def test_worker_processes_make_the_same_page_as_one(home, monkeypatch):
 
     write_log(home, [("ABC", "2021-02-23", "2021-02-24", 1, 98.0, 90.0, 99.0, 0.9)])
     monkeypatch.setattr(report, "MIN_TICKERS_PER_WORKER", 1)
-    pages = [report.build_report(Store(home), ["NOPE", "ABC", "XYZ", "QQQ"], days=2, level=0.9, jobs=jobs,
+    pages = [report.build_report(Store(home), ["NOPE", "abc", "XYZ", "QQQ", "ABC"], days=2, level=0.9, jobs=jobs,
                                  today=DAY_AFTER) for jobs in (1, 2)]
     assert pages[0].tickers == pages[1].tickers and len(pages[0].tickers) == 3
     assert pages[0].failure_lines == pages[1].failure_lines == [("NOPE", "no model for NOPE; run 'forecast train "
                                                                          "NOPE' first")]
     assert (pages[0].warnings, pages[0].record) == (pages[1].warnings, pages[1].record)
+    assert pages[0].record[0]["n"] == 1  # ABC's logged forecast, though asked for as 'abc'
 
 
 def test_anchors_are_distinct_and_need_no_escaping():
