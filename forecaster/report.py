@@ -103,8 +103,8 @@ class TickerView:
     coverage: float | None  # live coverage of its logged next-session forecasts
     scored: int  # how many of them have been scored
     flags: list[Flag]
-    scores: list[dict]  # the live record per horizon (track.score_ticker), with the tail fields as given or None
-    sparkline: dict  # SVG points: price, band, forecast
+    scores: list[dict]  # the live record per horizon (track.score_ticker, with its TAIL_COLUMNS)
+    sparkline: dict  # SVG paths: price, band, forecast
     chart: dict  # SVG geometry of the detail chart (see `detail_chart`)
 
 
