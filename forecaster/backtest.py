@@ -33,8 +33,9 @@ Conventions for degenerate cases, all from 0 ln 0 = 0 (a term with a zero count 
   are then the rank of X (k = 6 when X'X is regular). Too few days for the regression (at most k days after the
   first 4): no test (None).
 
-p-values are of the χ² or binomial distributions above (scipy.stats, imported by the functions that need it
-only: `forecast predict` imports the track record, which imports this module, and must start fast).
+p-values are of the χ² or binomial distributions above, in closed form (`chi2_sf`, `binomial_cdf`): every test here
+has a whole number of degrees of freedom, and no scipy is needed, so that `forecast predict` (which imports the
+track record, which imports this module) and `forecast report` (which shows these p-values) start fast.
 """
 
 from __future__ import annotations
@@ -142,9 +143,7 @@ def pinball_loss(actual: np.ndarray, bound: np.ndarray, tau: float) -> float:
 
 def basel_zone(x: int, n: int = BASEL_WINDOW, p: float = BASEL_TAIL) -> str:
     """The traffic-light zone of x hits in n days at tail probability p: "green", "yellow" or "red"."""
-    from scipy import stats
-
-    cumulative = float(stats.binom.cdf(x, n, p))
+    cumulative = binomial_cdf(x, n, p)
     return "green" if cumulative < GREEN_BELOW else "yellow" if cumulative < YELLOW_BELOW else "red"
 
 
@@ -188,9 +187,27 @@ def _paired(actual: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _chi2_test(statistic: float, df: int) -> Test:
-    from scipy import stats
+    return Test(float(statistic), chi2_sf(statistic, df), df)
 
-    return Test(float(statistic), float(stats.chi2.sf(statistic, df)), df)
+
+def chi2_sf(statistic: float, df: int) -> float:
+    """P(χ²(df) > s) for a whole number df ≥ 1: the regularised upper incomplete gamma function Q(df/2, s/2), by its
+    recurrence Q(a + 1, y) = Q(a, y) + y^a e^(-y) / Γ(a + 1) from Q(1, y) = e^(-y) (even df) or
+    Q(1/2, y) = erfc(√y) (odd df)."""
+    if df < 1 or df != int(df):
+        raise ValueError(f"degrees of freedom must be a whole number of at least 1, got {df}")
+    y = max(float(statistic), 0.0) / 2
+    a, total = (0.5, math.erfc(math.sqrt(y))) if df % 2 else (1.0, math.exp(-y))
+    for _ in range((int(df) - 1) // 2):
+        if y > 0:
+            total += math.exp(a * math.log(y) - y - math.lgamma(a + 1))  # y^a e^(-y) / Γ(a + 1)
+        a += 1
+    return min(1.0, total)
+
+
+def binomial_cdf(x: int, n: int, p: float) -> float:
+    """P(X ≤ x) for X ~ Binomial(n, p), summed term by term (n is a few hundred days)."""
+    return min(1.0, math.fsum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(0, min(x, n) + 1)))
 
 
 def _xlog(count: float, probability: float) -> float:

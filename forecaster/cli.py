@@ -695,6 +695,41 @@ def plot(
     terminal.info(f"wrote {path}")
 
 
+# ------------------------------------------------------------------------------------------------------ report
+@app.command()
+@_with_settings("predict", "parallel.jobs")
+def report(
+    tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
+                                                            "ticker with a model].", show_default=False)] = None,
+    out: Annotated[Path, typer.Option(help="The page to write.")] = Path("report.html"),
+    days: Annotated[int, typer.Option(help="Trading sessions of forecast to show.")] = 5,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+    *,
+    given: dict,
+) -> None:
+    """Write one self-contained HTML page of the watchlist: forecasts, bands, volatility, flags, track record."""
+    from forecaster.pipeline import model_tickers, require_tickers
+    from forecaster.report import write_report
+
+    store, terminal, config = _session(home, quiet, debug)
+    names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
+                            f"models in {store.home} yet: run 'forecast train' first")
+    path, page = write_report(store, names, out, days=days, level=config.value("predict.level", given.get("level")),
+                              jobs=config.value("parallel.jobs", given.get("jobs")),
+                              max_model_age_days=config.value("predict.max_model_age_days",
+                                                              given.get("max_model_age_days")))
+    terminal.info(f"wrote {path}: {len(page.tickers)} {plural(len(page.tickers), 'ticker')}, "
+                  f"{len(page.failure_lines)} {plural(len(page.failure_lines), 'failure')}, "
+                  f"{len(page.warnings)} {plural(len(page.warnings), 'warning')}")
+    if page.log_error is not None:
+        terminal.error(page.log_error.message)
+    _finish(page.failures, len(page.tickers), terminal)
+    if page.log_error is not None:
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
 # -------------------------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(

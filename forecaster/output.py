@@ -48,13 +48,15 @@ class Notice:
     """One ticker's warning. Notices of one kind are shown as one summary line when there are several of them.
 
     `kind` names what their tickers have in common (e.g. "data more than 5 days old"; default: the message without
-    its "TICKER: " prefix, so identical warnings group by themselves); `advice` says what to do about all of them.
+    its "TICKER: " prefix, so identical warnings group by themselves); `advice` says what to do about all of them;
+    `flag`, what a program reads (forecaster.pipeline's STALE_DATA, OLD_MODEL, MARKET).
     """
 
     ticker: str
     message: str
     kind: str = ""
     advice: str = ""
+    flag: str = ""
 
     @property
     def group(self) -> str:

@@ -36,6 +36,7 @@ from forecaster.store import Store, normalize_ticker
 from forecaster.track import score_ticker
 
 STALE_AFTER_DAYS = 5
+STALE_DATA, OLD_MODEL, MARKET = "stale data", "old model", "market"  # the kinds of a forecast's warnings (Notice.flag)
 MAX_DAYS = 1000  # sessions ahead: about four years, more than any exchange calendar publishes
 
 
@@ -290,17 +291,17 @@ class Prediction:
     live_record: str | None = None  # one line on the live track record of 1-day forecasts, once there is one
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
-                    max_model_age_days: int | None = None,
-                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
-    """Forecast the next `days` sessions of every ticker after its last stored bar, at interval `level`, then log all
-    the forecasts at once (one lock, one rewrite of the log, however many tickers). The pool is read once for all its
-    tickers. Returns the predictions and the failures: one ticker's failure, whatever it is, never stops the others
-    (errors.failure_of).
+def forecast_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
+                     max_model_age_days: int | None = None,
+                     ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+    """Forecast the next `days` sessions of every ticker after its last stored bar, at interval `level`, without
+    logging them (`predict` logs them, `report` shows them). The pool is read once for all its tickers. Returns the
+    predictions and the failures: one ticker's failure, whatever it is, never stops the others (errors.failure_of).
 
-    Warns when the data is more than STALE_AFTER_DAYS old, when it goes more than `max_model_age_days` past the
-    model's training data (a model retrained on that cadence never warns; None: the default of [predict]
-    max_model_age_days), and when the market index the model needs is missing or older than the ticker's data."""
+    Warns when the data is more than STALE_AFTER_DAYS old (STALE_DATA), when it goes more than `max_model_age_days`
+    past the model's training data (OLD_MODEL: a model retrained on that cadence never warns; None: the default of
+    [predict] max_model_age_days), and when the market index the model needs is missing or older than the ticker's
+    data (MARKET)."""
     from forecaster.config import BY_NAME
 
     check_days(days)
@@ -309,13 +310,22 @@ def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 
         max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     today = today or dt.date.today()
     predictions, failures = [], []
-    for ticker, result in forecast_tickers(store, [normalize_ticker(t) for t in tickers], days, level).items():
+    for ticker, result in _forecast_each(store, tickers, days, level).items():
         if isinstance(result, ForecastError):
             failures.append((ticker, result))
             continue
         model, kind, bars, rows, notes = result
         predictions.append(Prediction(ticker, rows, [*notes, *_warnings(store, ticker, model, bars, today,
                                                                          max_model_age_days)], bars))
+    return predictions, failures
+
+
+def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
+                    max_model_age_days: int | None = None,
+                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+    """`forecast_tickers`, then log all the forecasts at once (one lock, one rewrite of the log, however many
+    tickers), with each ticker's live record. Returns the predictions and the failures."""
+    predictions, failures = forecast_tickers(store, tickers, days, level, today, max_model_age_days)
     if predictions:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
         by_ticker: dict[str, list[dict]] = {}
@@ -336,15 +346,17 @@ def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
     return predictions[0]
 
 
-def forecast_tickers(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
-    """ticker -> (model, kind, bars, rows, notes) of its forecast, or its ForecastError: every ticker served by the
-    pool is forecast in one batch, the others by their own models."""
+def _forecast_each(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
+    """ticker -> (model, kind, bars, rows, notes) of its forecast, or its ForecastError (a name that is no ticker
+    symbol fails alone): the pool is read once for all the tickers it serves, the others by their own models."""
     results: dict[str, object] = {}
     pool, pool_error = _pool(store)
     served: dict[int, tuple[Model, str, list[tuple[str, Bars]]]] = {}
     markets: dict[str, tuple[Market | None, list[str]]] = {}
-    for ticker in tickers:
+    for name in tickers:
+        ticker = name
         try:
+            ticker = normalize_ticker(name)
             model, kind = serving_model(store, ticker, pool)
             bars = store.read_bars(ticker)
         except ModelMissing as error:
@@ -362,15 +374,23 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float) 
             except Exception as error:  # one ticker's trouble, a bug included, never sinks the others
                 results[ticker] = failure_of(error, ticker)
                 continue
-            notes = [Notice(ticker, f"{ticker}: {market_note}", kind=market_note)] if market_note else []
+            notes = [Notice(ticker, f"{ticker}: {market_note}", kind=market_note, flag=MARKET)] if market_note else []
             if market is not None and market.dates[-1] < bars.dates[-1]:
                 notes.append(Notice(ticker, f"{ticker}: the market index {model.market_ticker} ends "
                                             f"{market.dates[-1]}, before {bars.last_date}: the last day's market "
                                             "inputs are missing", kind=f"data newer than the market index "
                                                                        f"{model.market_ticker}'s",
-                                    advice=f"run 'forecast fetch {model.market_ticker}'"))
+                                    advice=f"run 'forecast fetch {model.market_ticker}'", flag=MARKET))
             results[ticker] = (model, kind, bars, rows, notes)
-    return {ticker: results[ticker] for ticker in tickers if ticker in results}
+    return {ticker: results[ticker] for ticker in dict.fromkeys(_or_itself(t) for t in tickers) if ticker in results}
+
+
+def _or_itself(name: str) -> str:
+    """The ticker symbol `name` stands for, or `name` itself when it is none (a stray folder under models/)."""
+    try:
+        return normalize_ticker(name)
+    except UsageError:
+        return name
 
 
 def _pool(store: Store) -> tuple[Model | None, ForecastError | None]:
@@ -411,7 +431,7 @@ def _dated(store: Store, ticker: str, bars: Bars, forecasts: list[dict], kind: s
 def forecast_sessions(store: Store, ticker: str, days: int, level: float = 0.90) -> list[dict] | None:
     """The forecast rows of one ticker for the `days` sessions after its last bar (as `predict` makes them, without
     logging them); None when no model serves it."""
-    result = forecast_tickers(store, [normalize_ticker(ticker)], days, level)[normalize_ticker(ticker)]
+    result = _forecast_each(store, [normalize_ticker(ticker)], days, level)[normalize_ticker(ticker)]
     if isinstance(result, ModelMissing):
         return None
     if isinstance(result, ForecastError):
@@ -429,7 +449,8 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
 
         advice = update_advice(store, ticker)
         warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
-                               kind=f"{advice.data} more than {STALE_AFTER_DAYS} days old", advice=advice.many))
+                               kind=f"{advice.data} more than {STALE_AFTER_DAYS} days old", advice=advice.many,
+                               flag=STALE_DATA))
     trained_until = model.calibration(ticker)["training"]["last_date"]
     if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
@@ -438,7 +459,7 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
                     f"{plural(newer, 'row is', 'rows are')} stored; run 'forecast train {ticker}' to retrain",
             kind=f"models trained on data more than {max_model_age_days} "
                  f"{plural(max_model_age_days, 'day')} older than the stored data",
-            advice="run 'forecast train' to retrain them"))
+            advice="run 'forecast train' to retrain them", flag=OLD_MODEL))
     return warnings
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from fake_yahoo import FakeYahoo, reset_yfinance
-from forecaster.bars import Bars, parse_csv
+from forecaster.bars import Bars, format_csv, parse_csv
+
+FAST_TRAINING = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +68,19 @@ def random_walk_bars(n: int = 400, seed: int = 0, start: str = "2020-01-02", dri
     low = np.minimum(open_, close) * (1 - 0.005 * rng.random(n))
     volume = rng.integers(1_000_000, 5_000_000, n).astype(float)
     return Bars(dates, open_, high, low, close, close.copy(), volume)
+
+
+def watchlist_home(home: Path, bars: dict[str, Bars], until: str | None = None) -> Path:
+    """`home` holding each ticker's bars and one pool serving them all, trained briefly (on data up to `until`): a
+    watchlist in seconds."""
+    from forecaster.cli import main
+
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    for ticker, ticker_bars in bars.items():
+        (home / "data" / f"{ticker}.csv").write_text(format_csv(ticker_bars))
+    until_args = ["--until", until] if until else []
+    assert main(["train", *FAST_TRAINING, *until_args, "--home", str(home), "-q"]) == 0
+    return home
 
 
 @dataclass

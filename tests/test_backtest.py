@@ -1,7 +1,7 @@
 """Backtests of interval bounds (forecaster.backtest): hand-computed cases, degenerate ones, and simulated models.
 
-The χ² tail probabilities used as references are closed forms, independent of scipy: P(χ²(1) > s) = erfc(√(s/2)),
-P(χ²(2) > s) = exp(-s/2).
+The χ² tail probabilities used as references are closed forms: P(χ²(1) > s) = erfc(√(s/2)), P(χ²(2) > s) =
+exp(-s/2); the module's own χ² and binomial distributions (no scipy at run time) are checked against scipy's.
 """
 
 import math
@@ -263,3 +263,18 @@ def test_dq_sees_hits_that_depend_on_the_bound_where_christoffersen_does_not():
     rates = rejection_rates(rng.random((200, T)) < np.where(calm, 1.8 * P, 0.2 * P), bounds)
     assert rates["kupiec"] < 0.15 and rates["conditional_coverage"] < 0.15, rates
     assert rates["dq"] > 0.9, rates
+
+
+def test_the_distributions_match_scipys():
+    from scipy import stats
+
+    from forecaster.backtest import binomial_cdf, chi2_sf
+
+    for df in range(1, 9):
+        for statistic in (0.0, 1e-6, 0.3, 1.0, 3.84, 9.5, 40.0, 300.0):
+            assert chi2_sf(statistic, df) == pytest.approx(stats.chi2.sf(statistic, df), rel=1e-10, abs=1e-300)
+    for n, p in ((250, 0.01), (500, 0.05), (40, 0.3)):
+        for x in range(n + 1):
+            assert binomial_cdf(x, n, p) == pytest.approx(stats.binom.cdf(x, n, p), rel=1e-9, abs=1e-15)
+    with pytest.raises(ValueError, match="whole number"):
+        chi2_sf(1.0, 1.5)
