@@ -138,7 +138,7 @@ def print_tickers(reports: list[dict], horizon: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--data-dir", type=Path, default=SHARED / "universe")
     parser.add_argument("--market-csv", type=Path, default=SHARED / "data" / "GSPC.csv")
     parser.add_argument("--test-start", default="2015-01-02")

@@ -147,20 +147,30 @@ def basel_zone(x: int, n: int = BASEL_WINDOW, p: float = BASEL_TAIL) -> str:
     return "green" if cumulative < GREEN_BELOW else "yellow" if cumulative < YELLOW_BELOW else "red"
 
 
-def tail_backtest(actual: np.ndarray, bound: np.ndarray, tail: str, level: float) -> dict:
+def tail_backtest(actual: np.ndarray, bound: np.ndarray, tail: str, level: float, horizon: int = 1) -> dict:
     """Every backtest of one bound of an interval at `level`: actual and bound of shape (T,), in the units the
-    bound was forecast in (log returns for the DQ regression).
+    bound was forecast in (log returns for the DQ regression), one forecast per day `horizon` sessions ahead.
 
-    Returns {"expected": T p, "hits": x, "kupiec_p", "christoffersen_p", "conditional_coverage_p", "dq_p",
-    "pinball"}, p = (1 - level)/2, the pinball loss at τ = p (lower) or 1 - p (upper); a p-value is None where its
-    test cannot be computed (see the module docstring), the pinball loss None without days."""
+    Forecasts more than one session ahead overlap: the hits of consecutive days share all but one of their
+    sessions, so they cluster even when every bound is right, and a test that assumes independent days would
+    reject every correct model. The tests therefore use the non-overlapping forecasts, every `horizon`-th day
+    counted back from the last; hits, expected hits and the pinball loss use every day.
+
+    Returns {"expected": T p, "hits": x, "tested_days", "kupiec_p", "christoffersen_p", "conditional_coverage_p",
+    "dq_p", "pinball"}, p = (1 - level)/2, the pinball loss at τ = p (lower) or 1 - p (upper); a p-value is None
+    where its test cannot be computed (see the module docstring), the pinball loss None without days."""
+    if horizon < 1:
+        raise ValueError(f"the horizon must be a whole number of sessions, at least 1, not {horizon}")
     actual, bound = _paired(actual, bound)
     p = tail_probability(level)
     hit = hits(actual, bound, tail)
-    coverage, markov, dq = kupiec(int(hit.sum()), len(hit), p), christoffersen(hit, p), dynamic_quantile(hit, bound, p)
+    tested = np.arange(len(hit))[::-1][::horizon][::-1]
+    coverage = kupiec(int(hit[tested].sum()), len(tested), p)
+    markov, dq = christoffersen(hit[tested], p), dynamic_quantile(hit[tested], bound[tested], p)
     return {
         "expected": round(len(hit) * p, 10),
         "hits": int(hit.sum()),
+        "tested_days": len(tested),
         "kupiec_p": coverage.p_value if coverage else None,
         "christoffersen_p": markov[0].p_value if markov else None,
         "conditional_coverage_p": markov[1].p_value if markov else None,

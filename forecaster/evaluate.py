@@ -83,7 +83,8 @@ class Evaluation:
     bounds: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # method -> (centre, lower, upper) log returns
 
     def metrics(self) -> dict[str, dict]:
-        return {method: score(*self.bounds[method], self.actual, self.previous, self.level) for method in METHODS}
+        return {method: score(*self.bounds[method], self.actual, self.previous, self.level, self.horizon)
+                for method in METHODS}
 
     def report(self) -> dict:
         return {"ticker": self.ticker, "test_start": self.test_start, "horizon": self.horizon, "level": self.level,
@@ -287,9 +288,10 @@ def _geometric_mean(values) -> float:
     return float(np.exp(np.mean(np.log(values)))) if len(values) and np.all(values > 0) else math.nan
 
 
-def score(centre, lower, upper, actual, previous, level: float) -> dict:
+def score(centre, lower, upper, actual, previous, level: float, horizon: int = 1) -> dict:
     """RMSE, MAE, MAPE (%), directional accuracy of the price forecasts; coverage, mean width, interval score of the
-    interval, and each bound's backtest, from (centre, lower, upper) log returns from `previous`."""
+    interval, and each bound's backtest (`backtest.tail_backtest`, whose tests take every `horizon`-th day), from
+    (centre, lower, upper) log returns from `previous`."""
     from forecaster.backtest import tail_backtest, traffic_light_zone
 
     forecast = previous * np.exp(centre)
@@ -298,8 +300,9 @@ def score(centre, lower, upper, actual, previous, level: float) -> dict:
     direction = float(np.mean(predicted_move[both_moved] == actual_move[both_moved])) if both_moved.any() else None
     outcome = np.log(actual / previous)
     error = forecast - actual
-    tails = {tail: tail_backtest(outcome, bound, tail, level) for tail, bound in (("lower", lower), ("upper", upper))}
-    zone = traffic_light_zone(outcome, lower, level)
+    tails = {tail: tail_backtest(outcome, bound, tail, level, horizon)
+             for tail, bound in (("lower", lower), ("upper", upper))}
+    zone = traffic_light_zone(outcome, lower, level) if horizon == 1 else None
     if zone is not None:
         tails["lower"]["traffic_light"] = zone
     return {

@@ -166,8 +166,9 @@ def test_tail_backtest_reports_every_test_of_one_bound():
     rng = np.random.default_rng(3)
     actual, lower = rng.standard_normal(400), np.full(400, -1.6449) + 0.01 * rng.standard_normal(400)
     report = tail_backtest(actual, lower, "lower", 0.90)
-    assert list(report) == ["expected", "hits", "kupiec_p", "christoffersen_p", "conditional_coverage_p", "dq_p",
-                            "pinball"]
+    assert list(report) == ["expected", "hits", "tested_days", "kupiec_p", "christoffersen_p",
+                            "conditional_coverage_p", "dq_p", "pinball"]
+    assert report["tested_days"] == 400
     hit = actual < lower
     assert report["expected"] == 20.0 and report["hits"] == int(hit.sum()) and isinstance(report["hits"], int)
     assert report["kupiec_p"] == kupiec(int(hit.sum()), 400, 0.05).p_value
@@ -181,11 +182,40 @@ def test_tail_backtest_reports_every_test_of_one_bound():
 
 def test_tail_backtest_without_enough_days():
     assert tail_backtest(np.array([]), np.array([]), "upper", 0.98) == {
-        "expected": 0.0, "hits": 0, "kupiec_p": None, "christoffersen_p": None, "conditional_coverage_p": None,
+        "expected": 0.0, "hits": 0, "tested_days": 0, "kupiec_p": None, "christoffersen_p": None, "conditional_coverage_p": None,
         "dq_p": None, "pinball": None}
     short = tail_backtest(np.array([0.0, -2.0]), np.array([-1.0, -1.0]), "lower", 0.98)
     assert (short["expected"], short["hits"], short["dq_p"]) == (0.02, 1, None)
     assert short["kupiec_p"] is not None and short["conditional_coverage_p"] is not None
+
+
+def test_tail_backtest_of_overlapping_forecasts_tests_every_horizonth_day_counted_from_the_last():
+    rng = np.random.default_rng(4)
+    actual, lower = rng.standard_normal(403), np.full(403, -1.6449)
+    report = tail_backtest(actual, lower, "lower", 0.90, horizon=5)
+    tested = np.arange(2, 403, 5)  # 81 days: 2, 7, ..., 402
+    hit = actual < lower
+    assert report["tested_days"] == 81 and report["hits"] == int(hit.sum()) and report["expected"] == 20.15
+    assert report["kupiec_p"] == kupiec(int(hit[tested].sum()), 81, 0.05).p_value
+    assert report["conditional_coverage_p"] == christoffersen(hit[tested], 0.05)[1].p_value
+    assert report["dq_p"] == dynamic_quantile(hit[tested], lower[tested], 0.05).p_value
+    assert report["pinball"] == pinball_loss(actual, lower, 0.05)
+
+
+def test_overlapping_hits_of_a_correct_bound_are_not_rejected_as_clustered():
+    """A correct 5-day bound on a random walk: its daily hits cluster (consecutive 5-day returns share 4 days), and
+    the independence test of all days rejects it; the test of the non-overlapping forecasts does not."""
+    rng = np.random.default_rng(5)
+    steps = rng.standard_normal(2004)
+    five_day = np.convolve(steps, np.ones(5), "valid")  # (2000,) overlapping 5-day sums, each N(0, 5)
+    lower = np.full(2000, -1.6449 * np.sqrt(5))
+    assert christoffersen(five_day < lower, 0.05)[0].p_value < 1e-6
+    assert tail_backtest(five_day, lower, "lower", 0.90, horizon=5)["christoffersen_p"] > 0.05
+
+
+def test_tail_backtest_refuses_a_horizon_below_one():
+    with pytest.raises(ValueError, match="at least 1, not 0"):
+        tail_backtest(np.zeros(3), np.zeros(3), "lower", 0.9, horizon=0)
 
 
 def test_tail_backtest_refuses_mismatched_arrays():

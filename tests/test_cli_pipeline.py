@@ -140,7 +140,8 @@ def test_one_ticker_failing_in_train_gives_partial_exit_and_keeps_the_rest(cli, 
 
 
 METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
-TAIL_KEYS = {"expected", "hits", "kupiec_p", "christoffersen_p", "conditional_coverage_p", "dq_p", "pinball"}
+TAIL_KEYS = {"expected", "hits", "tested_days", "kupiec_p", "christoffersen_p", "conditional_coverage_p", "dq_p",
+             "pinball"}
 
 
 def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
@@ -158,6 +159,7 @@ def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
         assert set(report[method]["tails"]) == {"lower", "upper"}
         assert set(report[method]["tails"]["lower"]) == set(report[method]["tails"]["upper"]) == TAIL_KEYS
         assert report[method]["tails"]["lower"]["expected"] == pytest.approx(83 * 0.05)
+        assert report[method]["tails"]["lower"]["tested_days"] == 83
     assert report["naive"]["directional_accuracy"] is None
     with open(out) as handle:
         rows = list(csv.DictReader(handle))

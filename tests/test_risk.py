@@ -149,6 +149,9 @@ def test_evaluate_horizon_contract(cli, isolated_home, tmp_path):
     assert (report["horizon"], report["test_start"], report["n"]) == (5, "2020-11-02", 83)
     for method in ("model", "naive", "linear", "garch", "gjr", "har"):
         assert report[method]["interval_score"] >= report[method]["width"] > 0
+        for tail in ("lower", "upper"):  # 83 overlapping forecasts: their tests take every fifth, from the last
+            assert report[method]["tails"][tail]["tested_days"] == 17
+            assert report[method]["tails"][tail]["expected"] == pytest.approx(83 * 0.05)
     rows = list(csv.DictReader(out.open()))
     first = int(np.flatnonzero(bars.dates == np.datetime64("2020-11-02"))[0])
     origin = pytest.approx(bars.adj_close[first - 5], rel=1e-11)  # CSV numbers carry 12 significant digits
