@@ -182,8 +182,8 @@ def test_tail_backtest_reports_every_test_of_one_bound():
 
 def test_tail_backtest_without_enough_days():
     assert tail_backtest(np.array([]), np.array([]), "upper", 0.98) == {
-        "expected": 0.0, "hits": 0, "tested_days": 0, "kupiec_p": None, "christoffersen_p": None, "conditional_coverage_p": None,
-        "dq_p": None, "pinball": None}
+        "expected": 0.0, "hits": 0, "tested_days": 0, "kupiec_p": None, "christoffersen_p": None,
+        "conditional_coverage_p": None, "dq_p": None, "pinball": None}
     short = tail_backtest(np.array([0.0, -2.0]), np.array([-1.0, -1.0]), "lower", 0.98)
     assert (short["expected"], short["hits"], short["dq_p"]) == (0.02, 1, None)
     assert short["kupiec_p"] is not None and short["conditional_coverage_p"] is not None
