@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -88,11 +89,21 @@ def _exchange_zone(exchange: str):
 
 
 def _cached_sessions(path: Path) -> np.ndarray | None:
-    """The cached sessions, or None when the cache is missing or unusable (even a FIFO in its place: never read)."""
+    """The cached sessions, or None when the cache is missing or unusable (even a FIFO in its place: never read).
+    Read once per process while the file is unchanged: `predict` asks for every ticker of a watchlist."""
     try:
-        return np.array(json.loads(read_regular(path))["sessions"], dtype="datetime64[D]")
+        status = os.stat(path)
+        key = (status.st_ino, status.st_size, status.st_mtime_ns)
+        if _SESSIONS_READ.get(path, (None,))[0] != key:
+            sessions = np.array(json.loads(read_regular(path))["sessions"], dtype="datetime64[D]")
+            sessions.flags.writeable = False
+            _SESSIONS_READ[path] = (key, sessions)
+        return _SESSIONS_READ[path][1]
     except (OSError, NotAFile, ValueError, KeyError, TypeError):
         return None
+
+
+_SESSIONS_READ: dict[Path, tuple[tuple[int, int, int], np.ndarray]] = {}
 
 
 def _sessions_from_library(exchange: str) -> np.ndarray:

@@ -9,6 +9,7 @@ One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the c
     HOME/models/TICKER/         a trained model: weights.npz + meta.json
     HOME/.locks/                lock files (one per ticker, one for the predictions log)
     HOME/.cache/yfinance/       yfinance's own caches
+    HOME/.cache/bars/           the parsed price files, by their content (forecaster.bars_cache)
 
 Every write goes to a temporary file in the target's directory, is flushed and fsynced, then atomically renamed over
 the target, so a reader sees either the old file or the new one and a kill never leaves a half-written file. Writers
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from forecaster import bars_cache
 from forecaster.bars import Bars, InvalidBars, format_csv, parse_csv
 from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
 from forecaster.files import NotAFile, check_output_file, read_regular
@@ -79,6 +81,7 @@ class Store:
         self.models_dir = self.home / "models"
         self.locks_dir = self.home / ".locks"
         self.cache_dir = self.home / ".cache"
+        self.bars_cache_dir = self.cache_dir / "bars"
         self.config_path = self.home / CONFIG_FILE
 
     # ----------------------------------------------------------------------------------------------------- paths
@@ -172,12 +175,19 @@ class Store:
             return Bars.empty()
 
     def _read_bars_file(self, path: Path, ticker: str) -> Bars:
+        """The bars in `path`, from the cache of parsed files when it holds these bytes (forecaster.bars_cache)."""
         repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
-        text = read_stored_text(path, repair)
+        data = read_stored_bytes(path, repair)
+        ticker, content_digest = normalize_ticker(ticker), bars_cache.digest(data)
+        cached = bars_cache.load(self.bars_cache_dir, ticker, content_digest)
+        if cached is not None:
+            return cached
         try:
-            return parse_csv(text, str(path))
+            bars = parse_csv(decode_stored_text(data, path, repair), str(path))
         except InvalidBars as error:
             raise CorruptFile(f"{error.message}; {repair}") from None
+        bars_cache.save(self.bars_cache_dir, ticker, content_digest, bars)
+        return bars
 
     def set_aside(self, path: Path) -> Path:
         """Rename a damaged stored file to PATH.damaged (replacing an older one), so that it is kept but no longer
@@ -191,7 +201,9 @@ class Store:
 
     def write_bars(self, ticker: str, bars: Bars) -> None:
         """Replace the stored bars of `ticker` atomically (call with the ticker's lock held)."""
-        atomic_write_text(self.bars_path(ticker), format_csv(bars))
+        data = format_csv(bars).encode("utf-8")
+        atomic_write_bytes(self.bars_path(ticker), data)
+        bars_cache.save(self.bars_cache_dir, normalize_ticker(ticker), bars_cache.digest(data), bars)
 
     def record_fetch(self, ticker: str, source: str) -> None:
         """Note when and from where `ticker` was last fetched (call with the ticker's lock held)."""
@@ -235,6 +247,7 @@ class Store:
                 except OSError as error:
                     raise UsageError(f"{ticker}: cannot remove {path}: {error.strerror or error}") from None
                 removed.append(path)
+            bars_cache.forget(self.bars_cache_dir, ticker)
         return removed
 
 
@@ -270,7 +283,10 @@ def read_stored_bytes(path: Path, advice: str) -> bytes:
 
 def read_stored_text(path: Path, advice: str) -> str:
     """`read_stored_bytes` decoded as UTF-8 (a leading BOM is dropped); CorruptFile when it is not UTF-8 text."""
-    data = read_stored_bytes(path, advice)
+    return decode_stored_text(read_stored_bytes(path, advice), path, advice)
+
+
+def decode_stored_text(data: bytes, path: Path, advice: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
