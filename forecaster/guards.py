@@ -215,6 +215,7 @@ META_RULES: tuple[tuple[str, Rule], ...] = (
     ("pool.nu", degrees_of_freedom),
     ("pool.har.beta", numbers(lambda m: 3, number(0, 10))),
     ("pool.har.offset", _PAIR),
+    ("pool.input_scale", numbers(_inputs, number(above=0))),
     ("training.first_date", _DATE),
     ("training.last_date", _DATE),
     ("created_at", parses(dt.datetime.fromisoformat, "a date and time (ISO 8601)")),

@@ -14,9 +14,13 @@ volatility, known at the close of its day):
     market_range    ρ_m,t - log σ_m,t-1        (σ_m: the EWMA of its range variance), missing on a day it did not trade
 
 (ρ, gap and intraday as in forecaster.windows; without real OHLC only return, level and correction.) Each column is
-then standardised by the ticker's own training-span mean and standard deviation, and a missing value becomes 0, the
-mean. A window ending at day t is the inputs of days t-W+1..t, shape (W, F); the network's targets are r_{t+1} / σ_t
-and 0, the log of the baseline in those units (forecaster.losses).
+then centred on the ticker's own training-span mean and divided by the pool's spread of that column: the standard
+deviation around each ticker's own mean, over every ticker's training span (`pooled_spread`). The inputs are
+scale-free, so one spread serves every ticker, and it keeps the inputs that move slowly (level, correction) in the
+units the network learnt: a ticker whose history is one calm year would otherwise have them divided by that year's
+small spread and blown up by the first storm. A missing value becomes 0, the mean. A window ending at day t is the
+inputs of days t-W+1..t, shape (W, F); the network's targets are r_{t+1} / σ_t and 0, the log of the baseline in
+those units (forecaster.losses).
 
 Everything here is causal: a day's inputs and baseline use that day and earlier days only, of the ticker and of the
 market (which is matched by date: a market row dated after the ticker's day is never used).
@@ -127,15 +131,23 @@ def raw_inputs(series: Series, baseline: TickerBaseline, market: Market | None) 
     return np.column_stack(out)
 
 
-def fit_scaler(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, scale) of each column over the rows given (a ticker's training span), ignoring missing values; a
-    column without spread or without values gets scale 1 (and mean 0 without values)."""
-    with np.errstate(all="ignore"):
+def column_means(raw: np.ndarray) -> np.ndarray:
+    """The mean (F,) of each column of `raw` (n, F), ignoring missing values; 0 for a column without values."""
+    present = np.isfinite(raw)
+    count = present.sum(axis=0)
+    return np.where(count > 0, np.where(present, raw, 0.0).sum(axis=0) / np.maximum(count, 1), 0.0)
+
+
+def pooled_spread(raws: list[np.ndarray]) -> np.ndarray:
+    """The pool's spread (F,) of each column: sqrt(Σ_i Σ_t (x_it - x̄_i)² / Σ_i n_i) over the tickers' raw inputs
+    (n_i, F), each around its own mean x̄_i, missing values left out; 1 for a column without spread."""
+    squares, counts = np.zeros(raws[0].shape[1]), np.zeros(raws[0].shape[1])
+    for raw in raws:
         present = np.isfinite(raw)
-        count = present.sum(axis=0)
-        mean = np.where(count > 0, np.nansum(np.where(present, raw, 0.0), axis=0) / np.maximum(count, 1), 0.0)
-        spread = np.sqrt(np.nansum(np.where(present, (raw - mean) ** 2, 0.0), axis=0) / np.maximum(count, 1))
-    return mean, np.where(spread > MIN_SCALE, spread, 1.0)
+        squares += np.square(np.where(present, raw - column_means(raw), 0.0)).sum(axis=0)
+        counts += present.sum(axis=0)
+    spread = np.sqrt(squares / np.maximum(counts, 1))
+    return np.where(spread > MIN_SCALE, spread, 1.0)
 
 
 def standardize(raw: np.ndarray, mean, scale) -> np.ndarray:

@@ -4,8 +4,8 @@
 market's at the same date: nothing later is ever seen):
 
 1. each ticker's level μ_i and HAR terms; the pooled HAR fitted on every ticker's days, each offset δ_i partially
-   pooled (forecaster.baseline); then each ticker's baseline σ and scale-free inputs, standardised by its own
-   training-span statistics (forecaster.panel);
+   pooled (forecaster.baseline); then each ticker's baseline σ and scale-free inputs, centred on its own
+   training-span means and divided by the pool's spreads (forecaster.panel);
 2. each ticker's windows split in time: the last 15% validate (at least MIN_VALIDATION_WINDOWS for a ticker's own
    model), their first half for early stopping, their second half ("judge") for the calibration's decisions, which no
    fitting decision has seen;
@@ -17,7 +17,8 @@ market's at the same date: nothing later is ever seen):
 4. calibration on the pool's evidence, each ticker's partially pooled (forecaster.calibration).
 
 `add_ticker(model, ticker, bars, market)` calibrates a ticker the network never saw against the trained pool: its own
-level, offset (shrunk toward the pool's), scaler and calibration, in seconds and without retraining.
+level, offset (shrunk toward the pool's), input means (its inputs divided by the pool's spreads) and calibration, in
+seconds and without retraining.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from forecaster import __version__
 from forecaster.bars import Bars, format_csv
-from forecaster.baseline import Har, fit_har, fit_offset, ticker_baseline
+from forecaster.baseline import Har, TickerBaseline, fit_har, fit_offset, ticker_baseline
 from forecaster.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
 from forecaster.errors import UsageError
 from forecaster.guards import check_trainable
@@ -37,7 +38,16 @@ from forecaster.losses import distribution_loss
 from forecaster.lstm import LSTMRegressor
 from forecaster.model import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
 from forecaster.output import plural
-from forecaster.panel import Market, TickerData, fit_scaler, har_inputs, input_names, raw_inputs, standardize
+from forecaster.panel import (
+    Market,
+    TickerData,
+    column_means,
+    har_inputs,
+    input_names,
+    pooled_spread,
+    raw_inputs,
+    standardize,
+)
 from forecaster.store import utc_now
 from forecaster.volatility import fit_degrees_of_freedom
 from forecaster.windows import build_series, resolve_features
@@ -104,9 +114,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
                              f"{'training' if alone else 'joining the pool'} with --window {config.window} needs at "
                              f"least {needed} (fetch more history or use a smaller --window)")
     market_data = Market.from_bars(*market) if market is not None else None
-    members = _members(bars_by_ticker, features, market_data, config, alone)
-    har = members[0][1]
-    members = [member for member, _ in members]
+    members, har, spread = _members(bars_by_ticker, features, market_data, config, alone)
     if sum(len(m.train_ends) for m in members) < 1 or sum(len(m.stop_ends) for m in members) < 1:
         raise UsageError("too few windows to train on: fetch more history")
 
@@ -133,7 +141,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         "inputs": list(input_names(features, market_data is not None)),
         "market": None if market is None else {"ticker": market[0], "last_date": market[1].last_date},
         "notes": [notes[t] for t in bars_by_ticker if t in notes],
-        "pool": {"har": har.to_json(), "nu": nu, **pooled.to_json()},
+        "pool": {"har": har.to_json(), "nu": nu, "input_scale": [float(v) for v in spread], **pooled.to_json()},
         "training": {
             "first_date": min(m.bars.first_date for m in members),
             "last_date": max(m.bars.last_date for m in members),
@@ -168,7 +176,9 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     level = float(np.mean(x))
     estimate, variance = fit_offset(terms[:-1], level, series.returns[1:], har)
     offset = har.offset.shrink(estimate, variance)
-    data, scaler = _ticker_arrays(ticker, series, terms, level, offset, har, market_data)
+    baseline = ticker_baseline(series.returns, terms, level, offset, har)
+    data, scaler = _ticker_data(ticker, series, baseline, raw_inputs(series, baseline, market_data),
+                                np.asarray(model.meta["pool"]["input_scale"], dtype=float))
     ends = np.arange(model.window - 1, len(series) - 1)
     if len(ends) < MIN_JOIN_WINDOWS:
         raise UsageError(f"{ticker}: too few windows to calibrate against the pool (fetch more history)")
@@ -184,8 +194,8 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
 
 # --------------------------------------------------------------------------------------------------- pieces
 def _members(bars_by_ticker: dict[str, Bars], features: str, market: Market | None, config: TrainingConfig,
-              own: bool) -> list[tuple[Member, Har]]:
-    """Every ticker's Member, after the pooled HAR fit (returned beside each)."""
+              own: bool) -> tuple[list[Member], Har, np.ndarray]:
+    """Every ticker's Member, the pooled HAR they were fitted with, and the pool's input spreads (F,)."""
     prepared = []
     for ticker, bars in bars_by_ticker.items():
         series = build_series(bars, features)
@@ -193,21 +203,26 @@ def _members(bars_by_ticker: dict[str, Bars], features: str, market: Market | No
         prepared.append((ticker, bars, series, terms, float(np.mean(x))))
     har, estimates, variances = fit_har([(terms[:-1], level, series.returns[1:])
                                          for _, _, series, terms, level in prepared])
-    members = []
-    for (ticker, bars, series, terms, level), estimate, variance in zip(prepared, estimates, variances, strict=True):
+    arrays = []
+    for (_, _, series, terms, level), estimate, variance in zip(prepared, estimates, variances, strict=True):
         offset = har.offset.shrink(float(estimate), float(variance))
-        data, scaler = _ticker_arrays(ticker, series, terms, level, offset, har, market)
+        baseline = ticker_baseline(series.returns, terms, level, offset, har)
+        arrays.append((offset, baseline, raw_inputs(series, baseline, market)))
+    spread = pooled_spread([raw for _, _, raw in arrays])
+    members = []
+    for (ticker, bars, series, _, level), (offset, baseline, raw) in zip(prepared, arrays, strict=True):
+        data, scaler = _ticker_data(ticker, series, baseline, raw, spread)
         ends = np.arange(config.window - 1, len(series) - 1)
         validation = max(MIN_VALIDATION_WINDOWS if own else 2, int(round(len(ends) * VALIDATION_FRACTION)))
-        members.append((Member(ticker, bars, data, level, offset, scaler, ends, min(validation, len(ends) - 1)), har))
-    return members
+        members.append(Member(ticker, bars, data, level, offset, scaler, ends, min(validation, len(ends) - 1)))
+    return members, har, spread
 
 
-def _ticker_arrays(ticker: str, series, terms, level: float, offset: float, har: Har,
-                   market: Market | None) -> tuple[TickerData, tuple[np.ndarray, np.ndarray]]:
-    baseline = ticker_baseline(series.returns, terms, level, offset, har)
-    raw = raw_inputs(series, baseline, market)
-    scaler = fit_scaler(raw)
+def _ticker_data(ticker: str, series, baseline: TickerBaseline, raw: np.ndarray,
+                 spread: np.ndarray) -> tuple[TickerData, tuple[np.ndarray, np.ndarray]]:
+    """A ticker's arrays, its raw inputs (n, F) centred on their own means and divided by the pool's spreads (F,),
+    and that scaler (means, spreads)."""
+    scaler = (column_means(raw), spread)
     return TickerData(ticker, series, baseline, standardize(raw, *scaler)), scaler
 
 

@@ -182,6 +182,8 @@ def edit_meta(home, change):
     (lambda m: m["tickers"]["ABC"]["scaler"].update(mean=[0.0]), "tickers.ABC.scaler.mean must be a list of 7 "
                                                                  "numbers, got [0.0]"),
     (lambda m: m["pool"].update(nu=2.0), "pool.nu must be greater than 2, got 2.0"),
+    (lambda m: m["pool"]["input_scale"].__setitem__(0, -1.0), "pool.input_scale[0] must be greater than 0, got -1.0"),
+    (lambda m: m["pool"].pop("input_scale"), "pool.input_scale is missing"),
     (lambda m: m["tickers"]["ABC"].update(persistence=1.5), "tickers.ABC.persistence must be between 0 and 1, got 1.5"),
     (lambda m: m["pool"]["har"].update(beta=[0.1, -3.0, 0.5]), "pool.har.beta[1] must be between 0 and 10, got -3.0"),
     (lambda m: m["tickers"]["ABC"]["training"].update(last_date="2021-02-30"),

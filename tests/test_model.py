@@ -13,7 +13,7 @@ from forecaster.bars import Bars
 from forecaster.errors import CorruptFile, ModelMissing, UsageError
 from forecaster.guards import check_meta
 from forecaster.model import POOL, Model, TrainingConfig
-from forecaster.panel import Market
+from forecaster.panel import Market, column_means, pooled_spread, standardize
 from forecaster.store import Store
 from forecaster.training import add_ticker, train_model
 
@@ -57,18 +57,32 @@ def test_the_pool_records_one_network_and_each_tickers_calibration(pooled):
     assert meta["hyperparameters"] == {"window": 10, "hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32,
                                        "lr": 0.001, "patience": 2, "seed": 0}
     assert sorted(meta["tickers"]) == ["AAA", "BBB", "CCC"] and meta["training"]["tickers"] == 3
-    assert set(meta["pool"]) == {"har", "nu", "network_share", "scale_share", "persistence", "tail_shapes",
-                                 "quantiles"}
+    assert set(meta["pool"]) == {"har", "nu", "input_scale", "network_share", "scale_share", "persistence",
+                                 "tail_shapes", "quantiles"}
+    assert len(meta["pool"]["input_scale"]) == len(meta["inputs"]) and min(meta["pool"]["input_scale"]) > 0
     for calibration in meta["tickers"].values():
         assert calibration["member"] is True and 0 <= calibration["network_share"] <= 1
         assert 0 <= calibration["scale_share"] <= 1.5 and 0 < calibration["persistence"] <= 1
         assert len(calibration["scaler"]["mean"]) == len(meta["inputs"])
+        assert calibration["scaler"]["scale"] == meta["pool"]["input_scale"]  # one spread for the scale-free inputs
         assert sorted(calibration["quantiles"], key=int) == ["1", "5", "20"]
         for tails in calibration["quantiles"].values():
             assert len(tails["lower"]) == len(tails["upper"]) == 10
             assert max(tails["lower"]) < 0 < min(tails["upper"])
         assert calibration["training"]["rows"] == 260 and len(calibration["training"]["data_sha256"]) == 64
     check_meta(as_saved(meta), "meta.json", "")  # every value one a trained model holds
+
+
+def test_inputs_are_centred_on_each_tickers_mean_and_divided_by_the_pools_spread():
+    """A calm ticker's slow inputs keep the pool's units: its own small spread would blow them up later."""
+    calm = np.array([[1.0, 5.0], [1.2, np.nan], [0.8, 7.0]])  # column means 1.0 and 6.0
+    wild = np.array([[-3.0, 0.0], [3.0, 0.0]])  # means 0.0 and 0.0
+    spread = pooled_spread([calm, wild])
+    # Σ squares around own means: 0.08 + 18 = 18.08 over 5 values; 2 over 4 values
+    assert spread == pytest.approx([math.sqrt(18.08 / 5), math.sqrt(2 / 4)])
+    assert column_means(calm) == pytest.approx([1.0, 6.0])
+    assert pooled_spread([np.zeros((3, 1))]) == pytest.approx([1.0])  # no spread: scale 1
+    assert standardize(calm, column_means(calm), spread)[1, 1] == 0.0  # missing: the mean
 
 
 def test_a_change_after_the_cut_off_to_any_ticker_or_the_market_changes_nothing_before_it():

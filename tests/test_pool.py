@@ -64,6 +64,7 @@ def test_a_ticker_added_after_training_is_calibrated_against_the_pool_in_seconds
     meta = json.loads((watchlist / "models" / POOL / "meta.json").read_text())
     assert meta["weights_file"] == weights  # the network was not retrained
     assert list(meta["tickers"]) == [*TICKERS, "NEW"] and meta["tickers"]["NEW"]["member"] is False
+    assert meta["tickers"]["NEW"]["scaler"]["scale"] == meta["pool"]["input_scale"]
     assert "pooled (calibrated)" in result.out
     rows = {r["ticker"]: r["model"] for r in json.loads(cli("list", "-f", "json").out)}
     assert rows["NEW"] == "pooled"
