@@ -2,13 +2,14 @@
 same test start for all, against naive, linear, GARCH-t, GJR-t and the pooled HAR, at 1, 5 and 20 sessions ahead.
 
 The protocol of the development panel (../shared/universe, 130 tickers): train on bars before 2015-01-02, walk
-forward to the end of each file, with the S&P 500 (../shared/data/GSPC.csv, as ^GSPC) as the market. The files are
-read in place and written into a temporary home; nothing is copied into the repository.
+forward to the end of each file, default settings (no market index; with `--market ^GSPC`, the S&P 500 of
+../shared/data/GSPC.csv or --market-csv is stored as ^GSPC). The files are read in place and written into a temporary
+home; nothing is copied into the repository.
 
     python benchmarks/quality.py [--data-dir DIR] [--market-csv FILE] [--test-start DATE] [--horizons 1,5,20]
                                  [--jobs 2] [--json OUT] [--unseen K] [--short N] [`forecast evaluate` options]
 
-Options after ours go to `forecast evaluate` (e.g. `--model per-ticker`, `--market none`, `--seed 1`).
+Options after ours go to `forecast evaluate` (e.g. `--model per-ticker`, `--market ^GSPC`, `--seed 1`).
 - `--unseen K`: also evaluate with K of the tickers (every len/K-th, sorted) kept out of the pool's training and
   calibrated against it as tickers it never saw, and compare their one-day scores with the pool that learned them.
 - `--short N`: cut those K tickers to their last N sessions before the test start (the test period kept), and
@@ -160,7 +161,7 @@ def main() -> None:
         return per_file(files, horizons, args, options)
     tickers = [path.stem for path in files]
     chosen = tickers[:: max(1, len(tickers) // args.unseen)][: args.unseen] if args.unseen else []
-    market = None if "none" in options else args.market_csv
+    market = args.market_csv if "--market" in options and "none" not in options else None
     out: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as root:
         home = Path(root) / "panel"
@@ -200,8 +201,7 @@ def per_file(files: list[Path], horizons: list[int], args, options: list[str]) -
             bars = read_csv(path)
             test_start = str(bars.dates[int(len(bars) * 0.8)])
             fill(home, [path], None, {}, test_start)
-            reports, seconds = evaluate(home, [path.stem], test_start, horizons, args.jobs, ["--market", "none",
-                                                                                             *options])
+            reports, seconds = evaluate(home, [path.stem], test_start, horizons, args.jobs, options)
             print(f"{path.stem}: evaluated in {seconds:.0f} s", file=sys.stderr)
             everything.extend(reports)
     for h in horizons:

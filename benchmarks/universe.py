@@ -2,7 +2,7 @@
 
 Makes N synthetic tickers of R daily rows each with realistic volatility clustering (GARCH(1,1) with Student-t
 shocks, persistence 0.98, about 1.6% daily volatility, each ticker its own level) and consistent OHLC (an overnight
-gap, an intraday move, and a high-low range that grows with the day's volatility), plus a market index, then:
+gap, an intraday move, and a high-low range that grows with the day's volatility), then:
 
 1. `forecast train --jobs J` (the pooled model, default settings), timed: the whole process, data reading included;
 2. the same again in a fresh home with `--jobs 1`, and checks that the pool is bit-identical (--compare-jobs);
@@ -75,7 +75,6 @@ def fill(home: Path, tickers: list[str], rows: int) -> None:
     (home / "data").mkdir(parents=True)
     for i, ticker in enumerate(tickers):
         (home / "data" / f"{ticker}.csv").write_text(format_csv(synthetic_bars(rows, seed=i)))
-    (home / "data" / "^GSPC.csv").write_text(format_csv(synthetic_bars(rows, seed=10_000)))
 
 
 def pool_files(home: Path) -> tuple[str, bytes]:
@@ -99,7 +98,7 @@ def main() -> None:
         fill(home, tickers, args.rows)
         pooled = forecast("train", "--jobs", args.jobs, home=home)
         meta = json.loads((home / "models" / "_pool" / "meta.json").read_text())
-        print(f"{args.tickers} synthetic tickers x {args.rows} rows (and the market), default settings")
+        print(f"{args.tickers} synthetic tickers x {args.rows} rows, default settings")
         print(f"  pooled training, --jobs {args.jobs}: {pooled:7.1f} s = {pooled / 60:5.1f} min (target <= 15); "
               f"{meta['training']['epochs_run']} epochs (best {meta['training']['best_epoch']}), "
               f"{meta['training']['train_windows']:,} training windows")
@@ -112,7 +111,7 @@ def main() -> None:
             shutil.rmtree(other)
         forecast("predict", tickers[0], home=home)  # fills the calendar cache and the OS file cache
         predict = forecast("predict", "--days", "1", home=home)
-        print(f"  predict --days 1 for {args.tickers + 1} tickers: {predict:5.1f} s (target <= 5)")
+        print(f"  predict --days 1 for {args.tickers} tickers: {predict:5.1f} s (target <= 5)")
         if args.per_ticker:
             chosen = tickers[: args.per_ticker]
             own = root / "own"

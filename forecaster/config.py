@@ -126,8 +126,8 @@ SETTINGS: tuple[Setting, ...] = (
             "else returns).", str, choices=_feature_sets()),
     Setting("train", "model", "pooled", "'pooled': one network for all the tickers trained together; 'per-ticker': "
             "a network of its own for each.", str, choices=("pooled", "per-ticker")),
-    Setting("train", "market", "^GSPC", "The market index whose same-day moves every window sees (a stored "
-            "ticker), or 'none'.", str, symbol=True),
+    Setting("train", "market", "none", "A market index whose same-day moves every window sees (a stored ticker, "
+            "e.g. ^GSPC), or 'none'.", str, symbol=True),
     Setting("predict", "level", 0.90, "Level of the forecast intervals, e.g. 0.9 for 90%.", float, 0.5, 0.998),
     Setting("parallel", "jobs", None, "Per-ticker jobs at once (models of their own, baselines), in worker "
             "processes.", int, 1, 1024),

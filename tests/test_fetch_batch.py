@@ -29,7 +29,7 @@ def watchlist_yahoo(monkeypatch, tmp_path, isolated_home):
     monkeypatch.setattr("forecaster.sources.RATE_LIMIT_BACKOFF", (0.01, 0.02))
     watchlist = tickers[:50] + UNKNOWN + tickers[50:]
     (isolated_home / "forecast.toml").write_text(
-        f"tickers = {json.dumps(watchlist)}\n\n[fetch]\nrate = 100\n")
+        f"tickers = {json.dumps(watchlist)}\n\n[fetch]\nrate = 100\n\n[train]\nmarket = \"^GSPC\"\n")
     yield fake, tickers
     reset_yfinance(tmp_path / "yf-cache")
 
@@ -52,6 +52,13 @@ def test_fetch_without_tickers_updates_the_whole_watchlist_and_lists_every_failu
     ]
     assert f"{N_TICKERS - 1} rows" not in result.out  # the summary table is per ticker
     assert result.out.count("\n│ T") == N_TICKERS - 1
+
+
+def test_without_a_market_setting_a_bare_fetch_leaves_the_index_alone(cli, watchlist_yahoo, isolated_home):
+    fake, tickers = watchlist_yahoo
+    (isolated_home / "forecast.toml").write_text(f"tickers = {json.dumps(tickers[:3])}\n\n[fetch]\nrate = 100\n")
+    assert cli("fetch", "-q").code == 0
+    assert sorted(p.name for p in (isolated_home / "data").glob("*.csv")) == ["T000.csv", "T001.csv", "T002.csv"]
 
 
 def test_requests_are_paced_at_the_configured_rate(cli, watchlist_yahoo):
