@@ -155,7 +155,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_half_written_model(tmp_path):
     assert_models_old_or_new(home, TICKERS, swept=False)  # a model finished before Ctrl-C is whole, the rest absent
 
 
-@pytest.mark.parametrize("seed", [1, 3]  # two random moments: each run costs about 13 s)
+@pytest.mark.parametrize("seed", [1, 3])  # two random moments: each run costs about 13 s
 def test_sigkill_of_a_parallel_run_leaves_every_model_old_or_new(tmp_path, seed):
     home = tmp_path / "home"
     fill(home, tmp_path)
