@@ -526,9 +526,8 @@ def evaluate(
     given: dict,
 ) -> None:
     """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
-    from forecaster.evaluate import PREDICTION_COLUMNS, check_horizon, geometric_summary, summary_rows
+    from forecaster.evaluate import check_horizon, prediction_paths, prediction_tables, summary_table
     from forecaster.model import TrainingConfig
-    from forecaster.output import rows_to_csv
     from forecaster.pipeline import evaluate_models, require_tickers
     from forecaster.store import atomic_write_text, normalize_ticker
 
@@ -547,22 +546,16 @@ def evaluate(
     kept_out = tuple(dict.fromkeys(normalize_ticker(t) for t in unseen or []))
     names = list(dict.fromkeys([*names, *kept_out]))
     several = len(names) > 1 or len(horizons) > 1
-    if predictions is not None and several and "{ticker}" not in str(predictions):
-        raise UsageError("--predictions with several tickers or horizons needs {ticker} in the file name, e.g. "
-                         "eval-{ticker}.csv")
-    outputs = {n: store.check_output(Path(str(predictions).replace("{ticker}", n.replace("^", ""))))
-               for n in names} if predictions is not None else {}
+    outputs = {ticker: store.check_output(path) for ticker, path in
+               prediction_paths(None if predictions is None else str(predictions), names, several).items()}
     run_jobs = _job_runner(terminal, store, config, given, training.epochs, lambda result: None)
     with _PoolProgress(terminal, training.epochs) as progress:
         outcome = evaluate_models(store, names, training, start, horizons, level, unseen=kept_out,
                                   run_jobs=run_jobs, callback=progress)
     terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
-    daily: dict[str, list[dict]] = {}
-    for evaluation in outcome.rows:
-        daily.setdefault(evaluation.ticker, []).extend(evaluation.prediction_rows())
-    for ticker, rows in daily.items():
+    for ticker, text in prediction_tables(outcome.rows).items():
         if ticker in outputs:
-            atomic_write_text(outputs[ticker], rows_to_csv(rows, PREDICTION_COLUMNS))
+            atomic_write_text(outputs[ticker], text)
     reports = [evaluation.report() for evaluation in outcome.rows]
     if not terminal.shows_progress:
         for report in reports:
@@ -572,15 +565,7 @@ def evaluate(
         if reports or outcome.failures:
             terminal.document(reports[0] if not several and reports else reports)
     elif reports:
-        rows = summary_rows(reports)
-        tickers_done = sorted({r["ticker"] for r in reports})
-        if len(tickers_done) > 1:
-            rows.extend(geometric_summary(reports))
-        title = (f"Walk-forward from {start}, {_percent(level)} intervals, {', '.join(map(str, horizons))} "
-                 f"{plural(horizons[-1], 'session')} ahead (vs naive < 1: better)")
-        if len(tickers_done) == 1:
-            title = (f"{reports[0]['ticker']}: {reports[0]['n']} trading {plural(reports[0]['n'], 'day')} from "
-                     f"{reports[0]['test_start']}, {_percent(level)} intervals (vs naive < 1: better)")
+        rows, title = summary_table(reports, str(start), level, horizons)
         terminal.results(rows, _columns(rows), title=title)
     _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal, reported=run_jobs.reported)
 

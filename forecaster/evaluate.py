@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -109,6 +110,41 @@ class Evaluation:
 PREDICTION_COLUMNS = ["date", "horizon", "level", "actual", "model", "lower", "upper", "naive", "linear",
                       "origin_close", "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch",
                       "garch_lower", "garch_upper", "gjr", "gjr_lower", "gjr_upper", "har", "har_lower", "har_upper"]
+
+
+def prediction_paths(template: str | None, tickers: list[str], several: bool) -> dict[str, Path]:
+    """Where `--predictions TEMPLATE` writes each ticker's daily forecasts: TEMPLATE with {ticker} replaced by the
+    symbol (without ^); UsageError when several tickers or horizons would share one file."""
+    if template is None:
+        return {}
+    if several and "{ticker}" not in template:
+        raise UsageError("--predictions with several tickers or horizons needs {ticker} in the file name, e.g. "
+                         "eval-{ticker}.csv")
+    return {ticker: Path(template.replace("{ticker}", ticker.replace("^", ""))) for ticker in tickers}
+
+
+def prediction_tables(evaluations: list[Evaluation]) -> dict[str, str]:
+    """Each ticker's daily forecasts of every horizon as CSV text (PREDICTION_COLUMNS)."""
+    from forecaster.output import rows_to_csv
+
+    daily: dict[str, list[dict]] = {}
+    for evaluation in evaluations:
+        daily.setdefault(evaluation.ticker, []).extend(evaluation.prediction_rows())
+    return {ticker: rows_to_csv(rows, PREDICTION_COLUMNS) for ticker, rows in daily.items()}
+
+
+def summary_table(reports: list[dict], test_start: str, level: float, horizons: list[int]) -> tuple[list[dict], str]:
+    """The rows of `evaluate`'s table (a row per ticker, horizon and method; the geometric means over several
+    tickers) and its title."""
+    rows = summary_rows(reports)
+    tickers = sorted({r["ticker"] for r in reports})
+    percent = f"{100 * level:g}%"
+    if len(tickers) == 1:
+        return rows, (f"{reports[0]['ticker']}: {reports[0]['n']} trading {plural(reports[0]['n'], 'day')} from "
+                      f"{reports[0]['test_start']}, {percent} intervals (vs naive < 1: better)")
+    return rows + geometric_summary(reports), (
+        f"Walk-forward from {test_start}, {percent} intervals, {', '.join(map(str, horizons))} "
+        f"{plural(horizons[-1], 'session')} ahead (vs naive < 1: better)")
 
 
 def check_horizon(horizon: int) -> None:
