@@ -301,15 +301,13 @@ def remove(
 ) -> None:
     """Delete tickers from the store: their price data, fetch information and models (the prediction log keeps its
     rows)."""
-    from forecaster.errors import DataUnavailable, failure_of
-    from forecaster.model import drop_from_pool, model_kinds
+    from forecaster.errors import failure_of
+    from forecaster.inventory import remove_ticker, stored_among
     from forecaster.store import normalize_ticker
 
     names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
     store, terminal, _ = _session(home, quiet, debug)
-    served = model_kinds(store)
-    stored = [t for t in names if store.has_bars(t) or store.model_dir(t).exists() or t in served]
-    failures = [(t, DataUnavailable(f"nothing stored for {t} in {store.home}")) for t in names if t not in stored]
+    stored, failures = stored_among(store, names)
     if stored and not yes:
         answer = terminal.confirm(f"Remove {', '.join(stored)} from {store.home} (price data and models)?")
         if answer is None:
@@ -320,7 +318,7 @@ def remove(
     done = 0
     for ticker in stored:
         try:
-            removed = store.remove(ticker, first=lambda t=ticker: drop_from_pool(store, t))
+            removed = remove_ticker(store, ticker)
         except Exception as error:
             failures.append((ticker, failure_of(error, ticker)))
             continue
@@ -611,10 +609,9 @@ def score(
 ) -> None:
     """Score every logged forecast whose date has come against what happened and against naive, and backtest the
     tails of its intervals."""
-    from forecaster.errors import DataUnavailable, failure_of
     from forecaster.pipeline import require_tickers
     from forecaster.predictions import read_predictions
-    from forecaster.track import COLUMNS, TAIL_COLUMNS, score_ticker
+    from forecaster.track import COLUMNS, TAIL_COLUMNS, score_tickers
 
     since_date = _parse_date(since, "--since")
     store, terminal, _ = _session(home, quiet, debug)
@@ -638,15 +635,7 @@ def score(
         show([], [], [])
         return
     names = require_tickers(tickers, logged, "") if tickers else logged
-    rows, failures = [], []
-    for ticker in names:
-        try:
-            if ticker not in logged:
-                raise DataUnavailable(f"no logged forecasts for {ticker}; run 'forecast predict {ticker}' first")
-            rows.extend(score_ticker(ticker, log, store.read_bars(ticker),
-                                     since_date.isoformat() if since_date else None, tails=True))
-        except Exception as error:
-            failures.append((ticker, failure_of(error, ticker)))
+    rows, failures = score_tickers(store, names, log, since_date)
     show(rows, failures, names)
     _finish(failures, len(names) - len(failures), terminal)
 

@@ -1,4 +1,4 @@
-"""What the store holds, for `forecast list`.
+"""What the store holds, for `forecast list`, and taking tickers out of it, for `forecast remove`.
 
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
 ("yahoo", "csv:FILE NAME", "sample"; null when unknown), `data` is "ok" or "unreadable", and `model` is null when the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from forecaster.errors import ForecastError
+from forecaster.errors import DataUnavailable, ForecastError
 from forecaster.guards import check_meta
 from forecaster.store import Store, read_stored_text
 
@@ -56,3 +56,20 @@ def _meta(store: Store, folder: str) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ForecastError):
         return None
     return meta
+
+
+def stored_among(store: Store, names: list[str]) -> tuple[list[str], list[tuple[str, ForecastError]]]:
+    """(the tickers of `names` with data, a model or a place in the pool; a failure for each of the others)."""
+    from forecaster.model import model_kinds
+
+    served = model_kinds(store)
+    stored = [t for t in names if store.has_bars(t) or store.model_dir(t).exists() or t in served]
+    return stored, [(t, DataUnavailable(f"nothing stored for {t} in {store.home}")) for t in names if t not in stored]
+
+
+def remove_ticker(store: Store, ticker: str) -> list:
+    """Delete a ticker's data, fetch information and model, and take it out of the pool first (Store.remove);
+    returns the paths removed or changed."""
+    from forecaster.model import drop_from_pool
+
+    return store.remove(ticker, first=lambda: drop_from_pool(store, ticker))

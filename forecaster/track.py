@@ -109,6 +109,26 @@ def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | 
     return results
 
 
+def score_tickers(store, names: list[str], predictions: list[dict], since: dt.date | None = None
+                  ) -> tuple[list[dict], list[tuple[str, Exception]]]:
+    """`score_ticker` with tails for each of `names` against its stored bars: (rows, failures as (ticker,
+    ForecastError)). A ticker with no logged forecast, unreadable data or any other failure is a failure of its
+    own; the others are scored."""
+    from forecaster.errors import DataUnavailable, failure_of
+
+    logged = {row["ticker"] for row in predictions}
+    rows, failures = [], []
+    for ticker in names:
+        try:
+            if ticker not in logged:
+                raise DataUnavailable(f"no logged forecasts for {ticker}; run 'forecast predict {ticker}' first")
+            rows.extend(score_ticker(ticker, predictions, store.read_bars(ticker),
+                                     since.isoformat() if since else None, tails=True))
+        except Exception as error:
+            failures.append((ticker, failure_of(error, ticker)))
+    return rows, failures
+
+
 def _metrics(rows: list[dict]) -> dict:
     if not rows:
         return {"n": 0, "rmse": None, "naive_rmse": None, "ratio": None, "mae": None, "naive_mae": None,
