@@ -442,9 +442,9 @@ def train(
     store, terminal, config = _session(home, quiet, debug, verbose)
     training = TrainingConfig.from_settings(config, given)
     training.check()
+    run_jobs = _job_runner(terminal, store, config, given, training.epochs, _log_line)  # checks --jobs, --scheduler
     names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
                             f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
-    run_jobs = _job_runner(terminal, store, config, given, training.epochs, _log_line)
     outcome = train_models(store, names, training, until=until_date, calibrate_named=bool(tickers), run_jobs=run_jobs)
     terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
     if outcome.rows and not quiet:
@@ -539,6 +539,7 @@ def evaluate(
     level = config.value("predict.level", given.get("level"))
     training = TrainingConfig.from_settings(config, given)
     training.check()
+    run_jobs = _job_runner(terminal, store, config, given, training.epochs, lambda result: None)
     names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
                             f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
     kept_out = tuple(dict.fromkeys(normalize_ticker(t) for t in unseen or []))
@@ -546,7 +547,6 @@ def evaluate(
     several = len(names) > 1 or len(horizons) > 1
     outputs = {ticker: store.check_output(path) for ticker, path in
                prediction_paths(None if predictions is None else str(predictions), names, several).items()}
-    run_jobs = _job_runner(terminal, store, config, given, training.epochs, lambda result: None)
     with _PoolProgress(terminal, training.epochs) as progress:
         outcome = evaluate_models(store, names, training, start, horizons, level, unseen=kept_out,
                                   run_jobs=run_jobs, callback=progress)

@@ -214,6 +214,14 @@ def test_a_malformed_scheduler_address_is_a_usage_error_at_once(cli, isolated_ho
     assert not (filled / "models").exists()
 
 
+def test_a_malformed_scheduler_address_is_refused_before_the_store_is_looked_at(cli, isolated_home):
+    """An empty home would be exit 3 ("no price data"); the option's own error comes first."""
+    for command in (["train"], ["evaluate", "--test-start", "2020-08-03"]):
+        result = cli(*command, "--scheduler", "notanaddress")
+        assert (result.code, result.err) == (
+            2, f"Error: --scheduler {SCHEDULER_REFUSED.format(address='notanaddress')}\n")
+
+
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "127.0.0.1:8786", "tls://scheduler.example.org:8786",
                                      "tcp://[::1]:8786", "ws://dask-scheduler:8786"])
 def test_scheduler_addresses_as_dask_prints_them_are_accepted(address):
