@@ -359,6 +359,9 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
         if ticker in pooled.meta["tickers"]:
             return pooled, "pooled"
         break
+    if not store.has_bars(ticker):
+        raise ModelMissing(f"no model and no price data for {ticker} in {store.home}: run 'forecast fetch {ticker}' "
+                           f"(or import its file), then 'forecast train {ticker}'")
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 

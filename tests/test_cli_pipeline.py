@@ -94,7 +94,9 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
         (["predict", "--days", "0"], 2, "--days must be between 1 and 1000, got 0"),
         (["predict", "--days", "-3"], 2, "--days must be between 1 and 1000, got -3"),
         (["predict", "--days", "100000"], 2, "--days must be between 1 and 1000, got 100000"),
-        (["predict", "NOPE"], 3, "no model for NOPE; run 'forecast train NOPE' first"),
+        (["predict", "NOPE"], 3, "no model and no price data for NOPE in {home}: run 'forecast fetch NOPE' (or "
+                                 "import its file), then 'forecast train NOPE'"),
+        (["predict", "ABC"], 3, "no model for ABC; run 'forecast train ABC' first"),
         (["train", "NOPE", *FAST], 3, "no data for NOPE in {home}/data; run 'forecast fetch NOPE' first"),
         (["train", "ABC", "--window", "1"], 2, "--window must be between 2 and 1000, got 1"),
         (["train", "ABC", "--window", "250"], 2, "ABC has 300 rows of history; training with --window 250 needs at "

@@ -399,7 +399,8 @@ def test_duplicate_tickers_are_handled_once(cli, trained_home, tmp_path):
 def test_predict_json_prints_an_empty_list_when_every_ticker_fails(cli, trained_home):
     result = cli("predict", "NOPE", "-f", "json")
     assert (result.code, result.out) == (3, "[]\n")
-    assert result.err == "Error: no model for NOPE; run 'forecast train NOPE' first\n"
+    assert result.err == (f"Error: no model and no price data for NOPE in {trained_home}: run 'forecast fetch NOPE' "
+                          "(or import its file), then 'forecast train NOPE'\n")
 
 
 def test_a_table_column_has_one_precision_and_zero_is_zero(cli, trained_home):

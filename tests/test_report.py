@@ -294,8 +294,9 @@ def test_worker_processes_make_the_same_page_as_one(home, monkeypatch):
     pages = [report.build_report(Store(home), ["NOPE", "abc", "XYZ", "QQQ", "ABC"], days=2, level=0.9, jobs=jobs,
                                  today=DAY_AFTER) for jobs in (1, 2)]
     assert pages[0].tickers == pages[1].tickers and len(pages[0].tickers) == 3
-    assert pages[0].failure_lines == pages[1].failure_lines == [("NOPE", "no model for NOPE; run 'forecast train "
-                                                                         "NOPE' first")]
+    assert pages[0].failure_lines == pages[1].failure_lines == [
+        ("NOPE", f"no model and no price data for NOPE in {home}: run 'forecast fetch NOPE' (or import its file), "
+                 "then 'forecast train NOPE'")]
     assert (pages[0].warnings, pages[0].record) == (pages[1].warnings, pages[1].record)
     assert pages[0].record[0]["n"] == 1  # ABC's logged forecast, though asked for as 'abc'
 
