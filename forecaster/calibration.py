@@ -6,8 +6,9 @@ y_t = r_{t+1} / σ_t the next return in baseline units:
 
 1. the network share of the mean, α: the least-squares factor of y on m through the origin, on the ticker's
    held-out ("judge") windows, with its sampling variance. Pooled, its mean is discounted by its own uncertainty
-   (positive-part James-Stein: an insignificant pooled signal gives 0, the naive forecast), then each ticker's
-   estimate is shrunk toward it and clipped to [0, 1];
+   (positive-part James-Stein: an insignificant pooled signal gives 0, the naive forecast), its variance counted by
+   dates rather than ticker-days (the tickers judged on one day move together: `date_design_effect`); then each
+   ticker's estimate is shrunk toward it and clipped to [0, 1];
 2. the network share of the scale, λ: σ_t exp(λ s_t) is the forecast volatility (λ = 0: the baseline alone). The
    Student-t likelihood of the judge windows' errors y - α m is profiled over λ in SCALE_GRID (each λ with its
    maximum-likelihood overall scale); the curvature at the best λ gives its variance. Pooled, shrunk, clipped;
@@ -54,7 +55,8 @@ class Evidence:
 
     m, s (N,) the network's outputs; sigma (N,) the baseline σ_t; y (N,) r_{t+1} / σ_t; judge (N,) bool, the windows
     no fitting decision has seen; long_run (N,) m_t of the variance path; returns (n,) all the ticker's returns and
-    ends the windows' last days, indices into them."""
+    ends the windows' last days, indices into them; dates (N,) those days' dates, where known (the pool's tickers
+    are judged on the same days)."""
 
     ends: np.ndarray
     m: np.ndarray
@@ -65,14 +67,17 @@ class Evidence:
     long_run: np.ndarray
     returns: np.ndarray
     estimates: dict = field(default_factory=dict)  # name -> (estimate, variance) as the stages compute them
+    dates: np.ndarray | None = None
 
     @classmethod
-    def build(cls, ends, outputs, sigma_all, returns, judge, ) -> Evidence:
-        """From the network outputs (N, 2) at `ends`, the ticker's baseline σ (n,) and returns (n,)."""
+    def build(cls, ends, outputs, sigma_all, returns, judge, dates=None) -> Evidence:
+        """From the network outputs (N, 2) at `ends`, the ticker's baseline σ (n,) and returns (n,) (and its dates
+        (n,), if given)."""
         ends = np.asarray(ends)
         long_run = ewma(sigma_all**2, LONG_RUN_LAMBDA, start=float(sigma_all[0] ** 2))[ends]
         return cls(ends, outputs[:, 0].astype(float), outputs[:, 1].astype(float), sigma_all[ends],
-                   returns[ends + 1] / sigma_all[ends], np.asarray(judge, dtype=bool), long_run, returns)
+                   returns[ends + 1] / sigma_all[ends], np.asarray(judge, dtype=bool), long_run, returns,
+                   dates=None if dates is None else np.asarray(dates)[ends])
 
 
 # --------------------------------------------------------------------------------------------- per ticker
@@ -85,6 +90,33 @@ def mean_share_estimate(evidence: Evidence) -> tuple[float, float]:
     alpha = float(np.dot(m, y)) / denominator
     residual = y - alpha * m
     return alpha, float(np.dot(residual, residual)) / (len(m) - 1) / denominator
+
+
+def date_design_effect(evidence: dict[str, Evidence]) -> float:
+    """D = V_date / V_day ≥ 1 of the pooled least-squares mean share α = Σ m y / Σ m² over every ticker's judge
+    windows, with e = y - α m:
+
+        V_day  = Σ_i (m_i e_i)² / (Σ m²)²                  (each ticker-day independent)
+        V_date = Σ_d (Σ_{i on day d} m_i e_i)² / (Σ m²)²   (clustered by date)
+
+    On one day the tickers' returns and the network's mean outputs move together (a market-wide rebound after a fall
+    is one event, however many tickers show it), so the pool holds fewer independent outcomes than ticker-days; D
+    says how many fewer. 1 without dates or for a pool of one."""
+    judged = [e for e in evidence.values() if e.dates is not None and np.any(e.judge)]
+    if len(judged) < 2:
+        return 1.0
+    m = np.concatenate([e.m[e.judge] for e in judged])
+    y = np.concatenate([e.y[e.judge] for e in judged])
+    dates = np.concatenate([e.dates[e.judge] for e in judged])
+    finite = np.isfinite(m) & np.isfinite(y)
+    m, y, dates = m[finite], y[finite], dates[finite]
+    if not np.dot(m, m) > 0:
+        return 1.0
+    score = m * (y - np.dot(m, y) / np.dot(m, m) * m)
+    by_day = float(np.dot(score, score))
+    _, day = np.unique(dates, return_inverse=True)
+    by_date = float(np.sum(np.bincount(day, weights=score) ** 2))
+    return max(1.0, by_date / by_day) if by_day > 0 else 1.0
 
 
 def scale_share_estimate(evidence: Evidence, alpha: float, nu: float | None) -> tuple[float, float]:
@@ -291,7 +323,7 @@ def calibrate_pool(evidence: dict[str, Evidence], nu: float | None) -> tuple[Poo
     """The pool's calibration and each ticker's, from every ticker's evidence (see the module docstring)."""
     names = list(evidence)
     alpha_hat = {t: mean_share_estimate(evidence[t]) for t in names}
-    alpha_pool = discounted(*zip(*alpha_hat.values(), strict=True))
+    alpha_pool = discounted(*zip(*alpha_hat.values(), strict=True), design_effect=date_design_effect(evidence))
     alpha = {t: _mean_share(alpha_pool, *alpha_hat[t]) for t in names}
 
     lam_hat = {t: scale_share_estimate(evidence[t], alpha[t], nu) for t in names}

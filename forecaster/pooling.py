@@ -67,16 +67,18 @@ def pool(estimates, variances) -> Pooled:
     return Pooled(float(np.sum(precision * theta) / np.sum(precision)), spread)
 
 
-def discounted(estimates, variances) -> Pooled:
-    """`pool`, with θ̄ itself discounted by its own uncertainty: θ̄ max(0, 1 - var(θ̄)/θ̄²), var(θ̄) = 1 / Σ 1/(v_i + τ²)
+def discounted(estimates, variances, design_effect: float = 1.0) -> Pooled:
+    """`pool`, with θ̄ itself discounted by its own uncertainty: θ̄ max(0, 1 - var(θ̄)/θ̄²), var(θ̄) = D / Σ 1/(v_i + τ²)
     (the positive-part James-Stein rule), for a quantity whose default is 0 (an insignificant pooled signal is none);
-    0 without evidence."""
+    0 without evidence. D ≥ 1, the design effect, widens var(θ̄) where the estimates are not independent (tickers
+    judged on the same days move together: `calibration.date_design_effect`)."""
     pooled = pool(estimates, variances)
     if not math.isfinite(pooled.value) or pooled.value == 0:
         return Pooled(0.0, pooled.spread)
     estimates, variances = np.asarray(estimates, dtype=float), np.asarray(variances, dtype=float)
     usable = np.isfinite(estimates) & np.isfinite(variances)
-    variance_of_mean = 1.0 / float(np.sum(1.0 / (np.maximum(variances[usable], TINY_VARIANCE) + pooled.spread)))
+    variance_of_mean = max(1.0, design_effect) / float(np.sum(1.0 / (np.maximum(variances[usable], TINY_VARIANCE)
+                                                                     + pooled.spread)))
     return Pooled(pooled.value * max(0.0, 1.0 - variance_of_mean / pooled.value**2) + 0.0, pooled.spread)
 
 

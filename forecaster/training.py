@@ -257,7 +257,7 @@ def _evidence(model: Model, data: TickerData, ends: np.ndarray, judge: int, wind
     outputs = model.outputs(data.windows(recent, window))
     held_out = np.zeros(len(recent), dtype=bool)
     held_out[len(recent) - judge:] = True
-    return Evidence.build(recent, outputs, data.baseline.sigma, data.series.returns, held_out)
+    return Evidence.build(recent, outputs, data.baseline.sigma, data.series.returns, held_out, data.series.dates)
 
 
 def _ticker_meta(ticker: Member, calibration: dict, member: bool) -> dict:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from forecaster.baseline import CORRECTION_CAP, Har, fit_har, fit_offset, har_terms, ticker_baseline
-from forecaster.calibration import TAIL_PROBABILITIES, TailShape, pooled_quantiles, ticker_quantiles
+from forecaster.calibration import (
+    TAIL_PROBABILITIES,
+    Evidence,
+    TailShape,
+    date_design_effect,
+    pooled_quantiles,
+    ticker_quantiles,
+)
 from forecaster.pooling import Pooled, discounted, pool, profile, shrink_to_target
 
 
@@ -48,6 +55,40 @@ def test_discounted_pool_is_zero_for_an_insignificant_signal():
     assert discounted([0.1, -0.05, 0.02], [1.0, 1.0, 1.0]).value == 0.0
     strong = discounted([0.5, 0.52, 0.48], [1e-4, 1e-4, 1e-4])
     assert 0.49 < strong.value < 0.5
+
+
+def test_a_design_effect_widens_the_pooled_uncertainty_until_a_signal_is_noise():
+    # three estimates of 0.1 with variance 0.01: var(θ̄) = 0.01 / 3, kept at 1 - (0.01/3) / 0.01 = 2/3 of 0.1
+    assert discounted([0.1] * 3, [0.01] * 3).value == pytest.approx(0.1 * 2 / 3)
+    # the same three tickers judged on the same days count as one: var(θ̄) = 0.01, (0.1)² - 0.01 = 0, nothing kept
+    assert discounted([0.1] * 3, [0.01] * 3, design_effect=3.0).value == pytest.approx(0.0, abs=1e-12)
+    assert discounted([0.1] * 3, [0.01] * 3, design_effect=0.5).value == discounted([0.1] * 3, [0.01] * 3).value
+
+
+def _evidence(m, y, dates) -> Evidence:
+    n = len(m)
+    return Evidence(np.arange(n), np.asarray(m), np.zeros(n), np.ones(n), np.asarray(y), np.ones(n, dtype=bool),
+                    np.ones(n), np.zeros(n + 1), dates=None if dates is None else np.asarray(dates))
+
+
+def test_the_date_design_effect_counts_tickers_that_move_together_once():
+    rng = np.random.default_rng(0)
+    n, k = 2000, 5
+    dates = np.arange("2010-01-01", n, dtype="datetime64[D]")[:n]
+    common_m, common_y = rng.standard_normal(n), rng.standard_normal(n)
+    copies = {f"T{i}": _evidence(common_m, common_y, dates) for i in range(k)}
+    assert date_design_effect(copies) == pytest.approx(k)  # five copies of one history: one ticker's evidence
+    independent = {f"T{i}": _evidence(rng.standard_normal(n), rng.standard_normal(n), dates) for i in range(k)}
+    assert 1.0 <= date_design_effect(independent) < 1.2
+    # a market factor shared by every ticker: in between
+    shared = {f"T{i}": _evidence(common_m + rng.standard_normal(n), common_y + rng.standard_normal(n), dates)
+              for i in range(k)}
+    assert 1.5 < date_design_effect(shared) < k
+    # on different days the same numbers are independent evidence
+    apart = {f"T{i}": _evidence(common_m, common_y, dates + i * n) for i in range(k)}
+    assert date_design_effect(apart) == pytest.approx(1.0)
+    assert date_design_effect({"T0": copies["T0"]}) == 1.0  # a pool of one
+    assert date_design_effect({f"T{i}": _evidence(common_m, common_y, None) for i in range(k)}) == 1.0
 
 
 def test_shrink_to_target_keeps_the_target_within_the_noise():
