@@ -23,6 +23,7 @@ complete, matching pair. A ticker's own model, where it has one, serves it; othe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -36,9 +37,10 @@ from forecaster import __version__
 from forecaster.baseline import Har
 from forecaster.calibration import LONG_RUN_LAMBDA, quantile_at
 from forecaster.config import Config, settings_of
-from forecaster.errors import CorruptFile, DataUnavailable, ModelMissing, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.guards import check_meta, check_weights
 from forecaster.lstm import LSTMRegressor, StateDictError
+from forecaster.output import plural
 from forecaster.panel import Market, TickerData, input_names, ticker_data
 from forecaster.store import (
     Store,
@@ -346,6 +348,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     already loaded, is used instead of reading it again). ModelMissing when neither serves it."""
     ticker = normalize_ticker(ticker)
     own = store.model_dir(ticker) / "meta.json"
+    pooled = None
     for _ in range(3):  # pooled training removes the members' own models: look again if one vanishes under us
         if _present(own):
             try:
@@ -362,6 +365,14 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     if not store.has_bars(ticker):
         raise ModelMissing(f"no model and no price data for {ticker} in {store.home}: run 'forecast fetch {ticker}' "
                            f"(or import its file), then 'forecast train {ticker}'")
+    if pooled is not None:
+        needed = 1 + int(pooled.meta["hyperparameters"]["window"]) + MIN_JOIN_WINDOWS
+        rows = needed
+        with contextlib.suppress(ForecastError, OSError):  # unreadable data: the plain advice below
+            rows = len(store.read_bars(ticker))
+        if rows < needed:
+            raise ModelMissing(f"no model for {ticker}: {rows} {plural(rows, 'row')} of history, too few to join the "
+                               f"pool (it needs {needed}); fetch more history, then run 'forecast train {ticker}'")
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 
