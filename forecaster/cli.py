@@ -676,7 +676,7 @@ def report(
     tickers: Annotated[Optional[list[str]], typer.Argument(help="Ticker symbols [default: the watchlist and every "
                                                             "ticker with a model].", show_default=False)] = None,
     out: Annotated[Path, typer.Option(help="The page to write.")] = Path("report.html"),
-    days: Annotated[int, typer.Option(help="Trading sessions of forecast to show.")] = 5,
+    days: Annotated[int, typer.Option(help="Trading sessions of forecast to show (at most 60).")] = 5,
     home: HomeOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,

@@ -47,7 +47,7 @@ from forecaster import __version__
 from forecaster.bars import Bars
 from forecaster.errors import ForecastError, UsageError
 from forecaster.output import plural
-from forecaster.pipeline import MARKET, OLD_MODEL, STALE_DATA, Prediction, check_days, forecast_tickers
+from forecaster.pipeline import MARKET, OLD_MODEL, STALE_DATA, Prediction, forecast_tickers
 from forecaster.predictions import read_predictions
 from forecaster.store import Store, atomic_write_text, normalize_ticker, utc_now
 from forecaster.track import resolved, score_ticker
@@ -55,6 +55,7 @@ from forecaster.windows import build_series
 
 SPARK_SESSIONS = 60  # closes in a row's sparkline
 CHART_SESSIONS = 120  # closes in a ticker's detail chart
+MAX_DAYS = 60  # sessions of forecast a page shows at most: its charts and tables stay readable and the file small
 LOGGED_SESSIONS = 60  # of which the last this many show their logged bands (500 tickers' pages stay under 2 MB)
 BASELINE_SESSIONS = 250  # "the ticker's own past year"
 BASELINE_WARMUP = 250  # sessions before them that start the EWMA: its start weighs 0.94^250 ≈ 2e-7 by then
@@ -124,7 +125,9 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
                  today: dt.date | None = None, max_model_age_days: int | None = None) -> Report:
     """The page's data for `tickers` (see the module docstring), in up to `jobs` worker processes (default: one per
     core) when there are enough tickers to pay for them."""
-    check_days(days)
+    if not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_DAYS} for a report (its charts show at most that many "
+                         f"sessions ahead), got {days}")
     today = today or dt.date.today()
     tickers = list(dict.fromkeys(_canonical(ticker) for ticker in tickers))  # as the log and the views name them
     try:

@@ -89,7 +89,10 @@ def test_report_writes_one_self_contained_page_of_every_ticker_with_a_model(cli,
 @pytest.mark.parametrize(("args", "message"), [
     (["--level", "0.999"], "--level must be between 0.5 and 0.998, got 0.999"),
     (["--level", "0.4"], "--level must be between 0.5 and 0.998, got 0.4"),
-    (["--days", "0"], "--days must be between 1 and 1000, got 0"),
+    (["--days", "0"], "--days must be between 1 and 60 for a report (its charts show at most that many sessions "
+                      "ahead), got 0"),
+    (["--days", "61"], "--days must be between 1 and 60 for a report (its charts show at most that many sessions "
+                       "ahead), got 61"),
     (["--jobs", "0"], "--jobs must be between 1 and 1024, got 0"),
     (["--out", "{home}/data/report.html"], "{home}/data/report.html is inside the store's data/ folder, which "
                                            "forecast manages; write the output somewhere else"),
