@@ -404,14 +404,19 @@ def drop_from_pool(store: Store, ticker: str) -> list[Path]:
 
 def model_kinds(store: Store) -> dict[str, str]:
     """Ticker -> the kind of model serving it ("per-ticker" or "pooled"), from the model files' names and the pool's
-    ticker list (an unreadable pool serves nothing)."""
+    ticker list. A pool whose list cannot be read may have served any stored ticker without a model of its own: each
+    of them counts as pooled, so that reading the pool then fails for it by name (damaged, retrain) rather than the
+    ticker silently dropping out of `predict`, `report` and `list`, or a `train NEW` replacing the pool."""
     kinds: dict[str, str] = {}
     pool_meta = store.models_dir / POOL / "meta.json"
     if _present(pool_meta):
         try:
-            kinds.update({t: "pooled" for t in json.loads(pool_meta.read_text(encoding="utf-8")).get("tickers", {})})
-        except (OSError, ValueError, AttributeError):
-            pass
+            members = json.loads(read_stored_text(pool_meta, ""))["tickers"]
+            if not isinstance(members, dict):
+                raise TypeError
+            kinds.update({t: "pooled" for t in members})
+        except (OSError, ValueError, KeyError, TypeError, ForecastError):
+            kinds.update({t: "pooled" for t in store.tickers()})
     if store.models_dir.is_dir():
         for path in store.models_dir.iterdir():
             if path.name != POOL and _present(path / "meta.json"):

@@ -81,6 +81,11 @@ def test_a_sixty_session_ticker_joins_the_pool_with_the_pools_quantiles(cli, wat
     assert meta["tickers"]["IPO"]["training"]["rows"] == 60 and meta["tickers"]["IPO"]["member"] is True
     predicted = json.loads(cli("predict", "IPO", "-f", "json", "-q").out)
     assert predicted[0]["lower"] < predicted[0]["forecast"] < predicted[0]["upper"]
+    # its few errors cannot say where its far tails are: the pool's quantiles do, so each bound moves out with the level
+    bands = [json.loads(cli("predict", "IPO", "-f", "json", "-q", "--level", level).out)[0]
+             for level in ("0.8", "0.9", "0.98", "0.998")]
+    assert all(wider["lower"] < band["lower"] and wider["upper"] > band["upper"]
+               for band, wider in zip(bands, bands[1:], strict=False))
 
 
 def test_too_short_a_history_to_join_is_named_and_the_others_train(cli, watchlist, tmp_path):
@@ -165,3 +170,26 @@ def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path, stop, c
     assert {p.name: p.read_bytes() for p in (home / "models" / POOL).iterdir()} == before
     check_meta(Model.load(Store(home), POOL).meta, home / "models" / POOL / "meta.json", "")
     assert run(home, "predict", "-q").returncode == 0
+
+
+@pytest.mark.parametrize("damage", [lambda text: text[:300], lambda text: "", lambda text: '{"tickers": 7}'])
+def test_a_damaged_pool_is_named_for_every_ticker_it_may_serve_and_a_named_train_never_replaces_it(
+        cli, watchlist, tmp_path, damage):
+    assert cli("train", *FAST).code == 0
+    meta = watchlist / "models" / POOL / "meta.json"
+    meta.write_text(damage(meta.read_text()))
+    broken = meta.read_text()
+    predicted = cli("predict", "-f", "csv")
+    assert predicted.code == 3
+    assert predicted.out == "ticker,as_of,date,horizon,forecast,lower,upper,level,volatility,model\n"
+    assert f"{meta}" in predicted.err and "run 'forecast train' to retrain it" in predicted.err
+    assert predicted.err.splitlines()[-1] == "Error: 4 of 4 tickers failed: AAA, BBB, CCC, ^GSPC"
+    listed = json.loads(cli("list", "-f", "json").out)
+    assert {row["ticker"]: row["model"] for row in listed} == dict.fromkeys(["AAA", "BBB", "CCC", "^GSPC"],
+                                                                            "unreadable")
+    store_bars(cli, tmp_path, "NEW", random_walk_bars(260, seed=11))
+    named = cli("train", "NEW", *FAST)
+    assert named.code == 3 and f"{meta}" in named.err
+    assert meta.read_text() == broken  # what it learned from the others is not thrown away by a train of NEW alone
+    assert cli("train", *FAST).code == 0  # the way out the message names: retrain the pool
+    assert cli("predict", "-f", "csv", "-q").out.count("\n") == 1 + 5
