@@ -80,7 +80,8 @@ class Setting:
                 except UsageError as error:
                     raise ValueError(f"must be a ticker symbol or none: {error.message}") from None
             return value.strip().lower() if self.symbol else value
-        if isinstance(value, bool) or not isinstance(value, int | float) or (self.kind is int and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                self.kind is int and not (math.isfinite(value) and value == int(value))):
             raise ValueError(f"must be {'an integer' if self.kind is int else 'a number'}, got {value!r}")
         value = self.kind(value)
         low_ok = self.low is None or (value > self.low if self.open_low else value >= self.low)
