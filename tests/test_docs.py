@@ -89,3 +89,12 @@ def test_the_readme_names_every_runtime_dependency():
     for requirement in project["dependencies"]:
         name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0)
         assert re.search(rf"\b{re.escape(name)}\b", listed, re.IGNORECASE), name
+
+
+def test_the_readme_example_forecast_toml_is_a_valid_settings_file(cli, isolated_home):
+    example = re.search(r"```toml\n(# HOME/forecast.toml\n.*?)```", README, re.DOTALL).group(1)
+    tomllib.loads(example)
+    (isolated_home / "forecast.toml").write_text(example)
+    result = cli("config", "-f", "csv")
+    assert result.code == 0, result.err
+    assert "predict.max_model_age_days,7," in result.out and "predict.level,0.9," in result.out
