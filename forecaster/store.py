@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from forecaster import bars_cache
@@ -179,14 +179,16 @@ class Store:
         repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
         data = read_stored_bytes(path, repair)
         ticker, content_digest = normalize_ticker(ticker), bars_cache.digest(data)
-        cached = bars_cache.load(self.bars_cache_dir, ticker, content_digest)
-        if cached is not None:
-            return cached
-        try:
-            bars = parse_csv(decode_stored_text(data, path, repair), str(path))
-        except InvalidBars as error:
-            raise CorruptFile(f"{error.message}; {repair}") from None
-        bars_cache.save(self.bars_cache_dir, ticker, content_digest, bars)
+        bars = bars_cache.load(self.bars_cache_dir, ticker, content_digest)
+        if bars is None:
+            try:
+                bars = parse_csv(decode_stored_text(data, path, repair), str(path))
+            except InvalidBars as error:
+                raise CorruptFile(f"{error.message}; {repair}") from None
+            bars_cache.save(self.bars_cache_dir, ticker, content_digest, bars)
+        # no market anywhere is past tomorrow (UTC): a later bar was written by hand or by a wrong clock
+        if len(bars) and str(bars.dates[-1]) > (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat():
+            raise CorruptFile(f"{path}: its last row is dated {bars.dates[-1]}, in the future; {repair}")
         return bars
 
     def set_aside(self, path: Path) -> Path:

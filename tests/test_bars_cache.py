@@ -86,3 +86,21 @@ def test_remove_forgets_the_tickers_entries_and_only_its_own():
     store.remove("BRK")
     assert not (store.bars_cache_dir / "BRK").exists()
     assert len(entries(store, "BRK-B")) == 1
+
+
+def test_a_stored_bar_dated_in_the_future_is_a_damaged_file_named_with_the_way_out(cli, isolated_home, tmp_path):
+    source = tmp_path / "ABC.csv"
+    source.write_text(format_csv(random_walk_bars(120, seed=3)))
+    assert cli("fetch", "ABC", "--csv", source, "-q").code == 0
+    assert cli("train", "ABC", "--epochs", "1", "-q").code == 0
+    stored = isolated_home / "data" / "ABC.csv"
+    good = stored.read_text()
+    last = good.splitlines()[-1]
+    stored.write_text(good + "2099-01-02" + last[len("YYYY-MM-DD"):] + "\n")  # a hand edit, or a wrong clock
+    for command in (["train", "ABC", "--epochs", "1"], ["predict", "ABC"]):
+        result = cli(*command)
+        assert result.code == 3
+        assert result.err == (f"Error: {stored}: its last row is dated 2099-01-02, in the future; run 'forecast "
+                              "fetch ABC' (or 'forecast fetch ABC --csv FILE') to replace it\n"), command
+    assert cli("fetch", "ABC", "--csv", source, "-q").code == 0  # the way out: the file is set aside and replaced
+    assert stored.read_text() == good and (isolated_home / "data" / "ABC.csv.damaged").exists()
