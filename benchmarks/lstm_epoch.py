@@ -39,7 +39,7 @@ def workload(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def run_numpy(epochs: int, weights_path: str) -> dict:
     """Times the public `LSTMRegressor.fit` epoch by epoch (its callback marks the end of each epoch)."""
-    from forecaster.lstm import LSTMRegressor
+    from forecaster.model.lstm import LSTMRegressor
 
     X, y = workload()
     model = LSTMRegressor(FEATURES, HIDDEN, seed=0)

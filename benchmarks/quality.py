@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
-from forecaster.bars import read_csv  # noqa: E402
-from forecaster.store import Store  # noqa: E402
+from forecaster.data.bars import read_csv  # noqa: E402
+from forecaster.data.store import Store  # noqa: E402
 
 
 def geometric_mean(values) -> float:

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forecaster.bars import Bars, format_csv  # noqa: E402
+from forecaster.data.bars import Bars, format_csv  # noqa: E402
 
 
 def synthetic_bars(rows: int, seed: int) -> Bars:

@@ -29,7 +29,7 @@ def forecast(home: Path, *args: str) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         home, sample = Path(folder) / "home", Path(folder) / "MSFT.csv"
-        data = resources.files("forecaster").joinpath("sample_data", "MSFT.csv.gz").read_bytes()
+        data = resources.files("forecaster.data").joinpath("sample_data", "MSFT.csv.gz").read_bytes()
         sample.write_bytes(gzip.decompress(data))
         dates = [line.split(",", 1)[0] for line in sample.read_text().splitlines()[1:]]
         start = len(dates) - REPLAYED_DAYS - 1

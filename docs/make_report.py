@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from browser import chromium  # noqa: E402 (the tests' headless Chromium, offline)
-from forecaster.report import write_report  # noqa: E402
-from forecaster.store import Store  # noqa: E402
+from forecaster.data.store import Store  # noqa: E402
+from forecaster.views.report import write_report  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "report.png"
 TICKERS = {"MSFT": "MSFT", "IBM": "IBM", "^GSPC": "GSPC"}
@@ -44,7 +44,7 @@ def main() -> None:
         for ticker, name in TICKERS.items():
             files[ticker] = Path(folder) / f"{name}.csv"
             files[ticker].write_bytes(gzip.decompress(
-                resources.files("forecaster").joinpath("sample_data", f"{name}.csv.gz").read_bytes()))
+                resources.files("forecaster.data").joinpath("sample_data", f"{name}.csv.gz").read_bytes()))
             own = [line.split(",", 1)[0] for line in files[ticker].read_text().splitlines()[1:]]
             dates = [d for d in own if d <= LAST_DATE] if dates is None else [d for d in dates if d in set(own)]
         start = len(dates) - REPLAYED_DAYS - 1

@@ -25,7 +25,7 @@ from typing import Annotated, Optional
 import typer
 
 from forecaster.errors import ExitCode, ForecastError, InternalFailure, UsageError
-from forecaster.output import Format, Notice, ReportFormat, Terminal, plural
+from forecaster.views.output import Format, Notice, ReportFormat, Terminal, plural
 
 app = typer.Typer(
     name="forecast",
@@ -66,7 +66,7 @@ def _options(
 def _session(home: Path | None, quiet: bool, debug: bool, verbose: bool = False):
     """(store, terminal, config) of a command: the home, how to print, and HOME/forecast.toml."""
     from forecaster.config import load_config
-    from forecaster.store import Store, lock_timeout
+    from forecaster.data.store import Store, lock_timeout
 
     lock_timeout()  # a bad $FORECAST_LOCK_TIMEOUT is a usage error before any work, not one per ticker
     store = Store(home)
@@ -109,7 +109,7 @@ def _with_settings(*sections: str):
 
 def _shown(setting) -> str:
     """A setting's default as help and `forecast config` show it."""
-    from forecaster.output import plain_number
+    from forecaster.views.output import plain_number
 
     default = plain_number(setting.default) if isinstance(setting.default, float) else str(setting.default)
     return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(
@@ -206,8 +206,8 @@ def fetch(
     given: dict,
 ) -> None:
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
-    from forecaster import fetching, sources
-    from forecaster.store import normalize_ticker
+    from forecaster.data import fetching, sources
+    from forecaster.data.store import normalize_ticker
 
     tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
     start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
@@ -240,9 +240,9 @@ def fetch(
 
 
 def _store_all(terminal: Terminal, store, jobs: list, replace: bool, action: str, title: str) -> None:
-    """Run fetch or import jobs (forecaster.fetching) with one progress bar, each failure printed as it happens, the
+    """Run fetch or import jobs (data.fetching) with one progress bar, each failure printed as it happens, the
     warnings summarised, and a table of what was stored."""
-    from forecaster.fetching import fetch_all
+    from forecaster.data.fetching import fetch_all
 
     results, failures, notices = [], [], []
     with terminal.progress(action, total=len(jobs)) as advance:
@@ -281,7 +281,7 @@ def import_(
     debug: DebugOption = False,
 ) -> None:
     """Import many CSV files in one run (a folder of them), each for the ticker its file name gives."""
-    from forecaster import fetching, sources
+    from forecaster.data import fetching, sources
 
     start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
     sources.check_dates(start_date, end_date)
@@ -301,9 +301,9 @@ def remove(
 ) -> None:
     """Delete tickers from the store: their price data, fetch information and models (the prediction log keeps its
     rows)."""
+    from forecaster.data.inventory import remove_ticker, stored_among
+    from forecaster.data.store import normalize_ticker
     from forecaster.errors import failure_of
-    from forecaster.inventory import remove_ticker, stored_among
-    from forecaster.store import normalize_ticker
 
     names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
     store, terminal, _ = _session(home, quiet, debug)
@@ -336,7 +336,7 @@ def list_(
     debug: DebugOption = False,
 ) -> None:
     """Show the stored tickers: where their data came from, rows, date range, when last fetched, and their models."""
-    from forecaster.inventory import inventory
+    from forecaster.data.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
     rows = inventory(store)
@@ -435,7 +435,7 @@ def train(
     given: dict,
 ) -> None:
     """Train the models (one pooled network for the watchlist, or one per ticker) and save them under models/."""
-    from forecaster.model import TrainingConfig
+    from forecaster.model.serving import TrainingConfig
     from forecaster.pipeline import require_tickers, train_models
 
     until_date = _parse_date(until, "--until")
@@ -524,10 +524,10 @@ def evaluate(
     given: dict,
 ) -> None:
     """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
-    from forecaster.evaluate import check_horizon, prediction_paths, prediction_tables, summary_table
-    from forecaster.model import TrainingConfig
+    from forecaster.data.store import atomic_write_text, normalize_ticker
+    from forecaster.model.serving import TrainingConfig
     from forecaster.pipeline import evaluate_models, require_tickers
-    from forecaster.store import atomic_write_text, normalize_ticker
+    from forecaster.risk.evaluate import check_horizon, prediction_paths, prediction_tables, summary_table
 
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
@@ -609,9 +609,9 @@ def score(
 ) -> None:
     """Score every logged forecast whose date has come against what happened and against naive, and backtest the
     tails of its intervals."""
+    from forecaster.data.predictions import read_predictions
     from forecaster.pipeline import require_tickers
-    from forecaster.predictions import read_predictions
-    from forecaster.track import COLUMNS, TAIL_COLUMNS, score_tickers
+    from forecaster.risk.track import COLUMNS, TAIL_COLUMNS, score_tickers
 
     since_date = _parse_date(since, "--since")
     store, terminal, _ = _session(home, quiet, debug)
@@ -661,7 +661,7 @@ def plot(
 ) -> None:
     """Draw recent prices, the next days' forecast with its band, past forecasts and an evaluation (a picture in the
     format its suffix names)."""
-    from forecaster.plot import plot_ticker
+    from forecaster.views.plot import plot_ticker
 
     store, terminal, config = _session(home, quiet, debug)
     path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation,
@@ -685,7 +685,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML page of the watchlist: forecasts, bands, volatility, flags, track record."""
     from forecaster.pipeline import model_tickers, require_tickers
-    from forecaster.report import write_report
+    from forecaster.views.report import write_report
 
     store, terminal, config = _session(home, quiet, debug)
     names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),

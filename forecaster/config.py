@@ -36,9 +36,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecaster.data.files import read_input_file
+from forecaster.data.store import CONFIG_FILE, normalize_ticker
 from forecaster.errors import UsageError
-from forecaster.files import read_input_file
-from forecaster.store import CONFIG_FILE, normalize_ticker
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Setting:
 
 
 def _feature_sets() -> tuple[str, ...]:
-    from forecaster.windows import FEATURE_CHOICES
+    from forecaster.model.windows import FEATURE_CHOICES
 
     return FEATURE_CHOICES
 

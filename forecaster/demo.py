@@ -6,12 +6,12 @@ import datetime as dt
 from functools import partial
 from pathlib import Path
 
-from forecaster import sources
-from forecaster.evaluate import METHODS
-from forecaster.model import TrainingConfig
-from forecaster.output import Terminal, plural
+from forecaster.data import sources
+from forecaster.data.store import Store
+from forecaster.model.serving import TrainingConfig
 from forecaster.pipeline import evaluate_models, predict_ticker, train_models
-from forecaster.store import Store
+from forecaster.risk.evaluate import METHODS
+from forecaster.views.output import Terminal, plural
 
 EVALUATED = "MSFT"
 

@@ -14,8 +14,8 @@ that ticker's outcome (errors.failure_of, `_in_worker_processes`) and never stop
 
 On Ctrl-C, SIGTERM or SIGHUP joblib stops the workers (the CLI turns the last two into a KeyboardInterrupt). When the
 run itself is killed outright (SIGKILL, the OOM killer), its local workers die with it: each is tied to the run by
-PR_SET_PDEATHSIG on Linux, and on every system writes nothing once the run is gone (forecaster.store.work_for). Every
-file is written atomically (forecaster.store), so a killed job leaves the old file or the new one, never part of one.
+PR_SET_PDEATHSIG on Linux, and on every system writes nothing once the run is gone (data.store.work_for). Every
+file is written atomically (data.store), so a killed job leaves the old file or the new one, never part of one.
 
 Before anything is sent to a cluster, `check_cluster` proves within PREFLIGHT_TIMEOUT seconds that every worker runs
 this version of forecaster and reads and writes the same home: joblib would otherwise wait forever on a worker that
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecaster import __version__
+from forecaster.data.store import Store, atomic_write_text, work_for
 from forecaster.errors import DataUnavailable, ForecastError, UsageError, failure_of
-from forecaster.store import Store, atomic_write_text, work_for
 
 PREFLIGHT_TIMEOUT = 30.0  # seconds for a cluster to show it can run the jobs
 CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler

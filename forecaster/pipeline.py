@@ -6,7 +6,7 @@ report per-ticker failures as (ticker, error) pairs so that one ticker never sto
 Training (`train_models`), as [train] model says:
 - `pooled` (the default): one network on the windows of every ticker, saved as models/_pool/. Given no tickers it
   (re)trains the pool on the watchlist and every stored ticker; given tickers while a pool exists, it calibrates them
-  against that pool (forecaster.training.add_ticker: seconds, no retraining), newcomers and members alike. Tickers
+  against that pool (forecaster.model.training.add_ticker: seconds, no retraining), newcomers and members alike. Tickers
   whose data has no real OHLC (under `auto` features) cannot share the pool's range inputs and get models of their
   own, with a note. Pooled training removes its members' own models, so that each ticker is served by one model.
 - `per-ticker`: a model of its own for each ticker (a pool of one), side by side in worker processes (`run_jobs`).
@@ -23,17 +23,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecaster.bars import Bars
-from forecaster.calendar import exchange_for, next_sessions
-from forecaster.calibration import CALIBRATED_HORIZONS
+from forecaster.data.bars import Bars
+from forecaster.data.calendar import exchange_for, next_sessions
+from forecaster.data.predictions import record_predictions
+from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
-from forecaster.guards import check_band, check_forecasts, check_trainable
-from forecaster.model import POOL, Model, TrainingConfig, check_level, serving_model
-from forecaster.output import Notice, plural
-from forecaster.panel import Market
-from forecaster.predictions import record_predictions
-from forecaster.store import Store, normalize_ticker
-from forecaster.track import score_ticker
+from forecaster.model.calibration import CALIBRATED_HORIZONS
+from forecaster.model.guards import check_band, check_forecasts, check_trainable
+from forecaster.model.panel import Market
+from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, serving_model
+from forecaster.risk.track import score_ticker
+from forecaster.views.output import Notice, plural
 
 STALE_AFTER_DAYS = 5
 STALE_DATA, OLD_MODEL, MARKET = "stale data", "old model", "market"  # the kinds of a forecast's warnings (Notice.flag)
@@ -116,7 +116,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     """Train the pool on `names` and save it (a job of forecaster.parallel, named `ticker`, POOL_JOB): tickers
     without real OHLC (under `auto` features) are left in `own` for models of their own, tickers too short to join
     are failures. Its members' own models are removed once the pool is saved."""
-    from forecaster.training import pool_features, train_model
+    from forecaster.model.training import pool_features, train_model
 
     outcome = Outcome()
     bars = _read_training_bars(store, names, until, outcome)
@@ -186,7 +186,7 @@ def train_ticker(store: Store, ticker: str, config: TrainingConfig, until: dt.da
                  callback=None) -> dict:
     """Train a ticker's own model on its stored bars (up to `until`, inclusive) and save it: a job of
     forecaster.parallel (it may run in a worker process or on a cluster, so it takes and returns plain data)."""
-    from forecaster.training import train_model
+    from forecaster.model.training import train_model
 
     ticker = normalize_ticker(ticker)
     bars = _cut(store.read_bars(ticker), ticker, until)
@@ -218,7 +218,7 @@ def summary_row(model: Model, ticker: str) -> dict:
 def _pool_has_others(store: Store, named: list[str]) -> bool:
     """Whether a stored pool serves tickers beyond `named` (then the named ones are calibrated against it rather than
     the pool retrained on them alone, which would discard what it learned from the others)."""
-    from forecaster.model import model_kinds
+    from forecaster.model.serving import model_kinds
 
     members = {ticker for ticker, kind in model_kinds(store).items() if kind == "pooled"}
     return bool(members - set(named))
@@ -227,7 +227,7 @@ def _pool_has_others(store: Store, named: list[str]) -> bool:
 def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config: TrainingConfig,
                             outcome: Outcome) -> None:
     """Calibrate each ticker against the stored pool and save the pool once with all of them."""
-    from forecaster.training import add_ticker
+    from forecaster.model.training import add_ticker
 
     with store.lock(POOL):
         model = Model.load(store, POOL)
@@ -445,7 +445,7 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
     as_of = bars.last_date
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        from forecaster.fetching import update_advice
+        from forecaster.data.fetching import update_advice
 
         advice = update_advice(store, ticker)
         warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
@@ -474,7 +474,7 @@ def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
 
 def model_tickers(store: Store) -> list[str]:
     """Tickers that a model serves."""
-    from forecaster.model import model_kinds
+    from forecaster.model.serving import model_kinds
 
     return sorted(model_kinds(store))
 
@@ -491,11 +491,11 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
 def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
                     horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
                     callback=None) -> Outcome:
-    """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.evaluate): `rows` holds an
+    """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.risk.evaluate): `rows` holds an
     Evaluation per ticker and horizon. Pooled: one pool trained on every ticker's bars before the test start (the
     `unseen` ones excepted: they are calibrated against it as tickers it never saw); per-ticker: each ticker's own
     model, side by side (`run_jobs`)."""
-    from forecaster.evaluate import check_horizon
+    from forecaster.risk.evaluate import check_horizon
 
     config.check()
     check_level(level)
@@ -522,7 +522,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
         return outcome
     market, note = market_bars(store, config.market_ticker, before=test_start)
     outcome.notes.extend([note] if note else [])
-    from forecaster.training import add_ticker, train_model
+    from forecaster.model.training import add_ticker, train_model
 
     start = test_start.isoformat()
     try:
@@ -550,8 +550,8 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
 def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
                     level: float, callback=None) -> list:
     """A ticker's walk-forward evaluations with a model of its own (a job of forecaster.parallel)."""
-    from forecaster.evaluate import baseline_bounds, check_test_start
-    from forecaster.training import train_model
+    from forecaster.model.training import train_model
+    from forecaster.risk.evaluate import baseline_bounds, check_test_start
 
     ticker = normalize_ticker(ticker)
     bars = store.read_bars(ticker)
@@ -567,7 +567,7 @@ def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_star
 def baseline_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
                  level: float, features: str, window: int, callback=None) -> dict:
     """A ticker's baselines that need no network (naive, linear, GARCH, GJR): a job of forecaster.parallel."""
-    from forecaster.evaluate import baseline_bounds
+    from forecaster.risk.evaluate import baseline_bounds
 
     bars = store.read_bars(ticker)
     return {"ticker": ticker, "bounds": baseline_bounds(bars, features, test_start.isoformat(), horizons, window,
@@ -576,7 +576,7 @@ def baseline_job(store: Store, ticker: str, config: TrainingConfig, test_start: 
 
 def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, start: str, horizons: list[int],
                  level: float, baselines: dict, members: list[str], test_start: dt.date) -> list:
-    from forecaster.evaluate import calibrate_har, model_evaluations
+    from forecaster.risk.evaluate import calibrate_har, model_evaluations
 
     datas = {t: model.data(t, b, market) for t, b in bars.items()}
     training_days = {t: len(b.before(test_start)) - 1 for t, b in bars.items()}
@@ -589,8 +589,8 @@ def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, 
                         outcome: Outcome) -> tuple[dict[str, Bars], dict[str, str]]:
     """(the tickers that evaluate in the pool: their full bars, the tickers that need a model of their own: notes),
     the others as failures (no data, a test start outside their data, too little history)."""
-    from forecaster.evaluate import check_test_start
-    from forecaster.training import pool_features
+    from forecaster.model.training import pool_features
+    from forecaster.risk.evaluate import check_test_start
 
     members, own = {}, {}
     needed = config.min_rows if len(names) == 1 else config.min_join_rows  # one ticker alone trains a network

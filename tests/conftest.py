@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fake_yahoo import FakeYahoo, reset_yfinance
-from forecaster.bars import Bars, format_csv, parse_csv
+from forecaster.data.bars import Bars, format_csv, parse_csv
 
 FAST_TRAINING = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
@@ -47,14 +47,14 @@ def yahoo(monkeypatch, tmp_path):
     """A FakeYahoo serving the bundled MSFT sample, installed as the session `forecast fetch` uses."""
     reset_yfinance(tmp_path / "yf-cache")
     fake = FakeYahoo({"MSFT": sample_bars("MSFT")})
-    monkeypatch.setattr("forecaster.sources.yahoo_session", lambda: fake)
+    monkeypatch.setattr("forecaster.data.sources.yahoo_session", lambda: fake)
     yield fake
     reset_yfinance(tmp_path / "yf-cache")
 
 
 def sample_bars(ticker: str) -> Bars:
     name = {"^GSPC": "GSPC", "MSFT": "MSFT", "IBM": "IBM"}[ticker]
-    data = resources.files("forecaster").joinpath("sample_data", f"{name}.csv.gz").read_bytes()
+    data = resources.files("forecaster.data").joinpath("sample_data", f"{name}.csv.gz").read_bytes()
     return parse_csv(gzip.decompress(data).decode(), name)
 
 
@@ -106,7 +106,7 @@ def cli(capsys):
 
 def import_bars(cli, folder: Path, ticker: str, bars: Bars) -> None:
     """Store `bars` as `ticker` through `forecast fetch TICKER --csv FILE` (the file written in `folder`)."""
-    from forecaster.bars import format_csv
+    from forecaster.data.bars import format_csv
 
     path = folder / f"{ticker}.csv"
     path.write_text(format_csv(bars))
@@ -117,8 +117,8 @@ def import_bars(cli, folder: Path, ticker: str, bars: Bars) -> None:
 def abc_template(tmp_path_factory) -> Path:
     """A home holding ABC (200 rows of `random_walk_bars`), a small model of it and one logged forecast, built once
     per session: tests copy it (`home_with_abc`) instead of training again."""
-    from forecaster.bars import format_csv
     from forecaster.cli import main
+    from forecaster.data.bars import format_csv
 
     home = tmp_path_factory.mktemp("abc-template")
     source = home.parent / "abc-template.csv"

@@ -17,7 +17,7 @@ import curl_cffi.requests as curl_requests
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 from curl_cffi.requests.models import Response
 
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_SECONDS = 9 * 3600 + 30 * 60  # Yahoo's daily timestamps are the 09:30 session open

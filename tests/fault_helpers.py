@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import random_walk_bars
-from forecaster.bars import format_csv
+from forecaster.data.bars import format_csv
 
 FAST_TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
 

@@ -1,4 +1,4 @@
-"""Backtests of interval bounds (forecaster.backtest): hand-computed cases, degenerate ones, and simulated models.
+"""Backtests of interval bounds (forecaster.risk.backtest): hand-computed cases, degenerate ones, and simulated models.
 
 The χ² tail probabilities used as references are closed forms: P(χ²(1) > s) = erfc(√(s/2)), P(χ²(2) > s) =
 exp(-s/2); the module's own χ² and binomial distributions (no scipy at run time) are checked against scipy's.
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from forecaster.backtest import (
+from forecaster.risk.backtest import (
     basel_zone,
     christoffersen,
     combined_kupiec,
@@ -298,7 +298,7 @@ def test_dq_sees_hits_that_depend_on_the_bound_where_christoffersen_does_not():
 def test_the_distributions_match_scipys():
     from scipy import stats
 
-    from forecaster.backtest import binomial_cdf, chi2_sf
+    from forecaster.risk.backtest import binomial_cdf, chi2_sf
 
     for df in range(1, 9):
         for statistic in (0.0, 1e-6, 0.3, 1.0, 3.84, 9.5, 40.0, 300.0):

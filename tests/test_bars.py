@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import random_walk_bars, sample_bars
-from forecaster.bars import InvalidBars, format_csv, merge, parse_csv
+from forecaster.data.bars import InvalidBars, format_csv, merge, parse_csv
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 GOOD = "2020-01-02,10,11,9,10.5,10.4,1000\n2020-01-03,10.5,12,10,11,10.9,1200\n"

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import random_walk_bars
-from forecaster import bars_cache
-from forecaster.bars import format_csv
+from forecaster.data import bars_cache
+from forecaster.data.bars import format_csv
+from forecaster.data.store import Store
 from forecaster.errors import CorruptFile
-from forecaster.store import Store
 
 
 def entries(store: Store, ticker: str) -> list[str]:

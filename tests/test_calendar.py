@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from forecaster.calendar import exchange_for, next_sessions
+from forecaster.data.calendar import exchange_for, next_sessions
 from forecaster.errors import DataUnavailable
 
 

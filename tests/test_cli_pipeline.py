@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import random_walk_bars, snapshot
-from forecaster.bars import format_csv
+from forecaster.data.bars import format_csv
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "2"]
 
@@ -175,8 +175,8 @@ def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
 
 
 def test_walk_forward_forecasts_never_see_their_own_day(cli, stored, isolated_home, tmp_path):
-    from forecaster.bars import Bars
-    from forecaster.store import Store
+    from forecaster.data.bars import Bars
+    from forecaster.data.store import Store
 
     def walk(name):
         out = tmp_path / name

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import random_walk_bars, snapshot
-from forecaster.bars import format_csv
+from forecaster.data.bars import format_csv
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import random_walk_bars, snapshot
-from forecaster.bars import format_csv
 from forecaster.config import SETTINGS, load_config, settings_of
+from forecaster.data.bars import format_csv
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 

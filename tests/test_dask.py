@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import random_walk_bars
-from forecaster.bars import format_csv
+from forecaster.data.bars import format_csv
 
 distributed = pytest.importorskip("distributed", reason="the test extra installs dask[distributed]")
 

@@ -75,7 +75,7 @@ def test_no_command_offers_a_choice_it_refuses(cli, command):
 
 
 def test_the_features_help_names_every_input_of_each_feature_set(cli):
-    from forecaster.windows import FEATURE_SETS
+    from forecaster.model.windows import FEATURE_SETS
 
     text = " ".join(cli("train", "--help").out.split())
     for inputs in FEATURE_SETS.values():

@@ -5,8 +5,8 @@ import csv
 import numpy as np
 
 from fault_helpers import FAST_TRAIN, run, start, write_csv_files
-from forecaster.model import serving_model
-from forecaster.store import Store
+from forecaster.data.store import Store
+from forecaster.model.serving import serving_model
 
 
 def prepare_home(home, files):

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import random_walk_bars, snapshot
-from forecaster.bars import COLUMNS, InvalidBars, format_csv, parse_csv
+from forecaster.data.bars import COLUMNS, InvalidBars, format_csv, parse_csv
+from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import UsageError
-from forecaster.store import Store, normalize_ticker
 
 HEADER = ",".join(COLUMNS)
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
@@ -228,7 +228,7 @@ def test_a_bug_is_an_internal_error_in_one_line(cli, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("forecaster.inventory.inventory", broken)
+    monkeypatch.setattr("forecaster.data.inventory.inventory", broken)
     result = cli("list")
     assert (result.code, result.err) == (1, "Error: internal error: ZeroDivisionError: division by zero (rerun with "
                                             "--debug for details)\n")

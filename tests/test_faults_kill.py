@@ -5,7 +5,7 @@ import signal
 import time
 
 from fault_helpers import FAST_TRAIN, run, start, write_csv_files
-from forecaster.bars import read_csv
+from forecaster.data.bars import read_csv
 
 KILLS = 6
 

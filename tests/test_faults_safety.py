@@ -17,7 +17,7 @@ import pytest
 
 from conftest import random_walk_bars, snapshot
 from fault_helpers import FAST_TRAIN, forecast_command
-from forecaster.bars import COLUMNS, format_csv
+from forecaster.data.bars import COLUMNS, format_csv
 
 HEADER = ",".join(COLUMNS)
 
@@ -250,16 +250,16 @@ def test_a_bad_row_in_the_prediction_log_is_a_damaged_file_naming_the_row(cli, h
 
 def refuse_reading(monkeypatch, path):
     """Reading `path` from the store fails with EACCES, as for a file of another user (chmod does not stop root)."""
-    import forecaster.store
+    import forecaster.data.store
 
-    real_read = forecaster.store.read_regular
+    real_read = forecaster.data.store.read_regular
 
     def read_regular(candidate):
         if candidate == path:
             raise PermissionError(13, "Permission denied", str(candidate))
         return real_read(candidate)
 
-    monkeypatch.setattr(forecaster.store, "read_regular", read_regular)
+    monkeypatch.setattr(forecaster.data.store, "read_regular", read_regular)
 
 
 def test_an_unreadable_meta_json_says_so(cli, trained_home, monkeypatch):
@@ -404,7 +404,7 @@ def test_predict_json_prints_an_empty_list_when_every_ticker_fails(cli, trained_
 
 
 def test_a_table_column_has_one_precision_and_zero_is_zero(cli, trained_home):
-    import forecaster.output as output
+    import forecaster.views.output as output
 
     text = output.render_table([{"a": 99.5, "b": -0.0}, {"a": 100.25, "b": 0.125}], ["a", "b"])
     assert "99.50" in text and "100.25" in text and "99.5000" not in text

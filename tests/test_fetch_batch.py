@@ -10,7 +10,7 @@ import pytest
 
 from conftest import random_walk_bars
 from fake_yahoo import FakeYahoo, reset_yfinance
-from forecaster.sources import Pacer
+from forecaster.data.sources import Pacer
 
 N_TICKERS = 120
 UNKNOWN = ["NOPE1", "NOPE2"]  # not on Yahoo: in the middle of the watchlist
@@ -25,8 +25,8 @@ def watchlist_yahoo(monkeypatch, tmp_path, isolated_home):
     fake = FakeYahoo({**{t: random_walk_bars(40, seed=i, start="2024-03-01") for i, t in enumerate(tickers)},
                       "^GSPC": random_walk_bars(40, seed=999, start="2024-03-01")})  # the market index
     fake.rate_limited_by_ticker = {**dict.fromkeys(RATE_LIMITED_ONCE, 1), **dict.fromkeys(RATE_LIMITED_ALWAYS, 9)}
-    monkeypatch.setattr("forecaster.sources.yahoo_session", lambda: fake)
-    monkeypatch.setattr("forecaster.sources.RATE_LIMIT_BACKOFF", (0.01, 0.02))
+    monkeypatch.setattr("forecaster.data.sources.yahoo_session", lambda: fake)
+    monkeypatch.setattr("forecaster.data.sources.RATE_LIMIT_BACKOFF", (0.01, 0.02))
     watchlist = tickers[:50] + UNKNOWN + tickers[50:]
     (isolated_home / "forecast.toml").write_text(
         f"tickers = {json.dumps(watchlist)}\n\n[fetch]\nrate = 100\n\n[train]\nmarket = \"^GSPC\"\n")
@@ -80,7 +80,7 @@ def test_a_second_fetch_of_the_watchlist_is_incremental_and_stored_yahoo_tickers
     fake.bars_by_ticker["ZZZ"] = random_walk_bars(30, seed=99, start="2024-03-01")
     assert cli("fetch", "ZZZ", "-q").code == 0  # from Yahoo, not on the watchlist
     extra = tmp_path / "extra.csv"
-    from forecaster.bars import format_csv
+    from forecaster.data.bars import format_csv
 
     extra.write_text(format_csv(random_walk_bars(30, seed=98, start="2024-03-01")))
     assert cli("fetch", "YYY", "--csv", extra, "-q").code == 0  # imported from a file

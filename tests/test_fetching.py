@@ -1,4 +1,4 @@
-"""Where bars come from (forecaster.fetching): bulk import from file names, `remove`, each ticker's recorded source
+"""Where bars come from (forecaster.data.fetching): bulk import from file names, `remove`, each ticker's recorded source
 and what a bare `fetch` does with it, imports that store nothing, long paced runs, failures as they happen."""
 
 import json
@@ -6,9 +6,9 @@ import json
 import pytest
 
 from conftest import import_bars, random_walk_bars, snapshot
-from forecaster.bars import format_csv
-from forecaster.fetching import symbol_from_file_name
-from forecaster.store import Store
+from forecaster.data.bars import format_csv
+from forecaster.data.fetching import symbol_from_file_name
+from forecaster.data.store import Store
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
@@ -132,7 +132,7 @@ def test_stale_data_says_how_to_update_it_by_its_source(cli, home_with_abc, sour
 
 # ------------------------------------------------------------------------------------- pacing and failures
 def test_a_long_paced_fetch_says_how_long_and_reports_failures_as_they_happen(cli, yahoo, monkeypatch):
-    monkeypatch.setattr("forecaster.sources.Pacer.wait", lambda self: None)  # the test does not wait the minutes
+    monkeypatch.setattr("forecaster.data.sources.Pacer.wait", lambda self: None)  # the test does not wait the minutes
     result = cli("fetch", "NOPE1", "MSFT", "NOPE2", "--rate", "0.01")
     assert result.code == 4
     assert result.err.splitlines() == [

@@ -1,4 +1,4 @@
-"""Files that are not regular files (forecaster.files): outputs are refused before anything is touched, inputs before
+"""Files that are not regular files (data.files): outputs are refused before anything is touched, inputs before
 they are read, so a FIFO never blocks a command and a device is never replaced. Every test runs under a deadline: a
 regression would block on a FIFO, and the alarm turns that into a failure instead of a hung suite."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import random_walk_bars, snapshot
 from fault_helpers import FAST_TRAIN
-from forecaster.bars import format_csv
+from forecaster.data.bars import format_csv
 
 FIFO_KIND = "a FIFO (named pipe)"
 DEADLINE = 20  # seconds: far more than any of these commands takes, far less than a blocked read

@@ -1,4 +1,4 @@
-"""What forecaster refuses to trust (forecaster.guards), through the real entry point: histories too still to forecast,
+"""What forecaster refuses to trust (model.guards), through the real entry point: histories too still to forecast,
 a model whose band would be degenerate, damaged model metadata, a forecast that is not a number — and a batch in
 which one ticker's failure, whatever it is, never stops the others."""
 
@@ -14,7 +14,7 @@ import pytest
 from conftest import import_bars as store
 from conftest import random_walk_bars, snapshot
 from fault_helpers import forecast_command
-from forecaster.bars import Bars, format_csv
+from forecaster.data.bars import Bars, format_csv
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
@@ -73,7 +73,7 @@ def test_a_model_with_a_zero_width_band_is_never_saved(cli, isolated_home, tmp_p
     assert cli("train", "ABC", *FAST, "-q").code == 0
     before = snapshot(isolated_home)
     flat = {"lower": [0.0] * 10, "upper": [0.0] * 10}  # what a still span would give
-    monkeypatch.setattr("forecaster.calibration.ticker_quantiles", lambda *args: flat)
+    monkeypatch.setattr("forecaster.model.calibration.ticker_quantiles", lambda *args: flat)
     result = cli("train", "ABC", *FAST, "--seed", "1")
     assert result.code == 2
     assert re.fullmatch(r"Error: ABC: the trained model's 90% interval 1 session ahead is degenerate \(([0-9.]+) "
@@ -86,16 +86,16 @@ def test_in_a_serial_batch_a_bug_in_one_ticker_is_that_tickers_failure(cli, isol
     for seed, ticker in enumerate(("AAA", "BUG", "CCC")):
         store(cli, tmp_path, ticker, random_walk_bars(200, seed=seed))
     store(cli, tmp_path, "FLAT", constant_bars(200))
-    import forecaster.training
+    import forecaster.model.training
 
-    real_train = forecaster.training.train_model
+    real_train = forecaster.model.training.train_model
 
     def buggy(bars_by_ticker, *args, **kwargs):
         if "BUG" in bars_by_ticker:
             raise ZeroDivisionError("float division by zero")
         return real_train(bars_by_ticker, *args, **kwargs)
 
-    monkeypatch.setattr(forecaster.training, "train_model", buggy)
+    monkeypatch.setattr(forecaster.model.training, "train_model", buggy)
     result = cli("train", *FAST, "--jobs", "1", "--model", "per-ticker")
     assert result.code == 4
     errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
@@ -120,7 +120,7 @@ def test_in_a_parallel_batch_a_bug_or_a_dying_worker_is_that_tickers_failure(cli
     plant.mkdir()
     (plant / "sitecustomize.py").write_text(
         "import os, signal\n"
-        "import forecaster.training as t\n"
+        "import forecaster.model.training as t\n"
         "real = t.train_model\n"
         "def train_model(bars_by_ticker, *args, **kwargs):\n"
         "    if 'BUG' in bars_by_ticker:\n"
@@ -243,7 +243,7 @@ def test_plot_refuses_a_damaged_model_too(cli, trained_home, tmp_path):
 def test_no_command_prints_or_logs_a_forecast_that_is_not_a_number(cli, trained_home, monkeypatch, broken, shown,
                                                                     tmp_path):
     """The last guard, whatever produced the numbers (here a model that passes every check of its file)."""
-    monkeypatch.setattr("forecaster.model.Model.forecast", lambda self, items, market, days, level: {
+    monkeypatch.setattr("forecaster.model.serving.Model.forecast", lambda self, items, market, days, level: {
         ticker: [{"horizon": h, **broken, "volatility": 20.0, "level": level} for h in range(1, days + 1)]
         for ticker, _ in items})
     before = snapshot(trained_home)
@@ -257,7 +257,7 @@ def test_no_command_prints_or_logs_a_forecast_that_is_not_a_number(cli, trained_
 
 
 def test_json_output_is_always_valid_json():
-    from forecaster.output import to_json
+    from forecaster.views.output import to_json
 
     text = to_json([{"a": math.nan, "b": [math.inf, -math.inf], "c": 0.1 + 0.2}])
     assert json.loads(text) == [{"a": None, "b": [None, None], "c": 0.3}]

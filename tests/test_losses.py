@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecaster.losses import GaussianNLL, MeanSquaredError, StudentTNLL, distribution_loss
-from forecaster.lstm import LSTMRegressor
+from forecaster.model.losses import GaussianNLL, MeanSquaredError, StudentTNLL, distribution_loss
+from forecaster.model.lstm import LSTMRegressor
 from gradcheck import parameter_gradient_errors
 
 LOSSES = [MeanSquaredError(), GaussianNLL(), StudentTNLL(4.0), StudentTNLL(30.0)]

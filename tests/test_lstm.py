@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from forecaster.lstm import LSTMRegressor, StateDictError
-from forecaster.optim import Adam, clip_grad_norm
+from forecaster.model.lstm import LSTMRegressor, StateDictError
+from forecaster.model.optim import Adam, clip_grad_norm
 from gradcheck import parameter_gradient_errors
 
 

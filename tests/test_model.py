@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from conftest import random_walk_bars
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
+from forecaster.data.store import Store
 from forecaster.errors import CorruptFile, ModelMissing, UsageError
-from forecaster.guards import check_meta
-from forecaster.model import POOL, Model, TrainingConfig
-from forecaster.panel import Market, column_means, pooled_spread, standardize
-from forecaster.store import Store
-from forecaster.training import add_ticker, train_model
+from forecaster.model.guards import check_meta
+from forecaster.model.panel import Market, column_means, pooled_spread, standardize
+from forecaster.model.serving import POOL, Model, TrainingConfig
+from forecaster.model.training import add_ticker, train_model
 
 SMALL = TrainingConfig(window=10, hidden=8, epochs=3, patience=2, batch_size=32)
 

@@ -1,4 +1,4 @@
-"""What the CLI prints (forecaster.output): numbers with enough digits, values as given, clean CSV, typed JSON, and one
+"""What the CLI prints (views.output): numbers with enough digits, values as given, clean CSV, typed JSON, and one
 summary line per kind of warning instead of one per ticker."""
 
 import json
@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from conftest import import_bars, random_walk_bars
-from forecaster.bars import Bars
-from forecaster.output import Notice, render_table, rows_to_csv, summarize
+from forecaster.data.bars import Bars
+from forecaster.views.output import Notice, render_table, rows_to_csv, summarize
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 TICKERS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
@@ -78,8 +78,8 @@ def test_warnings_of_one_kind_are_one_line_with_a_count_and_the_first_tickers():
 @pytest.fixture(scope="module")
 def stale_template(tmp_path_factory):
     """Six imported tickers whose data ends in 2020 and whose models were trained on data to a month earlier."""
-    from forecaster.bars import format_csv
     from forecaster.cli import main
+    from forecaster.data.bars import format_csv
 
     home = tmp_path_factory.mktemp("stale")
     for seed, ticker in enumerate(TICKERS):

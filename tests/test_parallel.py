@@ -13,9 +13,9 @@ import pytest
 
 from conftest import random_walk_bars
 from fault_helpers import forecast_command, run
-from forecaster.bars import format_csv
-from forecaster.model import Model
-from forecaster.store import Store
+from forecaster.data.bars import format_csv
+from forecaster.data.store import Store
+from forecaster.model.serving import Model
 
 TICKERS = ("AAA", "BBB", "CCC", "DDD")
 TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "4", "--patience", "0"]
@@ -236,7 +236,7 @@ def test_a_worker_whose_run_has_died_writes_nothing(tmp_path):
     process instead."""
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "model.json"
-    probe = ("import sys\nfrom forecaster.store import atomic_write_text, work_for\n"
+    probe = ("import sys\nfrom forecaster.data.store import atomic_write_text, work_for\n"
              "work_for(1)  # a run that is not our parent: as if ours had died and we were handed to init\n"
              "atomic_write_text(__import__('pathlib').Path(sys.argv[1]), 'late')\nprint('written')\n")
     done = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True, timeout=60)

@@ -11,10 +11,10 @@ import pytest
 
 from conftest import random_walk_bars
 from fault_helpers import run, start
-from forecaster.bars import Bars, format_csv
-from forecaster.guards import check_meta
-from forecaster.model import POOL, Model
-from forecaster.store import Store
+from forecaster.data.bars import Bars, format_csv
+from forecaster.data.store import Store
+from forecaster.model.guards import check_meta
+from forecaster.model.serving import POOL, Model
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
 TICKERS = ("AAA", "BBB", "CCC")

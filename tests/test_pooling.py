@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from forecaster.baseline import CORRECTION_CAP, Har, fit_har, fit_offset, har_terms, ticker_baseline
-from forecaster.calibration import (
+from forecaster.model.baseline import CORRECTION_CAP, Har, fit_har, fit_offset, har_terms, ticker_baseline
+from forecaster.model.calibration import (
     TAIL_PROBABILITIES,
     Evidence,
     TailShape,
@@ -15,7 +15,7 @@ from forecaster.calibration import (
     pooled_quantiles,
     ticker_quantiles,
 )
-from forecaster.pooling import Pooled, discounted, pool, profile, shrink_to_target
+from forecaster.model.pooling import Pooled, discounted, pool, profile, shrink_to_target
 
 
 # ---------------------------------------------------------------------------------------------- pooling

@@ -20,10 +20,10 @@ from markupsafe import escape
 from browser import outside_references
 from conftest import random_walk_bars, snapshot, watchlist_home
 from fault_helpers import start
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
+from forecaster.data.predictions import COLUMNS as LOG_COLUMNS
+from forecaster.data.store import Store
 from forecaster.pipeline import Prediction
-from forecaster.predictions import COLUMNS as LOG_COLUMNS
-from forecaster.store import Store
 
 # ABC ends 2021-02-24 (its model's last day), XYZ 2021-01-27, QQQ (150 sessions: a short history) 2021-02-26, two
 # sessions after the model it shares with the others.
@@ -208,7 +208,7 @@ def test_ctrl_c_stops_the_worker_processes_and_writes_nothing(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- the data
 def test_flags_live_record_and_order(home):
-    from forecaster.report import build_report
+    from forecaster.views.report import build_report
 
     ratio_rows = [("2021-02-19", "2021-02-22"), ("2021-02-22", "2021-02-23"), ("2021-02-23", "2021-02-24")]
     log = []
@@ -249,7 +249,7 @@ def test_flags_live_record_and_order(home):
 
 def test_each_tickers_volatility_and_its_rank_in_the_past_year(cli, home):
     from forecaster.pipeline import forecast_tickers
-    from forecaster.report import volatility_rank
+    from forecaster.views.report import volatility_rank
 
     assert cli("report").code == 0
     page = (Path.cwd() / "report.html").read_text()
@@ -264,7 +264,7 @@ def test_each_tickers_volatility_and_its_rank_in_the_past_year(cli, home):
 
 
 def test_volatility_rank_is_the_share_of_the_past_year_below_the_forecast():
-    from forecaster.report import volatility_rank
+    from forecaster.views.report import volatility_rank
 
     steps = np.where(np.arange(600) % 2, 0.01, -0.01)  # |r| = 1% a day: RiskMetrics volatility 15.87% a year
     prices = 100 * np.exp(np.cumsum(steps))
@@ -274,7 +274,7 @@ def test_volatility_rank_is_the_share_of_the_past_year_below_the_forecast():
 
 
 def test_track_record_adds_up_tickers_per_horizon():
-    from forecaster.report import track_record
+    from forecaster.views.report import track_record
 
     def score(horizon, n, ratio, coverage, expected, below, above):
         return {"horizon": horizon, "n": n, "ratio": ratio, "coverage": coverage, "expected_per_tail": expected,
@@ -290,7 +290,7 @@ def test_track_record_adds_up_tickers_per_horizon():
 
 
 def test_worker_processes_make_the_same_page_as_one(home, monkeypatch):
-    from forecaster import report
+    from forecaster.views import report
 
     write_log(home, [("ABC", "2021-02-23", "2021-02-24", 1, 98.0, 90.0, 99.0, 0.9)])
     monkeypatch.setattr(report, "MIN_TICKERS_PER_WORKER", 1)
@@ -305,7 +305,7 @@ def test_worker_processes_make_the_same_page_as_one(home, monkeypatch):
 
 
 def test_anchors_are_distinct_and_need_no_escaping():
-    from forecaster.report import anchor
+    from forecaster.views.report import anchor
 
     assert [anchor(t) for t in ("^GSPC", "BRK-B", "EURUSD=X", "0700.HK")] == ["t-_5eGSPC", "t-BRK-B", "t-EURUSD_3dX",
                                                                             "t-0700.HK"]
@@ -314,7 +314,7 @@ def test_anchors_are_distinct_and_need_no_escaping():
 def test_a_page_of_500_tickers_stays_small():
     """The worst case: 5,000-session histories, 5 sessions ahead with a volatility, a logged band for every session
     of each chart. The README's target is 2 MB (benchmarks/report.py measures it); this fails above 5 MB."""
-    from forecaster.report import CHART_SESSIONS, Report, render, ticker_view, track_record
+    from forecaster.views.report import CHART_SESSIONS, Report, render, ticker_view, track_record
 
     bars = random_walk_bars(5000, seed=3, start="2001-01-02")
     dates = bars.dates.astype(str)

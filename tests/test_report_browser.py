@@ -12,8 +12,8 @@ import pytest
 
 import browser
 from conftest import random_walk_bars, watchlist_home
-from forecaster.bars import Bars
-from forecaster.predictions import COLUMNS as LOG_COLUMNS
+from forecaster.data.bars import Bars
+from forecaster.data.predictions import COLUMNS as LOG_COLUMNS
 
 if browser.missing() and not browser.required():
     pytest.skip(browser.missing(), allow_module_level=True)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import random_walk_bars
-from forecaster.bars import Bars, format_csv
-from forecaster.calibration import Evidence, persistence_estimate, quantile_at
+from forecaster.data.bars import Bars, format_csv
 from forecaster.errors import UsageError
-from forecaster.volatility import cumulative_variance, fit_degrees_of_freedom, garch_forecasts, interval_score
-from forecaster.windows import build_series, has_real_ohlc, resolve_features
+from forecaster.model.calibration import Evidence, persistence_estimate, quantile_at
+from forecaster.model.volatility import cumulative_variance, fit_degrees_of_freedom, garch_forecasts, interval_score
+from forecaster.model.windows import build_series, has_real_ohlc, resolve_features
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
 

@@ -5,8 +5,8 @@ import os
 import pytest
 
 from conftest import random_walk_bars
+from forecaster.data.store import Store, atomic_write_text, normalize_ticker
 from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
-from forecaster.store import Store, atomic_write_text, normalize_ticker
 
 
 @pytest.mark.parametrize("ticker", ["^GSPC", "BRK-B", "EURUSD=X", "0700.HK", "msft", "A"])

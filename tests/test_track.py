@@ -6,11 +6,11 @@ import struct
 import numpy as np
 import pytest
 
-from forecaster.backtest import kupiec
-from forecaster.bars import Bars, format_csv
-from forecaster.predictions import COLUMNS
-from forecaster.track import COLUMNS as SCORE_COLUMNS
-from forecaster.track import TAIL_COLUMNS
+from forecaster.data.bars import Bars, format_csv
+from forecaster.data.predictions import COLUMNS
+from forecaster.risk.backtest import kupiec
+from forecaster.risk.track import COLUMNS as SCORE_COLUMNS
+from forecaster.risk.track import TAIL_COLUMNS
 
 # Adjusted closes of ABC: 100, 102, 101, 103, 104 on five sessions.
 DATES = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"]
@@ -229,8 +229,8 @@ def test_score_prints_the_tails_in_a_second_table(cli, isolated_home):
 
 
 def test_a_log_without_levels_is_read_at_090_and_rewritten_with_them(isolated_home):
-    from forecaster.predictions import read_predictions, record_predictions
-    from forecaster.store import Store
+    from forecaster.data.predictions import read_predictions, record_predictions
+    from forecaster.data.store import Store
 
     write_log(isolated_home, LOG[:2])
     store = Store()

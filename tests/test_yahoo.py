@@ -6,9 +6,9 @@ import pytest
 
 from conftest import sample_bars, snapshot
 from fake_yahoo import FakeYahoo, _open_timestamp
-from forecaster.bars import Bars, format_csv
+from forecaster.data.bars import Bars, format_csv
+from forecaster.data.sources import configure_yfinance, fetch_yahoo
 from forecaster.errors import DataUnavailable, NetworkError
-from forecaster.sources import configure_yfinance, fetch_yahoo
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_empty_response_is_unknown_ticker_unless_a_range_was_asked(yahoo, tmp_pa
 @pytest.fixture
 def no_backoff_wait(monkeypatch):
     pauses = []
-    monkeypatch.setattr("forecaster.sources.time.sleep", pauses.append)
+    monkeypatch.setattr("forecaster.data.sources.time.sleep", pauses.append)
     return pauses
 
 

@@ -2,7 +2,7 @@
 
 The page's data is prepared here, one `TickerView` per ticker, from what is stored — prices, models and the
 prediction log; nothing is trained, fetched or logged — and `render` turns it into HTML with the Jinja2 template in
-forecaster/report_files/, inlining its stylesheet and its small sorting script: the file loads nothing from anywhere.
+views/report_files/, inlining its stylesheet and its small sorting script: the file loads nothing from anywhere.
 Jinja2 escapes every value it writes, so a ticker, a file name or an error message never becomes markup. One
 ticker's failure (no model, a damaged model or price file) is listed on the page, never stops it.
 
@@ -14,7 +14,7 @@ Where each column of the main table comes from:
 - band: (upper - lower) / last close, in %;
 - volatility: the row's `volatility`, the forecast standard deviation of the next session's log return, annualised,
   in %, where the model gives one (else —), and "vs past year": the share of the ticker's last BASELINE_SESSIONS
-  sessions whose RiskMetrics volatility (the EWMA σ_t of close-to-close returns, forecaster.windows, annualised the
+  sessions whose RiskMetrics volatility (the EWMA σ_t of close-to-close returns, model.windows, annualised the
   same way) was below it. Not the range-based baseline: a day's high-low range misses the overnight gap, so it
   understates the close-to-close standard deviation that the forecast is of, and would rank every forecast high;
 - live coverage: the share of the logged next-session forecasts whose day has come that held the close
@@ -44,14 +44,14 @@ from pathlib import Path
 import numpy as np
 
 from forecaster import __version__
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
+from forecaster.data.predictions import read_predictions
+from forecaster.data.store import Store, atomic_write_text, normalize_ticker, utc_now
 from forecaster.errors import ForecastError, UsageError
-from forecaster.output import plural
+from forecaster.model.windows import build_series
 from forecaster.pipeline import MARKET, OLD_MODEL, STALE_DATA, Prediction, forecast_tickers
-from forecaster.predictions import read_predictions
-from forecaster.store import Store, atomic_write_text, normalize_ticker, utc_now
-from forecaster.track import resolved, score_ticker
-from forecaster.windows import build_series
+from forecaster.risk.track import resolved, score_ticker
+from forecaster.views.output import plural
 
 SPARK_SESSIONS = 60  # closes in a row's sparkline
 CHART_SESSIONS = 120  # closes in a ticker's detail chart
@@ -385,10 +385,10 @@ def detail_chart(bars: Bars, forecasts: list[dict], past: list[dict]) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ the page
 def render(report: Report) -> str:
-    """The page: HTML with its stylesheet and script inlined (forecaster/report_files/)."""
+    """The page: HTML with its stylesheet and script inlined (forecaster/views/report_files/)."""
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("forecaster", "report_files"), autoescape=True,
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("forecaster.views", "report_files"), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(price=_price, percent=_percent, number=_number, level=_level,
                                key=_sort_key)

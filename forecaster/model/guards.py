@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
 from forecaster.errors import CorruptFile, DataUnavailable, UsageError
-from forecaster.output import plural
+from forecaster.views.output import plural
 
 RECENT_DAYS = 60  # the span whose stillness is judged on its own: the intervals are calibrated on the latest days
 MAX_STILL_SHARE = 0.5  # more days than this share without a move, and the history is too still to forecast
@@ -136,7 +136,7 @@ def quantile_grid(value, meta):
     """{"1": {"lower": [...], "upper": [...]}, "5": ..., "20": ...}: per calibrated horizon, the standardised
     quantiles at every tail probability, in order (lower ones rising with p, upper ones falling, every lower one
     below every upper one)."""
-    from forecaster.calibration import CALIBRATED_HORIZONS, TAIL_PROBABILITIES
+    from forecaster.model.calibration import CALIBRATED_HORIZONS, TAIL_PROBABILITIES
 
     if not isinstance(value, dict) or sorted(value, key=str) != sorted(str(h) for h in CALIBRATED_HORIZONS):
         return f"must map the horizons {', '.join(map(str, CALIBRATED_HORIZONS))} to quantiles, got {value!r}"
@@ -161,7 +161,7 @@ def degrees_of_freedom(value, meta):
 
 
 def _inputs(meta: dict) -> int:
-    from forecaster.panel import input_names
+    from forecaster.model.panel import input_names
 
     return len(input_names(meta.get("features"), bool(meta.get("market"))))
 
@@ -179,7 +179,7 @@ def _hyperparameter(name: str) -> Rule:
 
 
 def _tickers(value, meta):
-    from forecaster.store import normalize_ticker
+    from forecaster.data.store import normalize_ticker
 
     if not isinstance(value, dict) or not value:
         return f"must name the tickers the model serves, got {value!r}"

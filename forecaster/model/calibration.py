@@ -1,5 +1,5 @@
 """How far to trust the network, and how wide the intervals are: decided on the pool's evidence, each ticker's own
-evidence partially pooled toward it (forecaster.pooling), never on a few hundred of one ticker's days alone.
+evidence partially pooled toward it (forecaster.model.pooling), never on a few hundred of one ticker's days alone.
 
 For each ticker, from the network's outputs (m_t, s_t) on windows ending at t, its baseline σ_t and its returns, with
 y_t = r_{t+1} / σ_t the next return in baseline units:
@@ -26,7 +26,7 @@ y_t = r_{t+1} / σ_t the next return in baseline units:
 A ticker that joins a trained pool without retraining it ("calibrated against the pool") gets the same, with all its
 windows as held-out evidence and the pool's stored values and spreads as the targets.
 
-Training (forecaster.training) computes the evidence; scipy is used for the Student-t quantiles only.
+Training (forecaster.model.training) computes the evidence; scipy is used for the Student-t quantiles only.
 """
 
 from __future__ import annotations
@@ -36,8 +36,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecaster.pooling import Pooled, discounted, pool, profile, shrink_to_target
-from forecaster.volatility import PERSISTENCE_GRID, cumulative_variance, ewma, fit_degrees_of_freedom, fitted_scale
+from forecaster.model.pooling import Pooled, discounted, pool, profile, shrink_to_target
+from forecaster.model.volatility import (
+    PERSISTENCE_GRID,
+    cumulative_variance,
+    ewma,
+    fit_degrees_of_freedom,
+    fitted_scale,
+)
 
 CALIBRATED_HORIZONS = (1, 5, 20)
 TAIL_PROBABILITIES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25)
@@ -131,7 +137,7 @@ def scale_share_estimate(evidence: Evidence, alpha: float, nu: float | None) -> 
 
 
 def _profiled_nll(errors: np.ndarray, scale: np.ndarray, nu: float | None) -> float:
-    from forecaster.volatility import negative_loglik
+    from forecaster.model.volatility import negative_loglik
 
     return negative_loglik(errors, fitted_scale(errors / scale, nu) * scale, nu)
 

@@ -4,17 +4,17 @@
 market's at the same date: nothing later is ever seen):
 
 1. each ticker's level μ_i and HAR terms; the pooled HAR fitted on every ticker's days, each offset δ_i partially
-   pooled (forecaster.baseline); then each ticker's baseline σ and scale-free inputs, centred on its own
-   training-span means and divided by the pool's spreads (forecaster.panel);
+   pooled (forecaster.model.baseline); then each ticker's baseline σ and scale-free inputs, centred on its own
+   training-span means and divided by the pool's spreads (forecaster.model.panel);
 2. each ticker's windows split in time: the last 15% validate (at least MIN_VALIDATION_WINDOWS for a ticker's own
    model), their first half for early stopping, their second half ("judge") for the calibration's decisions, which no
    fitting decision has seen;
-3. the network (forecaster.lstm) learns by the Student-t negative log-likelihood (ν fitted on the pooled training
-   returns in baseline units; forecaster.losses) from mini-batches that mix tickers: each epoch is at most
+3. the network (forecaster.model.lstm) learns by the Student-t negative log-likelihood (ν fitted on the pooled training
+   returns in baseline units; forecaster.model.losses) from mini-batches that mix tickers: each epoch is at most
    EPOCH_WINDOWS windows drawn from all of them (whole histories of hundreds of tickers would make epochs of millions
    of nearly repeated windows), with early stopping on the held-out windows; BLAS runs on one thread, so the same seed
    and data give a bit-identical model on any machine and with any --jobs;
-4. calibration on the pool's evidence, each ticker's partially pooled (forecaster.calibration).
+4. calibration on the pool's evidence, each ticker's partially pooled (forecaster.model.calibration).
 
 `add_ticker(model, ticker, bars, market)` calibrates a ticker the network never saw against the trained pool: its own
 level, offset (shrunk toward the pool's), input means (its inputs divided by the pool's spreads) and calibration, in
@@ -29,16 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecaster import __version__
-from forecaster.bars import Bars, format_csv
-from forecaster.baseline import Har, TickerBaseline, fit_har, fit_offset, ticker_baseline
-from forecaster.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
+from forecaster.data.bars import Bars, format_csv
+from forecaster.data.store import utc_now
 from forecaster.errors import UsageError
-from forecaster.guards import check_trainable
-from forecaster.losses import distribution_loss
-from forecaster.lstm import LSTMRegressor
-from forecaster.model import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
-from forecaster.output import plural
-from forecaster.panel import (
+from forecaster.model.baseline import Har, TickerBaseline, fit_har, fit_offset, ticker_baseline
+from forecaster.model.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
+from forecaster.model.guards import check_trainable
+from forecaster.model.losses import distribution_loss
+from forecaster.model.lstm import LSTMRegressor
+from forecaster.model.panel import (
     Market,
     TickerData,
     column_means,
@@ -48,9 +47,10 @@ from forecaster.panel import (
     raw_inputs,
     standardize,
 )
-from forecaster.store import utc_now
-from forecaster.volatility import fit_degrees_of_freedom
-from forecaster.windows import build_series, resolve_features
+from forecaster.model.serving import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
+from forecaster.model.volatility import fit_degrees_of_freedom
+from forecaster.model.windows import build_series, resolve_features
+from forecaster.views.output import plural
 
 EPOCH_WINDOWS = 131_072  # windows per epoch of a pool at most
 VALIDATION_FRACTION = 0.15
@@ -183,7 +183,7 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     if len(ends) < MIN_JOIN_WINDOWS:
         raise UsageError(f"{ticker}: too few windows to calibrate against the pool (fetch more history)")
     evidence = _evidence(model, data, ends, min(len(ends), CALIBRATION_WINDOWS), model.window)
-    from forecaster.calibration import PoolCalibration
+    from forecaster.model.calibration import PoolCalibration
 
     calibration = calibrate_newcomer(evidence, PoolCalibration.from_json(model.meta["pool"]), model.meta["pool"]["nu"])
     member = Member(ticker, bars, data, level, offset, scaler, ends, 0)

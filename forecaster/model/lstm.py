@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.losses import MeanSquaredError
-from forecaster.optim import Adam, EarlyStopping, clip_grad_norm
+from forecaster.model.losses import MeanSquaredError
+from forecaster.model.optim import Adam, EarlyStopping, clip_grad_norm
 
 _TO_INTERNAL = np.array([3, 0, 1, 2])  # internal block j (o, i, f, g) holds PyTorch block _TO_INTERNAL[j] (i, f, g, o)
 _TO_TORCH = np.argsort(_TO_INTERNAL)
@@ -63,7 +63,7 @@ class _LayerCache:
 
 class LSTMRegressor:
     """LSTM layers + a linear head, trained by backpropagation through time and Adam (on MSE, or another loss of
-    forecaster.losses such as a distribution's negative log-likelihood).
+    forecaster.model.losses such as a distribution's negative log-likelihood).
 
     Parameters
     ----------
@@ -268,7 +268,7 @@ class LSTMRegressor:
 
     # --------------------------------------------------------------------------------------------- backward
     def loss_and_grads(self, X: np.ndarray, y: np.ndarray, loss=None) -> tuple[float, dict[str, np.ndarray]]:
-        """`loss` (default: mean squared error, see forecaster.losses) of the forecasts for targets y (N, O), and its
+        """`loss` (default: mean squared error, see model.losses) of the forecasts for targets y (N, O), and its
         gradients, keyed and shaped like `state_dict`."""
         value, grads = self._loss_and_internal_grads(self._check_inputs(X), self._check_targets(y, len(X)),
                                                      loss=loss)
@@ -373,7 +373,7 @@ class LSTMRegressor:
             patience: int | None = None, callback: Callable[[int, float, float | None], None] | None = None,
             loss=None) -> LSTMRegressor:
         """Train with Adam on shuffled mini-batches of (X (N, T, D), y (N, O)), clipping the global gradient norm at
-        `clip_norm`, to minimise `loss` (default: mean squared error; see forecaster.losses).
+        `clip_norm`, to minimise `loss` (default: mean squared error; see forecaster.model.losses).
 
         With a validation set, the validation loss is computed after every epoch; with `patience`, training stops
         after that many epochs without improvement, and the weights of the best epoch are restored.

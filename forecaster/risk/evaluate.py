@@ -2,14 +2,14 @@
 and the pooled HAR, all on the same days, at one interval level.
 
 Every model is trained on bars strictly before the test start: a pool on every evaluated ticker's bars and the
-market's, all cut at that date (forecaster.training). Then, for every trading day d from the test start on, each
+market's, all cut at that date (forecaster.model.training). Then, for every trading day d from the test start on, each
 method forecasts the adjusted close of d from data up to the origin t = d - H, H sessions earlier: no forecast sees its
 own day or anything after its origin. Scalers, shrinkage, calibration, the HAR and the GARCH parameters come from the
 training span only; the GARCH variance is then filtered forward with its parameters held fixed.
 
 Methods, each with a point forecast and a central interval at `level` for the H-day log return R = log(P_d / P_t):
 
-- model: the network's mean path and calibrated, mean-reverting volatility path (forecaster.model);
+- model: the network's mean path and calibrated, mean-reverting volatility path (forecaster.model.serving);
 - naive: no move, with the RiskMetrics interval ±z σ_t sqrt(H), σ the EWMA(0.94) of squared returns, z the normal
   quantile of the level;
 - linear: ridge regression of R on the flattened window of the ticker's features (direct H-day forecast; fitted on
@@ -17,14 +17,14 @@ Methods, each with a point forecast and a central interval at `level` for the H-
   by σ_t sqrt(H);
 - garch, gjr: GARCH(1,1) and GJR-GARCH(1,1) with Student-t errors (the `arch` package): constant mean, interval
   ±q_ν sqrt(V) with V the forecast H-day variance and q_ν the unit-variance t quantile;
-- har: the pool's log-HAR on the range alone (forecaster.baseline's σ_HAR: no network, no correction), with the same
-  variance path and pooled, partially pooled quantiles as the model (forecaster.calibration) — the bar a network
+- har: the pool's log-HAR on the range alone (model.baseline's σ_HAR: no network, no correction), with the same
+  variance path and pooled, partially pooled quantiles as the model (forecaster.model.calibration) — the bar a network
   has to clear.
 
 Metrics over the test days: RMSE, MAE, MAPE (%) of the price forecasts, directional accuracy (over the days on which
 both the forecast and the price moved; None for a method that never predicts a move), and of the interval its
 coverage, mean width (in log-return units) and interval (Winkler) score, (u - l) + 2/α (l - R)⁺ + 2/α (R - u)⁺ on
-log returns with α = 1 - level: lower is better. And each bound's backtest (forecaster.backtest): hits against the
+log returns with α = 1 - level: lower is better. And each bound's backtest (forecaster.risk.backtest): hits against the
 expected number, Kupiec, Christoffersen and DQ p-values and the pinball loss; for a 99% lower bound (level 0.98) the
 Basel traffic light of the last 250 days.
 """
@@ -37,14 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars
-from forecaster.calibration import Evidence, calibrate_newcomer, calibrate_pool, quantile_at
+from forecaster.data.bars import Bars
 from forecaster.errors import UsageError
-from forecaster.model import Model
-from forecaster.output import plural
-from forecaster.panel import Market, TickerData
-from forecaster.volatility import cumulative_variance, ewma, garch_forecasts, interval_score
-from forecaster.windows import build_series
+from forecaster.model.calibration import Evidence, calibrate_newcomer, calibrate_pool, quantile_at
+from forecaster.model.panel import Market, TickerData
+from forecaster.model.serving import Model
+from forecaster.model.volatility import cumulative_variance, ewma, garch_forecasts, interval_score
+from forecaster.model.windows import build_series
+from forecaster.views.output import plural
 
 METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
 MAX_HORIZON = 250
@@ -125,7 +125,7 @@ def prediction_paths(template: str | None, tickers: list[str], several: bool) ->
 
 def prediction_tables(evaluations: list[Evaluation]) -> dict[str, str]:
     """Each ticker's daily forecasts of every horizon as CSV text (PREDICTION_COLUMNS)."""
-    from forecaster.output import rows_to_csv
+    from forecaster.views.output import rows_to_csv
 
     daily: dict[str, list[dict]] = {}
     for evaluation in evaluations:
@@ -175,7 +175,7 @@ def baseline_bounds(bars: Bars, features: str, test_start: str, horizons: list[i
     methods that need no network (a per-ticker job of forecaster.parallel)."""
     from scipy import stats
 
-    from forecaster.volatility import student_quantile
+    from forecaster.model.volatility import student_quantile
 
     series = build_series(bars, features)
     start = np.datetime64(test_start, "D")
@@ -229,7 +229,7 @@ def _linear(series, first_test: int, origins: np.ndarray, horizon: int, window: 
 def har_evidence(model: Model, data: TickerData, training_days: int) -> Evidence:
     """The HAR baseline's evidence on a ticker's training span: σ_HAR with no network (m = s = 0), every window
     held out."""
-    from forecaster.calibration import CALIBRATION_WINDOWS
+    from forecaster.model.calibration import CALIBRATION_WINDOWS
 
     ends = np.arange(model.window - 1, training_days - 1)[-CALIBRATION_WINDOWS:]
     return Evidence.build(ends, np.zeros((len(ends), 2)), data.baseline.har, data.series.returns,
@@ -328,7 +328,7 @@ def score(centre, lower, upper, actual, previous, level: float, horizon: int = 1
     """RMSE, MAE, MAPE (%), directional accuracy of the price forecasts; coverage, mean width, interval score of the
     interval, and each bound's backtest (`backtest.tail_backtest`, whose tests take every `horizon`-th day), from
     (centre, lower, upper) log returns from `previous`."""
-    from forecaster.backtest import tail_backtest, traffic_light_zone
+    from forecaster.risk.backtest import tail_backtest, traffic_light_zone
 
     forecast = previous * np.exp(centre)
     predicted_move, actual_move = np.sign(forecast - previous), np.sign(actual - previous)

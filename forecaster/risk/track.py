@@ -6,7 +6,7 @@ session still ahead (`pending`) and how many are for a session that has passed b
 when each was made (the as_of close); their ratio; directional accuracy; and the share of actual prices inside
 [lower, upper].
 
-With `tails`, the backtest of each bound (forecaster.backtest), at the level each forecast was made at:
+With `tails`, the backtest of each bound (forecaster.risk.backtest), at the level each forecast was made at:
 - `hits_lower`, `hits_upper`: actual prices below `lower`, above `upper`; `expected_per_tail`: Σ_i (1 - level_i)/2,
   the number of hits a correct interval has in each tail on average.
 - `kupiec_p_lower`, `kupiec_p_upper`: Kupiec's proportion-of-failures p-value of each tail. Kupiec's test assumes
@@ -34,7 +34,8 @@ import datetime as dt
 
 import numpy as np
 
-from forecaster.backtest import (
+from forecaster.data.bars import Bars
+from forecaster.risk.backtest import (
     BASEL_LEVEL,
     BASEL_TAIL,
     TAILS,
@@ -43,7 +44,6 @@ from forecaster.backtest import (
     tail_probability,
     traffic_light_zone,
 )
-from forecaster.bars import Bars
 
 COLUMNS = ["ticker", "horizon", "n", "pending", "awaiting_data", "rmse", "naive_rmse", "ratio", "mae", "naive_mae",
            "directional_accuracy", "coverage"]

@@ -3,13 +3,13 @@
 One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the current directory::
 
     HOME/forecast.toml          the watchlist and option defaults (see forecaster.config), written by the user
-    HOME/data/TICKER.csv        daily bars (see forecaster.bars for the format)
+    HOME/data/TICKER.csv        daily bars (see forecaster.data.bars for the format)
     HOME/data/TICKER.json       when and from where the bars were last fetched
     HOME/data/predictions.csv   every forecast ever made (the track record)
     HOME/models/TICKER/         a trained model: weights.npz + meta.json
     HOME/.locks/                lock files (one per ticker, one for the predictions log)
     HOME/.cache/yfinance/       yfinance's own caches
-    HOME/.cache/bars/           the parsed price files, by their content (forecaster.bars_cache)
+    HOME/.cache/bars/           the parsed price files, by their content (forecaster.data.bars_cache)
 
 Every write goes to a temporary file in the target's directory, is flushed and fsynced, then atomically renamed over
 the target, so a reader sees either the old file or the new one and a kill never leaves a half-written file. Writers
@@ -29,10 +29,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from forecaster import bars_cache
-from forecaster.bars import Bars, InvalidBars, format_csv, parse_csv
+from forecaster.data import bars_cache
+from forecaster.data.bars import Bars, InvalidBars, format_csv, parse_csv
+from forecaster.data.files import NotAFile, check_output_file, read_regular
 from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
-from forecaster.files import NotAFile, check_output_file, read_regular
 
 HOME_ENV = "FORECAST_HOME"
 LOCK_TIMEOUT_ENV = "FORECAST_LOCK_TIMEOUT"
@@ -143,7 +143,7 @@ class Store:
     def check_output(self, path: Path) -> Path:
         """`path` resolved, for a file the user asked us to write (a plot, evaluation rows); UsageError when it lies
         inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself writes, or
-        exists and is not a regular file (a directory, a FIFO, a device: see forecaster.files)."""
+        exists and is not a regular file (a directory, a FIFO, a device: see forecaster.data.files)."""
         resolved = Path(path).expanduser().resolve()
         if resolved == self.config_path.resolve():
             raise UsageError(f"{path} is the home's settings file; write the output somewhere else")
@@ -175,7 +175,7 @@ class Store:
             return Bars.empty()
 
     def _read_bars_file(self, path: Path, ticker: str) -> Bars:
-        """The bars in `path`, from the cache of parsed files when it holds these bytes (forecaster.bars_cache)."""
+        """The bars in `path`, from the cache of parsed files when it holds these bytes (forecaster.data.bars_cache)."""
         repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
         data = read_stored_bytes(path, repair)
         ticker, content_digest = normalize_ticker(ticker), bars_cache.digest(data)

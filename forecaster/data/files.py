@@ -10,7 +10,7 @@ root, `--out /dev/full` destroyed the device). Two helpers, one per direction:
 - `check_output_file(path)`: a path the user gave for us to write (a plot, evaluation rows); UsageError when it
   exists and is not a regular file, so nothing is touched.
 
-`read_regular` is their common core, also used for the store's own files (forecaster.store.read_stored_bytes).
+`read_regular` is their common core, also used for the store's own files (forecaster.data.store.read_stored_bytes).
 Standard library only: `predict` reads forecast.toml and starts fast.
 """
 

@@ -2,7 +2,7 @@
 
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
 ("yahoo", "csv:FILE NAME", "sample"; null when unknown), `data` is "ok" or "unreadable", and `model` is null when the
-ticker has no model, the kind of model serving it otherwise ("pooled" or "per-ticker", forecaster.model), or
+ticker has no model, the kind of model serving it otherwise ("pooled" or "per-ticker", forecaster.model.serving), or
 "unreadable" for a damaged one; `trained_at` when that model was trained and `model_until` the last date of the
 ticker's data it was trained or calibrated on.
 """
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 
+from forecaster.data.store import Store, read_stored_text
 from forecaster.errors import DataUnavailable, ForecastError
-from forecaster.guards import check_meta
-from forecaster.store import Store, read_stored_text
+from forecaster.model.guards import check_meta
 
 
 def inventory(store: Store) -> list[dict]:
     """One row per stored ticker (see the module docstring); each model file is read once, however many tickers it
     serves."""
-    from forecaster.model import POOL, model_kinds
+    from forecaster.model.serving import POOL, model_kinds
 
     kinds = model_kinds(store)
     metas: dict[str, dict | None] = {}
@@ -60,7 +60,7 @@ def _meta(store: Store, folder: str) -> dict | None:
 
 def stored_among(store: Store, names: list[str]) -> tuple[list[str], list[tuple[str, ForecastError]]]:
     """(the tickers of `names` with data, a model or a place in the pool; a failure for each of the others)."""
-    from forecaster.model import model_kinds
+    from forecaster.model.serving import model_kinds
 
     served = model_kinds(store)
     stored = [t for t in names if store.has_bars(t) or store.model_dir(t).exists() or t in served]
@@ -70,6 +70,6 @@ def stored_among(store: Store, names: list[str]) -> tuple[list[str], list[tuple[
 def remove_ticker(store: Store, ticker: str) -> list:
     """Delete a ticker's data, fetch information and model, and take it out of the pool first (Store.remove);
     returns the paths removed or changed."""
-    from forecaster.model import drop_from_pool
+    from forecaster.model.serving import drop_from_pool
 
     return store.remove(ticker, first=lambda: drop_from_pool(store, ticker))

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from forecaster.data.files import NotAFile, read_regular
+from forecaster.data.store import atomic_write_text
 from forecaster.errors import DataUnavailable, UsageError
-from forecaster.files import NotAFile, read_regular
-from forecaster.output import plural
-from forecaster.store import atomic_write_text
+from forecaster.views.output import plural
 
 CACHE_START = "1990-01-01"
 _RECENT = (dt.date.today() - dt.timedelta(days=30)).isoformat()  # a short calendar is enough to read its zone

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from forecaster.data.files import read_input_file
 from forecaster.errors import UsageError
-from forecaster.files import read_input_file
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
 REQUIRED_COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")  # Adj Close defaults to Close

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
 
 COLUMNS = 7
 

@@ -18,8 +18,8 @@ import datetime as dt
 import io
 import math
 
+from forecaster.data.store import Store, atomic_write_text, read_stored_text, utc_now
 from forecaster.errors import CorruptFile
-from forecaster.store import Store, atomic_write_text, read_stored_text, utc_now
 
 COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "level", "last_close",
            "created_at")

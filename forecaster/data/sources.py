@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import (
+from forecaster.data.bars import (
     MAX_DAILY_FACTOR,
     Bars,
     InvalidBars,
@@ -26,9 +26,9 @@ from forecaster.bars import (
     parse_csv,
     read_csv,
 )
+from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import CorruptFile, DataUnavailable, NetworkError, UsageError
-from forecaster.output import Notice
-from forecaster.store import Store, normalize_ticker
+from forecaster.views.output import Notice
 
 SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
 CONFLICT_TOLERANCE = 1e-3  # a daily log return that moves by more than this (0.1%) was rewritten, not re-adjusted
@@ -177,7 +177,7 @@ def _dates(dates: list) -> str:
 def read_sample(ticker: str) -> Bars:
     """The bundled sample history of `ticker` (one of SAMPLE_TICKERS)."""
     name = SAMPLE_TICKERS[ticker]
-    data = resources.files("forecaster").joinpath("sample_data", name).read_bytes()
+    data = resources.files("forecaster.data").joinpath("sample_data", name).read_bytes()
     return parse_csv(gzip.decompress(data).decode("utf-8"), f"sample {name}")
 
 

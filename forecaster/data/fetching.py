@@ -1,7 +1,7 @@
 """What `fetch` and `import` do, as jobs: where each ticker's bars come from, and the rules that choose them.
 
 A `FetchJob` is one ticker's update: a source label recorded in data/TICKER.json ("yahoo", "csv:FILE NAME",
-"sample") and a function that, given the stored bars, returns the bars to merge (forecaster.sources.update_ticker).
+"sample") and a function that, given the stored bars, returns the bars to merge (forecaster.data.sources.update_ticker).
 `fetch_all` runs jobs one after another; one job's failure, whatever it is, is that job's outcome and never stops
 the others.
 
@@ -17,7 +17,7 @@ The rules, each in one place:
   `-` (share classes: BRK-B), upper-cased: `abr_b.us.txt` -> ABR-B, `msft.csv` -> MSFT, `0700.hk.csv` -> 0700.HK.
 - `update_advice`: how to bring a ticker's data up to date, by its source.
 
-Imports stay light (forecaster.sources, and yfinance with it, only when a job is built): `predict` uses
+Imports stay light (forecaster.data.sources, and yfinance with it, only when a job is built): `predict` uses
 `update_advice`.
 """
 
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
+from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import ForecastError, UsageError, failure_of
-from forecaster.output import plural
-from forecaster.store import Store, normalize_ticker
+from forecaster.views.output import plural
 
 if TYPE_CHECKING:
-    from forecaster.sources import FetchResult
+    from forecaster.data.sources import FetchResult
 
 YAHOO, SAMPLE, CSV = "yahoo", "sample", "csv"
 IMPORT_EXTENSIONS = (".csv", ".txt")
@@ -100,7 +100,7 @@ def update_advice(store: Store, ticker: str) -> UpdateAdvice:
 
 # ----------------------------------------------------------------------------------------------------- jobs
 def sample_jobs() -> list[FetchJob]:
-    from forecaster import sources
+    from forecaster.data import sources
 
     return [FetchJob(t, lambda stored, t=t: sources.read_sample(t), SAMPLE) for t in sources.SAMPLE_TICKERS]
 
@@ -116,7 +116,7 @@ def csv_job(ticker: str, path: Path, start: dt.date | None = None, end: dt.date 
 def yahoo_jobs(store: Store, tickers: list[str], start: dt.date | None, end: dt.date | None,
                rate: float) -> list[FetchJob]:
     """Yahoo Finance updates of `tickers` (see sources.yahoo_update), paced at `rate` requests a second."""
-    from forecaster import sources
+    from forecaster.data import sources
 
     sources.configure_yfinance(store.cache_dir / "yfinance")
     session = sources.yahoo_session()
@@ -181,8 +181,8 @@ def _import_files(paths: list[Path]) -> list[Path]:
 
 
 def _read_import(ticker: str, path: Path, start: dt.date | None, end: dt.date | None) -> Bars:
-    from forecaster import sources
-    from forecaster.calendar import exchange_for, exchange_today
+    from forecaster.data import sources
+    from forecaster.data.calendar import exchange_for, exchange_today
 
     bars = sources.import_csv_bars(path, start, end, exchange_today(exchange_for(ticker)))
     if not len(bars):
@@ -200,7 +200,7 @@ def _range(start: dt.date | None, end: dt.date | None) -> str:
 def fetch_all(store: Store, jobs: list[FetchJob], replace: bool = False
               ) -> Iterator[tuple[FetchJob, FetchResult | None, ForecastError | None]]:
     """Run the jobs one after another, yielding (job, result, None) or (job, None, error) as each finishes."""
-    from forecaster import sources
+    from forecaster.data import sources
 
     for job in jobs:
         result, error = None, job.problem

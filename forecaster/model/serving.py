@@ -1,9 +1,9 @@
 """A trained model: one LSTM that forecasts the distribution of the next return for every ticker of a pool (or for
 one ticker), with each ticker's calibration; forecasts from it; and its files.
 
-For ticker i and the window of inputs ending at day t (forecaster.panel), the network's linear head gives two numbers:
-the mean m and a correction s to the log of the baseline volatility σ_t (forecaster.baseline). With the ticker's
-calibration (forecaster.calibration: network shares α of the mean and λ of the scale, persistence φ, quantiles q):
+For ticker i and the window of inputs ending at day t (model.panel), the network's linear head gives two numbers:
+the mean m and a correction s to the log of the baseline volatility σ_t (forecaster.model.baseline). With the ticker's
+calibration (forecaster.model.calibration: network shares α of the mean and λ of the scale, persistence φ, quantiles q):
 
     next-day log return  r̂ = α m σ_t                     (α = 0: the naive forecast "tomorrow = today")
     its volatility        v_1 = (σ_t exp(λ s))²            (λ = 0: the baseline alone)
@@ -34,15 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from forecaster import __version__
-from forecaster.baseline import Har
-from forecaster.calibration import LONG_RUN_LAMBDA, quantile_at
 from forecaster.config import Config, settings_of
-from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
-from forecaster.guards import check_meta, check_weights
-from forecaster.lstm import LSTMRegressor, StateDictError
-from forecaster.output import plural
-from forecaster.panel import Market, TickerData, input_names, ticker_data
-from forecaster.store import (
+from forecaster.data.store import (
     Store,
     atomic_write_bytes,
     atomic_write_text,
@@ -50,7 +43,14 @@ from forecaster.store import (
     read_stored_bytes,
     read_stored_text,
 )
-from forecaster.volatility import cumulative_variance, ewma
+from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
+from forecaster.model.baseline import Har
+from forecaster.model.calibration import LONG_RUN_LAMBDA, quantile_at
+from forecaster.model.guards import check_meta, check_weights
+from forecaster.model.lstm import LSTMRegressor, StateDictError
+from forecaster.model.panel import Market, TickerData, input_names, ticker_data
+from forecaster.model.volatility import cumulative_variance, ewma
+from forecaster.views.output import plural
 
 FORMAT_VERSION = 3  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration
 POOL = "_pool"  # the pooled model's folder under models/ (no ticker symbol starts with '_')

@@ -15,25 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
+from forecaster.data.files import read_input_file
+from forecaster.data.store import Store, atomic_write_bytes, normalize_ticker
 from forecaster.errors import UsageError
-from forecaster.files import read_input_file
-from forecaster.store import Store, atomic_write_bytes, normalize_ticker
 
 FIGURE_INCHES = (11, 6)
 DPI = 100
 MAX_LAST = 20_000  # trading days shown: about 80 years
-MAX_HORIZON = 250  # the longest evaluation horizon (forecaster.evaluate)
+MAX_HORIZON = 250  # the longest evaluation horizon (forecaster.risk.evaluate)
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg", ".eps": "eps"}
 
 
 def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days: int,
                 evaluation: Path | None, level: float = 0.90) -> Path:
     """Draw TICKER's figure (see `render`) from the store and write it to `out` (default ./TICKER.png)."""
-    from forecaster.model import check_level
+    from forecaster.data.predictions import read_predictions
+    from forecaster.model.serving import check_level
     from forecaster.pipeline import check_days, forecast_sessions
-    from forecaster.predictions import read_predictions
-    from forecaster.track import resolved
+    from forecaster.risk.track import resolved
 
     ticker = normalize_ticker(ticker)
     if not 2 <= last <= MAX_LAST:

@@ -14,7 +14,7 @@ r_{t+1}. Everything here except the GARCH baselines is NumPy only (`predict` sta
   returns, or None when a Gaussian fits as well.
 - The variance path h days ahead mean-reverts: v_h = m + φ^(h-1) (v_1 - m), with m the long-run level and φ the
   persistence; the cumulative variance of the next H days is V_H = H m + (v_1 - m)(1 - φ^H)/(1 - φ)
-  (forecaster.calibration fits φ).
+  (forecaster.model.calibration fits φ).
 - `interval_score`: the interval (Winkler) score of a central interval, lower is better.
 """
 

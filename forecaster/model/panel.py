@@ -1,7 +1,7 @@
 """A pool's data as one structure: every ticker's daily network inputs, volatility baseline and returns, and the
 windows cut from them on demand (all of them at once would be gigabytes for a big watchlist).
 
-The inputs of day t are scale-free, so that one network can learn from every ticker (σ is forecaster.baseline's
+The inputs of day t are scale-free, so that one network can learn from every ticker (σ is forecaster.model.baseline's
 volatility, known at the close of its day):
 
     return          r_t / σ_{t-1}              the day's move in units of the move expected for it
@@ -9,18 +9,18 @@ volatility, known at the close of its day):
     gap, intraday   gap_t / σ_{t-1}, intraday_t / σ_{t-1}: the overnight and the trading-hours part of the move
     volume_change   log((V_t + 1) / (V_{t-1} + 1))
     level           log σ_t                    where volatility stands (against the ticker's usual, once standardised)
-    correction      log c_t                    how far moves have lately run from the HAR (forecaster.baseline)
+    correction      log c_t                    how far moves have lately run from the HAR (forecaster.model.baseline)
     market_return   r_m,t / σ_m,t-1            the market index's move that same day, in units of its own baseline
     market_range    ρ_m,t - log σ_m,t-1        (σ_m: the EWMA of its range variance), missing on a day it did not trade
 
-(ρ, gap and intraday as in forecaster.windows; without real OHLC only return, level and correction.) Each column is
+(ρ, gap and intraday as in model.windows; without real OHLC only return, level and correction.) Each column is
 then centred on the ticker's own training-span mean and divided by the pool's spread of that column: the standard
 deviation around each ticker's own mean, over every ticker's training span (`pooled_spread`). The inputs are
 scale-free, so one spread serves every ticker, and it keeps the inputs that move slowly (level, correction) in the
 units the network learnt: a ticker whose history is one calm year would otherwise have them divided by that year's
 small spread and blown up by the first storm. A missing value becomes 0, the mean. A window ending at day t is the
 inputs of days t-W+1..t, shape (W, F); the network's targets are r_{t+1} / σ_t and 0, the log of the baseline in
-those units (forecaster.losses).
+those units (forecaster.model.losses).
 
 Everything here is causal: a day's inputs and baseline use that day and earlier days only, of the ticker and of the
 market (which is matched by date: a market row dated after the ticker's day is never used).
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.bars import Bars
-from forecaster.baseline import Har, TickerBaseline, har_terms, log_variance_proxy, ticker_baseline
-from forecaster.windows import FEATURE_SETS, Series, build_series
+from forecaster.data.bars import Bars
+from forecaster.model.baseline import Har, TickerBaseline, har_terms, log_variance_proxy, ticker_baseline
+from forecaster.model.windows import FEATURE_SETS, Series, build_series
 
 OWN_INPUTS = {"range": ("return", "range", "gap", "intraday", "volume_change", "level", "correction"),
               "returns": ("return", "level", "correction")}

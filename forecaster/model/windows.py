@@ -14,9 +14,9 @@ indexed t below uses data up to and including day t only.
   seeds 0, 1 and 2 alike.
   `auto` (the default) is `range` where the data has real OHLC and `returns` where it does not (a close-only CSV
   import with Open = High = Low = Close on most days); asking for `range` on such data is a usage error.
-- Volatilities known at t (see forecaster.volatility): σ_t, the EWMA(0.94) of r² (RiskMetrics), and, with real OHLC,
+- Volatilities known at t (see model.volatility): σ_t, the EWMA(0.94) of r² (RiskMetrics), and, with real OHLC,
   the EWMA(0.90) of Parkinson's range variance log(High/Low)²/(4 log 2), and the log range log(High_t / Low_t).
-  forecaster.panel turns a series into the network's scale-free inputs.
+  forecaster.model.panel turns a series into the network's scale-free inputs.
 
 pandas is not used here: `predict` must start fast.
 """
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.bars import Bars
+from forecaster.data.bars import Bars
 from forecaster.errors import UsageError
-from forecaster.volatility import ewma, ewma_volatility, range_variance
+from forecaster.model.volatility import ewma, ewma_volatility, range_variance
 
 FEATURE_SETS = {"returns": ("return",), "range": ("return", "range", "gap", "intraday", "volume_change")}
 FEATURE_CHOICES = ("auto", *FEATURE_SETS)

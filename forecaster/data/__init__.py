@@ -1,0 +1,1 @@
+"""Data: where prices, models and the prediction log live, and where prices come from."""

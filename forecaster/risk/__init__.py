@@ -1,0 +1,1 @@
+"""Risk: walk-forward evaluation against the baselines, the backtests of interval bounds, the live track record."""

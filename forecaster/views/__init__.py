@@ -1,0 +1,1 @@
+"""Views: what a person reads: the printed tables and notes, the plot, the report page."""
