@@ -14,6 +14,9 @@ Options after ours go to `forecast evaluate` (e.g. `--model per-ticker`, `--mark
   calibrated against it as tickers it never saw, and compare their one-day scores with the pool that learned them.
 - `--short N`: cut those K tickers to their last N sessions before the test start (the test period kept), and
   evaluate them trained with the rest.
+- `--group N`: the tickers in groups of N (in name order), each group evaluated in a home of its own: `--group 1` is
+  each ticker alone (the user with one ticker); `--short N` then cuts every ticker to its last N sessions before the
+  test start. Evaluations run `--jobs` at a time.
 - `--per-file`: the developers' eight files (../shared/data): each evaluated alone from the first day of its own last
   20%, as a pool of one (the files cover different years, so they cannot share one test start).
 """
@@ -149,6 +152,7 @@ def main() -> None:
     parser.add_argument("--unseen", type=int, default=0)
     parser.add_argument("--short", type=int, default=0)
     parser.add_argument("--per-file", action="store_true")
+    parser.add_argument("--group", type=int, default=0)
     parser.add_argument("--tickers", type=int, default=0, help="only the first N files (a quick look)")
     args, options = parser.parse_known_args()
     horizons = [int(h) for h in args.horizons.split(",")]
@@ -159,6 +163,8 @@ def main() -> None:
         sys.exit(f"no CSV files in {args.data_dir}")
     if args.per_file:
         return per_file(files, horizons, args, options)
+    if args.group:
+        return groups(files, horizons, args, options)
     tickers = [path.stem for path in files]
     chosen = tickers[:: max(1, len(tickers) // args.unseen)][: args.unseen] if args.unseen else []
     market = args.market_csv if "--market" in options and "none" not in options else None
@@ -191,6 +197,33 @@ def main() -> None:
     print_tickers(out[label], horizons[0])
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
+
+
+def groups(files: list[Path], horizons: list[int], args, options: list[str]) -> None:
+    """The files in groups of `args.group`, each group evaluated in its own home, `args.jobs` evaluations at a time
+    (each with --jobs 1)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    batches = [files[i: i + args.group] for i in range(0, len(files), args.group)]
+    with tempfile.TemporaryDirectory() as root:
+        def one(batch: list[Path]) -> list[dict]:
+            home = Path(root) / batch[0].stem
+            fill(home, batch, None, {p.stem: args.short for p in batch} if args.short else {}, args.test_start)
+            reports, _ = evaluate(home, [p.stem for p in batch], args.test_start, horizons, 1, options)
+            return reports
+
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            everything = [r for reports in pool.map(one, batches) for r in reports]
+    label = ("each alone" if args.group == 1 else f"in homes of {args.group}") + (
+        f", {args.short} sessions" if args.short else "")
+    print(f"{label}: {len(files)} tickers evaluated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print_summary([summary(everything, h, label) for h in horizons])
+    print()
+    print_summary([tails(everything, h, method) for h in horizons for method in ("model", "gjr", "har")])
+    print_tickers(everything, horizons[0])
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=1) + "\n")
 
 
 def per_file(files: list[Path], horizons: list[int], args, options: list[str]) -> None:

@@ -125,8 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train", "features", "auto", "Inputs per day: 'range' (log return, high-low range, overnight gap, "
             "intraday move, volume change), 'returns' (log return only) or 'auto' (range where the data has real OHLC, "
             "else returns).", str, choices=_feature_sets()),
-    Setting("train", "model", "pooled", "'pooled': one network for all the tickers trained together; 'per-ticker': "
-            "a network of its own for each.", str, choices=("pooled", "per-ticker")),
+    Setting("train", "model", "pooled", "'shipped': the network pretrained on 1,500 histories that ships with "
+            "forecaster, each ticker calibrated against it; 'pooled': one network trained on the home's tickers "
+            "together; 'per-ticker': a network of its own for each.", str, choices=("shipped", "pooled", "per-ticker")),
     Setting("train", "market", "none", "A market index whose same-day moves every window sees (a stored ticker, "
             "e.g. ^GSPC), or 'none'.", str, symbol=True),
     Setting("predict", "level", 0.90, "Level of the forecast intervals, e.g. 0.9 for 90%.", float, 0.5, 0.998),

@@ -116,7 +116,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     """Train the pool on `names` and save it (a job of forecaster.parallel, named `ticker`, POOL_JOB): tickers
     without real OHLC (under `auto` features) are left in `own` for models of their own, tickers too short to join
     are failures. Its members' own models are removed once the pool is saved."""
-    from forecaster.model.training import pool_features, train_model
+    from forecaster.model.training import pool_features
 
     outcome = Outcome()
     bars = _read_training_bars(store, names, until, outcome)
@@ -141,9 +141,11 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     if not members:
         return outcome
     try:
-        model = train_model(members, market, config, "pooled", callback=callback)
+        model = _new_pool(members, market, config, until, callback, outcome)
     except ForecastError as error:
         outcome.failures.extend((name, error) for name in members)
+        return outcome
+    if model is None:
         return outcome
     model, degenerate = _without_degenerate_bands(model, members, market)
     outcome.failures.extend(degenerate)
@@ -157,11 +159,49 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
             shutil.rmtree(store.model_dir(name), ignore_errors=True)
     outcome.rows.extend(summary_row(model, name) for name in members)
     training = model.meta["training"]
+    if model.meta.get("vintage"):
+        outcome.log = (f"the pool: {len(members)} {plural(len(members), 'ticker')} calibrated against the network "
+                       f"{model.label} ({training['tickers']} histories)")
+        note = None  # the shipped network takes no market inputs
+    else:
+        outcome.log = (f"the pool: trained {training['epochs_run']} {plural(training['epochs_run'], 'epoch')} on "
+                       f"{len(members)} {plural(len(members), 'ticker')} to {training['last_date']}")
     outcome.notes.extend([*([note] if note else []), *model.meta["notes"]])
-    outcome.log = (f"the pool: trained {training['epochs_run']} {plural(training['epochs_run'], 'epoch')} on "
-                   f"{len(members)} {plural(len(members), 'ticker')} to {training['last_date']}")
     _warm_calendars(store, members)
     return outcome
+
+
+def _new_pool(members: dict[str, Bars], market, config: TrainingConfig, until: dt.date | None, callback,
+              outcome: Outcome) -> Model | None:
+    """The pool of `members`: with [train] model = shipped, the newest shipped vintage whose data ends by `until`
+    with each member calibrated against it (a member that cannot be is a failure; None when none can); otherwise, or
+    when no vintage is that old, a network trained on them (with a note saying so)."""
+    from forecaster.model.training import add_ticker, train_model
+
+    if config.model == "shipped":
+        vintage = shipped_vintage(None if until is None else until + dt.timedelta(days=1), outcome.notes)
+        if vintage is not None:
+            model = vintage.load()
+            for name, history in members.items():
+                try:
+                    model = add_ticker(model, name, history, None, config)
+                except Exception as error:  # one ticker's trouble, a bug included, is that ticker's
+                    outcome.failures.append((name, failure_of(error, name)))
+            return model if model.meta["tickers"] else None
+    return train_model(members, market, config, "pooled", callback=callback)
+
+
+def shipped_vintage(before: dt.date | None, notes: list[str]):
+    """The newest shipped vintage whose data ends before `before` (any, when None); None, with a note that the
+    home's tickers train the pool instead, when there is none."""
+    from forecaster.model.vintages import latest
+
+    vintage = latest(before)
+    if vintage is None:
+        notes.append(f"no shipped network was trained on data ending before {before}: the pool is trained on the "
+                     "home's tickers instead" if before else "no shipped network is installed: the pool is trained "
+                     "on the home's tickers instead")
+    return vintage
 
 
 def _without_degenerate_bands(model: Model, members: dict[str, Bars],
@@ -208,7 +248,8 @@ def summary_row(model: Model, ticker: str) -> dict:
     """A ticker's row of `train`'s table."""
     calibration = model.calibration(ticker)
     training = model.meta["training"]
-    return {"ticker": ticker, "model": model.kind if calibration["member"] else "pooled (calibrated)",
+    label = model.label if calibration["member"] or model.meta.get("vintage") else "pooled (calibrated)"
+    return {"ticker": ticker, "model": label,
             "rows": calibration["training"]["rows"], "until": calibration["training"]["last_date"],
             "epochs": training["epochs_run"], "best epoch": training["best_epoch"],
             "network share": calibration["network_share"], "scale share": calibration["scale_share"],
@@ -366,6 +407,11 @@ def _forecast_each(store: Store, tickers: list[str], days: int, level: float) ->
             results[ticker] = failure_of(error, ticker)
             continue
         served.setdefault(id(model), (model, kind, []))[2].append((ticker, bars))
+    unserved = [t for t, error in results.items() if isinstance(error, ModelMissing) and store.has_bars(t)]
+    if unserved:
+        shipped = _calibrated_on_vintage(store, unserved, results, keep_reasons=pool is not None)
+        if shipped is not None:
+            served[id(shipped)] = shipped
     for model, kind, items in served.values():
         market, market_note = _market_for(store, model, markets)
         for ticker, bars in items:
@@ -383,6 +429,40 @@ def _forecast_each(store: Store, tickers: list[str], days: int, level: float) ->
                                     advice=f"run 'forecast fetch {model.market_ticker}'", flag=MARKET))
             results[ticker] = (model, kind, bars, rows, notes)
     return {ticker: results[ticker] for ticker in dict.fromkeys(_or_itself(t) for t in tickers) if ticker in results}
+
+
+def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, object], keep_reasons: bool):
+    """(the newest shipped vintage with `tickers` calibrated against it, its label, [(ticker, bars)]) for tickers
+    that no model of the home serves (calibrated here, for this forecast only: `forecast train` saves it), or None
+    when no vintage is installed. A ticker that cannot be calibrated keeps its failure in `results`: why the home's
+    pool cannot serve it (`keep_reasons`), else why the vintage cannot."""
+    from forecaster.model.training import add_ticker
+    from forecaster.model.vintages import latest
+
+    vintage = latest()
+    if vintage is None:
+        return None
+    try:
+        model = vintage.load()
+    except ForecastError as error:
+        results.update({ticker: error for ticker in tickers})
+        return None
+    config = TrainingConfig(window=model.window, market="none")
+    items = []
+    for ticker in tickers:
+        try:
+            bars = store.read_bars(ticker)
+            model = add_ticker(model, ticker, bars, None, config)
+        except UsageError as error:  # too short, no real OHLC: still no model, and what it would take
+            if not keep_reasons:
+                results[ticker] = ModelMissing(f"no model for {ticker}: {error}")
+            continue
+        except Exception as error:
+            results[ticker] = failure_of(error, ticker)
+            continue
+        del results[ticker]
+        items.append((ticker, bars))
+    return (model, model.label, items) if items else None
 
 
 def _or_itself(name: str) -> str:
@@ -473,10 +553,15 @@ def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
 
 
 def model_tickers(store: Store) -> list[str]:
-    """Tickers that a model serves."""
+    """Tickers that a model serves: those of the home's models and, when a shipped vintage is installed, every stored
+    ticker (the vintage serves one without a model, calibrated as it is forecast)."""
     from forecaster.model.serving import model_kinds
+    from forecaster.model.vintages import latest
 
-    return sorted(model_kinds(store))
+    served = set(model_kinds(store))
+    if latest() is not None:
+        served.update(store.tickers())
+    return sorted(served)
 
 
 def require_tickers(tickers: list[str], available: list[str], what: str) -> list[str]:
@@ -502,7 +587,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     for horizon in horizons:
         check_horizon(horizon)
     arguments = {"store": store, "config": config, "test_start": test_start, "horizons": horizons, "level": level}
-    if unseen and config.model == "per-ticker":
+    if unseen and config.model != "pooled":
         raise UsageError("--unseen keeps tickers out of a pool: it needs --model pooled")
     if config.model == "per-ticker":
         results, failures = run_jobs(evaluate_ticker, names, arguments)
@@ -514,8 +599,11 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
         results, failures = run_jobs(evaluate_ticker, list(own), arguments)
         outcome.rows.extend(e for evaluations in results for e in evaluations)
         outcome.failures.extend(failures)
+    vintage = shipped_vintage(test_start, outcome.notes) if config.model == "shipped" else None
+    if vintage is not None:  # every ticker is one the network never saw, calibrated on its bars before the test
+        unseen = tuple(members)
     learners = {t: b for t, b in members.items() if t not in unseen}
-    if not learners:
+    if not learners and vintage is None:
         if members:
             outcome.failures.extend((t, UsageError("every evaluated ticker is --unseen: the pool has nothing to "
                                                    "learn from")) for t in members)
@@ -526,8 +614,13 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
 
     start = test_start.isoformat()
     try:
-        model = train_model({t: b.before(test_start) for t, b in learners.items()}, market, config, "pooled",
-                            callback=callback)
+        if vintage is not None:
+            model = vintage.load()
+            outcome.notes.append(f"the network is {vintage.name}'s (trained on {model.meta['vintage']['tickers']} "
+                                 f"other histories, all before {test_start})")
+        else:
+            model = train_model({t: b.before(test_start) for t, b in learners.items()}, market, config, "pooled",
+                                callback=callback)
     except ForecastError as error:
         outcome.failures.extend((t, error) for t in members)
         return outcome
@@ -542,8 +635,9 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     outcome.failures.extend(failures)
     evaluated = {row["ticker"]: row["bounds"] for row in baselines}
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
+    har_pool = list(learners) if learners else list(evaluated)  # the home's HAR is pooled over its own tickers
     outcome.rows.extend(_evaluations(model, {t: members[t] for t in evaluated}, full_market, start, horizons, level,
-                                     evaluated, list(learners), test_start))
+                                     evaluated, har_pool, test_start))
     return outcome
 
 
@@ -593,7 +687,8 @@ def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, 
     from forecaster.risk.evaluate import check_test_start
 
     members, own = {}, {}
-    needed = config.min_rows if len(names) == 1 else config.min_join_rows  # one ticker alone trains a network
+    alone = len(names) == 1 and config.model != "shipped"  # one ticker alone trains a network of its own windows
+    needed = config.min_rows if alone else config.min_join_rows
     for ticker in names:
         try:
             bars = store.read_bars(ticker)

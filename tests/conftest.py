@@ -43,6 +43,15 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture
+def no_vintages(monkeypatch, tmp_path):
+    """No shipped vintage installed ($FORECAST_VINTAGES an empty folder): a ticker no model of the home serves has
+    no model at all."""
+    empty = tmp_path / "no-vintages"
+    empty.mkdir()
+    monkeypatch.setenv("FORECAST_VINTAGES", str(empty))
+
+
+@pytest.fixture
 def yahoo(monkeypatch, tmp_path):
     """A FakeYahoo serving the bundled MSFT sample, installed as the session `forecast fetch` uses."""
     reset_yfinance(tmp_path / "yf-cache")

@@ -116,7 +116,7 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
                                                              "YYYY-MM-DD)"),
     ],
 )
-def test_bad_requests_fail_cleanly_and_change_nothing(cli, stored, isolated_home, args, code, message):
+def test_bad_requests_fail_cleanly_and_change_nothing(cli, stored, isolated_home, no_vintages, args, code, message):
     before = snapshot(isolated_home)
     result = cli(*args)
     assert (result.code, result.out, result.err) == (code, "", f"Error: {message.format(home=isolated_home)}\n")
@@ -124,7 +124,7 @@ def test_bad_requests_fail_cleanly_and_change_nothing(cli, stored, isolated_home
 
 
 def test_predict_or_train_with_nothing_stored_says_what_to_run_first_and_where_it_looked(cli, stored, tmp_path,
-                                                                                        isolated_home):
+                                                                                        isolated_home, no_vintages):
     result = cli("predict")
     assert (result.code, result.out, result.err) == (3, "", f"Error: no models in {isolated_home} yet: run 'forecast "
                                                             "train' first\n")
@@ -150,7 +150,8 @@ def test_evaluate_reports_every_method_on_the_same_days(cli, stored, tmp_path):
     result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST, "--format", "json", "--predictions", out)
     assert result.code == 0, result.err
     report = json.loads(result.out)
-    assert set(report) == {"ticker", "test_start", "horizon", "level", "n", *METHODS}
+    assert set(report) == {"ticker", "test_start", "horizon", "level", "n", "served_by", *METHODS}
+    assert report["served_by"] == "pooled"
     assert (report["ticker"], report["test_start"], report["horizon"], report["n"]) == ("ABC", "2020-11-02", 1, 83)
     for method in METHODS:
         assert set(report[method]) == {"rmse", "mae", "mape", "directional_accuracy", "coverage", "width",

@@ -72,8 +72,8 @@ scheduler = "tcp://127.0.0.1:8786"
                               "[predict], [train])"),
     ("[train]\nmarket = \"S&P\"\n", "{path} line 2: [train] market must be a ticker symbol or none: invalid ticker "
                                     "symbol 'S&P': use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)"),
-    ("[train]\nmodel = \"pooled!\"\n", "{path} line 2: [train] model must be one of pooled, per-ticker, got "
-                                       "'pooled!'"),
+    ("[train]\nmodel = \"pooled!\"\n", "{path} line 2: [train] model must be one of shipped, pooled, per-ticker, "
+                                       "got 'pooled!'"),
     ("[predict]\nlevel = 0.999\n", "{path} line 2: [predict] level must be between 0.5 and 0.998, got 0.999"),
     ("\n[train]\nwindow = 5000\n", "{path} line 3: [train] window must be between 2 and 1000, got 5000"),
     ("[train]\nwindow = \"30\"\n", "{path} line 2: [train] window must be an integer, got '30'"),

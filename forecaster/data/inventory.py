@@ -2,7 +2,7 @@
 
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
 ("yahoo", "csv:FILE NAME", "sample"; null when unknown), `data` is "ok" or "unreadable", and `model` is null when the
-ticker has no model, the kind of model serving it otherwise ("pooled" or "per-ticker", forecaster.model.serving), or
+ticker has no model, the model serving it otherwise ("pooled", "per-ticker" or "shipped <date>": Model.label), or
 "unreadable" for a damaged one; `trained_at` when that model was trained and `model_until` the last date of the
 ticker's data it was trained or calibrated on.
 """
@@ -19,7 +19,7 @@ from forecaster.model.guards import check_meta
 def inventory(store: Store) -> list[dict]:
     """One row per stored ticker (see the module docstring); each model file is read once, however many tickers it
     serves."""
-    from forecaster.model.serving import POOL, model_kinds
+    from forecaster.model.serving import POOL, label_of, model_kinds
 
     kinds = model_kinds(store)
     metas: dict[str, dict | None] = {}
@@ -40,7 +40,8 @@ def inventory(store: Store) -> list[dict]:
                 metas[folder] = _meta(store, folder)
             try:
                 meta = metas[folder]
-                row.update(trained_at=meta["created_at"], model_until=meta["tickers"][ticker]["training"]["last_date"])
+                row.update(trained_at=meta["created_at"], model_until=meta["tickers"][ticker]["training"]["last_date"],
+                           model=label_of(meta))
             except (KeyError, TypeError):
                 row["model"] = "unreadable"
         rows.append(row)

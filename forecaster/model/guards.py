@@ -181,7 +181,7 @@ def _hyperparameter(name: str) -> Rule:
 def _tickers(value, meta):
     from forecaster.data.store import normalize_ticker
 
-    if not isinstance(value, dict) or not value:
+    if not isinstance(value, dict) or not (value or meta.get("vintage")):  # a shipped vintage serves no ticker yet
         return f"must name the tickers the model serves, got {value!r}"
     for ticker in value:
         try:
@@ -223,6 +223,11 @@ META_RULES: tuple[tuple[str, Rule], ...] = (
     ("weights_sha256", matches(r"[0-9a-f]{64}", "a SHA-256 (64 hex digits)")),
     ("tickers", _tickers),
 )
+# A shipped vintage's section (forecaster.model.vintages), in a vintage and in a home pool calibrated against one.
+VINTAGE_RULES: tuple[tuple[str, Rule], ...] = (
+    ("last_date", _DATE),
+    ("cut", _DATE),
+)
 TICKER_RULES: tuple[tuple[str, Rule], ...] = (
     ("level", number(-60, 10)),
     ("offset", number(-20, 20)),
@@ -249,7 +254,8 @@ def check_weights(state: dict[str, np.ndarray], path: Path, advice: str) -> None
 def check_meta(meta: dict, path: Path, advice: str) -> None:
     """CorruptFile naming the file, the field and the problem when a value of `meta` (read from `path`) is one no
     trained model holds (see META_RULES and TICKER_RULES); `advice` says how to get a sound one."""
-    problem = _first_problem(meta, META_RULES, "") or next(
+    problem = _first_problem(meta, META_RULES, "") or (
+        _first_problem(meta["vintage"], VINTAGE_RULES, "vintage.") if "vintage" in meta else None) or next(
         (found for ticker, section in meta["tickers"].items()
          if (found := _first_problem(section, TICKER_RULES, f"tickers.{ticker}.", meta))), None)
     if problem:

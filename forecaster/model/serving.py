@@ -28,13 +28,14 @@ import hashlib
 import io
 import json
 import math
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from forecaster import __version__
-from forecaster.config import Config, settings_of
+from forecaster.config import BY_NAME, Config, settings_of
 from forecaster.data.store import (
     Store,
     atomic_write_bytes,
@@ -62,19 +63,24 @@ MIN_JOIN_WINDOWS = 20  # windows with a known next return a ticker needs to join
 LEVEL_RANGE = (0.5, 0.998)
 
 
+def _setting(key: str):
+    """A training option's default, as declared once in forecaster.config.SETTINGS."""
+    return field(default=BY_NAME[f"train.{key}"].default)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
-    window: int = 30
-    hidden: int = 32
-    layers: int = 1
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 1e-3
-    patience: int = 5
-    seed: int = 0
-    features: str = "auto"
-    model: str = "pooled"
-    market: str = "^GSPC"
+    window: int = _setting("window")
+    hidden: int = _setting("hidden")
+    layers: int = _setting("layers")
+    epochs: int = _setting("epochs")
+    batch_size: int = _setting("batch_size")
+    lr: float = _setting("lr")
+    patience: int = _setting("patience")
+    seed: int = _setting("seed")
+    features: str = _setting("features")
+    model: str = _setting("model")
+    market: str = _setting("market")
 
     def check(self) -> None:
         """UsageError for a value no training can use (bounds in forecaster.config), before any work is done."""
@@ -129,6 +135,12 @@ class Model:
     @property
     def kind(self) -> str:
         return self.meta["kind"]
+
+    @property
+    def label(self) -> str:
+        """What the model is called wherever it is named: "per-ticker", "pooled" (trained on the home's tickers) or
+        "shipped <last date>" (a shipped vintage, forecaster.model.vintages, with the home's tickers calibrated)."""
+        return label_of(self.meta)
 
     @property
     def window(self) -> int:
@@ -252,9 +264,7 @@ class Model:
         """Write weights then metadata atomically under models/NAME/ (NAME a ticker or POOL); remove superseded
         weight files."""
         directory = store.models_dir / name
-        buffer = io.BytesIO()
-        np.savez(buffer, **self.network.state_dict())
-        weights = buffer.getvalue()
+        weights = weights_bytes(self.network.state_dict())
         digest = hashlib.sha256(weights).hexdigest()
         weights_name = f"weights-{digest[:16]}.npz"
         if not (directory / weights_name).is_file():
@@ -269,10 +279,15 @@ class Model:
     @classmethod
     def load(cls, store: Store, name: str) -> Model:
         """The model in models/NAME/; ModelMissing if there is none, CorruptFile if it is damaged."""
-        directory = store.models_dir / name
-        meta_path = directory / "meta.json"
         shown = "the pool" if name == POOL else name
         rebuild = "run 'forecast train' to retrain it" if name == POOL else f"run 'forecast train {name}' to retrain it"
+        return cls.read(store.models_dir / name, shown, rebuild)
+
+    @classmethod
+    def read(cls, directory: Path, shown: str, rebuild: str) -> Model:
+        """The model whose meta.json and weights are in `directory` (`shown`: what it is called in messages;
+        `rebuild`: how to get a sound one); ModelMissing if there is none, CorruptFile if it is damaged."""
+        meta_path = directory / "meta.json"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
             if not (meta_path.exists() or meta_path.is_symlink()):  # a directory or a FIFO there is a damaged model
                 raise ModelMissing(f"no model for {shown}; {rebuild.replace('retrain', 'train')}")
@@ -301,6 +316,24 @@ class Model:
         except StateDictError as error:
             raise CorruptFile(f"{weights_path} does not match {meta_path}: {error}; {rebuild}") from None
         return cls(network, meta)
+
+
+def weights_bytes(state: dict[str, np.ndarray]) -> bytes:
+    """A state dict as an .npz archive whose bytes depend on the arrays alone (np.savez stamps each member with the
+    time of writing): the same network always gives the same file, so a build can be checked bit for bit."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(state):
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(member, "w") as handle:
+                np.lib.format.write_array(handle, np.ascontiguousarray(state[name]), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def label_of(meta: dict) -> str:
+    """A checked model's label (see Model.label)."""
+    vintage = meta.get("vintage")
+    return f"shipped {vintage['last_date']}" if vintage else meta["kind"]
 
 
 def long_run_variance(data: TickerData) -> np.ndarray:
@@ -344,7 +377,7 @@ def _read_meta(path: Path, rebuild: str, shown: str) -> dict:
 
 # --------------------------------------------------------------------------------------- which model serves
 def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple[Model, str]:
-    """(the model that serves `ticker`, its kind): the ticker's own model if it has one, else the pool (`pool`, if
+    """(the model that serves `ticker`, its label): the ticker's own model if it has one, else the pool (`pool`, if
     already loaded, is used instead of reading it again). ModelMissing when neither serves it."""
     ticker = normalize_ticker(ticker)
     own = store.model_dir(ticker) / "meta.json"
@@ -360,7 +393,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
         except ModelMissing:
             break
         if ticker in pooled.meta["tickers"]:
-            return pooled, "pooled"
+            return pooled, pooled.label
         break
     if not store.has_bars(ticker):
         raise ModelMissing(f"no model and no price data for {ticker} in {store.home}: run 'forecast fetch {ticker}' "

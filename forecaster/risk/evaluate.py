@@ -82,6 +82,7 @@ class Evaluation:
     actual: np.ndarray  # (n,) adjusted close
     previous: np.ndarray  # (n,) adjusted close at the origin, `horizon` sessions before
     bounds: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # method -> (centre, lower, upper) log returns
+    served_by: str = ""  # the model evaluated: "pooled", "per-ticker" or "shipped <date>" (Model.label)
 
     def metrics(self) -> dict[str, dict]:
         return {method: score(*self.bounds[method], self.actual, self.previous, self.level, self.horizon)
@@ -89,7 +90,7 @@ class Evaluation:
 
     def report(self) -> dict:
         return {"ticker": self.ticker, "test_start": self.test_start, "horizon": self.horizon, "level": self.level,
-                "n": len(self.dates), **self.metrics()}
+                "n": len(self.dates), "served_by": self.served_by, **self.metrics()}
 
     def prediction_rows(self) -> list[dict]:
         """Per test day: date, actual, origin close, and each method's forecast with its interval (prices)."""
@@ -281,7 +282,7 @@ def model_evaluations(model: Model, bars_by_ticker: dict[str, Bars], market: Mar
             series = data.series
             out[ticker].append(Evaluation(ticker, str(series.dates[days.days[0]]), horizon, level,
                                           series.dates[days.days], series.price[days.days],
-                                          series.price[days.origins], bounds))
+                                          series.price[days.origins], bounds, model.label))
     return out
 
 

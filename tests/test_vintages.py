@@ -1,0 +1,173 @@
+"""Shipped vintages (forecaster.model.vintages): pools pretrained on many histories, inside the package, serving
+a ticker without a training run; picked by evaluate strictly before its test; rebuilt bit for bit; refused when
+damaged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import import_bars, random_walk_bars
+from forecaster.data.bars import Bars, format_csv
+from forecaster.model.serving import Model, TrainingConfig
+from forecaster.model.vintages import SOURCE, build_vintage, latest, vintages, vintages_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = vintages()
+NEWEST = SHIPPED[-1] if SHIPPED else None
+TINY = TrainingConfig(window=10, hidden=4, epochs=2, patience=0, market="none")
+
+
+def universe(count: int = 6, rows: int = 700) -> dict[str, Bars]:
+    """A small generated universe: random walks of different volatility, 2012-2014."""
+    return {f"T{i}": random_walk_bars(rows, seed=i, start="2012-01-02") for i in range(count)}
+
+
+def test_the_package_ships_vintages_cut_at_the_readmes_test_starts_and_the_last_data():
+    assert [v.last_date for v in SHIPPED] == [dt.date(2010, 12, 31), dt.date(2014, 12, 31), dt.date(2017, 11, 10)]
+    for vintage in SHIPPED:
+        model = vintage.load()
+        meta = model.meta["vintage"]
+        assert meta["source"] == SOURCE and meta["last_date"] == str(vintage.last_date) == model.meta["training"][
+            "last_date"]
+        assert dt.date.fromisoformat(meta["cut"]) > vintage.last_date and meta["tickers"] > 900
+        assert model.meta["tickers"] == {} and model.label == f"shipped {vintage.last_date}"
+    size = sum(p.stat().st_size for p in vintages_dir().rglob("*") if p.is_file())
+    assert size < 5 * 2**20  # the wheel grows by at most 5 MB
+
+
+def test_latest_is_the_newest_vintage_whose_data_ends_before_the_date():
+    assert latest() == NEWEST
+    assert latest(dt.date(2015, 1, 2)).last_date == dt.date(2014, 12, 31)
+    assert latest(dt.date(2014, 12, 31)).last_date == dt.date(2010, 12, 31)  # its last day is not before it
+    assert latest(dt.date(2010, 12, 31)) is None
+
+
+def test_a_fresh_home_with_one_ticker_is_served_by_the_shipped_vintage_without_training(cli, isolated_home, tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    result = cli("predict", "ABC", "--days", "2", "-f", "json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert [row["model"] for row in rows] == [NEWEST.name] * 2
+    assert all(row["lower"] < row["forecast"] < row["upper"] for row in rows)
+    assert not (isolated_home / "models").exists()  # predict calibrated it for this forecast only
+
+
+def test_train_with_the_shipped_model_saves_a_pool_that_later_tickers_join(cli, isolated_home, tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    result = cli("train", "--model", "shipped")
+    assert result.code == 0, result.err
+    assert f"│ ABC    │ {NEWEST.name} │" in result.out
+    saved = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
+    assert saved["vintage"]["last_date"] == str(NEWEST.last_date) and list(saved["tickers"]) == ["ABC"]
+    import_bars(cli, tmp_path, "XYZ", random_walk_bars(300, seed=3))
+    assert cli("train", "XYZ", "-q").code == 0
+    listed = {row["ticker"]: row["model"] for row in json.loads(cli("list", "-f", "json").out)}
+    assert listed == {"ABC": NEWEST.name, "XYZ": NEWEST.name}
+    # the same forecast as the vintage gives on the fly: calibrating is the same computation, saved or not
+    saved_rows = json.loads(cli("predict", "ABC", "-f", "json").out)
+    shutil.rmtree(isolated_home / "models")
+    assert json.loads(cli("predict", "ABC", "-f", "json").out) == saved_rows
+
+
+def test_evaluate_uses_only_a_vintage_whose_data_ends_before_the_test_start(cli, isolated_home, tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(2000, start="2009-01-02"))
+    for test_start, served_by in (("2015-01-02", "shipped 2014-12-31"), ("2013-06-03", "shipped 2010-12-31")):
+        result = cli("evaluate", "ABC", "--test-start", test_start, "--model", "shipped", "-f", "json")
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["served_by"] == served_by
+        assert f"the network is {served_by}'s" in result.err
+    early = cli("evaluate", "ABC", "--test-start", "2010-06-01", "--model", "shipped", "--window", "10", "--hidden",
+                "8", "--epochs", "2", "--patience", "0", "-f", "json")
+    assert early.code == 0, early.err
+    assert json.loads(early.out)["served_by"] == "pooled"  # trained on the home's one ticker, as before vintages
+    assert ("no shipped network was trained on data ending before 2010-06-01: the pool is trained on the home's "
+            "tickers instead") in early.err
+
+
+@pytest.fixture
+def own_vintages(monkeypatch, tmp_path) -> Path:
+    """A copy of the shipped vintages that a test may damage, installed as $FORECAST_VINTAGES."""
+    copy = tmp_path / "vintages"
+    shutil.copytree(vintages_dir(), copy)
+    monkeypatch.setenv("FORECAST_VINTAGES", str(copy))
+    return copy / str(NEWEST.last_date)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda folder: next(folder.glob("weights-*.npz")).write_bytes(b"PK\x03\x04 not weights"),
+     "does not match its checksum in meta.json"),
+    (lambda folder: next(folder.glob("weights-*.npz")).unlink(), "names a missing weights file"),
+    (lambda folder: (folder / "meta.json").unlink(), "is missing: the shipped"),
+    (lambda folder: (folder / "meta.json").write_text("{"), "is not valid JSON"),
+])
+def test_a_damaged_or_missing_vintage_file_is_exit_3_naming_it(cli, own_vintages, tmp_path, damage, problem):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    damage(own_vintages)
+    result = cli("predict", "ABC")
+    assert (result.code, result.out) == (3, "")
+    assert result.err.startswith(f"Error: ABC: {own_vintages}") and problem in result.err, result.err
+    assert result.err.rstrip().endswith("rebuild it, or unset $FORECAST_VINTAGES") and result.err.count("\n") == 1
+    trained = cli("train", "--model", "shipped")
+    assert trained.code == 3 and str(own_vintages) in trained.err and "Traceback" not in trained.err
+
+
+def test_without_any_vintage_a_ticker_without_a_model_still_asks_for_training(cli, monkeypatch, tmp_path):
+    empty = tmp_path / "none"
+    empty.mkdir()
+    monkeypatch.setenv("FORECAST_VINTAGES", str(empty))
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    result = cli("predict", "ABC")
+    assert (result.code, result.err) == (3, "Error: no model for ABC; run 'forecast train ABC' first\n")
+
+
+def test_a_ticker_too_short_for_the_vintage_says_what_it_lacks(cli, tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(40))
+    result = cli("predict", "ABC")
+    assert result.code == 3
+    assert result.err == ("Error: no model for ABC: ABC has 40 rows of history; joining the pool with --window 30 "
+                          "needs at least 51 (fetch more history)\n")
+
+
+def test_the_build_is_bit_identical_and_blind_to_bars_after_its_cut(tmp_path):
+    bars = universe()
+    first, skipped = build_vintage(bars, dt.date(2014, 1, 2), TINY, tmp_path / "a")
+    second, _ = build_vintage(bars, dt.date(2014, 1, 2), TINY, tmp_path / "b")
+    later = {t: _changed_after(b, np.datetime64("2014-01-02")) for t, b in bars.items()}
+    third, _ = build_vintage(later, dt.date(2014, 1, 2), TINY, tmp_path / "c")
+    contents = [{p.name: p.read_bytes() for p in folder.iterdir()} for folder in (first, second, third)]
+    assert contents[0] == contents[1] == contents[2] and len(contents[0]) == 2 and skipped == []
+    assert first.name == "2014-01-01"  # the generated sessions are business days, holidays included
+    model = Model.read(first, "a test vintage", "rebuild it")
+    assert model.meta["vintage"]["tickers"] == 6 and model.meta["created_at"] == "2014-01-02T00:00:00+00:00"
+
+
+def test_the_build_script_rebuilds_a_folder_of_files_and_checks_it(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_vintages
+
+    folder = tmp_path / "universe"
+    folder.mkdir()
+    for ticker, history in universe(4).items():
+        (folder / f"{ticker.lower()}.us.txt").write_text(format_csv(history))
+    (folder / "flat.us.txt").write_text(format_csv(Bars(*(
+        np.full(700, 5.0) if i else random_walk_bars(700).dates for i in range(7)))))
+    args = ["--data-dir", str(folder), "--out", str(tmp_path / "out"), "--cut", "2014-01-02", "--epochs", "2"]
+    assert build_vintages.main(args) == 0
+    assert "vintage 2014-01-01 (before 2014-01-02): 4 tickers, 1 left out" in capsys.readouterr().err
+    assert build_vintages.main([*args, "--check"]) == 0
+    assert "identical to" in capsys.readouterr().err
+
+
+def _changed_after(bars: Bars, cut: np.datetime64) -> Bars:
+    later = bars.dates >= cut
+    columns = [column.copy() for column in bars.columns()]
+    for column in columns[1:6]:
+        column[later] *= 1.5
+    return Bars(*columns)
