@@ -25,7 +25,8 @@ from typing import Annotated, Optional
 import typer
 
 from forecaster.errors import ExitCode, ForecastError, InternalFailure, UsageError
-from forecaster.views.output import Format, Notice, ReportFormat, Terminal, plural
+from forecaster.text import Notice, plain_number, plural
+from forecaster.views.output import Format, ReportFormat, Terminal
 
 app = typer.Typer(
     name="forecast",
@@ -109,8 +110,6 @@ def _with_settings(*sections: str):
 
 def _shown(setting) -> str:
     """A setting's default as help and `forecast config` show it."""
-    from forecaster.views.output import plain_number
-
     default = plain_number(setting.default) if isinstance(setting.default, float) else str(setting.default)
     return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(
         setting.name, default)

@@ -11,7 +11,8 @@ from forecaster.data.store import Store
 from forecaster.model.serving import TrainingConfig
 from forecaster.pipeline import evaluate_models, predict_ticker, train_models
 from forecaster.risk.evaluate import METHODS
-from forecaster.views.output import Terminal, plural
+from forecaster.text import plural
+from forecaster.views.output import Terminal
 
 EVALUATED = "MSFT"
 

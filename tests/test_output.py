@@ -9,7 +9,8 @@ import pytest
 
 from conftest import import_bars, random_walk_bars
 from forecaster.data.bars import Bars
-from forecaster.views.output import Notice, render_table, rows_to_csv, summarize
+from forecaster.text import Notice, rows_to_csv
+from forecaster.views.output import render_table, summarize
 
 FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 TICKERS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]

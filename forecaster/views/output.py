@@ -1,5 +1,6 @@
 """Everything the CLI prints: result tables (table / json / csv on stdout), progress and notes (stderr).
 
+The plain text the library makes itself (notices, plurals, clean numbers, CSV) is in forecaster.text.
 `Terminal` is created once per command; tests build one "as cron" (no TTY) or "as a person" (a TTY).
 
 Numbers: a table shows each float column with one number of decimals, enough for every nonzero value of the column
@@ -15,7 +16,6 @@ Warnings about many tickers: notices of one kind are one summary line with a cou
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+from forecaster.text import Notice, clean_number, plain_number, rows_to_csv
+
 SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
 MAX_DECIMALS = 10  # beyond this a column is shown in scientific notation
-CLEAN_DIGITS = 12  # significant digits of the numbers in CSV and JSON output
 NAMES_SHOWN = 5  # tickers named in a summary line
 
 
@@ -41,26 +42,6 @@ class ReportFormat(str, Enum):
 
     table = "table"
     json = "json"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One ticker's warning. Notices of one kind are shown as one summary line when there are several of them.
-
-    `kind` names what their tickers have in common (e.g. "data more than 5 days old"; default: the message without
-    its "TICKER: " prefix, so identical warnings group by themselves); `advice` says what to do about all of them;
-    `flag`, what a program reads (forecaster.pipeline's STALE_DATA, OLD_MODEL, MARKET).
-    """
-
-    ticker: str
-    message: str
-    kind: str = ""
-    advice: str = ""
-    flag: str = ""
-
-    @property
-    def group(self) -> str:
-        return self.kind or self.message.removeprefix(f"{self.ticker}: ")
 
 
 @dataclass
@@ -183,11 +164,6 @@ def summarize(notices: list[Notice], every: bool = False) -> list[str]:
     return lines
 
 
-def clean_number(value: float) -> float:
-    """`value` rounded to CLEAN_DIGITS significant digits (see the module docstring); non-finite values as they are."""
-    return float(f"{value:.{CLEAN_DIGITS}g}") if math.isfinite(value) else value
-
-
 def to_json(value) -> str:
     """`value` as an indented JSON document: floats clean, non-finite ones null, so the result always parses."""
     return json.dumps(_json_ready(value), indent=2, allow_nan=False)
@@ -200,21 +176,6 @@ def _json_ready(value):
         return {key: _json_ready(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
-    return value
-
-
-def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
-    """CSV text of `rows`: floats clean (CLEAN_DIGITS significant digits), None and non-finite numbers empty."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: _csv_value(value) for key, value in row.items()} for row in rows)
-    return out.getvalue()
-
-
-def _csv_value(value):
-    if isinstance(value, float):
-        return repr(clean_number(value)) if math.isfinite(value) else ""
     return value
 
 
@@ -254,16 +215,6 @@ def column_format(values: list) -> str | None:
     return f"{{:,.{decimals}f}}" if max(sizes) >= 100 else f"{{:.{decimals}f}}"
 
 
-def plain_number(value: float) -> str:
-    """A float as a person writes it: 0.00001 rather than 1e-05 (the shortest digits that give the same float)."""
-    from decimal import Decimal
-
-    if not math.isfinite(value):
-        return str(value)
-    text = format(Decimal(repr(value)), "f")
-    return text.removesuffix(".0") if text.endswith(".0") else text
-
-
 def _cell(value, float_format: str | None) -> str:
     if value is None:
         return "-"
@@ -281,7 +232,3 @@ def _can_encode(text: str) -> bool:
         return False
     return True
 
-
-def plural(count: int, word: str, plural_form: str | None = None) -> str:
-    """'1 epoch', '2 epochs' (the number is not included: f"{n} {plural(n, 'epoch')}")."""
-    return word if count == 1 else (plural_form or word + "s")
