@@ -14,7 +14,10 @@ import pytest
 from fake_yahoo import FakeYahoo, reset_yfinance
 from forecaster.data.bars import Bars, format_csv, parse_csv
 
-FAST_TRAINING = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
+# Training in a fraction of a second: the one place tests say how small a model they train (the options of `forecast
+# train` and `forecast evaluate`, and the keywords of forecaster.Home's train and evaluate).
+FAST_TRAINING_OPTIONS = {"window": 10, "hidden": 8, "epochs": 2, "patience": 0}
+FAST_TRAINING = [text for key, value in FAST_TRAINING_OPTIONS.items() for text in (f"--{key}", str(value))]
 
 
 @pytest.fixture(autouse=True)
