@@ -199,19 +199,10 @@ def _frame(rows: list[dict], columns: list[str], notes: list[str] = ()) -> pd.Da
 
 
 def _store_all(store, plan, replace: bool) -> pd.DataFrame:
-    """Run fetch or import jobs: a row per ticker stored; notes from the plan and the stored data."""
-    from forecaster.data.fetching import fetch_all
-
-    results, failures = [], []
-    for job, result, error in fetch_all(store, plan.jobs, replace):
-        if error is None:
-            results.append(result)
-        else:
-            failures.append((job.ticker, error))
-    notes = [*plan.notes, *(notice.message for result in results for notice in result.notes)]
-    rows = [commands.stored_row(result) for result in results]
-    frame = _frame(rows, commands.STORED_COLUMNS, notes)
-    _raise_failures(failures, len(results), frame)
+    """Run fetch or import jobs: a row per ticker stored; notes from the plan and about the stored data."""
+    stored = commands.store_all(store, plan, replace)
+    frame = _frame(stored.rows, commands.STORED_COLUMNS, [*plan.notes, *(n.message for n in stored.notices)])
+    _raise_failures(stored.failures, len(stored.results), frame)
     return frame
 
 

@@ -3,8 +3,10 @@
 Library errors (`ForecastError`) become one line on stderr and the exit code they carry, in `main` only; anything
 unexpected is an internal error (traceback with --debug or FORECAST_DEBUG=1). In a command over several tickers, one
 ticker's failure, whatever it is, is reported for that ticker as it happens and the others go on (exit 4). SIGTERM
-and SIGHUP stop a command as Ctrl-C does (exit 143 and 129, one line). Heavy libraries (pandas, yfinance,
-scikit-learn, matplotlib) are imported inside the commands that need them, so `predict` starts fast.
+and SIGHUP stop a command as Ctrl-C does (exit 143 and 129, one line: forecaster.process). Each command parses its
+arguments, makes one call into the library (forecaster.commands) and prints the result (forecaster.views.output).
+Heavy libraries (pandas, yfinance, scikit-learn, matplotlib) are imported inside the commands that need them, so
+`predict` starts fast.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import datetime as dt
 import functools
 import inspect
 import os
-import signal
 import sys
-import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -24,10 +24,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from forecaster.errors import ExitCode, ForecastError, InternalFailure, TickersFailed, UsageError, batch_failure
-from forecaster.jobs import JobWatcher
+from forecaster.errors import ExitCode, ForecastError, TickersFailed, UsageError, batch_failure
+from forecaster.process import STOP_SIGNALS, prepare_streams, stop_signals_interrupt, stopped_by
 from forecaster.text import Notice, plural
-from forecaster.views.output import Format, ReportFormat, Terminal
+from forecaster.views.output import Format, JobProgress, ReportFormat, Terminal
 
 app = typer.Typer(
     name="forecast",
@@ -119,35 +119,11 @@ def _parse_date(value: str | None, option: str) -> dt.date | None:
         raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _report_failure(terminal: Terminal, ticker: str, error: ForecastError) -> None:
-    """One ticker's failure as one line naming the ticker (and its traceback first, with --debug)."""
-    if terminal.debug:
-        if isinstance(error, InternalFailure):
-            sys.stderr.write(error.details)
-        else:
-            traceback.print_exception(error)
-    message = error.message if ticker in error.message else f"{ticker}: {error.message}"
-    if isinstance(error, InternalFailure) and not terminal.debug:
-        message += " (rerun with --debug for details)"
-    terminal.error(message)
-
-
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=()) -> None:
     """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
     True for all, or a collection of the errors), then the count, and exit with the right code: 4 when some tickers
-    succeeded, else the failures' own code. One cause shared by several tickers (a damaged pool serves them all) is
-    one line naming them."""
-    shared: dict[str, list[tuple[str, ForecastError]]] = {}
-    for ticker, error in failures:
-        if reported is not True and not any(error is seen for seen in reported):
-            shared.setdefault(error.message, []).append((ticker, error))
-    for group in shared.values():
-        if len(group) == 1:
-            _report_failure(terminal, *group[0])
-        else:
-            tickers = [ticker for ticker, _ in group]
-            shown = ", ".join(tickers[:5]) + (f" and {len(tickers) - 5} more" if len(tickers) > 5 else "")
-            terminal.error(f"{group[0][1].message} ({len(tickers)} tickers: {shown})")
+    succeeded, else the failures' own code (errors.batch_failure)."""
+    terminal.failures(failures, reported)
     error = batch_failure(failures, done)
     if error is None:
         return
@@ -201,36 +177,30 @@ def fetch(
     store, terminal, config = _session(home, quiet, debug, verbose)
     plan = plan_fetch(store, config, tickers, start=start_date, end=end_date, csv=csv, sample=sample,
                       rate=given.get("rate"))
+    _store_all(terminal, store, plan, replace, "Fetching", "Fetched")
+
+
+def _store_all(terminal: Terminal, store, plan, replace: bool, action: str, title: str) -> None:
+    """Run fetch or import jobs (commands.store_all) with one progress bar, each failure printed as it happens, the
+    warnings summarised, and a table of what was stored."""
+    from forecaster.commands import store_all
+
     for note in plan.notes:
         terminal.info(note)
-    _store_all(terminal, store, plan.jobs, replace, "Fetching", "Fetched")
-
-
-def _store_all(terminal: Terminal, store, jobs: list, replace: bool, action: str, title: str) -> None:
-    """Run fetch or import jobs (data.fetching) with one progress bar, each failure printed as it happens, the
-    warnings summarised, and a table of what was stored."""
-    from forecaster.commands import stored_row
-    from forecaster.data.fetching import fetch_all
-
-    results, failures, notices = [], [], []
-    with terminal.progress(action, total=len(jobs)) as advance:
-        for job, result, error in fetch_all(store, jobs, replace):
+    with terminal.progress(action, total=len(plan.jobs)) as advance:
+        def each(job, result, error):
             if error is not None:
-                failures.append((job.ticker, error))
-                _report_failure(terminal, job.ticker, error)
-                advance(status=f"{job.ticker} failed")
-                continue
-            results.append(result)
-            notices.extend(result.notes)
-            advance(status=job.ticker)
-            if not terminal.shows_progress:
+                terminal.failure(job.ticker, error)
+            elif not terminal.shows_progress:
                 terminal.info(f"{result.ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
                               f"({result.added} added)")
-    terminal.notices(notices)
-    if results and not terminal.quiet:
-        rows = [stored_row(result) for result in results]
-        terminal.results(rows, list(rows[0]), title=title)
-    _finish(failures, len(results), terminal, reported=True)
+            advance(status=job.ticker + (" failed" if error is not None else ""))
+
+        stored = store_all(store, plan, replace, each)
+    terminal.notices(stored.notices)
+    if stored.results and not terminal.quiet:
+        terminal.results(stored.rows, list(stored.rows[0]), title=title)
+    _finish(stored.failures, len(stored.results), terminal, reported=True)
 
 
 # ------------------------------------------------------------------------------------------------------ import
@@ -252,7 +222,7 @@ def import_(
 
     plan = plan_import(paths, start=_parse_date(start, "--start"), end=_parse_date(end, "--end"))
     store, terminal, _ = _session(home, quiet, debug, verbose)
-    _store_all(terminal, store, plan.jobs, replace, "Importing", "Imported")
+    _store_all(terminal, store, plan, replace, "Importing", "Imported")
 
 
 # ------------------------------------------------------------------------------------------------------ remove
@@ -307,62 +277,6 @@ def list_(
 
 
 # ------------------------------------------------------------------------------------------------------- train
-class _TerminalWatcher(JobWatcher):
-    """The CLI's view of a command's per-ticker jobs: one progress bar over tickers (over epochs when one network
-    trains here), each failure reported as it happens, and with `logs` each finished job's line for logs (cron)."""
-
-    def __init__(self, terminal: Terminal, logs: bool = False):
-        self.terminal, self.logs = terminal, logs
-
-    def running(self, names: list[str], epochs: int | None):
-        if epochs is not None:
-            return _epoch_progress(self.terminal, names[0], epochs)
-        return self.terminal.progress("Working", total=len(names))
-
-    def finished(self, outcome) -> None:
-        if outcome.error is not None:
-            _report_failure(self.terminal, outcome.ticker, outcome.error)
-        elif self.logs and not self.terminal.shows_progress and (line := _log_line(outcome.result)):
-            self.terminal.info(line)
-
-    def pool_training(self, epochs: int):
-        return _PoolProgress(self.terminal, epochs)
-
-
-@contextlib.contextmanager
-def _epoch_progress(terminal: Terminal, what: str, epochs: int):
-    """Yields a training callback that drives a progress bar (on a terminal) for one network."""
-    with terminal.progress(f"Training {what}", total=epochs) as advance:
-        def callback(epoch, train_loss, val_loss):
-            advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
-        yield callback
-
-
-def _log_line(result) -> str | None:
-    """A finished job's line for logs (cron mail), if it has one."""
-    return result.get("log") if isinstance(result, dict) else getattr(result, "log", None)
-
-
-class _PoolProgress:
-    """The pool's epoch progress bar, opened at its first epoch (after any per-ticker jobs' bars have closed)."""
-
-    def __init__(self, terminal: Terminal, epochs: int):
-        self.terminal, self.epochs = terminal, epochs
-        self.stack = contextlib.ExitStack()
-        self.callback = None
-
-    def __call__(self, epoch, train_loss, val_loss):
-        if self.callback is None:
-            self.callback = self.stack.enter_context(_epoch_progress(self.terminal, "the pool", self.epochs))
-        self.callback(epoch, train_loss, val_loss)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stack.close()
-
-
 @app.command()
 @_with_settings("train", "parallel")
 def train(
@@ -384,7 +298,7 @@ def train(
     until_date = _parse_date(until, "--until")
     store, terminal, config = _session(home, quiet, debug, verbose)
     training = train_tickers(store, config, tickers, until=until_date, given=given,
-                             watcher=_TerminalWatcher(terminal, logs=True))
+                             watcher=JobProgress(terminal, logs=True))
     outcome = training.outcome
     terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
     if outcome.rows and not quiet:
@@ -464,7 +378,7 @@ def evaluate(
     start = _parse_date(test_start, "--test-start")
     store, terminal, config = _session(home, quiet, debug, verbose)
     run = evaluate_tickers(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
-                           predictions=predictions, given=given, watcher=_TerminalWatcher(terminal))
+                           predictions=predictions, given=given, watcher=JobProgress(terminal))
     outcome, reports, horizons = run.outcome, run.reports, run.horizons
     terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
     if not terminal.shows_progress:
@@ -627,66 +541,9 @@ def demo(
 
 
 # -------------------------------------------------------------------------------------------------------- main
-class _ClosedOutput:
-    """Stands in for a standard stream that was closed when the process started (`forecast ... >&-`): the command
-    runs, and only printing fails, as a broken pipe would."""
-
-    encoding = "utf-8"
-
-    def write(self, text: str) -> int:
-        raise BrokenPipeError("standard output is closed")
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        raise OSError("standard output is closed")
-
-
-def _prepare_streams() -> None:
-    """Never fail on a character the output encoding lacks (PYTHONIOENCODING=ascii, a C locale): replace it."""
-    if sys.stdout is None:
-        sys.stdout = _ClosedOutput()
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="replace")
-
-
-# SIGTERM (kill, systemd, a batch system's time limit) and SIGHUP (the terminal closed) stop a command as Ctrl-C does:
-# a KeyboardInterrupt, so joblib stops the workers and every write in progress is abandoned whole, then one line and
-# the exit code shells report for a signal, 128 + its number.
-STOP_SIGNALS = {"SIGTERM": ExitCode.TERMINATED, "SIGHUP": ExitCode.HANGUP}
-_stopped_by: list[int] = []  # the signal that stopped this command, if one did
-
-
-def _stop(signum: int, frame) -> None:
-    _stopped_by.append(signum)
-    signal.signal(signum, signal.SIG_IGN)  # a repeat of it must not interrupt the clean-up
-    raise KeyboardInterrupt
-
-
-def _catch_stop_signals() -> dict:
-    """Install `_stop` for STOP_SIGNALS (not for one the process was started to ignore, as under nohup); returns
-    the handlers it replaced, for `main` to put back."""
-    replaced = {}
-    if threading.current_thread() is not threading.main_thread():
-        return replaced
-    for name in STOP_SIGNALS:
-        signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-            replaced[signum] = signal.signal(signum, _stop)
-    return replaced
-
-
 def _interrupted(terminal: Terminal) -> int:
     """Report the interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
-    if _stopped_by:
-        name = signal.Signals(_stopped_by[-1]).name
+    if (name := stopped_by()) is not None:
         terminal.error(f"stopped by {name}")
         return int(STOP_SIGNALS[name])
     terminal.error("interrupted")
@@ -701,14 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
         # ... and in the processes we start (joblib's workers, its resource tracker), whose stderr is ours
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    _prepare_streams()
-    _stopped_by.clear()
-    handlers = _catch_stop_signals()
-    try:
+    prepare_streams()
+    with stop_signals_interrupt():
         return _run(args, debug)
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
 
 
 def _run(args: list[str], debug: bool) -> int:

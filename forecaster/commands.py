@@ -127,6 +127,34 @@ def plan_import(paths: list[Path], *, start: dt.date | None = None, end: dt.date
     return FetchPlan(fetching.import_jobs(paths, start, end))
 
 
+@dataclass
+class Stored:
+    results: list = field(default_factory=list)  # data.sources.FetchResult of each ticker stored
+    failures: list[tuple[str, ForecastError]] = field(default_factory=list)
+    notices: list = field(default_factory=list)  # text.Notice about the data stored (a damaged file set aside, ...)
+
+    @property
+    def rows(self) -> list[dict]:
+        return [stored_row(result) for result in self.results]
+
+
+def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -> Stored:
+    """Run the jobs of a fetch or an import one after another; `each(job, result, error)` is called as each ends
+    (result or error None). One ticker's failure never stops the others."""
+    from forecaster.data.fetching import fetch_all
+
+    stored = Stored()
+    for job, result, error in fetch_all(store, plan.jobs, replace):
+        if error is None:
+            stored.results.append(result)
+            stored.notices.extend(result.notes)
+        else:
+            stored.failures.append((job.ticker, error))
+        if each is not None:
+            each(job, result, error)
+    return stored
+
+
 def stored_row(result) -> dict:
     """A row of fetch's and import's table for one ticker stored (a data.sources.FetchResult)."""
     values = (result.ticker, result.rows, result.first_date, result.last_date, result.added, result.changed)
@@ -224,6 +252,7 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
     """Walk-forward evaluations of `tickers` (by default the watchlist and every stored ticker, and the `unseen`
     ones, which the pool does not train on) from `test_start` at each of `horizons` (default [1]); the daily forecasts
     are written to `predictions` ({ticker} in its name for several tickers or horizons), checked before any work."""
+    from forecaster.data.store import atomic_write_text
     from forecaster.pipeline import evaluate_models
     from forecaster.risk.evaluate import check_horizon, prediction_paths, prediction_tables
 
@@ -242,8 +271,6 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
     with watcher.pool_training(training.epochs) as callback:
         outcome = evaluate_models(store, names, training, test_start, horizons, level, unseen=kept_out,
                                   run_jobs=run_jobs, callback=callback)
-    from forecaster.data.store import atomic_write_text
-
     for ticker, text in prediction_tables(outcome.rows).items():
         if ticker in outputs:
             atomic_write_text(outputs[ticker], text)

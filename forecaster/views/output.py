@@ -20,10 +20,12 @@ import io
 import json
 import math
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+from forecaster.errors import ForecastError, InternalFailure
+from forecaster.jobs import JobWatcher
 from forecaster.text import Notice, clean_number, plain_number, rows_to_csv
 
 SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
@@ -83,6 +85,37 @@ class Terminal:
         for line in summarize(notices, every or self.verbose):
             (self.warn if warning else self.info)(line)
 
+    def failure(self, ticker: str, error: ForecastError) -> None:
+        """One ticker's failure as one line naming the ticker (and its traceback first, with --debug)."""
+        if self.debug:
+            if isinstance(error, InternalFailure):
+                sys.stderr.write(error.details)
+            else:
+                import traceback
+
+                traceback.print_exception(error)
+        message = error.message if ticker in error.message else f"{ticker}: {error.message}"
+        if isinstance(error, InternalFailure) and not self.debug:
+            message += " (rerun with --debug for details)"
+        self.error(message)
+
+    def failures(self, failures: list[tuple[str, ForecastError]], reported=()) -> None:
+        """The failures of a batch but those already `reported` (True: all, or a collection of the errors), a line
+        each; one cause shared by several tickers (a damaged pool serves them all) is one line naming them."""
+        shared: dict[str, list[tuple[str, ForecastError]]] = {}
+        for ticker, error in failures:
+            if reported is not True and not any(error is seen for seen in reported):
+                shared.setdefault(error.message, []).append((ticker, error))
+        for group in shared.values():
+            if len(group) == 1:
+                self.failure(*group[0])
+            else:
+                tickers = [ticker for ticker, _ in group]
+                shown = ", ".join(tickers[:NAMES_SHOWN])
+                if len(tickers) > NAMES_SHOWN:
+                    shown += f" and {len(tickers) - NAMES_SHOWN} more"
+                self.error(f"{group[0][1].message} ({len(tickers)} tickers: {shown})")
+
     def confirm(self, question: str) -> bool | None:
         """Ask a yes/no question on the terminal: True for yes, False for anything else, None when nobody can
         answer (stdin is not a terminal), so that the caller refuses rather than guesses."""
@@ -141,6 +174,61 @@ class Terminal:
     def document(self, value) -> None:
         """A JSON document on stdout."""
         sys.stdout.write(to_json(value) + "\n")
+
+
+class JobProgress(JobWatcher):
+    """A command's per-ticker jobs as a person or cron sees them (forecaster.jobs): one progress bar over tickers
+    (over epochs when one network trains here), each failure reported as it happens, and with `logs` each finished
+    job's line for logs (cron mail)."""
+
+    def __init__(self, terminal: Terminal, logs: bool = False):
+        self.terminal, self.logs = terminal, logs
+
+    def running(self, names: list[str], epochs: int | None):
+        if epochs is not None:
+            return epoch_progress(self.terminal, names[0], epochs)
+        return self.terminal.progress("Working", total=len(names))
+
+    def finished(self, outcome) -> None:
+        if outcome.error is not None:
+            self.terminal.failure(outcome.ticker, outcome.error)
+            return
+        result = outcome.result
+        line = result.get("log") if isinstance(result, dict) else getattr(result, "log", None)
+        if self.logs and not self.terminal.shows_progress and line:
+            self.terminal.info(line)
+
+    def pool_training(self, epochs: int):
+        return _PoolProgress(self.terminal, epochs)
+
+
+@contextmanager
+def epoch_progress(terminal: Terminal, what: str, epochs: int):
+    """Yields a training callback that drives a progress bar (on a terminal) for one network."""
+    with terminal.progress(f"Training {what}", total=epochs) as advance:
+        def callback(epoch, train_loss, val_loss):
+            advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
+        yield callback
+
+
+class _PoolProgress:
+    """The pool's epoch progress bar, opened at its first epoch (after any per-ticker jobs' bars have closed)."""
+
+    def __init__(self, terminal: Terminal, epochs: int):
+        self.terminal, self.epochs = terminal, epochs
+        self.stack = ExitStack()
+        self.callback = None
+
+    def __call__(self, epoch, train_loss, val_loss):
+        if self.callback is None:
+            self.callback = self.stack.enter_context(epoch_progress(self.terminal, "the pool", self.epochs))
+        self.callback(epoch, train_loss, val_loss)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stack.close()
 
 
 def summarize(notices: list[Notice], every: bool = False) -> list[str]:
