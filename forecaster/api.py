@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecaster import commands
+from forecaster.commands import parse_date
 from forecaster.config import settings_of
 from forecaster.errors import ForecastError, TickersFailed, UsageError, batch_failure
 
@@ -64,8 +65,8 @@ class Home:
         """Download daily prices from Yahoo Finance (by default: the watchlist and every stored ticker), or import
         one CSV file for one ticker (`csv`), or the bundled sample (`sample`): a row per ticker stored."""
         store, config = self._open()
-        plan = commands.plan_fetch(store, config, _names(tickers), start=_date(start, "start"),
-                                   end=_date(end, "end"), csv=None if csv is None else Path(csv), sample=sample,
+        plan = commands.plan_fetch(store, config, _names(tickers), start=parse_date(start, "start"),
+                                   end=parse_date(end, "end"), csv=None if csv is None else Path(csv), sample=sample,
                                    rate=rate)
         return _store_all(store, plan, replace)
 
@@ -74,7 +75,8 @@ class Home:
         """Import CSV files, or folders of .csv and .txt files, each for the ticker its name gives (`forecast
         import`): a row per ticker stored."""
         paths = [paths] if isinstance(paths, str | Path) else paths
-        plan = commands.plan_import([Path(p) for p in paths], start=_date(start, "start"), end=_date(end, "end"))
+        plan = commands.plan_import([Path(p) for p in paths], start=parse_date(start, "start"),
+                                    end=parse_date(end, "end"))
         return _store_all(self._open()[0], plan, replace)
 
     def remove(self, tickers: list[str] | str) -> list[str]:
@@ -98,7 +100,7 @@ class Home:
         `forecast train --help`). A row per ticker trained, as `forecast train` shows them."""
         store, config = self._open()
         given = _given(options, jobs=jobs, scheduler=scheduler)
-        training = commands.train(store, config, _names(tickers), until=_date(until, "until"), given=given,
+        training = commands.train(store, config, _names(tickers), until=parse_date(until, "until"), given=given,
                                   serial=True)
         outcome = training.outcome
         result = _frame(outcome.rows, list(outcome.rows[0]) if outcome.rows else ["ticker"], outcome.notes)
@@ -126,7 +128,7 @@ class Home:
         row per ticker, horizon and method, as its table shows them; attrs["reports"] holds its JSON reports."""
         from forecaster.risk.evaluate import summary_rows
 
-        start = _date(test_start, "test_start")
+        start = parse_date(test_start, "test_start")
         if start is None:
             raise UsageError("test_start is required: the first day of the test period")
         store, config = self._open()
@@ -146,7 +148,7 @@ class Home:
         and horizon, empty when nothing is logged yet."""
         from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
-        scores = commands.score(self._open()[0], _names(tickers), since=_date(since, "since"))
+        scores = commands.score(self._open()[0], _names(tickers), since=parse_date(since, "since"))
         result = _frame(scores.rows, COLUMNS + TAIL_COLUMNS)
         _raise_failures(scores.failures, len(scores.names) - len(scores.failures), result)
         return result
@@ -172,15 +174,6 @@ class Home:
 def _names(tickers: list[str] | str | None) -> list[str] | None:
     """Ticker arguments: one symbol, a list of them, or None for the command's default set."""
     return [tickers] if isinstance(tickers, str) else (list(tickers) if tickers else None)
-
-
-def _date(value: str | dt.date | None, name: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def _given(options: dict, **settings) -> dict:

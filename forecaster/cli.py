@@ -12,7 +12,6 @@ Heavy libraries (pandas, yfinance, scikit-learn, matplotlib) are imported inside
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import inspect
 import os
@@ -24,6 +23,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from forecaster.commands import parse_date
 from forecaster.errors import ExitCode, ForecastError, TickersFailed, UsageError, batch_failure
 from forecaster.process import STOP_SIGNALS, prepare_streams, stop_signals_interrupt, stopped_by
 from forecaster.text import Notice, plural
@@ -110,15 +110,6 @@ def _debug_from_environment() -> bool:
     return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
 
 
-def _parse_date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
-
-
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=()) -> None:
     """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
     True for all, or a collection of the errors), then the count, and exit with the right code: 4 when some tickers
@@ -173,7 +164,7 @@ def fetch(
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
     from forecaster.commands import plan_fetch
 
-    start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
+    start_date, end_date = parse_date(start, "--start"), parse_date(end, "--end")
     store, terminal, config = _session(home, quiet, debug, verbose)
     plan = plan_fetch(store, config, tickers, start=start_date, end=end_date, csv=csv, sample=sample,
                       rate=given.get("rate"))
@@ -220,7 +211,7 @@ def import_(
     """Import many CSV files in one run (a folder of them), each for the ticker its file name gives."""
     from forecaster.commands import plan_import
 
-    plan = plan_import(paths, start=_parse_date(start, "--start"), end=_parse_date(end, "--end"))
+    plan = plan_import(paths, start=parse_date(start, "--start"), end=parse_date(end, "--end"))
     store, terminal, _ = _session(home, quiet, debug, verbose)
     _store_all(terminal, store, plan, replace, "Importing", "Imported")
 
@@ -295,7 +286,7 @@ def train(
     """Train the models (one pooled network for the watchlist, or one per ticker) and save them under models/."""
     from forecaster.commands import train as train_tickers
 
-    until_date = _parse_date(until, "--until")
+    until_date = parse_date(until, "--until")
     store, terminal, config = _session(home, quiet, debug, verbose)
     training = train_tickers(store, config, tickers, until=until_date, given=given,
                              watcher=JobProgress(terminal, logs=True))
@@ -375,7 +366,7 @@ def evaluate(
 
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
-    start = _parse_date(test_start, "--test-start")
+    start = parse_date(test_start, "--test-start")
     store, terminal, config = _session(home, quiet, debug, verbose)
     run = evaluate_tickers(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
                            predictions=predictions, given=given, watcher=JobProgress(terminal))
@@ -434,7 +425,7 @@ def score(
     from forecaster.commands import score as score_tickers
     from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
-    since_date = _parse_date(since, "--since")
+    since_date = parse_date(since, "--since")
     store, terminal, _ = _session(home, quiet, debug)
     scores = score_tickers(store, tickers, since=since_date)
     title = "Live track record (ratio < 1: better than naive)"
@@ -524,20 +515,9 @@ def demo(
     debug: DebugOption = False,
 ) -> None:
     """Run the whole pipeline offline on the bundled sample: import, train, evaluate against naive, predict."""
-    import shutil
-    import tempfile
+    from forecaster.demo import run_demo_in
 
-    from forecaster.demo import run_demo
-
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {epochs}")
-    temporary = home is None
-    directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if temporary else home
-    try:
-        run_demo(directory, epochs, Terminal(quiet=quiet, debug=debug), keep=not temporary)
-    finally:
-        if temporary:
-            shutil.rmtree(directory, ignore_errors=True)
+    run_demo_in(home, epochs, Terminal(quiet=quiet, debug=debug))
 
 
 # -------------------------------------------------------------------------------------------------------- main

@@ -38,6 +38,16 @@ def open_home(home: Path | str | None) -> tuple[Store, Config]:
     return store, load_config(store.home)
 
 
+def parse_date(value: str | dt.date | None, name: str) -> dt.date | None:
+    """A date argument (YYYY-MM-DD, or a date); UsageError naming the argument `name` when it is none."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
 # ------------------------------------------------------------------------------------------ tickers, jobs
 def tickers_with_data(store: Store, config: Config, tickers: list[str] | None) -> list[str]:
     """`tickers` (each once), or by default the watchlist and every stored ticker: what train and evaluate do."""

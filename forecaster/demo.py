@@ -25,6 +25,23 @@ def _no_jobs(function, names, arguments, callback=None):
     return [o.result for o in outcomes if o.error is None], [(o.ticker, o.error) for o in outcomes if o.error]
 
 
+def run_demo_in(home: Path | None, epochs: int, terminal: Terminal) -> None:
+    """`forecast demo`: run the pipeline in `home`, kept, or (None) in a temporary home removed afterwards."""
+    import shutil
+    import tempfile
+
+    from forecaster.errors import UsageError
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if home is None else home
+    try:
+        run_demo(directory, epochs, terminal, keep=home is not None)
+    finally:
+        if home is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     """Run the pipeline in `home`, reporting on stdout (`forecast demo > demo.txt` keeps the report); `keep` says
     whether the home outlives the demo (otherwise the report names none of its files)."""
