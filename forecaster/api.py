@@ -160,7 +160,8 @@ class Home:
         and in the result, not raised (unless every ticker failed)."""
         store, config = self._open()
         path, page = commands.report(store, config, _names(tickers), out=out, days=days,
-                                     given=_given({}, level=level, jobs=jobs, max_model_age_days=max_model_age_days))
+                                     given=_given({}, level=level, jobs=jobs, max_model_age_days=max_model_age_days),
+                                     serial=True)
         written = ReportPage(path, [view.ticker for view in page.tickers], page.failure_lines, page.warnings)
         if not page.tickers:
             _raise_failures(page.failures, 0, written)

@@ -314,14 +314,14 @@ def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | No
 
 # ------------------------------------------------------------------------------------------ report, config
 def report(store: Store, config: Config, tickers: list[str] | None = None, *, out: Path | str = "report.html",
-           days: int = 5, given: dict):
+           days: int = 5, given: dict, serial: bool = False):
     """Write the HTML page of `tickers` (by default the watchlist and every ticker with a model) to `out`: (the path
-    written, the views.report.Report shown)."""
+    written, the views.report.Report shown). Worker processes for a large page as `job_runner` says."""
     from forecaster.views.report import write_report
 
     names = tickers_with_models(store, config, tickers)
     return write_report(store, names, Path(out), days=days, level=config.value("predict.level", given.get("level")),
-                        jobs=config.value("parallel.jobs", given.get("jobs")),
+                        jobs=config.value("parallel.jobs", given.get("jobs")) or (1 if serial else None),
                         max_model_age_days=config.value("predict.max_model_age_days",
                                                         given.get("max_model_age_days")))
 

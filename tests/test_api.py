@@ -71,6 +71,31 @@ def test_train_then_predict_as_the_commands_do(isolated_home, tmp_path):
     assert (forecasts["lower"] < forecasts["forecast"]).all() and (forecasts["forecast"] < forecasts["upper"]).all()
 
 
+def two_tickers(folder: Path) -> "fc.Home":
+    for seed, ticker in enumerate(["AAA", "BBB"]):
+        (folder / f"{ticker}.csv").write_text(format_csv(random_walk_bars(200, seed=seed)))
+    home = fc.Home()
+    home.import_files([folder / "AAA.csv", folder / "BBB.csv"])
+    return home
+
+
+def test_jobs_run_one_at_a_time_in_this_process_by_default(isolated_home, tmp_path, monkeypatch):
+    def no_workers(*args, **kwargs):
+        raise AssertionError("worker processes were started")
+
+    monkeypatch.setattr("forecaster.parallel._in_worker_processes", no_workers)
+    trained = two_tickers(tmp_path).train(model="per-ticker", **FAST_TRAINING_OPTIONS)
+    assert list(trained["ticker"]) == ["AAA", "BBB"] and set(trained["model"]) == {"per-ticker"}
+
+
+@pytest.mark.slow
+def test_jobs_2_trains_in_worker_processes_to_the_same_models(isolated_home, tmp_path):
+    home = two_tickers(tmp_path)
+    serial = home.train(model="per-ticker", **FAST_TRAINING_OPTIONS)
+    parallel = home.train(model="per-ticker", jobs=2, **FAST_TRAINING_OPTIONS)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
 def test_predict_has_the_columns_and_numbers_of_predict_csv(home_with_abc, cli):
     printed = cli("predict", "ABC", "--days", "2", "-f", "csv")
     assert printed.code == 0 and printed.out.splitlines()[0] == PREDICT_CSV_HEADER
