@@ -48,14 +48,14 @@ class JobRunner:
     failed: list[ForecastError] = dataclasses.field(default_factory=list)
 
     def __call__(self, function: Callable, names: list[str], arguments: dict) -> tuple[list, list]:
+        from forecaster.parallel import run_per_ticker
+
         done: dict[str, object] = {}
         errors: dict[str, ForecastError] = {}
         here_alone = len(names) == 1 and not self.scheduler
         with self.watcher.running(names, self.epochs if here_alone else None) as advance:
             if here_alone:
                 arguments = {**arguments, "callback": advance}
-            from forecaster.parallel import run_per_ticker
-
             for outcome in run_per_ticker(function, names, arguments, jobs=self.jobs, store=self.store,
                                           scheduler=self.scheduler):
                 if outcome.error is not None:
