@@ -3,20 +3,19 @@
 Library errors (`ForecastError`) become one line on stderr and the exit code they carry, in `main` only; anything
 unexpected is an internal error (traceback with --debug or FORECAST_DEBUG=1). In a command over several tickers, one
 ticker's failure, whatever it is, is reported for that ticker as it happens and the others go on (exit 4). SIGTERM
-and SIGHUP stop a command as Ctrl-C does (exit 143 and 129, one line). Heavy libraries (pandas, yfinance,
-scikit-learn, matplotlib) are imported inside the commands that need them, so `predict` starts fast.
+and SIGHUP stop a command as Ctrl-C does (exit 143 and 129, one line: forecaster.process). Each command parses its
+arguments, makes one call into the library (forecaster.commands) and prints the result (forecaster.views.output).
+Heavy libraries (pandas, yfinance, scikit-learn, matplotlib) are imported inside the commands that need them, so
+`predict` starts fast.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import inspect
 import os
-import signal
 import sys
-import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -24,8 +23,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from forecaster.errors import ExitCode, ForecastError, InternalFailure, UsageError
-from forecaster.views.output import Format, Notice, ReportFormat, Terminal, plural
+from forecaster.commands import parse_date
+from forecaster.errors import ExitCode, ForecastError, TickersFailed, UsageError, batch_failure
+from forecaster.process import STOP_SIGNALS, prepare_streams, stop_signals_interrupt, stopped_by
+from forecaster.text import Notice, plural
+from forecaster.views.output import Format, JobProgress, ReportFormat, Terminal
 
 app = typer.Typer(
     name="forecast",
@@ -65,13 +67,10 @@ def _options(
 
 def _session(home: Path | None, quiet: bool, debug: bool, verbose: bool = False):
     """(store, terminal, config) of a command: the home, how to print, and HOME/forecast.toml."""
-    from forecaster.config import load_config
-    from forecaster.data.store import Store, lock_timeout
+    from forecaster.commands import open_home
 
-    lock_timeout()  # a bad $FORECAST_LOCK_TIMEOUT is a usage error before any work, not one per ticker
-    store = Store(home)
-    terminal = Terminal(quiet=quiet, debug=debug or _debug_from_environment(), verbose=verbose)
-    return store, terminal, load_config(store.home)
+    store, config = open_home(home)
+    return store, Terminal(quiet=quiet, debug=debug or _debug_from_environment(), verbose=verbose), config
 
 
 def _with_settings(*sections: str):
@@ -88,7 +87,7 @@ def _with_settings(*sections: str):
         signature = inspect.signature(command, eval_str=True)
         added = [inspect.Parameter(
             s.key, inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[Optional[s.kind], typer.Option(s.option, help=f"{s.help} [default: {_shown(s)}]",
+            annotation=Annotated[Optional[s.kind], typer.Option(s.option, help=f"{s.help} [default: {s.shown_default}]",
                                                                 show_default=False)]) for s in settings]
         kept = [p for p in signature.parameters.values() if p.name != "given"]
 
@@ -107,64 +106,21 @@ def _with_settings(*sections: str):
     return decorate
 
 
-def _shown(setting) -> str:
-    """A setting's default as help and `forecast config` show it."""
-    from forecaster.views.output import plain_number
-
-    default = plain_number(setting.default) if isinstance(setting.default, float) else str(setting.default)
-    return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(
-        setting.name, default)
-
-
 def _debug_from_environment() -> bool:
     return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
-
-
-def _parse_date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def _report_failure(terminal: Terminal, ticker: str, error: ForecastError) -> None:
-    """One ticker's failure as one line naming the ticker (and its traceback first, with --debug)."""
-    if terminal.debug:
-        if isinstance(error, InternalFailure):
-            sys.stderr.write(error.details)
-        else:
-            traceback.print_exception(error)
-    message = error.message if ticker in error.message else f"{ticker}: {error.message}"
-    if isinstance(error, InternalFailure) and not terminal.debug:
-        message += " (rerun with --debug for details)"
-    terminal.error(message)
 
 
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=()) -> None:
     """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
     True for all, or a collection of the errors), then the count, and exit with the right code: 4 when some tickers
-    succeeded, else the failures' own code. One cause shared by several tickers (a damaged pool serves them all) is
-    one line naming them."""
-    shared: dict[str, list[tuple[str, ForecastError]]] = {}
-    for ticker, error in failures:
-        if reported is not True and not any(error is seen for seen in reported):
-            shared.setdefault(error.message, []).append((ticker, error))
-    for group in shared.values():
-        if len(group) == 1:
-            _report_failure(terminal, *group[0])
-        else:
-            tickers = [ticker for ticker, _ in group]
-            shown = ", ".join(tickers[:5]) + (f" and {len(tickers) - 5} more" if len(tickers) > 5 else "")
-            terminal.error(f"{group[0][1].message} ({len(tickers)} tickers: {shown})")
-    if not failures:
+    succeeded, else the failures' own code (errors.batch_failure)."""
+    terminal.failures(failures, reported)
+    error = batch_failure(failures, done)
+    if error is None:
         return
-    if done == 0 and len(failures) == 1:
-        raise typer.Exit(int(failures[0][1].exit_code))
-    names = ", ".join(ticker for ticker, _ in failures)
-    terminal.error(f"{len(failures)} of {len(failures) + done} tickers failed: {names}")
-    raise typer.Exit(int(ExitCode.PARTIAL if done else max(error.exit_code for _, error in failures)))
+    if isinstance(error, TickersFailed):
+        terminal.error(error.message)
+    raise typer.Exit(int(error.exit_code))
 
 
 def _results(terminal: Terminal, rows: list[dict], columns: list[str], format: Format, title: str,
@@ -206,64 +162,36 @@ def fetch(
     given: dict,
 ) -> None:
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
-    from forecaster.data import fetching, sources
-    from forecaster.data.store import normalize_ticker
+    from forecaster.commands import plan_fetch
 
-    tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
-    start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
-    sources.check_dates(start_date, end_date)
-    if sample and (tickers or csv):
-        raise UsageError("--sample takes no tickers and no --csv")
-    if csv is not None and len(tickers) != 1:
-        raise UsageError("--csv imports one ticker: give exactly one TICKER")
+    start_date, end_date = parse_date(start, "--start"), parse_date(end, "--end")
     store, terminal, config = _session(home, quiet, debug, verbose)
-    rate = config.value("fetch.rate", given.get("rate"))
-    if sample:
-        jobs = fetching.sample_jobs()
-    elif csv is not None:
-        jobs = [fetching.csv_job(tickers[0], csv, start_date, end_date)]  # validated before any lock is taken
-    else:
-        if not tickers:
-            market = config.value("train.market")
-            tickers, imported = fetching.bare_fetch_tickers(store, config.watchlist_and,
-                                                            None if market == "none" else market)
-            if imported:
-                terminal.info(f"not fetched from Yahoo, imported from files or the sample: {', '.join(imported)} "
-                              "(update them with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
-            if not tickers and not imported:
-                raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
-                                 "tickers = [\"MSFT\", ...])")
-        if (note := fetching.duration_note(len(tickers), rate)) is not None:
-            terminal.info(note)
-        jobs = fetching.yahoo_jobs(store, tickers, start_date, end_date, rate) if tickers else []
-    _store_all(terminal, store, jobs, replace, "Fetching", "Fetched")
+    plan = plan_fetch(store, config, tickers, start=start_date, end=end_date, csv=csv, sample=sample,
+                      rate=given.get("rate"))
+    _store_all(terminal, store, plan, replace, "Fetching", "Fetched")
 
 
-def _store_all(terminal: Terminal, store, jobs: list, replace: bool, action: str, title: str) -> None:
-    """Run fetch or import jobs (data.fetching) with one progress bar, each failure printed as it happens, the
+def _store_all(terminal: Terminal, store, plan, replace: bool, action: str, title: str) -> None:
+    """Run fetch or import jobs (commands.store_all) with one progress bar, each failure printed as it happens, the
     warnings summarised, and a table of what was stored."""
-    from forecaster.data.fetching import fetch_all
+    from forecaster.commands import store_all
 
-    results, failures, notices = [], [], []
-    with terminal.progress(action, total=len(jobs)) as advance:
-        for job, result, error in fetch_all(store, jobs, replace):
+    for note in plan.notes:
+        terminal.info(note)
+    with terminal.progress(action, total=len(plan.jobs)) as advance:
+        def each(job, result, error):
             if error is not None:
-                failures.append((job.ticker, error))
-                _report_failure(terminal, job.ticker, error)
-                advance(status=f"{job.ticker} failed")
-                continue
-            results.append(result)
-            notices.extend(result.notes)
-            advance(status=job.ticker)
-            if not terminal.shows_progress:
+                terminal.failure(job.ticker, error)
+            elif not terminal.shows_progress:
                 terminal.info(f"{result.ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
                               f"({result.added} added)")
-    terminal.notices(notices)
-    if results and not terminal.quiet:
-        rows = [{"ticker": r.ticker, "rows": r.rows, "first date": r.first_date, "last date": r.last_date,
-                 "rows added": r.added, "rows changed": r.changed} for r in results]
-        terminal.results(rows, list(rows[0]), title=title)
-    _finish(failures, len(results), terminal, reported=True)
+            advance(status=job.ticker + (" failed" if error is not None else ""))
+
+        stored = store_all(store, plan, replace, each)
+    terminal.notices(stored.notices)
+    if stored.results and not terminal.quiet:
+        terminal.results(stored.rows, list(stored.rows[0]), title=title)
+    _finish(stored.failures, len(stored.results), terminal, reported=True)
 
 
 # ------------------------------------------------------------------------------------------------------ import
@@ -281,12 +209,11 @@ def import_(
     debug: DebugOption = False,
 ) -> None:
     """Import many CSV files in one run (a folder of them), each for the ticker its file name gives."""
-    from forecaster.data import fetching, sources
+    from forecaster.commands import plan_import
 
-    start_date, end_date = _parse_date(start, "--start"), _parse_date(end, "--end")
-    sources.check_dates(start_date, end_date)
+    plan = plan_import(paths, start=parse_date(start, "--start"), end=parse_date(end, "--end"))
     store, terminal, _ = _session(home, quiet, debug, verbose)
-    _store_all(terminal, store, fetching.import_jobs(paths, start_date, end_date), replace, "Importing", "Imported")
+    _store_all(terminal, store, plan, replace, "Importing", "Imported")
 
 
 # ------------------------------------------------------------------------------------------------------ remove
@@ -301,30 +228,23 @@ def remove(
 ) -> None:
     """Delete tickers from the store: their price data, fetch information and models (the prediction log keeps its
     rows)."""
-    from forecaster.data.inventory import remove_ticker, stored_among
-    from forecaster.data.store import normalize_ticker
-    from forecaster.errors import failure_of
+    from forecaster.commands import remove as remove_tickers
 
-    names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
     store, terminal, _ = _session(home, quiet, debug)
-    stored, failures = stored_among(store, names)
-    if stored and not yes:
-        answer = terminal.confirm(f"Remove {', '.join(stored)} from {store.home} (price data and models)?")
+
+    def confirm(stored: list[str]) -> bool:
+        answer = yes or terminal.confirm(f"Remove {', '.join(stored)} from {store.home} (price data and models)?")
         if answer is None:
             raise UsageError("remove deletes data: add --yes to confirm when not at a terminal")
-        if not answer:
-            terminal.info("nothing was removed")
-            return
-    done = 0
-    for ticker in stored:
-        try:
-            removed = remove_ticker(store, ticker)
-        except Exception as error:
-            failures.append((ticker, failure_of(error, ticker)))
-            continue
-        done += 1
+        return answer
+
+    removal = remove_tickers(store, tickers, confirm)
+    if removal.cancelled:
+        terminal.info("nothing was removed")
+        return
+    for ticker, removed in removal.removed.items():
         terminal.info(f"{ticker}: removed {', '.join(str(path.relative_to(store.home)) for path in removed)}")
-    _finish(sorted(failures, key=lambda failure: names.index(failure[0])), done, terminal)
+    _finish(removal.failures, len(removal.removed), terminal)
 
 
 # -------------------------------------------------------------------------------------------------------- list
@@ -336,6 +256,7 @@ def list_(
     debug: DebugOption = False,
 ) -> None:
     """Show the stored tickers: where their data came from, rows, date range, when last fetched, and their models."""
+    from forecaster.commands import INVENTORY_COLUMNS
     from forecaster.data.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
@@ -343,82 +264,10 @@ def list_(
     if not rows and format is Format.table:
         terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
         return
-    columns = ["ticker", "source", "data", "rows", "first_date", "last_date", "fetched_at", "model", "trained_at",
-               "model_until"]
-    terminal.results(rows, columns, format, title=f"Stored in {store.home}")
+    terminal.results(rows, INVENTORY_COLUMNS, format, title=f"Stored in {store.home}")
 
 
 # ------------------------------------------------------------------------------------------------------- train
-def _job_runner(terminal: Terminal, store, config, given: dict, epochs: int, describe):
-    """`run_jobs(function, names, arguments) -> (results, failures)` for the library: per-ticker jobs with
-    forecaster.parallel, as --jobs / --scheduler (or forecast.toml) say, with one progress bar over tickers (over
-    epochs when one ticker trains here). Each failure is reported as it happens (and kept in `run_jobs.reported`,
-    for `_finish`); `describe(result)` is a ticker's line for logs."""
-    from forecaster.parallel import default_jobs, run_per_ticker
-
-    jobs = config.value("parallel.jobs", given.get("jobs")) or default_jobs()
-    scheduler = config.value("parallel.scheduler", given.get("scheduler"))
-
-    def run_jobs(function, names: list[str], arguments: dict):
-        done: dict[str, object] = {}
-        failed: dict[str, ForecastError] = {}
-        here_alone = len(names) == 1 and not scheduler
-        progress = (_epoch_progress(terminal, names[0], epochs) if here_alone
-                    else terminal.progress("Working", total=len(names)))
-        with progress as advance:
-            if here_alone:
-                arguments = {**arguments, "callback": advance}
-            for outcome in run_per_ticker(function, names, arguments, jobs=jobs, store=store, scheduler=scheduler):
-                if outcome.error is not None:
-                    failed[outcome.ticker] = outcome.error
-                    _report_failure(terminal, outcome.ticker, outcome.error)
-                    run_jobs.reported.append(outcome.error)
-                else:
-                    done[outcome.ticker] = outcome.result
-                    if not terminal.shows_progress and describe(outcome.result):
-                        terminal.info(describe(outcome.result))
-                if not here_alone:
-                    advance(status=outcome.ticker + (" failed" if outcome.error else ""))
-        return [done[n] for n in names if n in done], [(n, failed[n]) for n in names if n in failed]
-
-    run_jobs.reported = []
-    return run_jobs
-
-
-@contextlib.contextmanager
-def _epoch_progress(terminal: Terminal, what: str, epochs: int):
-    """Yields a training callback that drives a progress bar (on a terminal) for one network."""
-    with terminal.progress(f"Training {what}", total=epochs) as advance:
-        def callback(epoch, train_loss, val_loss):
-            advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
-        yield callback
-
-
-def _log_line(result) -> str | None:
-    """A finished job's line for logs (cron mail), if it has one."""
-    return result.get("log") if isinstance(result, dict) else getattr(result, "log", None)
-
-
-class _PoolProgress:
-    """The pool's epoch progress bar, opened at its first epoch (after any per-ticker jobs' bars have closed)."""
-
-    def __init__(self, terminal: Terminal, epochs: int):
-        self.terminal, self.epochs = terminal, epochs
-        self.stack = contextlib.ExitStack()
-        self.callback = None
-
-    def __call__(self, epoch, train_loss, val_loss):
-        if self.callback is None:
-            self.callback = self.stack.enter_context(_epoch_progress(self.terminal, "the pool", self.epochs))
-        self.callback(epoch, train_loss, val_loss)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stack.close()
-
-
 @app.command()
 @_with_settings("train", "parallel")
 def train(
@@ -435,22 +284,18 @@ def train(
     given: dict,
 ) -> None:
     """Train the models (one pooled network for the watchlist, or one per ticker) and save them under models/."""
-    from forecaster.model.serving import TrainingConfig
-    from forecaster.pipeline import require_tickers, train_models
+    from forecaster.commands import train as train_tickers
 
-    until_date = _parse_date(until, "--until")
+    until_date = parse_date(until, "--until")
     store, terminal, config = _session(home, quiet, debug, verbose)
-    training = TrainingConfig.from_settings(config, given)
-    training.check()
-    run_jobs = _job_runner(terminal, store, config, given, training.epochs, _log_line)  # checks --jobs, --scheduler
-    names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
-                            f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
-    outcome = train_models(store, names, training, until=until_date, calibrate_named=bool(tickers), run_jobs=run_jobs)
+    training = train_tickers(store, config, tickers, until=until_date, given=given,
+                             watcher=JobProgress(terminal, logs=True))
+    outcome = training.outcome
     terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
     if outcome.rows and not quiet:
         terminal.results(outcome.rows, list(outcome.rows[0]),
                          title="Trained (validation: the last 15% of each ticker's windows)")
-    _finish(outcome.failures, len(outcome.rows), terminal, reported=run_jobs.reported)
+    _finish(outcome.failures, len(outcome.rows), terminal, reported=training.reported)
 
 
 # ----------------------------------------------------------------------------------------------------- predict
@@ -469,29 +314,21 @@ def predict(
     given: dict,
 ) -> None:
     """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
-    from forecaster.pipeline import check_days, model_tickers, predict_tickers, require_tickers
+    from forecaster.commands import PREDICTION_COLUMNS
+    from forecaster.commands import predict as predict_tickers
 
-    check_days(days)
     store, terminal, config = _session(home, quiet, debug, verbose)
-    max_age = config.value("predict.max_model_age_days", given.get("max_model_age_days"))
-    level = config.value("predict.level", given.get("level"))
-    names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
-                            f"models in {store.home} yet: run 'forecast train' first")
-    predictions, failures = predict_tickers(store, names, days, level, max_model_age_days=max_age)
-    rows = [row for prediction in predictions for row in prediction.rows]
+    forecasts = predict_tickers(store, config, tickers, days=days, given=given)
+    predictions = forecasts.predictions
     terminal.notices([note for prediction in predictions for note in prediction.warnings],
                      every=format is Format.json)
     terminal.notices([Notice(p.ticker, p.live_record, kind="live records of 1-day forecasts",
                              advice="see 'forecast score'") for p in predictions if p.live_record],
                      every=format is Format.json, warning=False)
-    columns = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper"]
-    if format is Format.table:
-        columns.append("volatility")
-    else:
-        columns.extend(["level", "volatility", "model"])
-    _results(terminal, rows, columns, format, f"Forecast of the adjusted close, with {_percent(level)} intervals "
-             "(volatility: annualised %)", failures, names)
-    _finish(failures, len(names) - len(failures), terminal)
+    columns = [*PREDICTION_COLUMNS[:7], "volatility"] if format is Format.table else PREDICTION_COLUMNS
+    _results(terminal, forecasts.rows, columns, format, f"Forecast of the adjusted close, with "
+             f"{_percent(forecasts.level)} intervals (volatility: annualised %)", forecasts.failures, forecasts.names)
+    _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal)
 
 
 def _percent(level: float) -> str:
@@ -524,48 +361,28 @@ def evaluate(
     given: dict,
 ) -> None:
     """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
-    from forecaster.data.store import atomic_write_text, normalize_ticker
-    from forecaster.model.serving import TrainingConfig
-    from forecaster.pipeline import evaluate_models, require_tickers
-    from forecaster.risk.evaluate import check_horizon, prediction_paths, prediction_tables, summary_table
+    from forecaster.commands import evaluate as evaluate_tickers
+    from forecaster.risk.evaluate import summary_table
 
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
-    start = _parse_date(test_start, "--test-start")
-    horizons = list(dict.fromkeys(horizon or [1]))
-    for h in horizons:
-        check_horizon(h)
+    start = parse_date(test_start, "--test-start")
     store, terminal, config = _session(home, quiet, debug, verbose)
-    level = config.value("predict.level", given.get("level"))
-    training = TrainingConfig.from_settings(config, given)
-    training.check()
-    run_jobs = _job_runner(terminal, store, config, given, training.epochs, lambda result: None)
-    names = require_tickers(tickers or [], config.watchlist_and(store.tickers()),
-                            f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
-    kept_out = tuple(dict.fromkeys(normalize_ticker(t) for t in unseen or []))
-    names = list(dict.fromkeys([*names, *kept_out]))
-    several = len(names) > 1 or len(horizons) > 1
-    outputs = {ticker: store.check_output(path) for ticker, path in
-               prediction_paths(None if predictions is None else str(predictions), names, several).items()}
-    with _PoolProgress(terminal, training.epochs) as progress:
-        outcome = evaluate_models(store, names, training, start, horizons, level, unseen=kept_out,
-                                  run_jobs=run_jobs, callback=progress)
+    run = evaluate_tickers(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
+                           predictions=predictions, given=given, watcher=JobProgress(terminal))
+    outcome, reports, horizons = run.outcome, run.reports, run.horizons
     terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
-    for ticker, text in prediction_tables(outcome.rows).items():
-        if ticker in outputs:
-            atomic_write_text(outputs[ticker], text)
-    reports = [evaluation.report() for evaluation in outcome.rows]
     if not terminal.shows_progress:
         for report in reports:
             if report["horizon"] == horizons[0]:
                 terminal.info(f"{report['ticker']}: evaluated on {report['n']} {plural(report['n'], 'day')}")
     if format is ReportFormat.json:
         if reports or outcome.failures:
-            terminal.document(reports[0] if not several and reports else reports)
+            terminal.document(reports[0] if not run.several and reports else reports)
     elif reports:
-        rows, title = summary_table(reports, str(start), level, horizons)
+        rows, title = summary_table(reports, str(start), run.level, horizons)
         terminal.results(rows, _columns(rows), title=title)
-    _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal, reported=run_jobs.reported)
+    _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal, reported=run.reported)
 
 
 def _columns(rows: list[dict]) -> list[str]:
@@ -582,14 +399,10 @@ def config_(
 ) -> None:
     """Show the effective settings (watchlist, fetch, train, parallel and predict defaults) and where each comes
     from."""
-    from forecaster.config import SETTINGS
+    from forecaster.commands import settings
 
     store, terminal, config = _session(home, quiet, debug)
-    source = str(config.path) if config.exists else "default"
-    rows = [{"setting": "tickers", "value": " ".join(config.tickers) or None, "source": source}]
-    for setting in SETTINGS:
-        value, where = config.resolve(setting.name)
-        rows.append({"setting": setting.name, "value": _shown(setting) if value is None else value, "source": where})
+    rows = settings(config)
     if not config.exists:
         terminal.info(f"no {config.path}: every setting has its default (see the README for an example file)")
     terminal.results(rows, ["setting", "value", "source"], format, title="Effective settings")
@@ -609,14 +422,12 @@ def score(
 ) -> None:
     """Score every logged forecast whose date has come against what happened and against naive, and backtest the
     tails of its intervals."""
-    from forecaster.data.predictions import read_predictions
-    from forecaster.pipeline import require_tickers
-    from forecaster.risk.track import COLUMNS, TAIL_COLUMNS, score_tickers
+    from forecaster.commands import score as score_tickers
+    from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
-    since_date = _parse_date(since, "--since")
+    since_date = parse_date(since, "--since")
     store, terminal, _ = _session(home, quiet, debug)
-    log = read_predictions(store)
-    logged = sorted({row["ticker"] for row in log})
+    scores = score_tickers(store, tickers, since=since_date)
     title = "Live track record (ratio < 1: better than naive)"
     tails_title = "Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or too few hits)"
 
@@ -629,15 +440,11 @@ def score(
         else:
             _results(terminal, rows, COLUMNS + TAIL_COLUMNS, format, title, failures, names)
 
-    if not tickers and not logged:  # nothing to report yet is an empty report, not a failure
+    if not scores.names:  # nothing to report yet is an empty report, not a failure
         terminal.info(f"no forecasts logged in {store.predictions_path} yet: run 'forecast predict' (the record "
                       "builds up as days pass)")
-        show([], [], [])
-        return
-    names = require_tickers(tickers, logged, "") if tickers else logged
-    rows, failures = score_tickers(store, names, log, since_date)
-    show(rows, failures, names)
-    _finish(failures, len(names) - len(failures), terminal)
+    show(scores.rows, scores.failures, scores.names)
+    _finish(scores.failures, len(scores.names) - len(scores.failures), terminal)
 
 
 # -------------------------------------------------------------------------------------------------------- plot
@@ -684,16 +491,10 @@ def report(
     given: dict,
 ) -> None:
     """Write one self-contained HTML page of the watchlist: forecasts, bands, volatility, flags, track record."""
-    from forecaster.pipeline import model_tickers, require_tickers
-    from forecaster.views.report import write_report
+    from forecaster.commands import report as write_report
 
     store, terminal, config = _session(home, quiet, debug)
-    names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
-                            f"models in {store.home} yet: run 'forecast train' first")
-    path, page = write_report(store, names, out, days=days, level=config.value("predict.level", given.get("level")),
-                              jobs=config.value("parallel.jobs", given.get("jobs")),
-                              max_model_age_days=config.value("predict.max_model_age_days",
-                                                              given.get("max_model_age_days")))
+    path, page = write_report(store, config, tickers, out=out, days=days, given=given)
     terminal.info(f"wrote {path}: {len(page.tickers)} {plural(len(page.tickers), 'ticker')}, "
                   f"{len(page.failure_lines)} {plural(len(page.failure_lines), 'failure')}, "
                   f"{len(page.warnings)} {plural(len(page.warnings), 'warning')}")
@@ -714,83 +515,15 @@ def demo(
     debug: DebugOption = False,
 ) -> None:
     """Run the whole pipeline offline on the bundled sample: import, train, evaluate against naive, predict."""
-    import shutil
-    import tempfile
+    from forecaster.demo import run_demo_in
 
-    from forecaster.demo import run_demo
-
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {epochs}")
-    temporary = home is None
-    directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if temporary else home
-    try:
-        run_demo(directory, epochs, Terminal(quiet=quiet, debug=debug), keep=not temporary)
-    finally:
-        if temporary:
-            shutil.rmtree(directory, ignore_errors=True)
+    run_demo_in(home, epochs, Terminal(quiet=quiet, debug=debug))
 
 
 # -------------------------------------------------------------------------------------------------------- main
-class _ClosedOutput:
-    """Stands in for a standard stream that was closed when the process started (`forecast ... >&-`): the command
-    runs, and only printing fails, as a broken pipe would."""
-
-    encoding = "utf-8"
-
-    def write(self, text: str) -> int:
-        raise BrokenPipeError("standard output is closed")
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        raise OSError("standard output is closed")
-
-
-def _prepare_streams() -> None:
-    """Never fail on a character the output encoding lacks (PYTHONIOENCODING=ascii, a C locale): replace it."""
-    if sys.stdout is None:
-        sys.stdout = _ClosedOutput()
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="replace")
-
-
-# SIGTERM (kill, systemd, a batch system's time limit) and SIGHUP (the terminal closed) stop a command as Ctrl-C does:
-# a KeyboardInterrupt, so joblib stops the workers and every write in progress is abandoned whole, then one line and
-# the exit code shells report for a signal, 128 + its number.
-STOP_SIGNALS = {"SIGTERM": ExitCode.TERMINATED, "SIGHUP": ExitCode.HANGUP}
-_stopped_by: list[int] = []  # the signal that stopped this command, if one did
-
-
-def _stop(signum: int, frame) -> None:
-    _stopped_by.append(signum)
-    signal.signal(signum, signal.SIG_IGN)  # a repeat of it must not interrupt the clean-up
-    raise KeyboardInterrupt
-
-
-def _catch_stop_signals() -> dict:
-    """Install `_stop` for STOP_SIGNALS (not for one the process was started to ignore, as under nohup); returns
-    the handlers it replaced, for `main` to put back."""
-    replaced = {}
-    if threading.current_thread() is not threading.main_thread():
-        return replaced
-    for name in STOP_SIGNALS:
-        signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-            replaced[signum] = signal.signal(signum, _stop)
-    return replaced
-
-
 def _interrupted(terminal: Terminal) -> int:
     """Report the interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
-    if _stopped_by:
-        name = signal.Signals(_stopped_by[-1]).name
+    if (name := stopped_by()) is not None:
         terminal.error(f"stopped by {name}")
         return int(STOP_SIGNALS[name])
     terminal.error("interrupted")
@@ -805,14 +538,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
         # ... and in the processes we start (joblib's workers, its resource tracker), whose stderr is ours
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    _prepare_streams()
-    _stopped_by.clear()
-    handlers = _catch_stop_signals()
-    try:
+    prepare_streams()
+    with stop_signals_interrupt():
         return _run(args, debug)
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
 
 
 def _run(args: list[str], debug: bool) -> int:

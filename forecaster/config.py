@@ -90,6 +90,15 @@ class Setting:
         return value
 
     @property
+    def shown_default(self) -> str:
+        """The default as `--help` and `forecast config` show it."""
+        from forecaster.text import plain_number
+
+        default = plain_number(self.default) if isinstance(self.default, float) else str(self.default)
+        return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(self.name,
+                                                                                                         default)
+
+    @property
     def bounds(self) -> str:
         """The allowed range in words: 'between 2 and 1000', 'greater than 0 and at most 1'."""
         if self.open_low:

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from functools import partial
 from pathlib import Path
 
 from forecaster.data import sources
 from forecaster.data.store import Store
+from forecaster.jobs import JobRunner, JobWatcher
 from forecaster.model.serving import TrainingConfig
 from forecaster.pipeline import evaluate_models, predict_ticker, train_models
 from forecaster.risk.evaluate import METHODS
-from forecaster.views.output import Terminal, plural
+from forecaster.text import plural
+from forecaster.views.output import Terminal
 
 EVALUATED = "MSFT"
 
 
-def _no_jobs(function, names, arguments, callback=None):
-    """The demo's jobs, one after another in this process, each given `callback` for its epochs."""
-    from forecaster.parallel import run_job
+class _EpochBar(JobWatcher):
+    """The demo's jobs run one at a time here (jobs.JobRunner); a network trained alone advances `advance`."""
 
-    outcomes = [run_job(function, name, {**arguments, "callback": callback}) for name in names]
-    return [o.result for o in outcomes if o.error is None], [(o.ticker, o.error) for o in outcomes if o.error]
+    def __init__(self, advance):
+        self.advance = advance
+
+    def running(self, names: list[str], epochs: int | None):
+        return contextlib.nullcontext(lambda *args, **kwargs: self.advance() if epochs is not None else None)
+
+
+def run_demo_in(home: Path | None, epochs: int, terminal: Terminal) -> None:
+    """`forecast demo`: run the pipeline in `home`, kept, or (None) in a temporary home removed afterwards."""
+    import shutil
+    import tempfile
+
+    from forecaster.errors import UsageError
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if home is None else home
+    try:
+        run_demo(directory, epochs, terminal, keep=home is not None)
+    finally:
+        if home is None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
@@ -41,7 +62,8 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     tickers = list(sources.SAMPLE_TICKERS)
     say(f"\n2. Train one network on all three, pooled (forecast train --epochs {epochs} --patience 5)")
     with terminal.progress("   training the pool", total=epochs) as advance:
-        outcome = train_models(store, tickers, config, run_jobs=partial(_no_jobs, callback=lambda *args: advance()))
+        outcome = train_models(store, tickers, config, run_jobs=JobRunner(store, 1, epochs=epochs,
+                                                                          watcher=_EpochBar(advance)))
     for row in outcome.rows:
         say(f"   {row['ticker']:6} {row['rows']} rows; network share of the mean {row['network share']:.2f}, of the "
             f"scale {row['scale share']:.2f}")
@@ -53,8 +75,8 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     say(f"\n3. Walk-forward test from {test_start}, a pool trained on the three before it (forecast evaluate "
         f"--test-start {test_start})")
     with terminal.progress("   training the pool", total=epochs) as advance:
-        outcome = evaluate_models(store, tickers, config, dt.date.fromisoformat(test_start), [1], run_jobs=_no_jobs,
-                                  callback=lambda *args: advance())
+        outcome = evaluate_models(store, tickers, config, dt.date.fromisoformat(test_start), [1],
+                                  run_jobs=JobRunner(store, 1), callback=lambda *args: advance())
     say("   Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals: coverage, and interval score")
     say("   relative to the RiskMetrics interval of naive (below 1: narrower or fewer misses)")
     for evaluation in outcome.rows:

@@ -85,3 +85,27 @@ def failure_of(error: Exception, ticker: str) -> ForecastError:
         return DataUnavailable(f"{ticker}: not enough memory for this job (try a smaller --hidden, --window or "
                                "--batch-size)")
     return InternalFailure.of(error)
+
+
+class TickersFailed(ForecastError):
+    """Several tickers of a batch failed (`failures`: (ticker, error) pairs, in the order asked): exit 4, PARTIAL,
+    when others succeeded, else the highest exit code among the failures. `result` may hold what did succeed (the
+    Python API puts its DataFrame there)."""
+
+    def __init__(self, message: str, failures: list, exit_code: ExitCode, result=None):
+        super().__init__(message)
+        self.failures = failures
+        self.exit_code = exit_code
+        self.result = result
+
+
+def batch_failure(failures: list[tuple[str, ForecastError]], done: int) -> ForecastError | None:
+    """What a batch of `done` successes and `failures` amounts to: None when nothing failed; the failure itself when
+    it was the batch's only ticker; else TickersFailed naming the tickers that failed."""
+    if not failures:
+        return None
+    if done == 0 and len(failures) == 1:
+        return failures[0][1]
+    names = ", ".join(ticker for ticker, _ in failures)
+    code = ExitCode.PARTIAL if done else max(error.exit_code for _, error in failures)
+    return TickersFailed(f"{len(failures)} of {len(failures) + done} tickers failed: {names}", failures, code)

@@ -33,7 +33,7 @@ from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market
 from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, serving_model
 from forecaster.risk.track import score_ticker
-from forecaster.views.output import Notice, plural
+from forecaster.text import Notice, plural
 
 STALE_AFTER_DAYS = 5
 STALE_DATA, OLD_MODEL, MARKET = "stale data", "old model", "market"  # the kinds of a forecast's warnings (Notice.flag)

@@ -14,7 +14,17 @@ import pytest
 from fake_yahoo import FakeYahoo, reset_yfinance
 from forecaster.data.bars import Bars, format_csv, parse_csv
 
-FAST_TRAINING = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
+# Training in a fraction of a second: the one place tests say how small a model they train (the options of `forecast
+# train` and `forecast evaluate`, and the keywords of forecaster.Home's train and evaluate).
+FAST_TRAINING_OPTIONS = {"window": 10, "hidden": 8, "epochs": 2, "patience": 0}
+
+
+def fast_training(**changes) -> list[str]:
+    """The command-line options of FAST_TRAINING_OPTIONS with `changes` (e.g. epochs=3), for a test that needs them."""
+    return [text for key, value in {**FAST_TRAINING_OPTIONS, **changes}.items() for text in (f"--{key}", str(value))]
+
+
+FAST_TRAINING = fast_training()
 
 
 @pytest.fixture(autouse=True)
@@ -132,8 +142,7 @@ def abc_template(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("abc-template")
     source = home.parent / "abc-template.csv"
     source.write_text(format_csv(random_walk_bars(200)))
-    small = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
-    for args in (["fetch", "ABC", "--csv", str(source)], ["train", "ABC", *small], ["predict", "ABC"]):
+    for args in (["fetch", "ABC", "--csv", str(source)], ["train", "ABC", *FAST_TRAINING], ["predict", "ABC"]):
         assert main([*args, "--home", str(home), "-q"]) == 0, args
     return home
 

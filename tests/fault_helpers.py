@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import random_walk_bars
+from conftest import fast_training, random_walk_bars
 from forecaster.data.bars import format_csv
 
-FAST_TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
+FAST_TRAIN = fast_training(epochs=3)
 
 
 def forecast_command(*args) -> list[str]:

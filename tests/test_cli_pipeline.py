@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import random_walk_bars, snapshot
+from conftest import fast_training, random_walk_bars, snapshot
 from forecaster.data.bars import format_csv
 
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "2"]
+FAST = fast_training(epochs=3, patience=2)
 
 
 @pytest.fixture
@@ -229,6 +229,7 @@ def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
         assert len(list(csv.DictReader(handle))) == 15
 
 
+@pytest.mark.slow
 def test_predict_imports_neither_sklearn_nor_yfinance_nor_pandas_nor_arch(cli, trained, isolated_home):
     heavy = ('sklearn', 'yfinance', 'pandas', 'torch', 'arch', 'scipy', 'joblib', 'distributed', 'matplotlib')
     probe = ("import sys; from forecaster.cli import main; code = main(['predict', 'ABC', '-q']); "

@@ -145,6 +145,7 @@ def test_list_marks_an_unreadable_file_instead_of_failing(cli, isolated_home):
                                                                                              None)
 
 
+@pytest.mark.slow
 def test_real_entry_point_runs_as_a_process(isolated_home):
     done = subprocess.run([sys.executable, "-m", "forecaster", "fetch", "../etc"], capture_output=True, text=True,
                           timeout=60)
@@ -153,6 +154,7 @@ def test_real_entry_point_runs_as_a_process(isolated_home):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_progress_bars_only_for_a_person_at_a_terminal(isolated_home):
     """As cron (pipes): plain status lines. As a person (a pseudo-terminal): a live progress display instead."""
     import os

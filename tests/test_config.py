@@ -4,11 +4,9 @@ import json
 
 import pytest
 
-from conftest import random_walk_bars, snapshot
+from conftest import FAST_TRAINING, random_walk_bars, snapshot
 from forecaster.config import SETTINGS, load_config, settings_of
 from forecaster.data.bars import format_csv
-
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
 
 def write_config(home, text: str):
@@ -167,7 +165,7 @@ def test_commands_without_tickers_use_the_watchlist_then_every_stored_ticker(cli
 def test_a_watchlist_ticker_without_data_fails_alone(cli, isolated_home, tmp_path):
     store_csv(cli, tmp_path, "AAA")
     write_config(isolated_home, "tickers = [\"AAA\", \"NEW\"]\n[parallel]\njobs = 1\n")
-    result = cli("train", *FAST)
+    result = cli("train", *FAST_TRAINING)
     assert result.code == 4
     assert "Error: no data for NEW in" in result.err and "1 of 2 tickers failed: NEW" in result.err
 
@@ -204,16 +202,16 @@ SCHEDULER_REFUSED = ("must be a Dask scheduler address such as tcp://HOST:8786 (
 def test_a_malformed_scheduler_address_is_a_usage_error_at_once(cli, isolated_home, tmp_path, monkeypatch, address):
     store_csv(cli, tmp_path, "AAA")
     filled = isolated_home
-    result = cli("train", *FAST, "--scheduler", address)
+    result = cli("train", *FAST_TRAINING, "--scheduler", address)
     assert (result.code, result.out, result.err) == (
         2, "", f"Error: --scheduler {SCHEDULER_REFUSED.format(address=address)}\n")
     monkeypatch.setenv("FORECAST_SCHEDULER", address)
-    result = cli("evaluate", "AAA", "--test-start", "2020-08-03", *FAST)
+    result = cli("evaluate", "AAA", "--test-start", "2020-08-03", *FAST_TRAINING)
     refused = SCHEDULER_REFUSED.format(address=address)
     assert (result.code, result.err) == (2, f"Error: $FORECAST_SCHEDULER {refused}\n")
     monkeypatch.delenv("FORECAST_SCHEDULER")
     (filled / "forecast.toml").write_text(f"[parallel]\nscheduler = \"{address}\"\n")
-    result = cli("train", *FAST)
+    result = cli("train", *FAST_TRAINING)
     assert (result.code, result.err) == (2, f"Error: {filled / 'forecast.toml'} line 2: [parallel] scheduler "
                                             f"{SCHEDULER_REFUSED.format(address=address)}\n")
     assert not (filled / "models").exists()

@@ -12,13 +12,15 @@ import time
 
 import pytest
 
-from conftest import random_walk_bars
+from conftest import fast_training, random_walk_bars
 from forecaster.data.bars import format_csv
+
+pytestmark = pytest.mark.slow  # every test here starts a local Dask cluster and its worker processes
 
 distributed = pytest.importorskip("distributed", reason="the test extra installs dask[distributed]")
 
 TICKERS = ("AAA", "BBB", "CCC")
-TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
+TRAIN = fast_training(epochs=3)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,13 @@
 import csv
 
 import numpy as np
+import pytest
 
 from fault_helpers import FAST_TRAIN, run, start, write_csv_files
 from forecaster.data.store import Store
 from forecaster.model.serving import serving_model
+
+pytestmark = pytest.mark.slow  # every test here starts the CLI as concurrent processes
 
 
 def prepare_home(home, files):

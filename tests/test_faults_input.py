@@ -9,13 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import random_walk_bars, snapshot
+from conftest import FAST_TRAINING, random_walk_bars, snapshot
 from forecaster.data.bars import COLUMNS, InvalidBars, format_csv, parse_csv
 from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import UsageError
 
 HEADER = ",".join(COLUMNS)
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
 # ---------------------------------------------------------------------------------------- property-based tests
 valid_rows = st.lists(
@@ -91,7 +90,7 @@ def trained_home(cli, isolated_home, tmp_path):
     path = tmp_path / "abc.csv"
     path.write_text(format_csv(random_walk_bars(200)))
     assert cli("fetch", "ABC", "--csv", path).code == 0
-    assert cli("train", "ABC", *FAST).code == 0
+    assert cli("train", "ABC", *FAST_TRAINING).code == 0
     return isolated_home
 
 
@@ -149,7 +148,7 @@ def test_hand_edited_data_file_is_reported_then_repaired_by_the_fetch_the_messag
     before = snapshot(trained_home)
     expected = (f"Error: {data} row 8: bad Open 'x" + lines[7].split(",x")[1].split(",")[0] + "' (not a number); "
                 "run 'forecast fetch ABC' (or 'forecast fetch ABC --csv FILE') to replace it\n")
-    for args in (["predict", "ABC"], ["train", "ABC", *FAST]):
+    for args in (["predict", "ABC"], ["train", "ABC", *FAST_TRAINING]):
         result = cli(*args)
         assert (result.code, result.err) == (3, expected), args
         assert snapshot(trained_home) == before

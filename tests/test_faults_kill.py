@@ -4,8 +4,12 @@ import random
 import signal
 import time
 
+import pytest
+
 from fault_helpers import FAST_TRAIN, run, start, write_csv_files
 from forecaster.data.bars import read_csv
+
+pytestmark = pytest.mark.slow  # every test here starts the CLI as processes, killed
 
 KILLS = 6
 

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import random_walk_bars, snapshot
+from conftest import fast_training, random_walk_bars, snapshot
 from fault_helpers import FAST_TRAIN, forecast_command
 from forecaster.data.bars import COLUMNS, format_csv
 
@@ -349,6 +349,7 @@ def test_an_ascii_only_output_encoding_still_prints_the_table(trained_home):
     assert "ABC" in result.stdout and "+--" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_is_one_line_and_exit_3(trained_home):
     command = " ".join(f"'{part}'" for part in forecast_command("predict", "ABC")) + " >&-"
     result = subprocess.run(["bash", "-c", command], capture_output=False, stderr=subprocess.PIPE, text=True,
@@ -358,6 +359,7 @@ def test_a_closed_stdout_is_one_line_and_exit_3(trained_home):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_does_not_stop_a_command_that_prints_nothing(trained_home, tmp_path):
     command = " ".join(f"'{part}'" for part in forecast_command("train", "ABC", *FAST_TRAIN, "-q")) + " >&-"
     result = subprocess.run(["bash", "-c", command], stderr=subprocess.PIPE, text=True, timeout=120,
@@ -365,6 +367,7 @@ def test_a_closed_stdout_does_not_stop_a_command_that_prints_nothing(trained_hom
     assert (result.returncode, result.stderr) == (0, "")
 
 
+@pytest.mark.slow
 def test_a_broken_pipe_is_one_line_and_exit_3(trained_home):
     command = " ".join(f"'{part}'" for part in forecast_command("predict", "ABC", "--days", "200", "-f", "csv"))
     result = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -c 10 > /dev/null; "
@@ -414,10 +417,11 @@ def test_a_table_column_has_one_precision_and_zero_is_zero(cli, trained_home):
 
 
 def test_a_cron_log_says_1_epoch_not_1_epochs(cli, trained_home):
-    result = cli("train", "ABC", "--window", "10", "--hidden", "8", "--epochs", "1", "--patience", "0")
+    result = cli("train", "ABC", *fast_training(epochs=1))
     assert "the pool: trained 1 epoch on 1 ticker to 2020-10-07" in result.err
 
 
+@pytest.mark.slow
 def test_python_module_entry_point_runs(trained_home):
     result = subprocess.run([sys.executable, "-m", "forecaster", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("forecast ")

@@ -5,12 +5,10 @@ import json
 
 import pytest
 
-from conftest import import_bars, random_walk_bars, snapshot
+from conftest import FAST_TRAINING, import_bars, random_walk_bars, snapshot
 from forecaster.data.bars import format_csv
 from forecaster.data.fetching import symbol_from_file_name
 from forecaster.data.store import Store
-
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
 
 # ------------------------------------------------------------------------------------------------ bulk import
@@ -160,7 +158,7 @@ def test_a_rate_too_slow_to_be_meant_is_refused_in_the_file_too(cli, isolated_ho
 def two_tickers(cli, isolated_home, tmp_path):
     for seed, ticker in enumerate(("ABC", "XYZ")):
         import_bars(cli, tmp_path, ticker, random_walk_bars(150, seed=seed))
-    assert cli("train", "ABC", *FAST, "-q").code == 0
+    assert cli("train", "ABC", *FAST_TRAINING, "-q").code == 0
     assert cli("predict", "ABC", "-q").code == 0
     return isolated_home
 

@@ -11,12 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
+from conftest import FAST_TRAINING, random_walk_bars, snapshot
 from conftest import import_bars as store
-from conftest import random_walk_bars, snapshot
 from fault_helpers import forecast_command
 from forecaster.data.bars import Bars, format_csv
-
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 
 
 def still_bars(n=300, still=45, seed=1) -> Bars:
@@ -56,25 +54,25 @@ def constant_bars(n=300, price=25.21) -> Bars:
 def test_a_history_too_still_to_forecast_is_refused_before_any_work(cli, isolated_home, tmp_path, bars, reason):
     store(cli, tmp_path, "ABC", bars)
     before = snapshot(isolated_home)
-    result = cli("train", "ABC", *FAST)
+    result = cli("train", "ABC", *FAST_TRAINING)
     assert (result.code, result.out, result.err) == (2, "", f"Error: ABC: {reason}\n")
     assert snapshot(isolated_home) == before  # no model, degenerate or not
 
 
 def test_evaluate_refuses_a_still_history_too(cli, isolated_home, tmp_path):
     store(cli, tmp_path, "ABC", constant_bars())
-    result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST)
+    result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST_TRAINING)
     assert (result.code, result.err) == (2, "Error: ABC: every close is the same (25.21): there is no movement to "
                                             "learn and no risk to forecast\n")
 
 
 def test_a_model_with_a_zero_width_band_is_never_saved(cli, isolated_home, tmp_path, monkeypatch):
     store(cli, tmp_path, "ABC", random_walk_bars(300))
-    assert cli("train", "ABC", *FAST, "-q").code == 0
+    assert cli("train", "ABC", *FAST_TRAINING, "-q").code == 0
     before = snapshot(isolated_home)
     flat = {"lower": [0.0] * 10, "upper": [0.0] * 10}  # what a still span would give
     monkeypatch.setattr("forecaster.model.calibration.ticker_quantiles", lambda *args: flat)
-    result = cli("train", "ABC", *FAST, "--seed", "1")
+    result = cli("train", "ABC", *FAST_TRAINING, "--seed", "1")
     assert result.code == 2
     assert re.fullmatch(r"Error: ABC: the trained model's 90% interval 1 session ahead is degenerate \(([0-9.]+) "
                         r"\[\1, \1\]\): the data gives it no risk to forecast; no model was saved\n", result.err)
@@ -96,7 +94,7 @@ def test_in_a_serial_batch_a_bug_in_one_ticker_is_that_tickers_failure(cli, isol
         return real_train(bars_by_ticker, *args, **kwargs)
 
     monkeypatch.setattr(forecaster.model.training, "train_model", buggy)
-    result = cli("train", *FAST, "--jobs", "1", "--model", "per-ticker")
+    result = cli("train", *FAST_TRAINING, "--jobs", "1", "--model", "per-ticker")
     assert result.code == 4
     errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
     assert errors == [
@@ -106,13 +104,14 @@ def test_in_a_serial_batch_a_bug_in_one_ticker_is_that_tickers_failure(cli, isol
     ]
     assert sorted(p.name for p in (isolated_home / "models").iterdir()) == ["AAA", "CCC"]
     assert [line.split()[1] for line in result.out.splitlines() if line.startswith("│")] == ["AAA", "CCC"]
-    debug = cli("train", "BUG", "AAA", *FAST, "--jobs", "1", "--debug", "--model", "per-ticker")
+    debug = cli("train", "BUG", "AAA", *FAST_TRAINING, "--jobs", "1", "--debug", "--model", "per-ticker")
     assert debug.code == 4
     assert "Traceback (most recent call last)" in debug.err and 'raise ZeroDivisionError("float division by zero")' \
         in debug.err
     assert "Error: BUG: internal error: ZeroDivisionError: float division by zero\n" in debug.err
 
 
+@pytest.mark.slow
 def test_in_a_parallel_batch_a_bug_or_a_dying_worker_is_that_tickers_failure(cli, isolated_home, tmp_path):
     """Real worker processes: a bug (BUG) and a job that kills its worker, as the OOM killer would (OOM), are planted
     in every process by a sitecustomize on PYTHONPATH."""
@@ -136,7 +135,7 @@ def test_in_a_parallel_batch_a_bug_or_a_dying_worker_is_that_tickers_failure(cli
                                                            random_walk_bars(200, seed=seed)))
     assert cli("import", *(tmp_path / f"{t}.csv" for t in names), "-q").code == 0
     env = {**os.environ, "FORECAST_HOME": str(isolated_home), "PYTHONPATH": str(plant)}
-    result = subprocess.run(forecast_command("train", *FAST, "--jobs", "2", "--model", "per-ticker"), env=env,
+    result = subprocess.run(forecast_command("train", *FAST_TRAINING, "--jobs", "2", "--model", "per-ticker"), env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 4, result.stderr
     errors = sorted(line for line in result.stderr.splitlines() if line.startswith("Error:"))

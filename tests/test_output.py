@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from conftest import import_bars, random_walk_bars
+from conftest import FAST_TRAINING, import_bars, random_walk_bars
 from forecaster.data.bars import Bars
-from forecaster.views.output import Notice, render_table, rows_to_csv, summarize
+from forecaster.text import Notice, rows_to_csv
+from forecaster.views.output import render_table, summarize
 
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "2", "--patience", "0"]
 TICKERS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
 
 
@@ -33,7 +33,7 @@ def test_a_sub_penny_stocks_forecast_prints_with_its_digits(cli, isolated_home, 
     tiny = Bars(bars.dates, *(column * 1e-4 for column in (bars.open, bars.high, bars.low, bars.close,
                                                            bars.adj_close)), bars.volume)
     import_bars(cli, tmp_path, "SUB", tiny)
-    assert cli("train", "SUB", *FAST, "-q").code == 0
+    assert cli("train", "SUB", *FAST_TRAINING, "-q").code == 0
     exact = json.loads(cli("predict", "SUB", "-f", "json", "-q").out)[0]
     cells = table_cells(cli("predict", "SUB", "-q").out, "SUB")
     for cell, key in zip(cells[4:7], ("forecast", "lower", "upper"), strict=True):
@@ -86,7 +86,7 @@ def stale_template(tmp_path_factory):
         path = home.parent / f"{ticker}.csv"
         path.write_text(format_csv(random_walk_bars(150, seed=seed)))
         assert main(["fetch", ticker, "--csv", str(path), "--home", str(home), "-q"]) == 0
-    assert main(["train", *FAST, "--until", "2020-06-30", "--jobs", "1", "--home", str(home), "-q"]) == 0
+    assert main(["train", *FAST_TRAINING, "--until", "2020-06-30", "--jobs", "1", "--home", str(home), "-q"]) == 0
     return home
 
 

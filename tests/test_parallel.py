@@ -11,14 +11,16 @@ import time
 
 import pytest
 
-from conftest import random_walk_bars
+from conftest import fast_training, random_walk_bars
 from fault_helpers import forecast_command, run
 from forecaster.data.bars import format_csv
 from forecaster.data.store import Store
 from forecaster.model.serving import Model
 
+pytestmark = pytest.mark.slow  # every test here starts worker processes and the CLI as processes
+
 TICKERS = ("AAA", "BBB", "CCC", "DDD")
-TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "4", "--patience", "0"]
+TRAIN = fast_training(epochs=4)
 OWN = [*TRAIN, "--model", "per-ticker"]
 
 
@@ -144,7 +146,7 @@ def wait_gone(home, seconds=20.0):
 def test_ctrl_c_stops_the_workers_and_leaves_no_half_written_model(tmp_path):
     home = tmp_path / "home"
     fill(home, tmp_path)
-    process = start_group(home, "train", "--window", "10", "--hidden", "8", "--epochs", "5000", "--patience", "0",
+    process = start_group(home, "train", *fast_training(epochs=5000),
                           "--model", "per-ticker", "--jobs", "2")
     time.sleep(6.0)  # the workers are training by now
     process.send_signal(signal.SIGINT)
@@ -196,7 +198,7 @@ def _child_of(pid: int, parent: int) -> bool:
     return bool(stat) and stat.rsplit(")", 1)[-1].split()[1] == str(parent)
 
 
-LONG_TRAIN = ["--window", "10", "--hidden", "8", "--epochs", "5000", "--patience", "0", "--jobs", "2", "--model",
+LONG_TRAIN = [*fast_training(epochs=5000), "--jobs", "2", "--model",
               "per-ticker"]
 
 
@@ -218,7 +220,7 @@ def test_sigterm_and_sighup_stop_a_parallel_run_like_ctrl_c(tmp_path, stop, code
 def test_workers_of_a_sigkilled_run_die_with_it_and_write_nothing(tmp_path):
     home = tmp_path / "home"
     fill(home, tmp_path)
-    process = start_group(home, "train", *TRAIN[:-2], "--epochs", "40", "--patience", "0", "--jobs", "2", "--model",
+    process = start_group(home, "train", *fast_training(epochs=40), "--jobs", "2", "--model",
                           "per-ticker")
     wait_for_workers(process)
     time.sleep(0.3)

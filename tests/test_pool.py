@@ -9,14 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from conftest import random_walk_bars
+from conftest import fast_training, random_walk_bars
 from fault_helpers import run, start
 from forecaster.data.bars import Bars, format_csv
 from forecaster.data.store import Store
 from forecaster.model.guards import check_meta
 from forecaster.model.serving import POOL, Model
 
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
+FAST = fast_training(epochs=3)
 TICKERS = ("AAA", "BBB", "CCC")
 
 
@@ -151,6 +151,7 @@ def test_unseen_tickers_are_calibrated_against_a_pool_trained_without_them(cli, 
     assert (refused.code, refused.err) == (2, "Error: --unseen keeps tickers out of a pool: it needs --model pooled\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop, code, message", [(signal.SIGKILL, -9, ""),
                                                  (signal.SIGTERM, 143, "Error: stopped by SIGTERM\n")])
 def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path, stop, code, message):
@@ -161,7 +162,7 @@ def test_a_killed_pooled_training_leaves_the_old_pool_loadable(tmp_path, stop, c
         assert run(home, "fetch", ticker, "--csv", path, "-q").returncode == 0
     assert run(home, "train", *FAST, "-q").returncode == 0
     before = {p.name: p.read_bytes() for p in (home / "models" / POOL).iterdir()}
-    process = start(home, "train", "--window", "10", "--hidden", "8", "--epochs", "5000", "--patience", "0",
+    process = start(home, "train", *fast_training(epochs=5000),
                     "--seed", "3")
     time.sleep(4.0)  # well into training
     process.send_signal(stop)

@@ -175,6 +175,7 @@ def test_markup_in_data_and_file_names_stays_text(cli, home):
     assert page.count("<script") == 1 and "<img" not in page
 
 
+@pytest.mark.slow
 def test_the_report_path_imports_nothing_heavy(home, tmp_path):
     """Not even with a record long enough for Kupiec's tests (the page shows their p-values)."""
     dates = WATCHLIST["ABC"].dates.astype(str)
@@ -188,6 +189,7 @@ def test_the_report_path_imports_nothing_heavy(home, tmp_path):
     assert "; Kupiec p " in (tmp_path / "page.html").read_text()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_worker_processes_and_writes_nothing(tmp_path):
     home = watchlist_home(tmp_path / "home", {f"T{i:03d}": random_walk_bars(300, seed=i) for i in range(120)})
     process = start(home, "report", "--out", tmp_path / "page.html", "--jobs", "2")
@@ -289,6 +291,7 @@ def test_track_record_adds_up_tickers_per_horizon():
          "level": pytest.approx(0.9), "hits_lower": 1, "hits_upper": 0, "expected_per_tail": pytest.approx(0.25)}]
 
 
+@pytest.mark.slow
 def test_worker_processes_make_the_same_page_as_one(home, monkeypatch):
     from forecaster.views import report
 

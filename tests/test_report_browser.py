@@ -22,6 +22,8 @@ from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every test here starts a browser
+
 
 def scaled(bars: Bars, factor: float) -> Bars:
     return Bars(bars.dates, *(column * factor for column in bars.columns()[1:6]), bars.volume)

@@ -8,14 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from conftest import random_walk_bars
+from conftest import fast_training, random_walk_bars
 from forecaster.data.bars import Bars, format_csv
 from forecaster.errors import UsageError
 from forecaster.model.calibration import Evidence, persistence_estimate, quantile_at
 from forecaster.model.volatility import cumulative_variance, fit_degrees_of_freedom, garch_forecasts, interval_score
 from forecaster.model.windows import build_series, has_real_ohlc, resolve_features
 
-FAST = ["--window", "10", "--hidden", "8", "--epochs", "3", "--patience", "0"]
+FAST = fast_training(epochs=3)
 
 
 def close_only(bars: Bars) -> Bars:
@@ -115,6 +115,37 @@ def test_persistence_and_degrees_of_freedom_are_recovered_from_simulated_data():
     nu = fit_degrees_of_freedom(returns[1:] / sigma[:-1])
     assert nu is not None and 3 <= nu <= 8  # simulated with ν = 5
     assert fit_degrees_of_freedom(rng.standard_normal(5000)) in (None, 20.0, 30.0)
+
+
+def test_score_by_hand_rmse_mae_mape_direction_coverage_width_and_interval_score():
+    """evaluate.score, the numbers behind the README's accuracy tables, on four days worked out by hand."""
+    from forecaster.risk.evaluate import score
+
+    previous = np.array([100.0, 100.0, 100.0, 100.0])
+    actual = np.array([101.0, 99.0, 100.0, 110.0])
+    centre = np.log([1.02, 0.99, 1.01, 1.00])  # forecast prices 102, 99, 101, 100: errors 1, 0, 1, -10
+    lower, upper = np.full(4, -0.05), np.full(4, 0.05)  # log returns; the last day's, log 1.1 = 0.0953, is above
+    scored = score(centre, lower, upper, actual, previous, level=0.90)
+    assert scored["rmse"] == pytest.approx(math.sqrt((1 + 0 + 1 + 100) / 4))
+    assert scored["mae"] == pytest.approx((1 + 0 + 1 + 10) / 4)
+    assert scored["mape"] == pytest.approx(100 * (1 / 101 + 0 / 99 + 1 / 100 + 10 / 110) / 4)
+    assert scored["directional_accuracy"] == 1.0  # days 1 and 2 (up, down) both right; 3 and 4 did not both move
+    assert scored["coverage"] == 0.75
+    assert scored["width"] == pytest.approx(0.1)
+    # width 0.1 every day, and the miss above: 2 / (1 - 0.90) = 20 times how far beyond the bound it fell
+    assert scored["interval_score"] == pytest.approx(0.1 + 20 * (math.log(1.1) - 0.05) / 4)
+    assert (scored["tails"]["lower"]["hits"], scored["tails"]["upper"]["hits"]) == (0, 1)
+    assert scored["tails"]["upper"]["expected"] == pytest.approx(4 * 0.05)
+
+
+def test_a_forecast_that_is_naive_scores_as_naive():
+    from forecaster.risk.evaluate import score
+
+    previous, actual = np.array([50.0, 52.0, 51.0]), np.array([52.0, 51.0, 51.0])
+    scored = score(np.zeros(3), np.full(3, -0.1), np.full(3, 0.1), actual, previous, level=0.98)
+    assert scored["rmse"] == pytest.approx(math.sqrt((4 + 1 + 0) / 3))  # naive's errors: the day's moves
+    assert scored["directional_accuracy"] is None  # naive never predicts a move
+    assert scored["coverage"] == 1.0 and scored["interval_score"] == pytest.approx(0.2)  # inside: the width alone
 
 
 def test_interval_score_and_quantiles_at_any_level_and_horizon():

@@ -6,6 +6,7 @@ import struct
 import numpy as np
 import pytest
 
+from conftest import FAST_TRAINING
 from forecaster.data.bars import Bars, format_csv
 from forecaster.data.predictions import COLUMNS
 from forecaster.risk.backtest import kupiec
@@ -256,6 +257,7 @@ def test_a_logged_level_outside_0_and_1_is_a_damaged_row(cli, isolated_home, lev
     assert (result.code, result.out, result.err) == (3, "", f"Error: {log} row 3: {reason}; fix or delete that row\n")
 
 
+@pytest.mark.slow
 def test_predict_with_a_long_record_still_imports_no_scipy(cli, isolated_home, tmp_path):
     import subprocess
     import sys
@@ -266,7 +268,7 @@ def test_predict_with_a_long_record_still_imports_no_scipy(cli, isolated_home, t
     path = tmp_path / "abc.csv"
     path.write_text(format_csv(bars))
     assert cli("fetch", "ABC", "--csv", path).code == 0
-    assert cli("train", "ABC", "--window", "10", "--hidden", "8", "--epochs", "2").code == 0
+    assert cli("train", "ABC", *FAST_TRAINING).code == 0
     dates, closes = [str(d) for d in bars.dates], bars.adj_close
     rows = [("ABC", dates[j - 1], dates[j], 1, closes[j - 1], closes[j - 1] * 0.98, closes[j - 1] * 1.02,
              closes[j - 1], "2024-01-02T22:00:00+00:00") for j in range(80, 200)]
@@ -286,7 +288,7 @@ def test_predict_reminds_of_the_live_record(cli, isolated_home, tmp_path):
     path = tmp_path / "abc.csv"
     path.write_text(format_csv(bars.take(slice(0, 199))))
     assert cli("fetch", "ABC", "--csv", path).code == 0
-    assert cli("train", "ABC", "--window", "10", "--hidden", "8", "--epochs", "2").code == 0
+    assert cli("train", "ABC", *FAST_TRAINING).code == 0
     first = cli("predict", "ABC")
     assert "live record" not in first.err
     path.write_text(format_csv(bars))
@@ -315,11 +317,11 @@ def test_plot_without_a_model_or_record(cli, isolated_home, tmp_path):
 
 def test_plot_with_model_record_and_evaluation_defaults_to_ticker_png(cli, isolated_home, tmp_path):
     assert cli("fetch", "--sample").code == 0
-    fast = ["--window", "10", "--hidden", "8", "--epochs", "2"]
-    assert cli("train", "MSFT", *fast).code == 0
+    assert cli("train", "MSFT", *FAST_TRAINING).code == 0
     assert cli("predict", "MSFT", "--days", "3", "-q").code == 0
     evaluation = tmp_path / "eval.csv"
-    assert cli("evaluate", "MSFT", "--test-start", "2012-06-01", *fast, "--predictions", evaluation, "-q").code == 0
+    evaluated = cli("evaluate", "MSFT", "--test-start", "2012-06-01", *FAST_TRAINING, "--predictions", evaluation, "-q")
+    assert evaluated.code == 0
     result = cli("plot", "MSFT", "--evaluation", evaluation)
     assert result.code == 0, result.err
     width, height = png_size(tmp_path / "work" / "MSFT.png")
@@ -335,8 +337,8 @@ def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_mode
     monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text, to be read back
     assert cli("fetch", "--sample", "-q").code == 0
     evaluation = tmp_path / "eval.csv"
-    assert cli("evaluate", "MSFT", "--test-start", "2012-12-03", "--horizon", "5", "--window", "10", "--hidden", "8",
-               "--epochs", "2", "--predictions", evaluation, "-q").code == 0
+    assert cli("evaluate", "MSFT", "--test-start", "2012-12-03", "--horizon", "5", *FAST_TRAINING,
+               "--predictions", evaluation, "-q").code == 0
     chart = tmp_path / "chart.svg"
     assert cli("plot", "MSFT", "--evaluation", evaluation, "--out", chart, "-q").code == 0
     svg = chart.read_text()
@@ -372,6 +374,7 @@ def test_plot_fails_cleanly(cli, isolated_home, tmp_path, args, code, message):
     assert result.err == f"Error: {message.format(home=isolated_home, tmp=tmp_path)}\n"
 
 
+@pytest.mark.slow
 def test_plot_does_not_import_matplotlib_elsewhere():
     import subprocess
     import sys

@@ -19,7 +19,7 @@ import numpy as np
 from forecaster.data.files import NotAFile, read_regular
 from forecaster.data.store import atomic_write_text
 from forecaster.errors import DataUnavailable, UsageError
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 CACHE_START = "1990-01-01"
 _RECENT = (dt.date.today() - dt.timedelta(days=30)).isoformat()  # a short calendar is enough to read its zone

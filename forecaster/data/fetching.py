@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from forecaster.data.bars import Bars
 from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import ForecastError, UsageError, failure_of
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 if TYPE_CHECKING:
     from forecaster.data.sources import FetchResult

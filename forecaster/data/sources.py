@@ -28,7 +28,7 @@ from forecaster.data.bars import (
 )
 from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import CorruptFile, DataUnavailable, NetworkError, UsageError
-from forecaster.views.output import Notice
+from forecaster.text import Notice
 
 SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
 CONFLICT_TOLERANCE = 1e-3  # a daily log return that moves by more than this (0.1%) was rewritten, not re-adjusted

@@ -28,7 +28,7 @@ import numpy as np
 
 from forecaster.data.bars import Bars
 from forecaster.errors import CorruptFile, DataUnavailable, UsageError
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 RECENT_DAYS = 60  # the span whose stillness is judged on its own: the intervals are calibrated on the latest days
 MAX_STILL_SHARE = 0.5  # more days than this share without a move, and the history is too still to forecast

@@ -51,7 +51,7 @@ from forecaster.model.guards import check_meta, check_weights
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import cumulative_variance, ewma
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 FORMAT_VERSION = 3  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration
 POOL = "_pool"  # the pooled model's folder under models/ (no ticker symbol starts with '_')

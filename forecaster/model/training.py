@@ -50,7 +50,7 @@ from forecaster.model.panel import (
 from forecaster.model.serving import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
 from forecaster.model.volatility import fit_degrees_of_freedom
 from forecaster.model.windows import build_series, resolve_features
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 EPOCH_WINDOWS = 131_072  # windows per epoch of a pool at most
 VALIDATION_FRACTION = 0.15

@@ -44,7 +44,7 @@ from forecaster.model.panel import Market, TickerData
 from forecaster.model.serving import Model
 from forecaster.model.volatility import cumulative_variance, ewma, garch_forecasts, interval_score
 from forecaster.model.windows import build_series
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
 MAX_HORIZON = 250
@@ -126,7 +126,7 @@ def prediction_paths(template: str | None, tickers: list[str], several: bool) ->
 
 def prediction_tables(evaluations: list[Evaluation]) -> dict[str, str]:
     """Each ticker's daily forecasts of every horizon as CSV text (PREDICTION_COLUMNS)."""
-    from forecaster.views.output import rows_to_csv
+    from forecaster.text import rows_to_csv
 
     daily: dict[str, list[dict]] = {}
     for evaluation in evaluations:

@@ -1,5 +1,6 @@
 """Everything the CLI prints: result tables (table / json / csv on stdout), progress and notes (stderr).
 
+The plain text the library makes itself (notices, plurals, clean numbers, CSV) is in forecaster.text.
 `Terminal` is created once per command; tests build one "as cron" (no TTY) or "as a person" (a TTY).
 
 Numbers: a table shows each float column with one number of decimals, enough for every nonzero value of the column
@@ -15,18 +16,20 @@ Warnings about many tickers: notices of one kind are one summary line with a cou
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+from forecaster.errors import ForecastError, InternalFailure
+from forecaster.jobs import JobWatcher
+from forecaster.text import Notice, clean_number, plain_number, rows_to_csv
+
 SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
 MAX_DECIMALS = 10  # beyond this a column is shown in scientific notation
-CLEAN_DIGITS = 12  # significant digits of the numbers in CSV and JSON output
 NAMES_SHOWN = 5  # tickers named in a summary line
 
 
@@ -41,26 +44,6 @@ class ReportFormat(str, Enum):
 
     table = "table"
     json = "json"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One ticker's warning. Notices of one kind are shown as one summary line when there are several of them.
-
-    `kind` names what their tickers have in common (e.g. "data more than 5 days old"; default: the message without
-    its "TICKER: " prefix, so identical warnings group by themselves); `advice` says what to do about all of them;
-    `flag`, what a program reads (forecaster.pipeline's STALE_DATA, OLD_MODEL, MARKET).
-    """
-
-    ticker: str
-    message: str
-    kind: str = ""
-    advice: str = ""
-    flag: str = ""
-
-    @property
-    def group(self) -> str:
-        return self.kind or self.message.removeprefix(f"{self.ticker}: ")
 
 
 @dataclass
@@ -101,6 +84,37 @@ class Terminal:
         result's reader wants them all), else one summary line per kind that several tickers share."""
         for line in summarize(notices, every or self.verbose):
             (self.warn if warning else self.info)(line)
+
+    def failure(self, ticker: str, error: ForecastError) -> None:
+        """One ticker's failure as one line naming the ticker (and its traceback first, with --debug)."""
+        if self.debug:
+            if isinstance(error, InternalFailure):
+                sys.stderr.write(error.details)
+            else:
+                import traceback
+
+                traceback.print_exception(error)
+        message = error.message if ticker in error.message else f"{ticker}: {error.message}"
+        if isinstance(error, InternalFailure) and not self.debug:
+            message += " (rerun with --debug for details)"
+        self.error(message)
+
+    def failures(self, failures: list[tuple[str, ForecastError]], reported=()) -> None:
+        """The failures of a batch but those already `reported` (True: all, or a collection of the errors), a line
+        each; one cause shared by several tickers (a damaged pool serves them all) is one line naming them."""
+        shared: dict[str, list[tuple[str, ForecastError]]] = {}
+        for ticker, error in failures:
+            if reported is not True and not any(error is seen for seen in reported):
+                shared.setdefault(error.message, []).append((ticker, error))
+        for group in shared.values():
+            if len(group) == 1:
+                self.failure(*group[0])
+            else:
+                tickers = [ticker for ticker, _ in group]
+                shown = ", ".join(tickers[:NAMES_SHOWN])
+                if len(tickers) > NAMES_SHOWN:
+                    shown += f" and {len(tickers) - NAMES_SHOWN} more"
+                self.error(f"{group[0][1].message} ({len(tickers)} tickers: {shown})")
 
     def confirm(self, question: str) -> bool | None:
         """Ask a yes/no question on the terminal: True for yes, False for anything else, None when nobody can
@@ -162,6 +176,61 @@ class Terminal:
         sys.stdout.write(to_json(value) + "\n")
 
 
+class JobProgress(JobWatcher):
+    """A command's per-ticker jobs as a person or cron sees them (forecaster.jobs): one progress bar over tickers
+    (over epochs when one network trains here), each failure reported as it happens, and with `logs` each finished
+    job's line for logs (cron mail)."""
+
+    def __init__(self, terminal: Terminal, logs: bool = False):
+        self.terminal, self.logs = terminal, logs
+
+    def running(self, names: list[str], epochs: int | None):
+        if epochs is not None:
+            return epoch_progress(self.terminal, names[0], epochs)
+        return self.terminal.progress("Working", total=len(names))
+
+    def finished(self, outcome) -> None:
+        if outcome.error is not None:
+            self.terminal.failure(outcome.ticker, outcome.error)
+            return
+        result = outcome.result
+        line = result.get("log") if isinstance(result, dict) else getattr(result, "log", None)
+        if self.logs and not self.terminal.shows_progress and line:
+            self.terminal.info(line)
+
+    def pool_training(self, epochs: int):
+        return _PoolProgress(self.terminal, epochs)
+
+
+@contextmanager
+def epoch_progress(terminal: Terminal, what: str, epochs: int):
+    """Yields a training callback that drives a progress bar (on a terminal) for one network."""
+    with terminal.progress(f"Training {what}", total=epochs) as advance:
+        def callback(epoch, train_loss, val_loss):
+            advance(status=f"epoch {epoch}  train {train_loss:.4f}  val {val_loss:.4f}")
+        yield callback
+
+
+class _PoolProgress:
+    """The pool's epoch progress bar, opened at its first epoch (after any per-ticker jobs' bars have closed)."""
+
+    def __init__(self, terminal: Terminal, epochs: int):
+        self.terminal, self.epochs = terminal, epochs
+        self.stack = ExitStack()
+        self.callback = None
+
+    def __call__(self, epoch, train_loss, val_loss):
+        if self.callback is None:
+            self.callback = self.stack.enter_context(epoch_progress(self.terminal, "the pool", self.epochs))
+        self.callback(epoch, train_loss, val_loss)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stack.close()
+
+
 def summarize(notices: list[Notice], every: bool = False) -> list[str]:
     """The warning lines for `notices`: each message with `every`, else one line per kind shared by several tickers
     (kinds in order of first appearance): "<kind>: 12 tickers (AAA, BBB, CCC, DDD, EEE and 7 more); <advice>"."""
@@ -183,11 +252,6 @@ def summarize(notices: list[Notice], every: bool = False) -> list[str]:
     return lines
 
 
-def clean_number(value: float) -> float:
-    """`value` rounded to CLEAN_DIGITS significant digits (see the module docstring); non-finite values as they are."""
-    return float(f"{value:.{CLEAN_DIGITS}g}") if math.isfinite(value) else value
-
-
 def to_json(value) -> str:
     """`value` as an indented JSON document: floats clean, non-finite ones null, so the result always parses."""
     return json.dumps(_json_ready(value), indent=2, allow_nan=False)
@@ -200,21 +264,6 @@ def _json_ready(value):
         return {key: _json_ready(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
-    return value
-
-
-def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
-    """CSV text of `rows`: floats clean (CLEAN_DIGITS significant digits), None and non-finite numbers empty."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: _csv_value(value) for key, value in row.items()} for row in rows)
-    return out.getvalue()
-
-
-def _csv_value(value):
-    if isinstance(value, float):
-        return repr(clean_number(value)) if math.isfinite(value) else ""
     return value
 
 
@@ -254,16 +303,6 @@ def column_format(values: list) -> str | None:
     return f"{{:,.{decimals}f}}" if max(sizes) >= 100 else f"{{:.{decimals}f}}"
 
 
-def plain_number(value: float) -> str:
-    """A float as a person writes it: 0.00001 rather than 1e-05 (the shortest digits that give the same float)."""
-    from decimal import Decimal
-
-    if not math.isfinite(value):
-        return str(value)
-    text = format(Decimal(repr(value)), "f")
-    return text.removesuffix(".0") if text.endswith(".0") else text
-
-
 def _cell(value, float_format: str | None) -> str:
     if value is None:
         return "-"
@@ -281,7 +320,3 @@ def _can_encode(text: str) -> bool:
         return False
     return True
 
-
-def plural(count: int, word: str, plural_form: str | None = None) -> str:
-    """'1 epoch', '2 epochs' (the number is not included: f"{n} {plural(n, 'epoch')}")."""
-    return word if count == 1 else (plural_form or word + "s")

@@ -51,7 +51,7 @@ from forecaster.errors import ForecastError, UsageError
 from forecaster.model.windows import build_series
 from forecaster.pipeline import MARKET, OLD_MODEL, STALE_DATA, Prediction, forecast_tickers
 from forecaster.risk.track import resolved, score_ticker
-from forecaster.views.output import plural
+from forecaster.text import plural
 
 SPARK_SESSIONS = 60  # closes in a row's sparkline
 CHART_SESSIONS = 120  # closes in a ticker's detail chart

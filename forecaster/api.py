@@ -1,0 +1,209 @@
+"""The Python API: a forecaster home as an object whose methods do what the commands do.
+
+    import forecaster as fc
+
+    home = fc.Home("stocks")                      # a folder holding data/ and models/, as --home names it
+    home.fetch(sample=True)                       # forecast fetch --sample
+    home.train(epochs=20)                         # forecast train --epochs 20
+    forecasts = home.predict(days=5, level=0.99)  # forecast predict --days 5 --level 0.99, as a DataFrame
+
+Each method makes the same library call as its command (forecaster.commands), takes keyword arguments named as the
+command's options (--batch-size is batch_size=), reads HOME/forecast.toml as the command does, and returns a pandas
+DataFrame (predict's has the columns of `forecast predict --format csv`) or a small dataclass. Notes the command
+would print (stale data, old models, imported tickers left alone) are in the DataFrame's attrs["notes"].
+
+Errors are those the CLI turns into exit codes (forecaster.errors): a UsageError for a bad argument, a
+DataUnavailable when there is nothing to work on, and so on. A command over several tickers raises the failing
+ticker's own error when it was the only ticker, else TickersFailed, whose `failures` name each ticker and its error
+and whose `result` holds the DataFrame of the tickers that succeeded. Jobs run one at a time, in this process, unless
+jobs= or scheduler= (or forecast.toml's [parallel]) say otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster import commands
+from forecaster.commands import parse_date
+from forecaster.config import settings_of
+from forecaster.errors import ForecastError, TickersFailed, UsageError, batch_failure
+
+TRAINING_OPTIONS = tuple(setting.key for setting in settings_of("train"))
+
+
+@dataclass
+class ReportPage:
+    """What `Home.report` wrote."""
+
+    path: Path
+    tickers: list[str]  # the tickers shown
+    failures: list[tuple[str, str]]  # (ticker or "prediction log", why), as the page lists them
+    warnings: list[str]
+
+
+class Home:
+    """A forecaster home: `path` (None: $FORECAST_HOME, else the current directory) holds data/, models/ and
+    forecast.toml. Every method reads them afresh, so commands run in between are seen."""
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = commands.open_home(path)[0].home
+
+    def __repr__(self) -> str:
+        return f"Home({str(self.path)!r})"
+
+    def _open(self):
+        return commands.open_home(self.path)
+
+    # ------------------------------------------------------------------------------------------- prices
+    def fetch(self, tickers: list[str] | str | None = None, *, start: str | dt.date | None = None,
+              end: str | dt.date | None = None, csv: Path | str | None = None, sample: bool = False,
+              replace: bool = False, rate: float | None = None) -> pd.DataFrame:
+        """Download daily prices from Yahoo Finance (by default: the watchlist and every stored ticker), or import
+        one CSV file for one ticker (`csv`), or the bundled sample (`sample`): a row per ticker stored."""
+        store, config = self._open()
+        plan = commands.plan_fetch(store, config, _names(tickers), start=parse_date(start, "start"),
+                                   end=parse_date(end, "end"), csv=None if csv is None else Path(csv), sample=sample,
+                                   rate=rate)
+        return _store_all(store, plan, replace)
+
+    def import_files(self, paths: list[Path | str] | Path | str, *, start: str | dt.date | None = None,
+                     end: str | dt.date | None = None, replace: bool = False) -> pd.DataFrame:
+        """Import CSV files, or folders of .csv and .txt files, each for the ticker its name gives (`forecast
+        import`): a row per ticker stored."""
+        paths = [paths] if isinstance(paths, str | Path) else paths
+        plan = commands.plan_import([Path(p) for p in paths], start=parse_date(start, "start"),
+                                    end=parse_date(end, "end"))
+        return _store_all(self._open()[0], plan, replace)
+
+    def remove(self, tickers: list[str] | str) -> list[str]:
+        """Delete the tickers' data, fetch information and models (the prediction log keeps its rows), without
+        asking: the tickers removed."""
+        removal = commands.remove(self._open()[0], _names(tickers))
+        _raise_failures(removal.failures, len(removal.removed), list(removal.removed))
+        return list(removal.removed)
+
+    def list(self) -> pd.DataFrame:
+        """The stored tickers: source, rows, dates, when fetched, and their models (`forecast list`)."""
+        from forecaster.data.inventory import inventory
+
+        return _frame(inventory(self._open()[0]), commands.INVENTORY_COLUMNS)
+
+    # ------------------------------------------------------------------------------------------- models
+    def train(self, tickers: list[str] | str | None = None, *, until: str | dt.date | None = None,
+              jobs: int | None = None, scheduler: str | None = None, **options) -> pd.DataFrame:
+        """Train the models (by default of the watchlist and every stored ticker; named tickers are calibrated
+        against a stored pool). `options`: the training options, e.g. epochs=20, model="per-ticker" (see
+        `forecast train --help`). A row per ticker trained, as `forecast train` shows them."""
+        store, config = self._open()
+        given = _given(options, jobs=jobs, scheduler=scheduler)
+        training = commands.train(store, config, _names(tickers), until=parse_date(until, "until"), given=given,
+                                  serial=True)
+        outcome = training.outcome
+        result = _frame(outcome.rows, list(outcome.rows[0]) if outcome.rows else ["ticker"], outcome.notes)
+        _raise_failures(outcome.failures, len(outcome.rows), result)
+        return result
+
+    def predict(self, tickers: list[str] | str | None = None, *, days: int = 1, level: float | None = None,
+                max_model_age_days: int | None = None) -> pd.DataFrame:
+        """Forecast the next `days` trading sessions (by default of the watchlist and every ticker with a model)
+        and log them, as `forecast predict` does: the columns of its CSV, a row per ticker and session."""
+        store, config = self._open()
+        forecasts = commands.predict(store, config, _names(tickers), days=days,
+                                     given=_given({}, level=level, max_model_age_days=max_model_age_days))
+        notes = [note.message for p in forecasts.predictions for note in p.warnings]
+        notes += [p.live_record for p in forecasts.predictions if p.live_record]
+        result = _frame(forecasts.rows, commands.PREDICTION_COLUMNS, notes)
+        _raise_failures(forecasts.failures, len(forecasts.predictions), result)
+        return result
+
+    def evaluate(self, tickers: list[str] | str | None = None, *, test_start: str | dt.date,
+                 horizon: int | list[int] | None = None, unseen: list[str] | str | None = None,
+                 predictions: Path | str | None = None, level: float | None = None, jobs: int | None = None,
+                 scheduler: str | None = None, **options) -> pd.DataFrame:
+        """Walk-forward test from `test_start` against naive, linear, GARCH, GJR and HAR (`forecast evaluate`): a
+        row per ticker, horizon and method, as its table shows them; attrs["reports"] holds its JSON reports."""
+        from forecaster.risk.evaluate import summary_rows
+
+        start = parse_date(test_start, "test_start")
+        if start is None:
+            raise UsageError("test_start is required: the first day of the test period")
+        store, config = self._open()
+        run = commands.evaluate(store, config, _names(tickers), test_start=start,
+                                horizons=[horizon] if isinstance(horizon, int) else horizon, unseen=_names(unseen),
+                                predictions=predictions, given=_given(options, level=level, jobs=jobs,
+                                                                      scheduler=scheduler), serial=True)
+        rows = summary_rows(run.reports)
+        result = _frame(rows, list(rows[0]) if rows else ["ticker", "h", "method"], run.outcome.notes)
+        result.attrs["reports"] = run.reports
+        _raise_failures(run.outcome.failures, len({r["ticker"] for r in run.reports}), result)
+        return result
+
+    # ----------------------------------------------------------------------------------------- results
+    def score(self, tickers: list[str] | str | None = None, *, since: str | dt.date | None = None) -> pd.DataFrame:
+        """The live track record of the logged forecasts whose dates have come (`forecast score`): a row per ticker
+        and horizon, empty when nothing is logged yet."""
+        from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
+
+        scores = commands.score(self._open()[0], _names(tickers), since=parse_date(since, "since"))
+        result = _frame(scores.rows, COLUMNS + TAIL_COLUMNS)
+        _raise_failures(scores.failures, len(scores.names) - len(scores.failures), result)
+        return result
+
+    def report(self, tickers: list[str] | str | None = None, *, out: Path | str = "report.html", days: int = 5,
+               level: float | None = None, jobs: int | None = None,
+               max_model_age_days: int | None = None) -> ReportPage:
+        """Write the HTML page of the watchlist (`forecast report`); failures of some tickers are listed on the page
+        and in the result, not raised (unless every ticker failed)."""
+        store, config = self._open()
+        path, page = commands.report(store, config, _names(tickers), out=out, days=days,
+                                     given=_given({}, level=level, jobs=jobs, max_model_age_days=max_model_age_days),
+                                     serial=True)
+        written = ReportPage(path, [view.ticker for view in page.tickers], page.failure_lines, page.warnings)
+        if not page.tickers:
+            _raise_failures(page.failures, 0, written)
+        return written
+
+    def config(self) -> pd.DataFrame:
+        """The effective settings and where each comes from (`forecast config`)."""
+        return _frame(commands.settings(self._open()[1]), ["setting", "value", "source"])
+
+
+def _names(tickers: list[str] | str | None) -> list[str] | None:
+    """Ticker arguments: one symbol, a list of them, or None for the command's default set."""
+    return [tickers] if isinstance(tickers, str) else (list(tickers) if tickers else None)
+
+
+def _given(options: dict, **settings) -> dict:
+    """The settings a call gave (None: not given, forecast.toml or the default decides); TypeError for a keyword
+    that is no training option, as Python raises for any unknown keyword."""
+    unknown = sorted(set(options) - set(TRAINING_OPTIONS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r} (training options: {', '.join(TRAINING_OPTIONS)})")
+    return {key: value for key, value in {**options, **settings}.items() if value is not None}
+
+
+def _frame(rows: list[dict], columns: list[str], notes: list[str] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame([{column: row.get(column) for column in columns} for row in rows], columns=columns)
+    frame.attrs["notes"] = list(notes)
+    return frame
+
+
+def _store_all(store, plan, replace: bool) -> pd.DataFrame:
+    """Run fetch or import jobs: a row per ticker stored; notes from the plan and about the stored data."""
+    stored = commands.store_all(store, plan, replace)
+    frame = _frame(stored.rows, commands.STORED_COLUMNS, [*plan.notes, *(n.message for n in stored.notices)])
+    _raise_failures(stored.failures, len(stored.results), frame)
+    return frame
+
+
+def _raise_failures(failures: list[tuple[str, ForecastError]], done: int, result) -> None:
+    """Raise what a batch's failures amount to (errors.batch_failure), with what succeeded as TickersFailed.result."""
+    error = batch_failure(failures, done)
+    if isinstance(error, TickersFailed):
+        error.result = result
+    if error is not None:
+        raise error

@@ -1,0 +1,339 @@
+"""Each command of forecaster as one library call, with plain arguments and plain results.
+
+The CLI (forecaster.cli) parses its arguments, makes one of these calls and prints what comes back; the Python API
+(forecaster.api.Home) makes the same calls and returns DataFrames. So each rule of a command is written once, here or
+below: the default set of tickers (`tickers_with_data`, `tickers_with_models`), what a bare `fetch` fetches
+(`plan_fetch`), where jobs run (`job_runner`), what `evaluate` writes and returns, and what a batch with failures
+amounts to (errors.batch_failure).
+
+`given` is what the caller set of forecaster.config's settings (key -> value, e.g. {"epochs": 2}); forecast.toml or
+the setting's default decides the rest. Imports stay light: `predict` starts without pandas or scipy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forecaster.config import Config, load_config
+from forecaster.data.store import Store, normalize_ticker
+from forecaster.errors import ForecastError, UsageError, failure_of
+from forecaster.jobs import JobRunner, JobWatcher
+
+PREDICTION_COLUMNS = ["ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "level", "volatility",
+                      "model"]  # the columns of predict's CSV and JSON (its table: the first seven and volatility)
+STORED_COLUMNS = ["ticker", "rows", "first date", "last date", "rows added", "rows changed"]  # fetch's, import's
+INVENTORY_COLUMNS = ["ticker", "source", "data", "rows", "first_date", "last_date", "fetched_at", "model",
+                     "trained_at", "model_until"]
+
+
+def open_home(home: Path | str | None) -> tuple[Store, Config]:
+    """The store at `home` (None: $FORECAST_HOME, else the current directory) and its forecast.toml. A bad
+    $FORECAST_LOCK_TIMEOUT is a UsageError here, before any work, rather than one per ticker."""
+    from forecaster.data.store import lock_timeout
+
+    lock_timeout()
+    store = Store(home)
+    return store, load_config(store.home)
+
+
+def parse_date(value: str | dt.date | None, name: str) -> dt.date | None:
+    """A date argument (YYYY-MM-DD, or a date); UsageError naming the argument `name` when it is none."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+# ------------------------------------------------------------------------------------------ tickers, jobs
+def tickers_with_data(store: Store, config: Config, tickers: list[str] | None) -> list[str]:
+    """`tickers` (each once), or by default the watchlist and every stored ticker: what train and evaluate do."""
+    from forecaster.pipeline import require_tickers
+
+    return require_tickers(tickers or [], config.watchlist_and(store.tickers()),
+                           f"price data in {store.home} yet: run 'forecast fetch TICKER' first")
+
+
+def tickers_with_models(store: Store, config: Config, tickers: list[str] | None) -> list[str]:
+    """`tickers` (each once), or by default the watchlist and every ticker a model serves: what predict and report
+    do."""
+    from forecaster.pipeline import model_tickers, require_tickers
+
+    return require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
+                           f"models in {store.home} yet: run 'forecast train' first")
+
+
+def job_runner(store: Store, config: Config, given: dict, *, epochs: int | None = None, serial: bool = False,
+               watcher: JobWatcher | None = None) -> JobRunner:
+    """The runner of a command's per-ticker jobs: --jobs (else forecast.toml's, else the number of cores, or one
+    job at a time when `serial`) and --scheduler (else $FORECAST_SCHEDULER or forecast.toml's); both checked now."""
+    from forecaster.parallel import default_jobs
+
+    jobs = config.value("parallel.jobs", given.get("jobs")) or (1 if serial else default_jobs())
+    scheduler = config.value("parallel.scheduler", given.get("scheduler"))
+    return JobRunner(store, jobs, scheduler, epochs, watcher or JobWatcher())
+
+
+def training_config(config: Config, given: dict):
+    """The training options (model.serving.TrainingConfig) from `given`, forecast.toml and the defaults, checked."""
+    from forecaster.model.serving import TrainingConfig
+
+    training = TrainingConfig.from_settings(config, given)
+    training.check()
+    return training
+
+
+# ------------------------------------------------------------------------------------------- fetch, import
+@dataclass
+class FetchPlan:
+    jobs: list  # data.fetching.FetchJob, to run with data.fetching.fetch_all
+    notes: list[str] = field(default_factory=list)  # status lines for the user before the jobs run
+
+
+def plan_fetch(store: Store, config: Config, tickers: list[str] | None = None, *, start: dt.date | None = None,
+               end: dt.date | None = None, csv: Path | None = None, sample: bool = False,
+               rate: float | None = None) -> FetchPlan:
+    """What `fetch` does: the bundled sample, one CSV file for the one ticker given, or Yahoo Finance updates of
+    `tickers` (by default: the watchlist, every stored ticker and the market index, but those imported from files
+    or the sample, which are named in a note) paced at `rate` (else forecast.toml's)."""
+    from forecaster.data import fetching, sources
+
+    tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
+    sources.check_dates(start, end)
+    if sample and (tickers or csv):
+        raise UsageError("--sample takes no tickers and no --csv")
+    if csv is not None and len(tickers) != 1:
+        raise UsageError("--csv imports one ticker: give exactly one TICKER")
+    rate = config.value("fetch.rate", rate)
+    if sample:
+        return FetchPlan(fetching.sample_jobs())
+    if csv is not None:
+        return FetchPlan([fetching.csv_job(tickers[0], csv, start, end)])  # validated before any lock is taken
+    plan = FetchPlan([])
+    if not tickers:
+        market = config.value("train.market")
+        tickers, imported = fetching.bare_fetch_tickers(store, config.watchlist_and,
+                                                        None if market == "none" else market)
+        if imported:
+            plan.notes.append(f"not fetched from Yahoo, imported from files or the sample: {', '.join(imported)} "
+                              "(update them with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
+        if not tickers and not imported:
+            raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
+                             "tickers = [\"MSFT\", ...])")
+    if (note := fetching.duration_note(len(tickers), rate)) is not None:
+        plan.notes.append(note)
+    plan.jobs = fetching.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
+    return plan
+
+
+def plan_import(paths: list[Path], *, start: dt.date | None = None, end: dt.date | None = None) -> FetchPlan:
+    """What `import` does: one job per file of `paths` (folders: their .csv and .txt files)."""
+    from forecaster.data import fetching, sources
+
+    sources.check_dates(start, end)
+    return FetchPlan(fetching.import_jobs(paths, start, end))
+
+
+@dataclass
+class Stored:
+    results: list = field(default_factory=list)  # data.sources.FetchResult of each ticker stored
+    failures: list[tuple[str, ForecastError]] = field(default_factory=list)
+    notices: list = field(default_factory=list)  # text.Notice about the data stored (a damaged file set aside, ...)
+
+    @property
+    def rows(self) -> list[dict]:
+        return [stored_row(result) for result in self.results]
+
+
+def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -> Stored:
+    """Run the jobs of a fetch or an import one after another; `each(job, result, error)` is called as each ends
+    (result or error None). One ticker's failure never stops the others."""
+    from forecaster.data.fetching import fetch_all
+
+    stored = Stored()
+    for job, result, error in fetch_all(store, plan.jobs, replace):
+        if error is None:
+            stored.results.append(result)
+            stored.notices.extend(result.notes)
+        else:
+            stored.failures.append((job.ticker, error))
+        if each is not None:
+            each(job, result, error)
+    return stored
+
+
+def stored_row(result) -> dict:
+    """A row of fetch's and import's table for one ticker stored (a data.sources.FetchResult)."""
+    values = (result.ticker, result.rows, result.first_date, result.last_date, result.added, result.changed)
+    return dict(zip(STORED_COLUMNS, values, strict=True))
+
+
+# ------------------------------------------------------------------------------------------------- remove
+@dataclass
+class Removal:
+    removed: dict[str, list[Path]] = field(default_factory=dict)  # ticker -> the paths removed or changed
+    failures: list[tuple[str, ForecastError]] = field(default_factory=list)
+    cancelled: bool = False  # `confirm` said no: nothing was removed
+
+
+def remove(store: Store, tickers: list[str], confirm=None) -> Removal:
+    """Delete the tickers' data, fetch information and models (the prediction log keeps its rows). `confirm(stored)`
+    is asked first, when given: False cancels."""
+    from forecaster.data.inventory import remove_ticker, stored_among
+
+    names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
+    stored, failures = stored_among(store, names)
+    if stored and confirm is not None and not confirm(stored):
+        return Removal(cancelled=True)
+    removal = Removal(failures=failures)
+    for ticker in stored:
+        try:
+            removal.removed[ticker] = remove_ticker(store, ticker)
+        except Exception as error:
+            removal.failures.append((ticker, failure_of(error, ticker)))
+    removal.failures.sort(key=lambda failure: names.index(failure[0]))
+    return removal
+
+
+# -------------------------------------------------------------------------------------------------- train
+@dataclass
+class Training:
+    outcome: object  # pipeline.Outcome: rows are train's table
+    reported: list[ForecastError]  # the failures the job runner's watcher saw as they happened
+
+
+def train(store: Store, config: Config, tickers: list[str] | None = None, *, until: dt.date | None = None,
+          given: dict, serial: bool = False, watcher: JobWatcher | None = None) -> Training:
+    """Train the models of `tickers` (by default the watchlist and every stored ticker; named tickers are calibrated
+    against a stored pool)."""
+    from forecaster.pipeline import train_models
+
+    training = training_config(config, given)
+    run_jobs = job_runner(store, config, given, epochs=training.epochs, serial=serial, watcher=watcher)
+    names = tickers_with_data(store, config, tickers)
+    outcome = train_models(store, names, training, until=until, calibrate_named=bool(tickers), run_jobs=run_jobs)
+    return Training(outcome, run_jobs.failed)
+
+
+# ------------------------------------------------------------------------------------------------ predict
+@dataclass
+class Forecasts:
+    names: list[str]  # the tickers asked for
+    level: float
+    predictions: list  # pipeline.Prediction, one per ticker forecast
+    failures: list[tuple[str, ForecastError]]
+
+    @property
+    def rows(self) -> list[dict]:
+        return [row for prediction in self.predictions for row in prediction.rows]
+
+
+def predict(store: Store, config: Config, tickers: list[str] | None = None, *, days: int = 1, given: dict) -> Forecasts:
+    """Forecast the next `days` sessions of `tickers` (by default the watchlist and every ticker with a model) and
+    log them."""
+    from forecaster.pipeline import check_days, predict_tickers
+
+    check_days(days)
+    max_age = config.value("predict.max_model_age_days", given.get("max_model_age_days"))
+    level = config.value("predict.level", given.get("level"))
+    names = tickers_with_models(store, config, tickers)
+    predictions, failures = predict_tickers(store, names, days, level, max_model_age_days=max_age)
+    return Forecasts(names, level, predictions, failures)
+
+
+# ----------------------------------------------------------------------------------------------- evaluate
+@dataclass
+class EvaluationRun:
+    start: dt.date
+    horizons: list[int]
+    level: float
+    several: bool  # several tickers or horizons: a list of reports, not one
+    outcome: object  # pipeline.Outcome: rows are risk.evaluate.Evaluation
+    reports: list[dict]  # Evaluation.report() of each
+    reported: list[ForecastError]  # the failures the job runner's watcher saw as they happened
+
+
+def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, test_start: dt.date,
+             horizons: list[int] | None = None, unseen: list[str] | None = None, predictions: Path | str | None = None,
+             given: dict, serial: bool = False, watcher: JobWatcher | None = None) -> EvaluationRun:
+    """Walk-forward evaluations of `tickers` (by default the watchlist and every stored ticker, and the `unseen`
+    ones, which the pool does not train on) from `test_start` at each of `horizons` (default [1]); the daily forecasts
+    are written to `predictions` ({ticker} in its name for several tickers or horizons), checked before any work."""
+    from forecaster.data.store import atomic_write_text
+    from forecaster.pipeline import evaluate_models
+    from forecaster.risk.evaluate import check_horizon, prediction_paths, prediction_tables
+
+    horizons = list(dict.fromkeys(horizons or [1]))
+    for horizon in horizons:
+        check_horizon(horizon)
+    level = config.value("predict.level", given.get("level"))
+    training = training_config(config, given)
+    watcher = watcher or JobWatcher()
+    run_jobs = job_runner(store, config, given, epochs=training.epochs, serial=serial, watcher=watcher)
+    kept_out = tuple(dict.fromkeys(normalize_ticker(t) for t in unseen or []))
+    names = list(dict.fromkeys([*tickers_with_data(store, config, tickers), *kept_out]))
+    several = len(names) > 1 or len(horizons) > 1
+    outputs = {ticker: store.check_output(path) for ticker, path in
+               prediction_paths(None if predictions is None else str(predictions), names, several).items()}
+    with watcher.pool_training(training.epochs) as callback:
+        outcome = evaluate_models(store, names, training, test_start, horizons, level, unseen=kept_out,
+                                  run_jobs=run_jobs, callback=callback)
+    for ticker, text in prediction_tables(outcome.rows).items():
+        if ticker in outputs:
+            atomic_write_text(outputs[ticker], text)
+    return EvaluationRun(test_start, horizons, level, several, outcome,
+                         [evaluation.report() for evaluation in outcome.rows], run_jobs.failed)
+
+
+# -------------------------------------------------------------------------------------------------- score
+@dataclass
+class Scores:
+    names: list[str]  # the tickers scored: those asked for, else every ticker in the log
+    rows: list[dict]  # risk.track.COLUMNS and TAIL_COLUMNS
+    failures: list[tuple[str, ForecastError]]
+
+
+def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | None = None) -> Scores:
+    """Score the logged forecasts of `tickers` (by default every ticker in the log) whose dates have come; nothing
+    logged and no tickers asked for is an empty Scores, not a failure."""
+    from forecaster.data.predictions import read_predictions
+    from forecaster.pipeline import require_tickers
+    from forecaster.risk.track import score_tickers
+
+    log = read_predictions(store)
+    logged = sorted({row["ticker"] for row in log})
+    if not tickers and not logged:
+        return Scores([], [], [])
+    names = require_tickers(tickers, logged, "") if tickers else logged
+    rows, failures = score_tickers(store, names, log, since)
+    return Scores(names, rows, failures)
+
+
+# ------------------------------------------------------------------------------------------ report, config
+def report(store: Store, config: Config, tickers: list[str] | None = None, *, out: Path | str = "report.html",
+           days: int = 5, given: dict, serial: bool = False):
+    """Write the HTML page of `tickers` (by default the watchlist and every ticker with a model) to `out`: (the path
+    written, the views.report.Report shown). Worker processes for a large page as `job_runner` says."""
+    from forecaster.views.report import write_report
+
+    names = tickers_with_models(store, config, tickers)
+    return write_report(store, names, Path(out), days=days, level=config.value("predict.level", given.get("level")),
+                        jobs=config.value("parallel.jobs", given.get("jobs")) or (1 if serial else None),
+                        max_model_age_days=config.value("predict.max_model_age_days",
+                                                        given.get("max_model_age_days")))
+
+
+def settings(config: Config) -> list[dict]:
+    """The effective settings, a row each (setting, value, source), the watchlist first."""
+    from forecaster.config import SETTINGS
+
+    source = str(config.path) if config.exists else "default"
+    rows = [{"setting": "tickers", "value": " ".join(config.tickers) or None, "source": source}]
+    for setting in SETTINGS:
+        value, where = config.resolve(setting.name)
+        rows.append({"setting": setting.name, "value": setting.shown_default if value is None else value,
+                     "source": where})
+    return rows
