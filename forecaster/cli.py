@@ -223,19 +223,20 @@ def fetch(
     elif csv is not None:
         jobs = [fetching.csv_job(tickers[0], csv, start_date, end_date)]  # validated before any lock is taken
     else:
+        damaged = []  # jobs of tickers whose data/TICKER.json is damaged: each fails, naming it
         if not tickers:
             market = config.value("train.market")
-            tickers, imported = fetching.bare_fetch_tickers(store, config.watchlist_and,
-                                                            None if market == "none" else market)
+            tickers, imported, damaged = fetching.bare_fetch_tickers(store, config.watchlist_and,
+                                                                     None if market == "none" else market)
             if imported:
                 terminal.info(f"not fetched from Yahoo, imported from files or the sample: {', '.join(imported)} "
                               "(update them with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
-            if not tickers and not imported:
+            if not tickers and not imported and not damaged:
                 raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
                                  "tickers = [\"MSFT\", ...])")
         if (note := fetching.duration_note(len(tickers), rate)) is not None:
             terminal.info(note)
-        jobs = fetching.yahoo_jobs(store, tickers, start_date, end_date, rate) if tickers else []
+        jobs = [*(fetching.yahoo_jobs(store, tickers, start_date, end_date, rate) if tickers else []), *damaged]
     _store_all(terminal, store, jobs, replace, "Fetching", "Fetched")
 
 
@@ -339,7 +340,9 @@ def list_(
     from forecaster.data.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
-    rows = inventory(store)
+    rows, damaged = inventory(store)
+    for error in damaged:
+        terminal.warn(error.message)
     if not rows and format is Format.table:
         terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
         return

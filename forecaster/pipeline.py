@@ -451,6 +451,11 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
         warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
                                kind=f"{advice.data} more than {STALE_AFTER_DAYS} days old", advice=advice.many,
                                flag=STALE_DATA))
+        if advice.damaged is not None:  # where the data came from is unknown: the advice above is Yahoo's
+            warnings.append(Notice(ticker, f"{ticker}: {advice.damaged.message}",
+                                   kind="damaged data/TICKER.json files (where the data came from is unknown)",
+                                   advice="re-import their files with 'forecast fetch TICKER --csv FILE', or run "
+                                          "'forecast fetch TICKER' for Yahoo's, to rewrite them", flag=STALE_DATA))
     trained_until = model.calibration(ticker)["training"]["last_date"]
     if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))

@@ -1,6 +1,7 @@
 """Where bars come from (forecaster.data.fetching): bulk import from file names, `remove`, each ticker's recorded source
 and what a bare `fetch` does with it, imports that store nothing, long paced runs, failures as they happen."""
 
+import html
 import json
 
 import pytest
@@ -128,6 +129,93 @@ def test_stale_data_says_how_to_update_it_by_its_source(cli, home_with_abc, sour
     assert result.code == 0
     assert result.err.startswith("Warning: ABC: data ends 2020-10-07, ")
     assert result.err.endswith(f" days ago; {advice}\n")
+
+
+# A data/TICKER.json that is not what forecast writes: each is named where it is read, never a bug
+DAMAGED_SOURCES = [
+    ('{"source": 5}', "its source is 5, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""),
+    ("true", "it holds a boolean, not an object"),
+    ("garbage", "not JSON (Expecting value, line 1)"),
+    ('{"source": "ftp"}', "its source is \"ftp\", not \"yahoo\", \"sample\" or \"csv:FILE NAME\""),
+    ('{"source": "yahoo", "fetched_at": "yesterday"}', "its fetched_at is \"yesterday\", not a date and time"),
+]
+
+
+def damaged_source(path, problem: str) -> str:
+    return (f"{path} is damaged: {problem}; re-import the file it came from with 'forecast fetch {path.stem} --csv "
+            f"FILE', or run 'forecast fetch {path.stem}' if it came from Yahoo, to rewrite it")
+
+
+@pytest.fixture(scope="module")
+def two_pooled_template(tmp_path_factory):
+    from conftest import watchlist_home
+
+    return watchlist_home(tmp_path_factory.mktemp("pooled"), {"AB": random_walk_bars(200, seed=1),
+                                                               "KO": random_walk_bars(200, seed=2)})
+
+
+@pytest.mark.parametrize("content, problem", DAMAGED_SOURCES)
+def test_a_damaged_source_file_is_named_and_predict_report_and_list_go_on(cli, isolated_home, two_pooled_template,
+                                                                         content, problem):
+    import shutil
+
+    shutil.copytree(two_pooled_template, isolated_home, dirs_exist_ok=True)
+    (isolated_home / "data" / "AB.json").write_text(json.dumps({"fetched_at": "2021-03-01T00:00:00+00:00",
+                                                                "source": "csv:ab.us.txt"}))
+    info = isolated_home / "data" / "KO.json"
+    info.write_text(content)
+    result = cli("predict", "--verbose")  # the data is stale: where it came from says how to update it
+    assert result.code == 0
+    assert [row.split()[1] for row in result.out.splitlines() if row.startswith("│ ")] == ["AB", "KO"]
+    warnings = result.err.splitlines()
+    assert warnings[0].startswith("Warning: AB: data ends 2020-10-07, ")
+    assert warnings[0].endswith(" days ago; re-import it with 'forecast fetch AB --csv ab.us.txt' (or 'forecast "
+                                "import FILE...')")
+    assert warnings[1].endswith(" days ago; run 'forecast fetch KO' to update")  # Yahoo's, the default
+    assert warnings[2:] == [f"Warning: KO: {damaged_source(info, problem)}"]
+
+    result = cli("report", "--out", isolated_home.parent / "report.html")
+    assert result.code == 0
+    assert result.err.startswith(f"wrote {isolated_home.parent / 'report.html'}: 2 tickers, 0 failures, ")
+    assert damaged_source(info, problem) in html.unescape((isolated_home.parent / "report.html").read_text())
+
+    result = cli("list", "-f", "json")
+    assert (result.code, result.err) == (0, f"Warning: {damaged_source(info, problem)}\n")
+    assert {row["ticker"]: (row["source"], row["fetched_at"]) for row in json.loads(result.out)} == {
+        "AB": ("csv:ab.us.txt", "2021-03-01T00:00:00+00:00"), "KO": ("unreadable", None)}
+
+
+def test_a_bare_fetch_names_a_damaged_source_file_and_a_re_import_repairs_it(cli, yahoo, isolated_home, tmp_path):
+    assert cli("fetch", "MSFT", "-q").code == 0
+    import_bars(cli, tmp_path, "KO", random_walk_bars(60, seed=2))
+    info = isolated_home / "data" / "KO.json"
+    info.write_text('{"source": 5}')
+    before = (isolated_home / "data" / "KO.csv").read_bytes()
+    yahoo.calls.clear()
+    result = cli("fetch")
+    assert result.code == 4
+    assert {url.rsplit("/", 1)[1] for url, params in yahoo.calls if "period1" in params} == {"MSFT"}  # not KO
+    assert result.err.splitlines() == ["MSFT: 3270 rows to 2013-03-01 (0 added)",
+                                       f"Error: {damaged_source(info, DAMAGED_SOURCES[0][1])}",
+                                       "Error: 1 of 2 tickers failed: KO"]
+    assert (isolated_home / "data" / "KO.csv").read_bytes() == before
+
+    result = cli("fetch", "KO", "--csv", tmp_path / "KO.csv")  # the same file again: nothing added, source repaired
+    assert result.code == 0
+    assert "│ KO     │   60 │" in result.out
+    assert Store().fetch_info("KO")["source"] == "csv:KO.csv"
+    result = cli("fetch")
+    assert result.code == 0
+    assert result.err.splitlines()[0].startswith("not fetched from Yahoo, imported from files or the sample: KO ")
+
+
+def test_a_re_import_writes_a_missing_source_file(cli, isolated_home, tmp_path):
+    import_bars(cli, tmp_path, "KO", random_walk_bars(60, seed=2))
+    (isolated_home / "data" / "KO.json").unlink()  # as a kill between the data file and its source file left it
+    result = cli("import", tmp_path / "KO.csv")
+    assert result.code == 0
+    assert "│ KO     │   60 │ 2020-01-02 │ 2020-03-25 │          0 │            0 │" in result.out
+    assert Store().fetch_info("KO")["source"] == "csv:KO.csv"
 
 
 # ------------------------------------------------------------------------------------- pacing and failures

@@ -38,10 +38,10 @@ def test_bars_round_trip_through_the_store():
     store = Store()
     bars = random_walk_bars(30)
     store.write_bars("abc", bars)
-    store.record_fetch("abc", "test")
+    store.record_fetch("abc", "csv:abc.csv")
     assert store.read_bars("ABC").equals(bars)
     assert store.tickers() == ["ABC"]
-    assert store.fetch_info("ABC")["source"] == "test"
+    assert store.fetch_info("ABC")["source"] == "csv:abc.csv"
 
 
 def test_missing_and_corrupt_bars_say_what_to_do():

@@ -1,10 +1,10 @@
 """What the store holds, for `forecast list`, and taking tickers out of it, for `forecast remove`.
 
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
-("yahoo", "csv:FILE NAME", "sample"; null when unknown), `data` is "ok" or "unreadable", and `model` is null when the
-ticker has no model, the kind of model serving it otherwise ("pooled" or "per-ticker", forecaster.model.serving), or
-"unreadable" for a damaged one; `trained_at` when that model was trained and `model_until` the last date of the
-ticker's data it was trained or calibrated on.
+("yahoo", "csv:FILE NAME", "sample"; null when unknown, "unreadable" when that file is damaged), `data` is "ok" or
+"unreadable", and `model` is null when the ticker has no model, the kind of model serving it otherwise ("pooled" or
+"per-ticker", forecaster.model.serving), or "unreadable" for a damaged one; `trained_at` when that model was
+trained and `model_until` the last date of the ticker's data it was trained or calibrated on.
 """
 
 from __future__ import annotations
@@ -12,20 +12,24 @@ from __future__ import annotations
 import json
 
 from forecaster.data.store import Store, read_stored_text
-from forecaster.errors import DataUnavailable, ForecastError
+from forecaster.errors import CorruptFile, DataUnavailable, ForecastError
 from forecaster.model.guards import check_meta
 
 
-def inventory(store: Store) -> list[dict]:
-    """One row per stored ticker (see the module docstring); each model file is read once, however many tickers it
-    serves."""
+def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
+    """(one row per stored ticker (see the module docstring), the damaged data/TICKER.json files, for the caller to
+    name); each model file is read once, however many tickers it serves."""
     from forecaster.model.serving import POOL, model_kinds
 
     kinds = model_kinds(store)
     metas: dict[str, dict | None] = {}
-    rows = []
+    rows, damaged = [], []
     for ticker in store.tickers():
-        info = store.fetch_info(ticker)
+        try:
+            info = store.fetch_info(ticker)
+        except CorruptFile as error:
+            info = {"source": "unreadable"}
+            damaged.append(error)
         row = {"ticker": ticker, "source": info.get("source"), "data": "ok", "rows": None, "first_date": None,
                "last_date": None, "fetched_at": info.get("fetched_at"), "model": kinds.get(ticker),
                "trained_at": None, "model_until": None}
@@ -44,7 +48,7 @@ def inventory(store: Store) -> list[dict]:
             except (KeyError, TypeError):
                 row["model"] = "unreadable"
         rows.append(row)
-    return rows
+    return rows, damaged
 
 
 def _meta(store: Store, folder: str) -> dict | None:

@@ -213,12 +213,32 @@ class Store:
         atomic_write_text(self.fetch_info_path(ticker), json.dumps(info, indent=2) + "\n")
 
     def fetch_info(self, ticker: str) -> dict:
-        """{'fetched_at', 'source'} of the last write, or {} when unknown or unreadable."""
+        """{'fetched_at', 'source'} of the last write (see `check_fetch_info`), or {} when there is none (a home from
+        before sources were recorded, a file put in data/ by hand); CorruptFile naming the file when it cannot be
+        read or holds anything else, for the caller to decide whether the ticker fails or falls back."""
+        symbol = normalize_ticker(ticker)
+        path = self.fetch_info_path(symbol)
+        repair = (f"re-import the file it came from with 'forecast fetch {symbol} --csv FILE', or run 'forecast fetch "
+                  f"{symbol}' if it came from Yahoo, to rewrite it")
         try:
-            info = json.loads(read_regular(self.fetch_info_path(ticker)).decode("utf-8"))
-        except (OSError, NotAFile, ValueError):
+            text = read_stored_text(path, repair)
+        except FileNotFoundError:
             return {}
-        return info if isinstance(info, dict) else {}
+        try:
+            info = json.loads(text)
+        except ValueError as error:
+            raise CorruptFile(f"{path} is damaged: not JSON ({error.msg}, line {error.lineno}); {repair}") from None
+        problem = check_fetch_info(info)
+        if problem is not None:
+            raise CorruptFile(f"{path} is damaged: {problem}; {repair}")
+        return info
+
+    def has_fetch_info(self, ticker: str) -> bool:
+        """True when data/TICKER.json exists and is sound: a write of the ticker's data rewrites it otherwise."""
+        try:
+            return bool(self.fetch_info(ticker))
+        except CorruptFile:
+            return False
 
     def remove(self, ticker: str, first=None) -> list[Path]:
         """Delete the ticker's data, fetch information, a damaged data file kept aside and its model, under the
@@ -251,6 +271,31 @@ class Store:
                 removed.append(path)
             bars_cache.forget(self.bars_cache_dir, ticker)
         return removed
+
+
+FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TICKER.json may name
+
+
+def check_fetch_info(info) -> str | None:
+    """What is wrong with the content of a data/TICKER.json, or None: a JSON object whose `source`, if there, is
+    "yahoo", "sample" or "csv:FILE NAME", and whose `fetched_at`, if there, is an ISO date and time (other keys are
+    ignored)."""
+    if not isinstance(info, dict):
+        return f"it holds {_json_kind(info)}, not an object"
+    source = info.get("source", "yahoo")
+    if not (isinstance(source, str) and (source in FETCH_SOURCES or (source.startswith("csv:") and source[4:]))):
+        return f"its source is {json.dumps(source)[:40]}, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""
+    fetched_at = info.get("fetched_at", "2000-01-01T00:00:00")
+    try:
+        datetime.fromisoformat(fetched_at)
+    except (TypeError, ValueError):
+        return f"its fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+    return None
+
+
+def _json_kind(value) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), "null")
 
 
 def lock_timeout() -> float:
