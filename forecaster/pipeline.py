@@ -26,7 +26,7 @@ import numpy as np
 from forecaster.data.bars import Bars
 from forecaster.data.calendar import exchange_for, next_sessions
 from forecaster.data.predictions import record_predictions
-from forecaster.data.store import Store, normalize_ticker
+from forecaster.data.store import Store, normalize_ticker, stored_exists
 from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
@@ -118,6 +118,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     are failures. Its members' own models are removed once the pool is saved."""
     from forecaster.model.training import pool_features, train_model
 
+    stored_exists(store.models_dir / POOL / "meta.json")  # a pool folder that cannot be searched fails before training
     outcome = Outcome()
     bars = _read_training_bars(store, names, until, outcome)
     market, note = market_bars(store, config.market_ticker, until=until)

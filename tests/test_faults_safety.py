@@ -15,8 +15,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import random_walk_bars, snapshot
-from fault_helpers import FAST_TRAIN, forecast_command
+from conftest import random_walk_bars, snapshot, watchlist_home
+from fault_helpers import FAST_TRAIN, forecast_command, run_as_a_user
 from forecaster.data.bars import COLUMNS, format_csv
 
 HEADER = ",".join(COLUMNS)
@@ -271,6 +271,32 @@ def test_an_unreadable_meta_json_says_so(cli, trained_home, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------- permissions
+def test_a_model_folder_that_cannot_be_searched_is_named_not_a_bug(isolated_home):
+    """models/ or models/_pool/ without read and search permission (chmod 600): each command names the folder (exit 3),
+    `list` shows the models as unreadable, and nothing is changed. Real processes, which meet the permissions."""
+    home = watchlist_home(isolated_home, {"AB": random_walk_bars(200, seed=1), "KO": random_walk_bars(200, seed=2)})
+    before = snapshot(home)
+    for folder in (home / "models", home / "models" / "_pool"):
+        denied = (f"the folder {folder} cannot be read (permission denied); the user running forecast needs read and "
+                  "search permission on it")
+        folder.chmod(0o600)
+        try:
+            listed = run_as_a_user(home, "list", "-f", "csv")
+            results = {command: run_as_a_user(home, *command.split()) for command in (
+                "predict", "train KO " + " ".join(FAST_TRAIN), "train " + " ".join(FAST_TRAIN), "remove KO --yes")}
+        finally:
+            folder.chmod(0o755)
+        assert (listed.returncode, listed.stderr) == (0, "")
+        assert [line.split(",")[7] for line in listed.stdout.splitlines()] == ["model", "unreadable", "unreadable"]
+        assert {command: (result.returncode, result.stdout, result.stderr) for command, result in results.items()} == {
+            "predict": (3, "", f"Error: {denied} (2 tickers: AB, KO)\nError: 2 of 2 tickers failed: AB, KO\n"),
+            "train KO " + " ".join(FAST_TRAIN): (3, "", f"Error: {denied}\n"),
+            "train " + " ".join(FAST_TRAIN): (3, "", f"Error: the pool: {denied}\nError: 2 of 2 tickers failed: AB, "
+                                                     "KO\n"),
+            "remove KO --yes": (3, "", f"Error: KO: {denied}\n")}, folder
+    assert snapshot(home) == before
+
+
 def test_files_are_written_with_the_umask_and_keep_their_mode(cli, isolated_home, tmp_path):
     (tmp_path / "abc.csv").write_text(format_csv(random_walk_bars(150)))
     old = os.umask(0o022)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from forecaster.data.store import Store, read_stored_text
+from forecaster.data.store import Store, read_stored_text, stored_exists
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError
 from forecaster.model.guards import check_meta
 
@@ -67,8 +67,17 @@ def stored_among(store: Store, names: list[str]) -> tuple[list[str], list[tuple[
     from forecaster.model.serving import model_kinds
 
     served = model_kinds(store)
-    stored = [t for t in names if store.has_bars(t) or store.model_dir(t).exists() or t in served]
+    stored = [t for t in names if store.has_bars(t) or _model_folder_there(store, t) or t in served]
     return stored, [(t, DataUnavailable(f"nothing stored for {t} in {store.home}")) for t in names if t not in stored]
+
+
+def _model_folder_there(store: Store, ticker: str) -> bool:
+    """Whether `ticker` has a folder under models/, or may have one (models/ cannot be searched: removing it then
+    says why it cannot)."""
+    try:
+        return stored_exists(store.model_dir(ticker))
+    except CorruptFile:
+        return True
 
 
 def remove_ticker(store: Store, ticker: str) -> list:

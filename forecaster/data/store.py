@@ -254,7 +254,7 @@ class Store:
                 removed.extend(first())
             model = self.model_dir(ticker)
             data = self.bars_path(ticker)
-            paths = [model / "meta.json", *sorted(model.glob("*")), model, data, data.with_name(data.name + ".damaged"),
+            paths = [model / "meta.json", *stored_entries(model), model, data, data.with_name(data.name + ".damaged"),
                      self.fetch_info_path(ticker)]
             for path in dict.fromkeys(paths):
                 if not os.path.lexists(path):
@@ -322,10 +322,60 @@ def read_stored_bytes(path: Path, advice: str) -> bytes:
     except NotAFile as error:
         reason = f"is {error.kind}, not a file"
     except PermissionError:
+        if (folder := _unsearchable_folder(path)) is not None:
+            raise CorruptFile(_folder_denied(folder)) from None
         reason = "cannot be read (permission denied)"
     except OSError as error:
         reason = f"cannot be read ({error.strerror or error})"
     raise CorruptFile(f"{path} {reason}; {advice}")
+
+
+def stored_exists(path: Path) -> bool:
+    """Whether anything is at `path` in the store, readable or not (as os.path.lexists: a directory, a FIFO or a
+    dangling symlink in a file's place counts, and reading it says what is wrong). CorruptFile naming the folder
+    when a folder on the way cannot be searched (no permission): the path is not absent, and Path.exists would
+    raise PermissionError."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except PermissionError:
+        raise CorruptFile(_folder_denied(_unsearchable_folder(path) or Path(path).parent)) from None
+    except OSError as error:
+        raise CorruptFile(f"{path} cannot be read ({error.strerror or error})") from None
+    return True
+
+
+def stored_entries(folder: Path) -> list[Path]:
+    """The entries of a folder of the store, sorted ([] when it does not exist); CorruptFile naming it when it
+    cannot be listed (no permission)."""
+    try:
+        return sorted(Path(folder).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except PermissionError:
+        raise CorruptFile(_folder_denied(_unsearchable_folder(folder) or Path(folder))) from None
+    except OSError as error:
+        raise CorruptFile(f"{folder} cannot be read ({error.strerror or error})") from None
+
+
+def _folder_denied(folder: Path) -> str:
+    return (f"the folder {folder} cannot be read (permission denied); the user running forecast needs read and "
+            "search permission on it")
+
+
+def _unsearchable_folder(path: Path) -> Path | None:
+    """The folder on the way to `path` that denies looking into it (the first from the root), or None when each
+    folder on the way lets us through (then `path` itself is what cannot be read)."""
+    path = Path(os.path.abspath(path))
+    for step in [*reversed(path.parents), path][1:]:
+        try:
+            os.lstat(step)
+        except PermissionError:
+            return step.parent
+        except OSError:
+            return None
+    return None
 
 
 def read_stored_text(path: Path, advice: str) -> str:

@@ -42,6 +42,8 @@ from forecaster.data.store import (
     normalize_ticker,
     read_stored_bytes,
     read_stored_text,
+    stored_entries,
+    stored_exists,
 )
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
@@ -257,7 +259,7 @@ class Model:
         weights = buffer.getvalue()
         digest = hashlib.sha256(weights).hexdigest()
         weights_name = f"weights-{digest[:16]}.npz"
-        if not (directory / weights_name).is_file():
+        if not (stored_exists(directory / weights_name) and (directory / weights_name).is_file()):
             atomic_write_bytes(directory / weights_name, weights)
         self.meta = dict(self.meta, weights_file=weights_name, weights_sha256=digest)
         atomic_write_text(directory / "meta.json", json.dumps(self.meta, indent=1) + "\n")
@@ -274,7 +276,7 @@ class Model:
         shown = "the pool" if name == POOL else name
         rebuild = "run 'forecast train' to retrain it" if name == POOL else f"run 'forecast train {name}' to retrain it"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
-            if not (meta_path.exists() or meta_path.is_symlink()):  # a directory or a FIFO there is a damaged model
+            if not stored_exists(meta_path):  # a directory or a FIFO there is a damaged model
                 raise ModelMissing(f"no model for {shown}; {rebuild.replace('retrain', 'train')}")
             meta = _read_meta(meta_path, rebuild, shown)
             weights_path = directory / str(meta.get("weights_file", ""))
@@ -350,7 +352,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     own = store.model_dir(ticker) / "meta.json"
     pooled = None
     for _ in range(3):  # pooled training removes the members' own models: look again if one vanishes under us
-        if _present(own):
+        if stored_exists(own):
             try:
                 return Model.load(store, ticker), "per-ticker"
             except ModelMissing:
@@ -379,10 +381,13 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
 def drop_from_pool(store: Store, ticker: str) -> list[Path]:
     """Take `ticker` out of the pool, under its lock: its section of meta.json goes (rewritten atomically, the weights
     untouched); a pool left with no ticker is removed, meta.json first. Returns the files changed or removed (none
-    when the pool does not serve the ticker). A damaged pool is left alone (the next training replaces it)."""
+    when the pool does not serve the ticker). A damaged pool is left alone (the next training replaces it); one in a
+    folder that cannot be searched is a CorruptFile naming it, before anything is removed (it may serve the ticker)."""
     directory = store.models_dir / POOL
     path = directory / "meta.json"
     with store.lock(POOL):
+        if not stored_exists(path):
+            return []
         try:
             meta = json.loads(read_stored_text(path, ""))
             tickers = meta["tickers"]
@@ -409,7 +414,7 @@ def model_kinds(store: Store) -> dict[str, str]:
     ticker silently dropping out of `predict`, `report` and `list`, or a `train NEW` replacing the pool."""
     kinds: dict[str, str] = {}
     pool_meta = store.models_dir / POOL / "meta.json"
-    if _present(pool_meta):
+    if _maybe_present(pool_meta):
         try:
             members = json.loads(read_stored_text(pool_meta, ""))["tickers"]
             if not isinstance(members, dict):
@@ -417,13 +422,21 @@ def model_kinds(store: Store) -> dict[str, str]:
             kinds.update({t: "pooled" for t in members})
         except (OSError, ValueError, KeyError, TypeError, ForecastError):
             kinds.update({t: "pooled" for t in store.tickers()})
-    if store.models_dir.is_dir():
-        for path in store.models_dir.iterdir():
-            if path.name != POOL and _present(path / "meta.json"):
-                kinds[path.name] = "per-ticker"
+    try:
+        folders = stored_entries(store.models_dir)
+    except CorruptFile:  # models/ cannot be listed: the pool may serve them all, and loading it says why it cannot
+        folders = []
+        kinds.update({t: "pooled" for t in store.tickers()})
+    for path in folders:
+        if path.name != POOL and _maybe_present(path / "meta.json"):
+            kinds[path.name] = "per-ticker"
     return kinds
 
 
-def _present(path: Path) -> bool:
-    """Whether a model file is there, readable or not (a directory or a FIFO in its place is a damaged model)."""
-    return path.exists() or path.is_symlink()
+def _maybe_present(path: Path) -> bool:
+    """Whether a model file is or may be there, readable or not (a directory or a FIFO in its place is a damaged
+    model; a folder that cannot be searched may hold one, and loading it says why it cannot be read)."""
+    try:
+        return stored_exists(path)
+    except CorruptFile:
+        return True
