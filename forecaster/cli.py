@@ -480,7 +480,7 @@ def predict(
     level = config.value("predict.level", given.get("level"))
     names = require_tickers(tickers or [], config.watchlist_and(model_tickers(store)),
                             f"models in {store.home} yet: run 'forecast train' first")
-    predictions, failures = predict_tickers(store, names, days, level, max_model_age_days=max_age)
+    predictions, failures, log_error = predict_tickers(store, names, days, level, max_model_age_days=max_age)
     rows = [row for prediction in predictions for row in prediction.rows]
     terminal.notices([note for prediction in predictions for note in prediction.warnings],
                      every=format is Format.json)
@@ -494,7 +494,11 @@ def predict(
         columns.extend(["level", "volatility", "model"])
     _results(terminal, rows, columns, format, f"Forecast of the adjusted close, with {_percent(level)} intervals "
              "(volatility: annualised %)", failures, names)
+    if log_error is not None:  # the forecasts are shown all the same: only their record is missing
+        terminal.error(f"the forecasts were not logged: {log_error.message}")
     _finish(failures, len(names) - len(failures), terminal)
+    if log_error is not None:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def _percent(level: float) -> str:

@@ -323,27 +323,35 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float =
 
 def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
                     max_model_age_days: int | None = None,
-                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]], ForecastError | None]:
     """`forecast_tickers`, then log all the forecasts at once (one lock, one rewrite of the log, however many
-    tickers), with each ticker's live record. Returns the predictions and the failures."""
+    tickers), with each ticker's live record. Returns the predictions, the failures, and why the forecasts could not
+    be logged (the log damaged, the disk full, the home read-only, its lock held too long), or None: the forecasts
+    are made whether or not they can be logged, and the caller shows them."""
     predictions, failures = forecast_tickers(store, tickers, days, level, today, max_model_age_days)
-    if predictions:
+    if not predictions:
+        return predictions, failures, None
+    try:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
-        by_ticker: dict[str, list[dict]] = {}
-        for row in logged:
-            by_ticker.setdefault(row["ticker"], []).append(row)
-        for prediction in predictions:
-            prediction.live_record = _live_record(prediction.ticker, by_ticker.get(prediction.ticker, []),
-                                                  prediction.bars)
-    return predictions, failures
+    except ForecastError as error:
+        return predictions, failures, error
+    by_ticker: dict[str, list[dict]] = {}
+    for row in logged:
+        by_ticker.setdefault(row["ticker"], []).append(row)
+    for prediction in predictions:
+        prediction.live_record = _live_record(prediction.ticker, by_ticker.get(prediction.ticker, []),
+                                              prediction.bars)
+    return predictions, failures, None
 
 
 def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
                    today: dt.date | None = None) -> Prediction:
-    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised."""
-    predictions, failures = predict_tickers(store, [ticker], days, level, today)
+    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised (or the log's)."""
+    predictions, failures, log_error = predict_tickers(store, [ticker], days, level, today)
     if failures:
         raise failures[0][1]
+    if log_error is not None:
+        raise log_error
     return predictions[0]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import random_walk_bars
 from forecaster.data.store import Store, atomic_write_text, normalize_ticker
-from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError, WriteFailed
 
 
 @pytest.mark.parametrize("ticker", ["^GSPC", "BRK-B", "EURUSD=X", "0700.HK", "msft", "A"])
@@ -79,7 +79,7 @@ def test_failed_atomic_write_leaves_old_content(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(UsageError, match=f"cannot write {target}: No space left on device"):
+    with pytest.raises(WriteFailed, match=f"cannot write {target}: No space left on device"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert sorted(p.name for p in folder.iterdir()) == ["f.txt"]

@@ -32,7 +32,7 @@ from pathlib import Path
 from forecaster.data import bars_cache
 from forecaster.data.bars import Bars, InvalidBars, format_csv, parse_csv
 from forecaster.data.files import NotAFile, check_output_file, read_regular
-from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError, WriteFailed
 
 HOME_ENV = "FORECAST_HOME"
 LOCK_TIMEOUT_ENV = "FORECAST_LOCK_TIMEOUT"
@@ -118,7 +118,7 @@ class Store:
                 f"{name} is locked by another forecast process (waited {timeout:g} s); try again later"
             ) from None
         except OSError as error:
-            raise UsageError(f"cannot create a lock file in {self.locks_dir}: {error.strerror or error}") from None
+            raise WriteFailed(f"cannot create a lock file in {self.locks_dir}: {error.strerror or error}") from None
         try:
             yield
         finally:
@@ -395,10 +395,14 @@ def utc_now() -> str:
 
 
 def _make_dir(path: Path) -> None:
+    """Create the folder `path` of the store if it is missing: UsageError when a file is in its way (a home laid out
+    wrong), WriteFailed when it cannot be written (a read-only or full file system, no permission)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+    except (FileExistsError, NotADirectoryError) as error:
         raise UsageError(f"cannot create {path}: {error.strerror}") from None
+    except OSError as error:
+        raise WriteFailed(f"cannot create {path}: {error.strerror}") from None
 
 
 _WORKING_FOR: int | None = None  # in a worker process: the pid of the run it works for (see `work_for`)
@@ -418,7 +422,8 @@ def _orphaned() -> bool:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new content, never a mix or a prefix.
+    """Write `data` to `path` so that readers see the old or the new content, never a mix or a prefix; WriteFailed
+    (the old content intact) when it cannot be written.
 
     Stale temporary files of `path` left by a killed writer are removed first; callers hold the lock that guards
     `path`, so no live writer owns them. A worker whose run has died (see `work_for`) exits instead of replacing
@@ -432,7 +437,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
-        raise UsageError(f"cannot write in {path.parent}: {error.strerror}") from None
+        raise WriteFailed(f"cannot write in {path.parent}: {error.strerror}") from None
     try:
         os.chmod(temp_name, _mode_for(path))
         with os.fdopen(descriptor, "wb") as handle:
@@ -447,7 +452,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         if isinstance(error, OSError):
-            raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+            raise WriteFailed(f"cannot write {path}: {error.strerror or error}") from None
         raise
     _fsync_directory(path.parent)
 
