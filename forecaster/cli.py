@@ -319,12 +319,12 @@ def remove(
     done = 0
     for ticker in stored:
         try:
-            removed = remove_ticker(store, ticker)
+            what = remove_ticker(store, ticker)
         except Exception as error:
             failures.append((ticker, failure_of(error, ticker)))
             continue
         done += 1
-        terminal.info(f"{ticker}: removed {', '.join(str(path.relative_to(store.home)) for path in removed)}")
+        terminal.info(f"{ticker}: {what}")
     _finish(sorted(failures, key=lambda failure: names.index(failure[0])), done, terminal)
 
 

@@ -257,13 +257,31 @@ def test_remove_deletes_a_tickers_data_and_model_but_not_its_record(cli, two_tic
     log = (two_tickers / "data" / "predictions.csv").read_text()
     result = cli("remove", "abc", "--yes")
     assert (result.code, result.out) == (0, "")
-    weights = next(line for line in result.err.split(", ") if "weights-" in line)
-    assert result.err == (f"ABC: removed models/_pool/meta.json, {weights}, models/_pool, data/ABC.csv, "
-                          "data/ABC.json\n")  # the pool of ABC alone goes with it
+    assert result.err == ("ABC: removed the pool, which served ABC alone (models/_pool); removed data/ABC.csv, "
+                          "data/ABC.json\n")
+    assert not (two_tickers / "models" / "_pool").exists()
     assert sorted(p.name for p in (two_tickers / "data").iterdir()) == ["XYZ.csv", "XYZ.json", "predictions.csv"]
     assert not (two_tickers / "models" / "ABC").exists()
     assert (two_tickers / "data" / "predictions.csv").read_text() == log
     assert [row["ticker"] for row in json.loads(cli("list", "-f", "json").out)] == ["XYZ"]
+
+
+def test_remove_says_it_took_the_ticker_out_of_a_pool_that_serves_others(cli, isolated_home, two_pooled_template):
+    import shutil
+
+    shutil.copytree(two_pooled_template, isolated_home, dirs_exist_ok=True)
+    result = cli("remove", "AB", "--yes")
+    assert (result.code, result.out) == (0, "")
+    assert result.err == ("AB: taken out of the pool, which serves 1 other ticker (models/_pool/meta.json); removed "
+                          "data/AB.csv\n")
+    assert list(json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())["tickers"]) == ["KO"]
+    result = cli("predict", "-q")
+    assert (result.code, [line.split()[1] for line in result.out.splitlines() if line.startswith("│ ")]) == (0, ["KO"])
+    result = cli("remove", "KO", "--yes")
+    assert (result.code, result.err) == (0, "KO: removed the pool, which served KO alone (models/_pool); removed "
+                                            "data/KO.csv\n")
+    assert sorted(p.name for p in isolated_home.iterdir() if not p.name.startswith(".")) == ["data", "models"]
+    assert list((isolated_home / "models").iterdir()) == []
 
 
 def test_remove_without_yes_asks_and_refuses_when_nobody_can_answer(cli, two_tickers, monkeypatch):

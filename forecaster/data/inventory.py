@@ -80,9 +80,14 @@ def _model_folder_there(store: Store, ticker: str) -> bool:
         return True
 
 
-def remove_ticker(store: Store, ticker: str) -> list:
+def remove_ticker(store: Store, ticker: str) -> str:
     """Delete a ticker's data, fetch information and model, and take it out of the pool first (Store.remove);
-    returns the paths removed or changed."""
+    returns what was done, in words: what happened to the pool, and the paths removed (empty: nothing)."""
     from forecaster.model.serving import drop_from_pool
 
-    return store.remove(ticker, first=lambda: drop_from_pool(store, ticker))
+    pool: list[str | None] = []
+    removed = store.remove(ticker, first=lambda: pool.append(drop_from_pool(store, ticker)))
+    done = [change for change in pool if change]
+    if removed:
+        done.append("removed " + ", ".join(str(path.relative_to(store.home)) for path in removed))
+    return "; ".join(done)

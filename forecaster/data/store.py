@@ -243,15 +243,15 @@ class Store:
     def remove(self, ticker: str, first=None) -> list[Path]:
         """Delete the ticker's data, fetch information, a damaged data file kept aside and its model, under the
         ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing); `first()`, run
-        under those locks before anything is deleted, may take the ticker out of what else holds it (the pool) and
-        returns the paths it changed. The model's meta.json goes first, so that a reader never finds metadata naming
-        deleted weights. The prediction log keeps its rows: it is the record of what was forecast. Returns the paths
-        removed (empty: nothing was stored)."""
+        under those locks before anything is deleted, may take the ticker out of what else holds it (the pool). The
+        model's meta.json goes first, so that a reader never finds metadata naming deleted weights. The prediction
+        log keeps its rows: it is the record of what was forecast. Returns the paths removed (empty: nothing was
+        stored)."""
         ticker = normalize_ticker(ticker)
         removed = []
         with self.lock(ticker), self.lock(f"{ticker}.model"):
             if first is not None:
-                removed.extend(first())
+                first()
             model = self.model_dir(ticker)
             data = self.bars_path(ticker)
             paths = [model / "meta.json", *stored_entries(model), model, data, data.with_name(data.name + ".damaged"),

@@ -378,33 +378,34 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 
-def drop_from_pool(store: Store, ticker: str) -> list[Path]:
+def drop_from_pool(store: Store, ticker: str) -> str | None:
     """Take `ticker` out of the pool, under its lock: its section of meta.json goes (rewritten atomically, the weights
-    untouched); a pool left with no ticker is removed, meta.json first. Returns the files changed or removed (none
-    when the pool does not serve the ticker). A damaged pool is left alone (the next training replaces it); one in a
-    folder that cannot be searched is a CorruptFile naming it, before anything is removed (it may serve the ticker)."""
+    untouched); a pool left with no ticker is removed, meta.json first. Returns what was done, in words naming the
+    folder or file (None when the pool does not serve the ticker). A damaged pool is left alone (the next training
+    replaces it); one in a folder that cannot be searched is a CorruptFile naming it, before anything is removed (it
+    may serve the ticker)."""
     directory = store.models_dir / POOL
     path = directory / "meta.json"
     with store.lock(POOL):
         if not stored_exists(path):
-            return []
+            return None
         try:
             meta = json.loads(read_stored_text(path, ""))
             tickers = meta["tickers"]
         except (FileNotFoundError, ValueError, KeyError, TypeError, CorruptFile):
-            return []
+            return None
         if ticker not in tickers:
-            return []
+            return None
         rest = {name: section for name, section in tickers.items() if name != ticker}
         if rest:
             atomic_write_text(path, json.dumps({**meta, "tickers": rest}, indent=1) + "\n")
-            return [path]
-        removed = [path, *sorted(p for p in directory.iterdir() if p != path), directory]
+            return (f"taken out of the pool, which serves {len(rest)} other {plural(len(rest), 'ticker')} "
+                    f"({path.relative_to(store.home)})")
         path.unlink()
-        for other in removed[1:-1]:
+        for other in stored_entries(directory):
             other.unlink(missing_ok=True)
         directory.rmdir()
-        return removed
+        return f"removed the pool, which served {ticker} alone ({directory.relative_to(store.home)})"
 
 
 def model_kinds(store: Store) -> dict[str, str]:
