@@ -53,14 +53,30 @@ def test_a_folder_is_imported_in_one_run_and_every_failure_is_listed(cli, isolat
         f"Error: {folder / 'my prices.csv'}: the file name gives no ticker symbol (invalid ticker symbol 'my prices': "
         "use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)); import it with 'forecast fetch TICKER "
         "--csv FILE'",
-        f"Error: {extra} and {folder / 'IBM.csv'} are both for IBM; import one with 'forecast fetch IBM --csv FILE'",
-        "Error: 3 of 6 tickers failed: BAD, my prices.csv, IBM",
+        f"Error: {extra}: skipped: IBM is imported from {folder / 'IBM.csv'} in this run (one file per ticker); to "
+        f"use this file instead, run 'forecast fetch IBM --csv {extra}'",
+        "Error: 3 of 6 tickers failed: BAD, my prices.csv, ibm.txt",  # the file skipped, not IBM, which was stored
     ]
     assert sorted(p.name for p in (isolated_home / "data").glob("*.csv")) == ["ABR-B.csv", "IBM.csv", "MSFT.csv"]
     listed = {row["ticker"]: row for row in json.loads(cli("list", "-f", "json").out)}
     assert {t: (r["source"], r["rows"]) for t, r in listed.items()} == {
         "ABR-B": ("csv:abr_b.us.txt", 60), "IBM": ("csv:IBM.csv", 80), "MSFT": ("csv:msft.us.txt", 70)}
     assert "│ ABR-B  │   60 │" in result.out  # the summary table of what was imported
+
+
+def test_two_files_for_one_ticker_the_first_is_stored_and_only_the_second_fails(cli, isolated_home, tmp_path):
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    (folder / "BRK-B.csv").write_text(format_csv(random_walk_bars(50, seed=1)))
+    (folder / "brk_b.us.txt").write_text(kaggle_layout(random_walk_bars(60, seed=2)))
+    result = cli("import", folder)
+    assert (result.code, result.err.splitlines()) == (4, [
+        "BRK-B: 50 rows to 2020-03-11 (50 added)",
+        f"Error: {folder / 'brk_b.us.txt'}: skipped: BRK-B is imported from {folder / 'BRK-B.csv'} in this run (one "
+        f"file per ticker); to use this file instead, run 'forecast fetch BRK-B --csv {folder / 'brk_b.us.txt'}'",
+        "Error: 1 of 2 tickers failed: brk_b.us.txt"])
+    assert "│ BRK-B  │   50 │" in result.out
+    assert Store().fetch_info("BRK-B")["source"] == "csv:BRK-B.csv"
 
 
 def test_an_import_whose_files_all_fail_exits_with_their_code(cli, isolated_home, tmp_path):

@@ -146,7 +146,8 @@ def yahoo_jobs(store: Store, tickers: list[str], start: dt.date | None, end: dt.
 def import_jobs(paths: list[Path], start: dt.date | None = None, end: dt.date | None = None) -> list[FetchJob]:
     """One job per file of `paths` (files, and the .csv and .txt files of folders, in name order), each for the
     ticker its name gives (`symbol_from_file_name`). A file whose name gives no valid symbol, or the same symbol as
-    an earlier file, is a job that fails with the reason; each file is read and validated by its own job."""
+    an earlier file (which is imported), is a job named after the file that fails with the reason; each file is read
+    and validated by its own job."""
     jobs: list[FetchJob] = []
     seen: dict[str, Path] = {}
     for path in _import_files(paths):
@@ -157,10 +158,10 @@ def import_jobs(paths: list[Path], start: dt.date | None = None, end: dt.date | 
                                                                  f"({error.message}); import it with 'forecast "
                                                                  "fetch TICKER --csv FILE'")))
             continue
-        if ticker in seen:
-            jobs.append(FetchJob(ticker, None, "", UsageError(f"{path} and {seen[ticker]} are both for {ticker}; "
-                                                              f"import one with 'forecast fetch {ticker} --csv "
-                                                              "FILE'")))
+        if ticker in seen:  # the file, not the ticker, fails: the first file's import goes on
+            jobs.append(FetchJob(path.name, None, "", UsageError(
+                f"{path}: skipped: {ticker} is imported from {seen[ticker]} in this run (one file per ticker); to "
+                f"use this file instead, run 'forecast fetch {ticker} --csv {path}'")))
             continue
         seen[ticker] = path
         jobs.append(FetchJob(ticker, lambda stored, t=ticker, p=path: _read_import(t, p, start, end),
