@@ -76,6 +76,7 @@ def test_no_accepted_ticker_can_name_a_path_outside_the_store(text):
     path = data / f"{ticker}.csv"
     assert path.parent == data and os.path.normpath(path) == str(path)
     assert set(ticker) <= set(string.ascii_uppercase + string.digits + ".^=-") and not ticker.startswith(".")
+    assert len(ticker) == 1 or ticker[-1].isalnum()  # no symbol ends with its punctuation (BTU- from btu_.us.txt)
 
 
 @given(st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=6),

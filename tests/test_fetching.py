@@ -23,6 +23,23 @@ def test_the_ticker_comes_from_the_file_name(name, ticker):
     assert symbol_from_file_name(name) == ticker
 
 
+@pytest.mark.parametrize("name, symbol, end", [("btu_.us.txt", "btu-", "-"), ("abc..csv", "abc.", "."),
+                                               ("x=.txt", "x=", "=")])
+def test_a_file_name_whose_symbol_would_end_in_punctuation_gives_none(cli, isolated_home, tmp_path, name, symbol,
+                                                                     end):
+    path = tmp_path / name
+    path.write_text(format_csv(random_walk_bars(30)))
+    result = cli("import", path)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"Error: {path}: the file name gives no ticker symbol (invalid ticker symbol {symbol!r}: a "
+                          f"symbol ends with a letter or digit, not {end!r} (e.g. BRK-B, 0700.HK)); import it with "
+                          "'forecast fetch TICKER --csv FILE'\n")
+    assert not (isolated_home / "data").exists()
+    result = cli("fetch", symbol.upper(), "--csv", path)  # nor is it one given by hand
+    assert (result.code, result.err) == (2, f"Error: invalid ticker symbol {symbol.upper()!r}: a symbol ends with a "
+                                            f"letter or digit, not {end!r} (e.g. BRK-B, 0700.HK)\n")
+
+
 def kaggle_layout(bars) -> str:
     """The layout of the common bulk downloads (e.g. abr_b.us.txt): no Adj Close, an OpenInt column."""
     lines = ["Date,Open,High,Low,Close,Volume,OpenInt"]

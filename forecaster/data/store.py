@@ -41,18 +41,22 @@ PREDICTIONS_FILE = "predictions.csv"
 CONFIG_FILE = "forecast.toml"
 
 # Letters, digits and the punctuation Yahoo symbols use (^GSPC, BRK-B, EURUSD=X, 0700.HK); no path separators, no
-# leading dot, at most 20 characters: a ticker can never name a path outside the store.
+# leading dot, at most 20 characters: a ticker can never name a path outside the store. The punctuation joins parts
+# or marks an index: no symbol ends with it (a file name such as btu_.us.txt gives none).
 _TICKER = re.compile(r"[A-Z0-9^][A-Z0-9.^=\-]{0,19}")
 
 
 def normalize_ticker(ticker: str) -> str:
     """The canonical (upper-case) symbol, or UsageError if `ticker` is not a plausible symbol."""
     symbol = ticker.strip().upper()
+    shown = ticker if len(ticker) <= 30 else ticker[:27] + "..."
     if not _TICKER.fullmatch(symbol) or ".." in symbol:
-        shown = ticker if len(ticker) <= 30 else ticker[:27] + "..."
         raise UsageError(
             f"invalid ticker symbol {shown!r}: use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)"
         )
+    if len(symbol) > 1 and not symbol[-1].isalnum():
+        raise UsageError(f"invalid ticker symbol {shown!r}: a symbol ends with a letter or digit, not "
+                         f"{symbol[-1]!r} (e.g. BRK-B, 0700.HK)")
     return symbol
 
 
