@@ -228,9 +228,14 @@ def test_a_damaged_prediction_log_is_a_damaged_file_not_a_bug(cli, trained_home,
     ("date", "2021-13-45", "bad date '2021-13-45' in date (expected YYYY-MM-DD)"),
     ("as_of", "yesterday", "bad date 'yesterday' in as_of (expected YYYY-MM-DD)"),
     ("as_of", "20200102", "bad date '20200102' in as_of (expected YYYY-MM-DD)"),
-    ("forecast", "nan", "bad number"),
-    ("upper", "-inf", "bad number"),
-    ("horizon", "0", "bad number"),
+    ("forecast", "nan", "forecast must be a positive finite number, got nan"),
+    ("upper", "-inf", "upper must be a positive finite number, got -inf"),
+    ("last_close", "0", "last_close must be a positive finite number, got 0"),
+    ("lower", "one", "bad lower 'one' (not a number)"),
+    ("horizon", "0", "horizon must be 1 or more (sessions ahead), got 0"),
+    ("horizon", "1.5", "bad horizon '1.5' (not a whole number)"),
+    ("ticker", "abc", "ticker 'abc' is not a ticker symbol as forecast writes it (forecast writes ABC)"),
+    ("ticker", "../abc", "ticker '../abc' is not a ticker symbol as forecast writes it"),
     ("lower", "1e9", "lower 1e9 is above upper {upper}"),
 ])
 def test_a_bad_row_in_the_prediction_log_is_a_damaged_file_naming_the_row(cli, home_with_abc, field, value, problem):
@@ -252,6 +257,22 @@ def test_a_bad_row_in_the_prediction_log_is_a_damaged_file_naming_the_row(cli, h
     assert result.err == (f"Error: the forecasts were not logged: {log} row 2: {problem.format(upper=upper)}; fix or "
                           "delete that row\n")
     assert snapshot(trained_home) == before
+
+
+def test_two_log_rows_with_one_key_made_at_once_are_a_damaged_log_not_the_last_one_winning(cli, home_with_abc):
+    log = home_with_abc / "data" / "predictions.csv"
+    lines = log.read_text().splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    row[header.index("forecast")] = repr(float(row[header.index("forecast")]) * 1.01)  # another forecast, one key
+    log.write_text("\n".join([*lines, ",".join(row)]) + "\n")
+    before = snapshot(home_with_abc)
+    result = cli("score")
+    key = ", ".join(row[header.index(column)] for column in ("ticker", "as_of", "date"))
+    made = row[header.index("created_at")]
+    assert (result.code, result.out, result.err) == (
+        3, "", f"Error: {log} row 3: another forecast for the same ticker, as_of, date as row 2 ({key}), made at the "
+               f"same time ({made}); forecast writes one: delete the wrong one\n")
+    assert snapshot(home_with_abc) == before
 
 
 def test_a_full_disk_loses_the_log_not_the_forecasts(cli, home_with_abc, monkeypatch):
