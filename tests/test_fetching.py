@@ -171,6 +171,9 @@ DAMAGED_SOURCES = [
     ("garbage", "not JSON (Expecting value, line 1)"),
     ('{"source": "ftp"}', "its source is \"ftp\", not \"yahoo\", \"sample\" or \"csv:FILE NAME\""),
     ('{"source": "yahoo", "fetched_at": "yesterday"}', "its fetched_at is \"yesterday\", not a date and time"),
+    ('{"source": "yahoo", "sha256": "abc"}', "its sha256 is \"abc\", not a SHA-256 in hex"),
+    ('{"source": "yahoo", "replaces": 5}', "its replaces holds a number, not an object"),
+    ('{"source": "yahoo", "replaces": {"source": "sample"}}', "in replaces, its sha256 is null, not a SHA-256 in hex"),
 ]
 
 

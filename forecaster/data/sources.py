@@ -88,8 +88,7 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
                                         f"and kept as {aside} ({damaged.message.split(';')[0]})",
                                 kind="damaged data files replaced, each kept as data/TICKER.csv.damaged"))
         if added or changed or replace or damaged or not store.has_bars(ticker):
-            store.write_bars(ticker, merged)
-            store.record_fetch(ticker, source)
+            store.write_bars(ticker, merged, source=source)  # the bars and where they came from, as one unit
         elif source == "yahoo" or not store.has_fetch_info(ticker):
             store.record_fetch(ticker, source)  # nothing new, but checked now, or where it came from was lost
     return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed, tuple(notes))

@@ -19,6 +19,7 @@ of one ticker serialise on that ticker's lock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -205,21 +206,48 @@ class Store:
             raise CorruptFile(f"cannot move the damaged {path} aside: {error.strerror}") from None
         return aside
 
-    def write_bars(self, ticker: str, bars: Bars) -> None:
-        """Replace the stored bars of `ticker` atomically (call with the ticker's lock held)."""
+    def write_bars(self, ticker: str, bars: Bars, source: str | None = None) -> None:
+        """Replace the stored bars of `ticker` atomically (call with the ticker's lock held); with `source`, and
+        data/TICKER.json with them, as one unit: data/TICKER.json is written first, naming the SHA-256 of the new
+        bars and, when the source changes, the source and SHA-256 of the bars they replace; `fetch_info` then goes
+        by the data file's content, so a kill between the two writes leaves the old bars with their own source."""
         data = format_csv(bars).encode("utf-8")
+        if source is not None:
+            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest())
         atomic_write_bytes(self.bars_path(ticker), data)
         bars_cache.save(self.bars_cache_dir, normalize_ticker(ticker), bars_cache.digest(data), bars)
 
     def record_fetch(self, ticker: str, source: str) -> None:
-        """Note when and from where `ticker` was last fetched (call with the ticker's lock held)."""
-        info = {"fetched_at": utc_now(), "source": source}
+        """Note when and from where `ticker` was last fetched, its bars unchanged (call with the ticker's lock
+        held)."""
+        self._write_fetch_info(ticker, source, None)
+
+    def _write_fetch_info(self, ticker: str, source: str, digest: str | None) -> None:
+        info: dict = {"fetched_at": utc_now(), "source": source}
+        if digest is not None:
+            info["sha256"] = digest
+            stored = self._bars_digest(ticker)
+            try:
+                before = self.fetch_info(ticker)
+            except CorruptFile:
+                before = {}
+            if stored not in (None, digest) and before.get("source") != source:
+                info["replaces"] = {**before, "sha256": stored}
         atomic_write_text(self.fetch_info_path(ticker), json.dumps(info, indent=2) + "\n")
 
+    def _bars_digest(self, ticker: str) -> str | None:
+        """The SHA-256 of the stored data file, or None when there is none or it cannot be read."""
+        try:
+            return hashlib.sha256(read_regular(self.bars_path(ticker))).hexdigest()
+        except (OSError, NotAFile):
+            return None
+
     def fetch_info(self, ticker: str) -> dict:
-        """{'fetched_at', 'source'} of the last write (see `check_fetch_info`), or {} when there is none (a home from
+        """{'fetched_at', 'source'} of the stored bars (see `check_fetch_info`), or {} when there is none (a home from
         before sources were recorded, a file put in data/ by hand); CorruptFile naming the file when it cannot be
-        read or holds anything else, for the caller to decide whether the ticker fails or falls back."""
+        read or holds anything else, for the caller to decide whether the ticker fails or falls back. When the last
+        write changed the source and the data file is still the one it replaces (a kill came between the two
+        writes: see `write_bars`), the source of that data."""
         symbol = normalize_ticker(ticker)
         path = self.fetch_info_path(symbol)
         repair = (f"re-import the file it came from with 'forecast fetch {symbol} --csv FILE', or run 'forecast fetch "
@@ -235,7 +263,10 @@ class Store:
         problem = check_fetch_info(info)
         if problem is not None:
             raise CorruptFile(f"{path} is damaged: {problem}; {repair}")
-        return info
+        replaced = info.get("replaces")
+        if replaced is not None and self._bars_digest(symbol) == replaced["sha256"] != info.get("sha256"):
+            info = replaced
+        return {key: info[key] for key in ("fetched_at", "source") if key in info}
 
     def has_fetch_info(self, ticker: str) -> bool:
         """True when data/TICKER.json exists and is sound: a write of the ticker's data rewrites it otherwise."""
@@ -280,20 +311,27 @@ class Store:
 FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TICKER.json may name
 
 
-def check_fetch_info(info) -> str | None:
+def check_fetch_info(info, replaced: bool = False) -> str | None:
     """What is wrong with the content of a data/TICKER.json, or None: a JSON object whose `source`, if there, is
-    "yahoo", "sample" or "csv:FILE NAME", and whose `fetched_at`, if there, is an ISO date and time (other keys are
-    ignored)."""
+    "yahoo", "sample" or "csv:FILE NAME", whose `fetched_at`, if there, is an ISO date and time, whose `sha256`, if
+    there (required in `replaces`), is a SHA-256 in hex, and whose `replaces`, if there, is such an object too (the
+    source of the data the last write replaced: see Store.write_bars). Other keys are ignored."""
+    where, whose = ("its replaces", "in replaces, its ") if replaced else ("it", "its ")
     if not isinstance(info, dict):
-        return f"it holds {_json_kind(info)}, not an object"
+        return f"{where} holds {_json_kind(info)}, not an object"
     source = info.get("source", "yahoo")
     if not (isinstance(source, str) and (source in FETCH_SOURCES or (source.startswith("csv:") and source[4:]))):
-        return f"its source is {json.dumps(source)[:40]}, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""
+        return f"{whose}source is {json.dumps(source)[:40]}, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""
     fetched_at = info.get("fetched_at", "2000-01-01T00:00:00")
     try:
         datetime.fromisoformat(fetched_at)
     except (TypeError, ValueError):
-        return f"its fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+        return f"{whose}fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+    digest = info.get("sha256", "0" * 64 if not replaced else None)
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        return f"{whose}sha256 is {json.dumps(digest)[:40]}, not a SHA-256 in hex"
+    if "replaces" in info and not replaced:
+        return check_fetch_info(info["replaces"], replaced=True)
     return None
 
 
