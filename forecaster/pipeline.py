@@ -31,7 +31,7 @@ from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, Usag
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market
-from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, serving_model
+from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, pool_members, serving_model
 from forecaster.risk.track import score_ticker
 from forecaster.views.output import Notice, plural
 
@@ -119,6 +119,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     from forecaster.model.training import pool_features, train_model
 
     stored_exists(store.models_dir / POOL / "meta.json")  # a pool folder that cannot be searched fails before training
+    before = pool_members(store)  # to see, when saving, what changed in the stored pool while this one trained
     outcome = Outcome()
     bars = _read_training_bars(store, names, until, outcome)
     market, note = market_bars(store, config.market_ticker, until=until)
@@ -148,10 +149,11 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
         return outcome
     model, degenerate = _without_degenerate_bands(model, members, market)
     outcome.failures.extend(degenerate)
-    members = {name: history for name, history in members.items() if name in model.meta["tickers"]}
-    if not members:
-        return outcome
     with store.lock(POOL):
+        model = _with_changes_since(store, model, before, market, config, until, outcome)
+        members = {name: history for name, history in members.items() if name in model.meta["tickers"]}
+        if not members:
+            return outcome
         model.save(store, POOL)
     for name in members:  # the pool serves them now: their own models, if any, go
         with store.lock(f"{name}.model"):
@@ -163,6 +165,32 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
                    f"{len(members)} {plural(len(members), 'ticker')} to {training['last_date']}")
     _warm_calendars(store, members)
     return outcome
+
+
+def _with_changes_since(store: Store, model: Model, before: set[str], market, config: TrainingConfig,
+                        until: dt.date | None, outcome: Outcome) -> Model:
+    """`model`, a pool about to be saved, with what finished in the stored pool while it trained (call under the
+    pool's lock; `before`: the stored pool's tickers when training began), so that a retrain never undoes it:
+    tickers taken out of the pool since (`remove`), or whose data is gone, are left out; tickers calibrated against
+    the stored pool since (`train NEW`) are calibrated against this one, a note saying so."""
+    from forecaster.model.training import add_ticker
+
+    now = pool_members(store)
+    sections = model.meta["tickers"]
+    gone = {t for t in sections if (t in before and t not in now) or not store.has_bars(t)}
+    if gone:
+        model = Model(model.network, {**model.meta, "tickers": {t: s for t, s in sections.items() if t not in gone}})
+    joined = []
+    for ticker in sorted(now - before - set(sections)):
+        try:
+            model = add_ticker(model, ticker, _cut(store.read_bars(ticker), ticker, until), market, config)
+            joined.append(ticker)
+        except ForecastError as error:
+            outcome.failures.append((ticker, error))
+    if joined:
+        outcome.notes.append(f"{', '.join(joined)}: calibrated against the stored pool while this one trained, now "
+                             "calibrated against this one")
+    return model
 
 
 def _without_degenerate_bands(model: Model, members: dict[str, Bars],

@@ -83,10 +83,11 @@ def _model_folder_there(store: Store, ticker: str) -> bool:
 def remove_ticker(store: Store, ticker: str) -> str:
     """Delete a ticker's data, fetch information and model, and take it out of the pool first (Store.remove);
     returns what was done, in words: what happened to the pool, and the paths removed (empty: nothing)."""
-    from forecaster.model.serving import drop_from_pool
+    from forecaster.model.serving import POOL, drop_from_pool
 
     pool: list[str | None] = []
-    removed = store.remove(ticker, first=lambda: pool.append(drop_from_pool(store, ticker)))
+    removed = store.remove(ticker, first=lambda: pool.append(drop_from_pool(store, ticker, locked=True)),
+                           holding=POOL)
     done = [change for change in pool if change]
     if removed:
         done.append("removed " + ", ".join(str(path.relative_to(store.home)) for path in removed))

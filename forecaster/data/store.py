@@ -275,16 +275,18 @@ class Store:
         except CorruptFile:
             return False
 
-    def remove(self, ticker: str, first=None) -> list[Path]:
+    def remove(self, ticker: str, first=None, holding: str | None = None) -> list[Path]:
         """Delete the ticker's data, fetch information, a damaged data file kept aside and its model, under the
-        ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing); `first()`, run
-        under those locks before anything is deleted, may take the ticker out of what else holds it (the pool). The
-        model's meta.json goes first, so that a reader never finds metadata naming deleted weights. The prediction
-        log keeps its rows: it is the record of what was forecast. Returns the paths removed (empty: nothing was
-        stored)."""
+        ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing), and then the
+        lock `holding` if given (the pool's: a retrain saving meanwhile sees the ticker in the pool with its data, or
+        in neither); `first()`, run under those locks before anything is deleted, may take the ticker out of what
+        else holds it (the pool). The model's meta.json goes first, so that a reader never finds metadata naming
+        deleted weights. The prediction log keeps its rows: it is the record of what was forecast. Returns the paths
+        removed (empty: nothing was stored)."""
         ticker = normalize_ticker(ticker)
         removed = []
-        with self.lock(ticker), self.lock(f"{ticker}.model"):
+        with self.lock(ticker), self.lock(f"{ticker}.model"), \
+                (self.lock(holding) if holding else contextlib.nullcontext()):
             if first is not None:
                 first()
             model = self.model_dir(ticker)

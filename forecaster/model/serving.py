@@ -378,15 +378,15 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 
-def drop_from_pool(store: Store, ticker: str) -> str | None:
-    """Take `ticker` out of the pool, under its lock: its section of meta.json goes (rewritten atomically, the weights
-    untouched); a pool left with no ticker is removed, meta.json first. Returns what was done, in words naming the
-    folder or file (None when the pool does not serve the ticker). A damaged pool is left alone (the next training
-    replaces it); one in a folder that cannot be searched is a CorruptFile naming it, before anything is removed (it
-    may serve the ticker)."""
+def drop_from_pool(store: Store, ticker: str, locked: bool = False) -> str | None:
+    """Take `ticker` out of the pool, under its lock (held by the caller if `locked`): its section of meta.json goes
+    (rewritten atomically, the weights untouched); a pool left with no ticker is removed, meta.json first. Returns
+    what was done, in words naming the folder or file (None when the pool does not serve the ticker). A damaged pool
+    is left alone (the next training replaces it); one in a folder that cannot be searched is a CorruptFile naming
+    it, before anything is removed (it may serve the ticker)."""
     directory = store.models_dir / POOL
     path = directory / "meta.json"
-    with store.lock(POOL):
+    with contextlib.nullcontext() if locked else store.lock(POOL):
         if not stored_exists(path):
             return None
         try:
@@ -406,6 +406,15 @@ def drop_from_pool(store: Store, ticker: str) -> str | None:
             other.unlink(missing_ok=True)
         directory.rmdir()
         return f"removed the pool, which served {ticker} alone ({directory.relative_to(store.home)})"
+
+
+def pool_members(store: Store) -> set[str]:
+    """The tickers the stored pool serves (none when there is no pool, or it cannot be read)."""
+    try:
+        members = json.loads(read_stored_text(store.models_dir / POOL / "meta.json", ""))["tickers"]
+    except (OSError, ValueError, KeyError, TypeError, ForecastError):
+        return set()
+    return set(members) if isinstance(members, dict) else set()
 
 
 def model_kinds(store: Store) -> dict[str, str]:
