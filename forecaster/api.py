@@ -30,7 +30,7 @@ import pandas as pd
 from forecaster import commands
 from forecaster.commands import parse_date
 from forecaster.config import settings_of
-from forecaster.errors import ForecastError, TickersFailed, UsageError, batch_failure
+from forecaster.errors import ExitCode, ForecastError, TickersFailed, UsageError, batch_failure
 
 TRAINING_OPTIONS = tuple(setting.key for setting in settings_of("train"))
 
@@ -90,7 +90,8 @@ class Home:
         """The stored tickers: source, rows, dates, when fetched, and their models (`forecast list`)."""
         from forecaster.data.inventory import inventory
 
-        return _frame(inventory(self._open()[0]), commands.INVENTORY_COLUMNS)
+        rows, damaged = inventory(self._open()[0])
+        return _frame(rows, commands.INVENTORY_COLUMNS, [error.message for error in damaged])
 
     # ------------------------------------------------------------------------------------------- models
     def train(self, tickers: list[str] | str | None = None, *, until: str | dt.date | None = None,
@@ -118,6 +119,9 @@ class Home:
         notes += [p.live_record for p in forecasts.predictions if p.live_record]
         result = _frame(forecasts.rows, commands.PREDICTION_COLUMNS, notes)
         _raise_failures(forecasts.failures, len(forecasts.predictions), result)
+        if forecasts.log_error is not None:
+            raise TickersFailed(f"the forecasts were not logged: {forecasts.log_error.message}", [],
+                                ExitCode.PARTIAL, result)
         return result
 
     def evaluate(self, tickers: list[str] | str | None = None, *, test_start: str | dt.date,

@@ -242,8 +242,8 @@ def remove(
     if removal.cancelled:
         terminal.info("nothing was removed")
         return
-    for ticker, removed in removal.removed.items():
-        terminal.info(f"{ticker}: removed {', '.join(str(path.relative_to(store.home)) for path in removed)}")
+    for ticker, what in removal.removed.items():
+        terminal.info(f"{ticker}: {what}")
     _finish(removal.failures, len(removal.removed), terminal)
 
 
@@ -260,7 +260,9 @@ def list_(
     from forecaster.data.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
-    rows = inventory(store)
+    rows, damaged = inventory(store)
+    for error in damaged:
+        terminal.warn(error.message)
     if not rows and format is Format.table:
         terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
         return
@@ -328,7 +330,11 @@ def predict(
     columns = [*PREDICTION_COLUMNS[:7], "volatility"] if format is Format.table else PREDICTION_COLUMNS
     _results(terminal, forecasts.rows, columns, format, f"Forecast of the adjusted close, with "
              f"{_percent(forecasts.level)} intervals (volatility: annualised %)", forecasts.failures, forecasts.names)
+    if forecasts.log_error is not None:  # the forecasts are shown all the same: only their record is missing
+        terminal.error(f"the forecasts were not logged: {forecasts.log_error.message}")
     _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal)
+    if forecasts.log_error is not None:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def _percent(level: float) -> str:

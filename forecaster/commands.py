@@ -115,17 +115,18 @@ def plan_fetch(store: Store, config: Config, tickers: list[str] | None = None, *
     plan = FetchPlan([])
     if not tickers:
         market = config.value("train.market")
-        tickers, imported = fetching.bare_fetch_tickers(store, config.watchlist_and,
-                                                        None if market == "none" else market)
+        tickers, imported, damaged = fetching.bare_fetch_tickers(store, config.watchlist_and,
+                                                                 None if market == "none" else market)
+        plan.jobs.extend(damaged)  # jobs of tickers whose data/TICKER.json is damaged: each fails, naming it
         if imported:
             plan.notes.append(f"not fetched from Yahoo, imported from files or the sample: {', '.join(imported)} "
                               "(update them with 'forecast import FILE...' or 'forecast fetch TICKER --csv FILE')")
-        if not tickers and not imported:
+        if not tickers and not imported and not damaged:
             raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
                              "tickers = [\"MSFT\", ...])")
     if (note := fetching.duration_note(len(tickers), rate)) is not None:
         plan.notes.append(note)
-    plan.jobs = fetching.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
+    plan.jobs[:0] = fetching.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
     return plan
 
 
@@ -174,7 +175,7 @@ def stored_row(result) -> dict:
 # ------------------------------------------------------------------------------------------------- remove
 @dataclass
 class Removal:
-    removed: dict[str, list[Path]] = field(default_factory=dict)  # ticker -> the paths removed or changed
+    removed: dict[str, str] = field(default_factory=dict)  # ticker -> what was done, in words
     failures: list[tuple[str, ForecastError]] = field(default_factory=list)
     cancelled: bool = False  # `confirm` said no: nothing was removed
 
@@ -225,6 +226,7 @@ class Forecasts:
     level: float
     predictions: list  # pipeline.Prediction, one per ticker forecast
     failures: list[tuple[str, ForecastError]]
+    log_error: ForecastError | None = None  # the forecasts could not be logged (they are made all the same)
 
     @property
     def rows(self) -> list[dict]:
@@ -240,8 +242,8 @@ def predict(store: Store, config: Config, tickers: list[str] | None = None, *, d
     max_age = config.value("predict.max_model_age_days", given.get("max_model_age_days"))
     level = config.value("predict.level", given.get("level"))
     names = tickers_with_models(store, config, tickers)
-    predictions, failures = predict_tickers(store, names, days, level, max_model_age_days=max_age)
-    return Forecasts(names, level, predictions, failures)
+    predictions, failures, log_error = predict_tickers(store, names, days, level, max_model_age_days=max_age)
+    return Forecasts(names, level, predictions, failures, log_error)
 
 
 # ----------------------------------------------------------------------------------------------- evaluate

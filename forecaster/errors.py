@@ -55,6 +55,11 @@ class LockTimeout(DataUnavailable):
     """Another forecast process held a lock for longer than we were willing to wait."""
 
 
+class WriteFailed(DataUnavailable):
+    """A file could not be written: a full disk, a read-only file system, no permission. The machine's situation,
+    not a usage error: the same command succeeds once there is room or permission."""
+
+
 class CorruptFile(DataUnavailable):
     """A stored file exists but cannot be read back (edited by hand, truncated, foreign)."""
 

@@ -26,12 +26,12 @@ import numpy as np
 from forecaster.data.bars import Bars
 from forecaster.data.calendar import exchange_for, next_sessions
 from forecaster.data.predictions import record_predictions
-from forecaster.data.store import Store, normalize_ticker
+from forecaster.data.store import Store, normalize_ticker, stored_exists
 from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market
-from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, serving_model
+from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, pool_members, serving_model
 from forecaster.risk.track import score_ticker
 from forecaster.text import Notice, plural
 
@@ -118,6 +118,8 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     are failures. Its members' own models are removed once the pool is saved."""
     from forecaster.model.training import pool_features
 
+    stored_exists(store.models_dir / POOL / "meta.json")  # a pool folder that cannot be searched fails before training
+    before = pool_members(store)  # to see, when saving, what changed in the stored pool while this one trained
     outcome = Outcome()
     bars = _read_training_bars(store, names, until, outcome)
     market, note = market_bars(store, config.market_ticker, until=until)
@@ -149,10 +151,11 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
         return outcome
     model, degenerate = _without_degenerate_bands(model, members, market)
     outcome.failures.extend(degenerate)
-    members = {name: history for name, history in members.items() if name in model.meta["tickers"]}
-    if not members:
-        return outcome
     with store.lock(POOL):
+        model = _with_changes_since(store, model, before, market, config, until, outcome)
+        members = {name: history for name, history in members.items() if name in model.meta["tickers"]}
+        if not members:
+            return outcome
         model.save(store, POOL)
     for name in members:  # the pool serves them now: their own models, if any, go
         with store.lock(f"{name}.model"):
@@ -202,6 +205,32 @@ def shipped_vintage(before: dt.date | None, notes: list[str]):
                      "home's tickers instead" if before else "no shipped network is installed: the pool is trained "
                      "on the home's tickers instead")
     return vintage
+
+
+def _with_changes_since(store: Store, model: Model, before: set[str], market, config: TrainingConfig,
+                        until: dt.date | None, outcome: Outcome) -> Model:
+    """`model`, a pool about to be saved, with what finished in the stored pool while it trained (call under the
+    pool's lock; `before`: the stored pool's tickers when training began), so that a retrain never undoes it:
+    tickers taken out of the pool since (`remove`), or whose data is gone, are left out; tickers calibrated against
+    the stored pool since (`train NEW`) are calibrated against this one, a note saying so."""
+    from forecaster.model.training import add_ticker
+
+    now = pool_members(store)
+    sections = model.meta["tickers"]
+    gone = {t for t in sections if (t in before and t not in now) or not store.has_bars(t)}
+    if gone:
+        model = Model(model.network, {**model.meta, "tickers": {t: s for t, s in sections.items() if t not in gone}})
+    joined = []
+    for ticker in sorted(now - before - set(sections)):
+        try:
+            model = add_ticker(model, ticker, _cut(store.read_bars(ticker), ticker, until), market, config)
+            joined.append(ticker)
+        except ForecastError as error:
+            outcome.failures.append((ticker, error))
+    if joined:
+        outcome.notes.append(f"{', '.join(joined)}: calibrated against the stored pool while this one trained, now "
+                             "calibrated against this one")
+    return model
 
 
 def _without_degenerate_bands(model: Model, members: dict[str, Bars],
@@ -363,27 +392,35 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float =
 
 def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
                     max_model_age_days: int | None = None,
-                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]]]:
+                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]], ForecastError | None]:
     """`forecast_tickers`, then log all the forecasts at once (one lock, one rewrite of the log, however many
-    tickers), with each ticker's live record. Returns the predictions and the failures."""
+    tickers), with each ticker's live record. Returns the predictions, the failures, and why the forecasts could not
+    be logged (the log damaged, the disk full, the home read-only, its lock held too long), or None: the forecasts
+    are made whether or not they can be logged, and the caller shows them."""
     predictions, failures = forecast_tickers(store, tickers, days, level, today, max_model_age_days)
-    if predictions:
+    if not predictions:
+        return predictions, failures, None
+    try:
         logged = record_predictions(store, [row for prediction in predictions for row in prediction.rows])
-        by_ticker: dict[str, list[dict]] = {}
-        for row in logged:
-            by_ticker.setdefault(row["ticker"], []).append(row)
-        for prediction in predictions:
-            prediction.live_record = _live_record(prediction.ticker, by_ticker.get(prediction.ticker, []),
-                                                  prediction.bars)
-    return predictions, failures
+    except ForecastError as error:
+        return predictions, failures, error
+    by_ticker: dict[str, list[dict]] = {}
+    for row in logged:
+        by_ticker.setdefault(row["ticker"], []).append(row)
+    for prediction in predictions:
+        prediction.live_record = _live_record(prediction.ticker, by_ticker.get(prediction.ticker, []),
+                                              prediction.bars)
+    return predictions, failures, None
 
 
 def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
                    today: dt.date | None = None) -> Prediction:
-    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised."""
-    predictions, failures = predict_tickers(store, [ticker], days, level, today)
+    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised (or the log's)."""
+    predictions, failures, log_error = predict_tickers(store, [ticker], days, level, today)
     if failures:
         raise failures[0][1]
+    if log_error is not None:
+        raise log_error
     return predictions[0]
 
 
@@ -531,6 +568,11 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
         warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
                                kind=f"{advice.data} more than {STALE_AFTER_DAYS} days old", advice=advice.many,
                                flag=STALE_DATA))
+        if advice.damaged is not None:  # where the data came from is unknown: the advice above is Yahoo's
+            warnings.append(Notice(ticker, f"{ticker}: {advice.damaged.message}",
+                                   kind="damaged data/TICKER.json files (where the data came from is unknown)",
+                                   advice="re-import their files with 'forecast fetch TICKER --csv FILE', or run "
+                                          "'forecast fetch TICKER' for Yahoo's, to rewrite them", flag=STALE_DATA))
     trained_until = model.calibration(ticker)["training"]["last_date"]
     if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))

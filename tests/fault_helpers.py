@@ -22,6 +22,24 @@ def run(home: Path, *args, timeout: float = 120, env_extra: dict | None = None) 
     return subprocess.run(forecast_command(*args), capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def run_as_a_user(home: Path, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`run`, in a process that meets file permissions as any user does: as root (who runs CI), without the
+    capabilities that bypass them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), dropped from its bounding set before it
+    starts, so that a chmod stops it."""
+    env = {**os.environ, "FORECAST_HOME": str(home)}
+    return subprocess.run(forecast_command(*args), capture_output=True, text=True, timeout=timeout, env=env,
+                          preexec_fn=_drop_permission_bypass if os.geteuid() == 0 else None)
+
+
+def _drop_permission_bypass() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "cannot drop a capability (prctl PR_CAPBSET_DROP)")
+
+
 def start(home: Path, *args) -> subprocess.Popen:
     env = {**os.environ, "FORECAST_HOME": str(home)}
     return subprocess.Popen(forecast_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

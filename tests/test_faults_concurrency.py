@@ -74,3 +74,46 @@ def test_a_lock_held_too_long_ends_the_waiting_job_with_exit_3(tmp_path):
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr == "Error: ABC is locked by another forecast process (waited 0.5 s); try again later\n"
     assert not (home / "data" / "ABC.csv").exists()
+
+
+def test_a_retrain_keeps_what_train_new_and_remove_did_while_it_ran(tmp_path):
+    """`train` (a pool retrain) running while `train NEW` calibrates a new ticker and `remove COST` takes one out:
+    the retrain's pool, saved last, serves NEW and not COST, as a serial run would leave it."""
+    import json
+    import shutil
+    import time
+
+    from conftest import random_walk_bars
+    from forecaster.data.bars import format_csv
+
+    files = write_csv_files(tmp_path / "csv")
+    for ticker, seed in (("COST", 5), ("NEW", 6)):
+        files[ticker] = tmp_path / "csv" / f"{ticker}.csv"
+        files[ticker].write_text(format_csv(random_walk_bars(300, seed=seed)))
+    home = tmp_path / "home"
+    small = ["--window", "10", "--hidden", "8", "--patience", "0", "--market", "none"]
+    for ticker in ("ABC", "XYZ", "COST"):
+        assert run(home, "fetch", ticker, "--csv", files[ticker], "-q").returncode == 0
+    assert run(home, "train", *small, "--epochs", "3", "-q").returncode == 0
+
+    shutil.rmtree(home / ".cache" / "bars")  # the retrain's reads fill it again: the sign that it is training
+    retrain = start(home, "train", *small, "--epochs", "5000")  # many seconds
+    deadline = time.monotonic() + 60
+    while not all(list((home / ".cache" / "bars" / t).glob("*")) for t in ("ABC", "XYZ", "COST")):
+        assert retrain.poll() is None and time.monotonic() < deadline, "the retrain never read its data"
+        time.sleep(0.05)
+    for job in (("fetch", "NEW", "--csv", files["NEW"]), ("train", "NEW", *small), ("remove", "COST", "--yes")):
+        done = run(home, *job, "-q")
+        assert done.returncode == 0, (job, done.stderr)
+    assert retrain.poll() is None, "the retrain ended before the others: it did not run alongside them"
+    out, err = retrain.communicate(timeout=300)
+    assert retrain.returncode == 0, err
+
+    meta = json.loads((home / "models" / "_pool" / "meta.json").read_text())
+    assert sorted(meta["tickers"]) == ["ABC", "NEW", "XYZ"]
+    assert not (home / "data" / "COST.csv").exists()
+    done = run(home, "predict", "-q")
+    assert done.returncode == 0, done.stderr
+    assert sorted(line.split()[1] for line in done.stdout.splitlines() if line.startswith("│ ")) == [
+        "ABC", "NEW", "XYZ"]
+    assert "NEW: calibrated against the stored pool while this one trained, now calibrated against this one" in err

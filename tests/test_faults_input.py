@@ -75,6 +75,7 @@ def test_no_accepted_ticker_can_name_a_path_outside_the_store(text):
     path = data / f"{ticker}.csv"
     assert path.parent == data and os.path.normpath(path) == str(path)
     assert set(ticker) <= set(string.ascii_uppercase + string.digits + ".^=-") and not ticker.startswith(".")
+    assert len(ticker) == 1 or ticker[-1].isalnum()  # no symbol ends with its punctuation (BTU- from btu_.us.txt)
 
 
 @given(st.text(alphabet=string.ascii_uppercase + string.digits, min_size=1, max_size=6),
@@ -175,8 +176,9 @@ def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
     log.write_text("this is not the log\n")
     result = cli("predict", "ABC")
     assert (result.code, result.err.splitlines()[-1]) == (
-        3, f"Error: {log}: missing column(s) ticker, as_of, date, horizon, forecast, lower, upper, last_close, "
-           "created_at; fix it or move it away (forecast then starts a new log)")
+        4, f"Error: the forecasts were not logged: {log}: missing column(s) ticker, as_of, date, horizon, forecast, "
+           "lower, upper, last_close, created_at; fix it or move it away (forecast then starts a new log)")
+    assert "│ ABC    │" in result.out  # the forecast is shown all the same
     assert log.read_text() == "this is not the log\n"
 
 
@@ -200,8 +202,8 @@ def test_unwritable_home_is_a_clean_error(cli, isolated_home, tmp_path, monkeypa
     path = tmp_path / "abc.csv"
     path.write_text(format_csv(random_walk_bars(20)))
     result = cli("fetch", "ABC", "--csv", path)
-    assert (result.code, result.err) == (
-        2, f"Error: ABC: cannot write in {isolated_home / 'data'}: Permission denied\n")
+    assert (result.code, result.err) == (  # the machine's situation, not a usage error
+        3, f"Error: ABC: cannot write in {isolated_home / 'data'}: Permission denied\n")
     assert not (isolated_home / "data" / "ABC.csv").exists()
 
 

@@ -54,3 +54,63 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_model(tmp_path):
     assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in (home / "models" / "_pool").iterdir()} == before
     assert list(home.rglob("*.tmp")) == []
+
+
+# A `forecast` process that SIGKILLs itself right after it writes a file of data/ with the suffix it is given (.json:
+# a ticker's source, .csv: its bars): the moments between the two writes of a ticker's bars and their source.
+KILLED_AFTER = """
+import os, signal, sys
+from pathlib import Path
+import forecaster.data.store as store
+write = store.atomic_write_bytes
+def write_then_die(path, data):
+    write(path, data)
+    if Path(path).suffix == sys.argv[1] and Path(path).parent.name == "data":
+        os.kill(os.getpid(), signal.SIGKILL)
+store.atomic_write_bytes = write_then_die
+from forecaster.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def run_killed_after(suffix, home, *args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", KILLED_AFTER, suffix, *map(str, args)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "FORECAST_HOME": str(home)})
+
+
+def test_a_kill_between_the_bars_and_their_source_leaves_both_old_or_both_new(tmp_path):
+    """data/TICKER.csv and data/TICKER.json are one unit: a kill after either write leaves the bars with their own
+    source, the old pair or the new one (it used to leave new bars with the old source, or none)."""
+    import json
+
+    files = write_csv_files(tmp_path / "csv")
+    home = tmp_path / "home"
+    assert run(home, "fetch", "ABC", "--csv", files["ABC0"], "-q").returncode == 0
+    before = (home / "data" / "ABC.csv").read_bytes()
+
+    def listed():
+        return {row["ticker"]: (row["source"], row["rows"]) for row in
+                json.loads(run(home, "list", "-f", "json").stdout)}
+
+    killed = run_killed_after(".json", home, "fetch", "ABC", "--csv", files["ABC"])  # another file: a new source
+    assert killed.returncode == -signal.SIGKILL
+    assert json.loads((home / "data" / "ABC.json").read_text())["source"] == "csv:ABC.csv"  # written, then the kill
+    assert (home / "data" / "ABC.csv").read_bytes() == before
+    assert listed() == {"ABC": ("csv:ABC-part0.csv", 250)}  # the old bars, with their own source
+    assert run(home, "fetch", "ABC", "--csv", files["ABC"], "-q").returncode == 0  # the import again: both new
+    assert listed() == {"ABC": ("csv:ABC.csv", 400)}
+
+    killed = run_killed_after(".csv", home, "fetch", "ABC", "--csv", files["ABC1"], "--replace")
+    assert killed.returncode == -signal.SIGKILL
+    assert listed() == {"ABC": ("csv:ABC-part1.csv", 150)}  # the new bars, with their own source
+
+    for suffix in (".json", ".csv"):  # a first import: neither is there yet, or both are
+        killed = run_killed_after(suffix, home, "import", files["XYZ"])
+        assert killed.returncode == -signal.SIGKILL
+        assert listed() == {"ABC": ("csv:ABC-part1.csv", 150), **({"XYZ": ("csv:XYZ.csv", 300)} if suffix == ".csv"
+                                                                   else {})}, suffix
+    assert list(home.rglob("*.tmp")) == []

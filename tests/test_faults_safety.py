@@ -15,8 +15,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import fast_training, random_walk_bars, snapshot
-from fault_helpers import FAST_TRAIN, forecast_command
+from conftest import fast_training, random_walk_bars, snapshot, watchlist_home
+from fault_helpers import FAST_TRAIN, forecast_command, run_as_a_user
 from forecaster.data.bars import COLUMNS, format_csv
 
 HEADER = ",".join(COLUMNS)
@@ -206,29 +206,36 @@ def test_revised_bars_that_move_by_more_than_a_few_percent_are_stored_with_a_war
     (lambda p: p.write_bytes(b"\x00\x01\x02 binary"), "is damaged: it contains binary data"),
     ("unreadable", "cannot be read (permission denied)"),
 ])
-@pytest.mark.parametrize("command", [["predict", "ABC"], ["score"], ["plot", "ABC", "--out", "x.png"]])
+@pytest.mark.parametrize("command, code", [(["predict", "ABC"], 4), (["score"], 3),
+                                           (["plot", "ABC", "--out", "x.png"], 3)])
 def test_a_damaged_prediction_log_is_a_damaged_file_not_a_bug(cli, trained_home, monkeypatch, damage, reason,
-                                                              command):
+                                                              command, code):
     log = trained_home / "data" / "predictions.csv"
     if damage == "unreadable":  # chmod 0 would not stop root, who runs CI: refuse the read itself
         refuse_reading(monkeypatch, log)
     else:
         damage(log)
     result = cli(*command)
-    assert result.code == 3
-    assert result.err.splitlines()[-1].endswith(
-        f"{log} {reason}" + result.err.splitlines()[-1].split(reason, 1)[1])
+    assert result.code == code  # predict shows its forecasts, then says they were not logged
+    assert result.err.splitlines()[-1].startswith(
+        f"Error: {'the forecasts were not logged: ' if command[0] == 'predict' else ''}{log} {reason}")
     assert "internal error" not in result.err
-    assert "fix it or move it away (forecast then starts a new log)" in result.err
+    assert result.err.splitlines()[-1].endswith("fix it or move it away (forecast then starts a new log)")
+    assert ("│ ABC    │" in result.out) is (command[0] == "predict")
 
 
 @pytest.mark.parametrize("field, value, problem", [
     ("date", "2021-13-45", "bad date '2021-13-45' in date (expected YYYY-MM-DD)"),
     ("as_of", "yesterday", "bad date 'yesterday' in as_of (expected YYYY-MM-DD)"),
     ("as_of", "20200102", "bad date '20200102' in as_of (expected YYYY-MM-DD)"),
-    ("forecast", "nan", "bad number"),
-    ("upper", "-inf", "bad number"),
-    ("horizon", "0", "bad number"),
+    ("forecast", "nan", "forecast must be a positive finite number, got nan"),
+    ("upper", "-inf", "upper must be a positive finite number, got -inf"),
+    ("last_close", "0", "last_close must be a positive finite number, got 0"),
+    ("lower", "one", "bad lower 'one' (not a number)"),
+    ("horizon", "0", "horizon must be 1 or more (sessions ahead), got 0"),
+    ("horizon", "1.5", "bad horizon '1.5' (not a whole number)"),
+    ("ticker", "abc", "ticker 'abc' is not a ticker symbol as forecast writes it (forecast writes ABC)"),
+    ("ticker", "../abc", "ticker '../abc' is not a ticker symbol as forecast writes it"),
     ("lower", "1e9", "lower 1e9 is above upper {upper}"),
 ])
 def test_a_bad_row_in_the_prediction_log_is_a_damaged_file_naming_the_row(cli, home_with_abc, field, value, problem):
@@ -241,11 +248,48 @@ def test_a_bad_row_in_the_prediction_log_is_a_damaged_file_naming_the_row(cli, h
     row[header.index(field)] = value
     log.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
     before = snapshot(trained_home)
-    for command in (["predict", "ABC"], ["score"], ["plot", "ABC", "--out", "x.png"]):
+    for command in (["score"], ["plot", "ABC", "--out", "x.png"]):
         result = cli(*command)
         assert (result.code, result.out) == (3, ""), command
         assert result.err == f"Error: {log} row 2: {problem.format(upper=upper)}; fix or delete that row\n", command
+    result = cli("predict", "ABC", "-q")  # the forecast is shown; that it was not logged is an error of its own
+    assert (result.code, result.out.count("│ ABC    │")) == (4, 1)
+    assert result.err == (f"Error: the forecasts were not logged: {log} row 2: {problem.format(upper=upper)}; fix or "
+                          "delete that row\n")
     assert snapshot(trained_home) == before
+
+
+def test_two_log_rows_with_one_key_made_at_once_are_a_damaged_log_not_the_last_one_winning(cli, home_with_abc):
+    log = home_with_abc / "data" / "predictions.csv"
+    lines = log.read_text().splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    row[header.index("forecast")] = repr(float(row[header.index("forecast")]) * 1.01)  # another forecast, one key
+    log.write_text("\n".join([*lines, ",".join(row)]) + "\n")
+    before = snapshot(home_with_abc)
+    result = cli("score")
+    key = ", ".join(row[header.index(column)] for column in ("ticker", "as_of", "date"))
+    made = row[header.index("created_at")]
+    assert (result.code, result.out, result.err) == (
+        3, "", f"Error: {log} row 3: another forecast for the same ticker, as_of, date as row 2 ({key}), made at the "
+               f"same time ({made}); forecast writes one: delete the wrong one\n")
+    assert snapshot(home_with_abc) == before
+
+
+def test_a_full_disk_loses_the_log_not_the_forecasts(cli, home_with_abc, monkeypatch):
+    import errno
+    import tempfile
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    log = home_with_abc / "data" / "predictions.csv"
+    before = log.read_bytes()
+    monkeypatch.setattr(tempfile, "mkstemp", disk_full)
+    result = cli("predict", "ABC", "-q")
+    assert (result.code, result.out.count("│ ABC    │")) == (4, 1)  # shown; not a usage error (exit 2)
+    assert result.err == (f"Error: the forecasts were not logged: cannot write in {log.parent}: No space left on "
+                          "device\n")
+    assert log.read_bytes() == before
 
 
 def refuse_reading(monkeypatch, path):
@@ -271,6 +315,51 @@ def test_an_unreadable_meta_json_says_so(cli, trained_home, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------- permissions
+def test_a_model_folder_that_cannot_be_searched_is_named_not_a_bug(isolated_home):
+    """models/ or models/_pool/ without read and search permission (chmod 600): each command names the folder (exit 3),
+    `list` shows the models as unreadable, and nothing is changed. Real processes, which meet the permissions."""
+    home = watchlist_home(isolated_home, {"AB": random_walk_bars(200, seed=1), "KO": random_walk_bars(200, seed=2)})
+    before = snapshot(home)
+    for folder in (home / "models", home / "models" / "_pool"):
+        denied = (f"the folder {folder} cannot be read (permission denied); the user running forecast needs read and "
+                  "search permission on it")
+        folder.chmod(0o600)
+        try:
+            listed = run_as_a_user(home, "list", "-f", "csv")
+            results = {command: run_as_a_user(home, *command.split()) for command in (
+                "predict", "train KO " + " ".join(FAST_TRAIN), "train " + " ".join(FAST_TRAIN), "remove KO --yes")}
+        finally:
+            folder.chmod(0o755)
+        assert (listed.returncode, listed.stderr) == (0, "")
+        assert [line.split(",")[7] for line in listed.stdout.splitlines()] == ["model", "unreadable", "unreadable"]
+        assert {command: (result.returncode, result.stdout, result.stderr) for command, result in results.items()} == {
+            "predict": (3, "", f"Error: {denied} (2 tickers: AB, KO)\nError: 2 of 2 tickers failed: AB, KO\n"),
+            "train KO " + " ".join(FAST_TRAIN): (3, "", f"Error: {denied}\n"),
+            "train " + " ".join(FAST_TRAIN): (3, "", f"Error: the pool: {denied}\nError: 2 of 2 tickers failed: AB, "
+                                                     "KO\n"),
+            "remove KO --yes": (3, "", f"Error: KO: {denied}\n")}, folder
+    assert snapshot(home) == before
+
+
+def test_a_read_only_home_still_shows_the_forecasts(home_with_abc):
+    """Every folder and file of the home read-only (a real process, which meets the permissions): predict prints
+    the forecast, says in a line of its own that it could not be logged, and exits 4, not 2 (usage)."""
+    before = snapshot(home_with_abc)
+    paths = [home_with_abc, *home_with_abc.rglob("*")]
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in paths}
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        result = run_as_a_user(home_with_abc, "predict", "-q")
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    assert (result.returncode, result.stdout.count("│ ABC    │")) == (4, 1)
+    assert result.stderr == (f"Error: the forecasts were not logged: cannot create a lock file in "
+                             f"{home_with_abc / '.locks'}: Permission denied\n")
+    assert snapshot(home_with_abc) == before
+
+
 def test_files_are_written_with_the_umask_and_keep_their_mode(cli, isolated_home, tmp_path):
     (tmp_path / "abc.csv").write_text(format_csv(random_walk_bars(150)))
     old = os.umask(0o022)

@@ -1,6 +1,7 @@
 """Where bars come from (forecaster.data.fetching): bulk import from file names, `remove`, each ticker's recorded source
 and what a bare `fetch` does with it, imports that store nothing, long paced runs, failures as they happen."""
 
+import html
 import json
 
 import pytest
@@ -18,6 +19,23 @@ from forecaster.data.store import Store
 ])
 def test_the_ticker_comes_from_the_file_name(name, ticker):
     assert symbol_from_file_name(name) == ticker
+
+
+@pytest.mark.parametrize("name, symbol, end", [("btu_.us.txt", "btu-", "-"), ("abc..csv", "abc.", "."),
+                                               ("x=.txt", "x=", "=")])
+def test_a_file_name_whose_symbol_would_end_in_punctuation_gives_none(cli, isolated_home, tmp_path, name, symbol,
+                                                                     end):
+    path = tmp_path / name
+    path.write_text(format_csv(random_walk_bars(30)))
+    result = cli("import", path)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"Error: {path}: the file name gives no ticker symbol (invalid ticker symbol {symbol!r}: a "
+                          f"symbol ends with a letter or digit, not {end!r} (e.g. BRK-B, 0700.HK)); import it with "
+                          "'forecast fetch TICKER --csv FILE'\n")
+    assert not (isolated_home / "data").exists()
+    result = cli("fetch", symbol.upper(), "--csv", path)  # nor is it one given by hand
+    assert (result.code, result.err) == (2, f"Error: invalid ticker symbol {symbol.upper()!r}: a symbol ends with a "
+                                            f"letter or digit, not {end!r} (e.g. BRK-B, 0700.HK)\n")
 
 
 def kaggle_layout(bars) -> str:
@@ -50,14 +68,30 @@ def test_a_folder_is_imported_in_one_run_and_every_failure_is_listed(cli, isolat
         f"Error: {folder / 'my prices.csv'}: the file name gives no ticker symbol (invalid ticker symbol 'my prices': "
         "use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)); import it with 'forecast fetch TICKER "
         "--csv FILE'",
-        f"Error: {extra} and {folder / 'IBM.csv'} are both for IBM; import one with 'forecast fetch IBM --csv FILE'",
-        "Error: 3 of 6 tickers failed: BAD, my prices.csv, IBM",
+        f"Error: {extra}: skipped: IBM is imported from {folder / 'IBM.csv'} in this run (one file per ticker); to "
+        f"use this file instead, run 'forecast fetch IBM --csv {extra}'",
+        "Error: 3 of 6 tickers failed: BAD, my prices.csv, ibm.txt",  # the file skipped, not IBM, which was stored
     ]
     assert sorted(p.name for p in (isolated_home / "data").glob("*.csv")) == ["ABR-B.csv", "IBM.csv", "MSFT.csv"]
     listed = {row["ticker"]: row for row in json.loads(cli("list", "-f", "json").out)}
     assert {t: (r["source"], r["rows"]) for t, r in listed.items()} == {
         "ABR-B": ("csv:abr_b.us.txt", 60), "IBM": ("csv:IBM.csv", 80), "MSFT": ("csv:msft.us.txt", 70)}
     assert "│ ABR-B  │   60 │" in result.out  # the summary table of what was imported
+
+
+def test_two_files_for_one_ticker_the_first_is_stored_and_only_the_second_fails(cli, isolated_home, tmp_path):
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    (folder / "BRK-B.csv").write_text(format_csv(random_walk_bars(50, seed=1)))
+    (folder / "brk_b.us.txt").write_text(kaggle_layout(random_walk_bars(60, seed=2)))
+    result = cli("import", folder)
+    assert (result.code, result.err.splitlines()) == (4, [
+        "BRK-B: 50 rows to 2020-03-11 (50 added)",
+        f"Error: {folder / 'brk_b.us.txt'}: skipped: BRK-B is imported from {folder / 'BRK-B.csv'} in this run (one "
+        f"file per ticker); to use this file instead, run 'forecast fetch BRK-B --csv {folder / 'brk_b.us.txt'}'",
+        "Error: 1 of 2 tickers failed: brk_b.us.txt"])
+    assert "│ BRK-B  │   50 │" in result.out
+    assert Store().fetch_info("BRK-B")["source"] == "csv:BRK-B.csv"
 
 
 def test_an_import_whose_files_all_fail_exits_with_their_code(cli, isolated_home, tmp_path):
@@ -128,6 +162,96 @@ def test_stale_data_says_how_to_update_it_by_its_source(cli, home_with_abc, sour
     assert result.err.endswith(f" days ago; {advice}\n")
 
 
+# A data/TICKER.json that is not what forecast writes: each is named where it is read, never a bug
+DAMAGED_SOURCES = [
+    ('{"source": 5}', "its source is 5, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""),
+    ("true", "it holds a boolean, not an object"),
+    ("garbage", "not JSON (Expecting value, line 1)"),
+    ('{"source": "ftp"}', "its source is \"ftp\", not \"yahoo\", \"sample\" or \"csv:FILE NAME\""),
+    ('{"source": "yahoo", "fetched_at": "yesterday"}', "its fetched_at is \"yesterday\", not a date and time"),
+    ('{"source": "yahoo", "sha256": "abc"}', "its sha256 is \"abc\", not a SHA-256 in hex"),
+    ('{"source": "yahoo", "replaces": 5}', "its replaces holds a number, not an object"),
+    ('{"source": "yahoo", "replaces": {"source": "sample"}}', "in replaces, its sha256 is null, not a SHA-256 in hex"),
+]
+
+
+def damaged_source(path, problem: str) -> str:
+    return (f"{path} is damaged: {problem}; re-import the file it came from with 'forecast fetch {path.stem} --csv "
+            f"FILE', or run 'forecast fetch {path.stem}' if it came from Yahoo, to rewrite it")
+
+
+@pytest.fixture(scope="module")
+def two_pooled_template(tmp_path_factory):
+    from conftest import watchlist_home
+
+    return watchlist_home(tmp_path_factory.mktemp("pooled"), {"AB": random_walk_bars(200, seed=1),
+                                                               "KO": random_walk_bars(200, seed=2)})
+
+
+@pytest.mark.parametrize("content, problem", DAMAGED_SOURCES)
+def test_a_damaged_source_file_is_named_and_predict_report_and_list_go_on(cli, isolated_home, two_pooled_template,
+                                                                         content, problem):
+    import shutil
+
+    shutil.copytree(two_pooled_template, isolated_home, dirs_exist_ok=True)
+    (isolated_home / "data" / "AB.json").write_text(json.dumps({"fetched_at": "2021-03-01T00:00:00+00:00",
+                                                                "source": "csv:ab.us.txt"}))
+    info = isolated_home / "data" / "KO.json"
+    info.write_text(content)
+    result = cli("predict", "--verbose")  # the data is stale: where it came from says how to update it
+    assert result.code == 0
+    assert [row.split()[1] for row in result.out.splitlines() if row.startswith("│ ")] == ["AB", "KO"]
+    warnings = result.err.splitlines()
+    assert warnings[0].startswith("Warning: AB: data ends 2020-10-07, ")
+    assert warnings[0].endswith(" days ago; re-import it with 'forecast fetch AB --csv ab.us.txt' (or 'forecast "
+                                "import FILE...')")
+    assert warnings[1].endswith(" days ago; run 'forecast fetch KO' to update")  # Yahoo's, the default
+    assert warnings[2:] == [f"Warning: KO: {damaged_source(info, problem)}"]
+
+    result = cli("report", "--out", isolated_home.parent / "report.html")
+    assert result.code == 0
+    assert result.err.startswith(f"wrote {isolated_home.parent / 'report.html'}: 2 tickers, 0 failures, ")
+    assert damaged_source(info, problem) in html.unescape((isolated_home.parent / "report.html").read_text())
+
+    result = cli("list", "-f", "json")
+    assert (result.code, result.err) == (0, f"Warning: {damaged_source(info, problem)}\n")
+    assert {row["ticker"]: (row["source"], row["fetched_at"]) for row in json.loads(result.out)} == {
+        "AB": ("csv:ab.us.txt", "2021-03-01T00:00:00+00:00"), "KO": ("unreadable", None)}
+
+
+def test_a_bare_fetch_names_a_damaged_source_file_and_a_re_import_repairs_it(cli, yahoo, isolated_home, tmp_path):
+    assert cli("fetch", "MSFT", "-q").code == 0
+    import_bars(cli, tmp_path, "KO", random_walk_bars(60, seed=2))
+    info = isolated_home / "data" / "KO.json"
+    info.write_text('{"source": 5}')
+    before = (isolated_home / "data" / "KO.csv").read_bytes()
+    yahoo.calls.clear()
+    result = cli("fetch")
+    assert result.code == 4
+    assert {url.rsplit("/", 1)[1] for url, params in yahoo.calls if "period1" in params} == {"MSFT"}  # not KO
+    assert result.err.splitlines() == ["MSFT: 3270 rows to 2013-03-01 (0 added)",
+                                       f"Error: {damaged_source(info, DAMAGED_SOURCES[0][1])}",
+                                       "Error: 1 of 2 tickers failed: KO"]
+    assert (isolated_home / "data" / "KO.csv").read_bytes() == before
+
+    result = cli("fetch", "KO", "--csv", tmp_path / "KO.csv")  # the same file again: nothing added, source repaired
+    assert result.code == 0
+    assert "│ KO     │   60 │" in result.out
+    assert Store().fetch_info("KO")["source"] == "csv:KO.csv"
+    result = cli("fetch")
+    assert result.code == 0
+    assert result.err.splitlines()[0].startswith("not fetched from Yahoo, imported from files or the sample: KO ")
+
+
+def test_a_re_import_writes_a_missing_source_file(cli, isolated_home, tmp_path):
+    import_bars(cli, tmp_path, "KO", random_walk_bars(60, seed=2))
+    (isolated_home / "data" / "KO.json").unlink()  # as a kill between the data file and its source file left it
+    result = cli("import", tmp_path / "KO.csv")
+    assert result.code == 0
+    assert "│ KO     │   60 │ 2020-01-02 │ 2020-03-25 │          0 │            0 │" in result.out
+    assert Store().fetch_info("KO")["source"] == "csv:KO.csv"
+
+
 # ------------------------------------------------------------------------------------- pacing and failures
 def test_a_long_paced_fetch_says_how_long_and_reports_failures_as_they_happen(cli, yahoo, monkeypatch):
     monkeypatch.setattr("forecaster.data.sources.Pacer.wait", lambda self: None)  # the test does not wait the minutes
@@ -167,13 +291,31 @@ def test_remove_deletes_a_tickers_data_and_model_but_not_its_record(cli, two_tic
     log = (two_tickers / "data" / "predictions.csv").read_text()
     result = cli("remove", "abc", "--yes")
     assert (result.code, result.out) == (0, "")
-    weights = next(line for line in result.err.split(", ") if "weights-" in line)
-    assert result.err == (f"ABC: removed models/_pool/meta.json, {weights}, models/_pool, data/ABC.csv, "
-                          "data/ABC.json\n")  # the pool of ABC alone goes with it
+    assert result.err == ("ABC: removed the pool, which served ABC alone (models/_pool); removed data/ABC.csv, "
+                          "data/ABC.json\n")
+    assert not (two_tickers / "models" / "_pool").exists()
     assert sorted(p.name for p in (two_tickers / "data").iterdir()) == ["XYZ.csv", "XYZ.json", "predictions.csv"]
     assert not (two_tickers / "models" / "ABC").exists()
     assert (two_tickers / "data" / "predictions.csv").read_text() == log
     assert [row["ticker"] for row in json.loads(cli("list", "-f", "json").out)] == ["XYZ"]
+
+
+def test_remove_says_it_took_the_ticker_out_of_a_pool_that_serves_others(cli, isolated_home, two_pooled_template):
+    import shutil
+
+    shutil.copytree(two_pooled_template, isolated_home, dirs_exist_ok=True)
+    result = cli("remove", "AB", "--yes")
+    assert (result.code, result.out) == (0, "")
+    assert result.err == ("AB: taken out of the pool, which serves 1 other ticker (models/_pool/meta.json); removed "
+                          "data/AB.csv\n")
+    assert list(json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())["tickers"]) == ["KO"]
+    result = cli("predict", "-q")
+    assert (result.code, [line.split()[1] for line in result.out.splitlines() if line.startswith("│ ")]) == (0, ["KO"])
+    result = cli("remove", "KO", "--yes")
+    assert (result.code, result.err) == (0, "KO: removed the pool, which served KO alone (models/_pool); removed "
+                                            "data/KO.csv\n")
+    assert sorted(p.name for p in isolated_home.iterdir() if not p.name.startswith(".")) == ["data", "models"]
+    assert list((isolated_home / "models").iterdir()) == []
 
 
 def test_remove_without_yes_asks_and_refuses_when_nobody_can_answer(cli, two_tickers, monkeypatch):

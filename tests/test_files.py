@@ -113,8 +113,11 @@ def test_a_stored_data_file_that_is_a_fifo_is_a_damaged_file_not_a_hang(cli, tra
     (trained_home / "data" / "ABC.json").unlink()
     fifo(trained_home / "data" / "ABC.json")  # its fetch information too
     result = cli(*command)
-    if command == ["list"]:
-        assert result.code == 0 and "│ ABC    │ -      │ unreadable │" in result.out
+    if command == ["list"]:  # neither can be read: both are named so, the fetch information with a warning
+        assert result.code == 0 and "│ ABC    │ unreadable │ unreadable │" in result.out
+        assert result.err == (f"Warning: {trained_home / 'data' / 'ABC.json'} is {FIFO_KIND}, not a file; re-import "
+                              "the file it came from with 'forecast fetch ABC --csv FILE', or run 'forecast fetch ABC' "
+                              "if it came from Yahoo, to rewrite it\n")
     else:
         assert (result.code, result.err) == (
             3, f"Error: {data} is {FIFO_KIND}, not a file; run 'forecast fetch ABC' (or 'forecast fetch ABC --csv "

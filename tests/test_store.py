@@ -6,7 +6,7 @@ import pytest
 
 from conftest import random_walk_bars
 from forecaster.data.store import Store, atomic_write_text, normalize_ticker
-from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError, WriteFailed
 
 
 @pytest.mark.parametrize("ticker", ["^GSPC", "BRK-B", "EURUSD=X", "0700.HK", "msft", "A"])
@@ -38,10 +38,10 @@ def test_bars_round_trip_through_the_store():
     store = Store()
     bars = random_walk_bars(30)
     store.write_bars("abc", bars)
-    store.record_fetch("abc", "test")
+    store.record_fetch("abc", "csv:abc.csv")
     assert store.read_bars("ABC").equals(bars)
     assert store.tickers() == ["ABC"]
-    assert store.fetch_info("ABC")["source"] == "test"
+    assert store.fetch_info("ABC")["source"] == "csv:abc.csv"
 
 
 def test_missing_and_corrupt_bars_say_what_to_do():
@@ -79,7 +79,7 @@ def test_failed_atomic_write_leaves_old_content(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(UsageError, match=f"cannot write {target}: No space left on device"):
+    with pytest.raises(WriteFailed, match=f"cannot write {target}: No space left on device"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert sorted(p.name for p in folder.iterdir()) == ["f.txt"]

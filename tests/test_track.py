@@ -245,6 +245,20 @@ def test_a_log_without_levels_is_read_at_090_and_rewritten_with_them(isolated_ho
     assert [row["level"] for row in read_predictions(store)] == [0.9, 0.9, 0.9, 0.98]
 
 
+def test_of_two_logged_rows_with_one_key_the_later_made_is_kept_whatever_their_order(isolated_home):
+    from forecaster.data.predictions import read_predictions, record_predictions
+    from forecaster.data.store import Store
+
+    later, earlier = LOG[3], LOG[2]  # (ABC, 2024-01-03, 2024-01-04), made at 22:00 and at 21:00
+    write_log(isolated_home, [later, earlier])
+    new = {"ticker": "XYZ", "as_of": "2024-01-08", "date": "2024-01-09", "horizon": 1, "forecast": 104.0,
+           "lower": 100.0, "upper": 108.0, "last_close": 104.0}
+    record_predictions(Store(), [new])
+    assert [(row["ticker"], row["forecast"], row["created_at"]) for row in read_predictions(Store())][:1] == [
+        ("ABC", 101.0, "2024-01-03T22:00:00+00:00")]  # not the last in the file, made an hour before
+    assert len(read_predictions(Store())) == 2
+
+
 @pytest.mark.parametrize("level", ["1.0", "0", "-0.9", "nan", "high", ""])
 def test_a_logged_level_outside_0_and_1_is_a_damaged_row(cli, isolated_home, level):
     write_record(isolated_home, "..", [0.9, 0.9])
@@ -253,7 +267,7 @@ def test_a_logged_level_outside_0_and_1_is_a_damaged_row(cli, isolated_home, lev
     lines[2] = lines[2].replace(",0.9,", f",{level},")
     log.write_text("\n".join(lines) + "\n")
     result = cli("score")
-    reason = "bad number" if level in ("high", "") else f"level {level} is not between 0 and 1"
+    reason = f"bad level {level!r} (not a number)" if level in ("high", "") else f"level {level} is not between 0 and 1"
     assert (result.code, result.out, result.err) == (3, "", f"Error: {log} row 3: {reason}; fix or delete that row\n")
 
 

@@ -11,7 +11,8 @@ The rules, each in one place:
   from Yahoo (or whose source is unknown: a home from before sources were recorded, or a file put in data/ by hand),
   and the market index the models learn from ([train] market), stored yet or not (when there is anything else to
   fetch); tickers imported from a file or
-  the bundled sample are listed, not sent to Yahoo, which does not know them or would replace another series.
+  the bundled sample are listed, not sent to Yahoo, which does not know them or would replace another series; a
+  ticker whose data/TICKER.json is damaged fails with that damage named (its source is unknown).
 - `symbol_from_file_name`: the ticker a bulk-imported file is for: the file name without its extension (.csv or
   .txt), without a trailing `.us` (the US market suffix of Stooq's and Kaggle's bulk downloads), with `_` read as
   `-` (share classes: BRK-B), upper-cased: `abr_b.us.txt` -> ABR-B, `msft.csv` -> MSFT, `0700.hk.csv` -> 0700.HK.
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from forecaster.data.bars import Bars
 from forecaster.data.store import Store, normalize_ticker
-from forecaster.errors import ForecastError, UsageError, failure_of
+from forecaster.errors import CorruptFile, ForecastError, UsageError, failure_of
 from forecaster.text import plural
 
 if TYPE_CHECKING:
@@ -59,20 +60,30 @@ def source_kind(source: str | None) -> str | None:
 
 
 def stored_source(store: Store, ticker: str) -> str | None:
+    """Where `ticker`'s data came from, as data/TICKER.json records it (None: unknown); CorruptFile when that file
+    is damaged (Store.fetch_info)."""
     return store.fetch_info(ticker).get("source") or None
 
 
-def bare_fetch_tickers(store: Store, watchlist_and, market: str | None = None) -> tuple[list[str], list[str]]:
-    """(tickers to fetch from Yahoo, tickers imported from files or the sample) for `fetch` without tickers.
+def bare_fetch_tickers(store: Store, watchlist_and, market: str | None = None
+                       ) -> tuple[list[str], list[str], list[FetchJob]]:
+    """(tickers to fetch from Yahoo, tickers imported from files or the sample, failed jobs) for `fetch` without
+    tickers.
 
     `watchlist_and(stored)` is the command's default set (forecast.toml's watchlist, then the stored tickers), and
-    `market` the market index (None: none): see the module docstring for the rule."""
-    from_yahoo, imported = [], []
+    `market` the market index (None: none): see the module docstring for the rule. A ticker whose data/TICKER.json
+    is damaged is neither: where its data came from is unknown, and Yahoo might replace another series, so it is a
+    job that fails with the damage (the others go on)."""
+    from_yahoo, imported, damaged = [], [], []
     tickers = watchlist_and(store.tickers())
     for ticker in dict.fromkeys([*tickers, *([market] if market and tickers else [])]):
-        kind = source_kind(stored_source(store, ticker))
+        try:
+            kind = source_kind(stored_source(store, ticker))
+        except CorruptFile as error:
+            damaged.append(FetchJob(ticker, None, "", error))
+            continue
         (imported if kind in (CSV, SAMPLE) else from_yahoo).append(ticker)
-    return from_yahoo, imported
+    return from_yahoo, imported, damaged
 
 
 @dataclass(frozen=True)
@@ -80,11 +91,17 @@ class UpdateAdvice:
     data: str  # what the ticker's data is: "data", "imported data", "bundled sample data"
     one: str  # what to do for this ticker
     many: str  # what to do for several tickers with data of the same kind
+    damaged: CorruptFile | None = None  # data/TICKER.json is damaged: the advice is Yahoo's, the default
 
 
 def update_advice(store: Store, ticker: str) -> UpdateAdvice:
-    """How to bring `ticker`'s data up to date, by where it came from."""
-    source = stored_source(store, ticker)
+    """How to bring `ticker`'s data up to date, by where it came from (a damaged data/TICKER.json: as Yahoo's, with
+    the damage in `damaged` for the caller to warn about)."""
+    try:
+        source = stored_source(store, ticker)
+    except CorruptFile as error:
+        return UpdateAdvice("data", f"run 'forecast fetch {ticker}' to update", "run 'forecast fetch' to update them",
+                            error)
     kind = source_kind(source)
     if kind == CSV:
         name = source.split(":", 1)[1] or "FILE"
@@ -129,7 +146,8 @@ def yahoo_jobs(store: Store, tickers: list[str], start: dt.date | None, end: dt.
 def import_jobs(paths: list[Path], start: dt.date | None = None, end: dt.date | None = None) -> list[FetchJob]:
     """One job per file of `paths` (files, and the .csv and .txt files of folders, in name order), each for the
     ticker its name gives (`symbol_from_file_name`). A file whose name gives no valid symbol, or the same symbol as
-    an earlier file, is a job that fails with the reason; each file is read and validated by its own job."""
+    an earlier file (which is imported), is a job named after the file that fails with the reason; each file is read
+    and validated by its own job."""
     jobs: list[FetchJob] = []
     seen: dict[str, Path] = {}
     for path in _import_files(paths):
@@ -140,10 +158,10 @@ def import_jobs(paths: list[Path], start: dt.date | None = None, end: dt.date | 
                                                                  f"({error.message}); import it with 'forecast "
                                                                  "fetch TICKER --csv FILE'")))
             continue
-        if ticker in seen:
-            jobs.append(FetchJob(ticker, None, "", UsageError(f"{path} and {seen[ticker]} are both for {ticker}; "
-                                                              f"import one with 'forecast fetch {ticker} --csv "
-                                                              "FILE'")))
+        if ticker in seen:  # the file, not the ticker, fails: the first file's import goes on
+            jobs.append(FetchJob(path.name, None, "", UsageError(
+                f"{path}: skipped: {ticker} is imported from {seen[ticker]} in this run (one file per ticker); to "
+                f"use this file instead, run 'forecast fetch {ticker} --csv {path}'")))
             continue
         seen[ticker] = path
         jobs.append(FetchJob(ticker, lambda stored, t=ticker, p=path: _read_import(t, p, start, end),

@@ -1,31 +1,35 @@
 """What the store holds, for `forecast list`, and taking tickers out of it, for `forecast remove`.
 
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
-("yahoo", "csv:FILE NAME", "sample"; null when unknown), `data` is "ok" or "unreadable", and `model` is null when the
-ticker has no model, the model serving it otherwise ("pooled", "per-ticker" or "shipped <date>": Model.label), or
-"unreadable" for a damaged one; `trained_at` when that model was trained and `model_until` the last date of the
-ticker's data it was trained or calibrated on.
+("yahoo", "csv:FILE NAME", "sample"; null when unknown, "unreadable" when that file is damaged), `data` is "ok" or
+"unreadable", and `model` is null when the ticker has no model, the model serving it otherwise ("pooled",
+"per-ticker" or "shipped <date>": Model.label), or "unreadable" for a damaged one; `trained_at` when that model was
+trained and `model_until` the last date of the ticker's data it was trained or calibrated on.
 """
 
 from __future__ import annotations
 
 import json
 
-from forecaster.data.store import Store, read_stored_text
-from forecaster.errors import DataUnavailable, ForecastError
+from forecaster.data.store import Store, read_stored_text, stored_exists
+from forecaster.errors import CorruptFile, DataUnavailable, ForecastError
 from forecaster.model.guards import check_meta
 
 
-def inventory(store: Store) -> list[dict]:
-    """One row per stored ticker (see the module docstring); each model file is read once, however many tickers it
-    serves."""
+def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
+    """(one row per stored ticker (see the module docstring), the damaged data/TICKER.json files, for the caller to
+    name); each model file is read once, however many tickers it serves."""
     from forecaster.model.serving import POOL, label_of, model_kinds
 
     kinds = model_kinds(store)
     metas: dict[str, dict | None] = {}
-    rows = []
+    rows, damaged = [], []
     for ticker in store.tickers():
-        info = store.fetch_info(ticker)
+        try:
+            info = store.fetch_info(ticker)
+        except CorruptFile as error:
+            info = {"source": "unreadable"}
+            damaged.append(error)
         row = {"ticker": ticker, "source": info.get("source"), "data": "ok", "rows": None, "first_date": None,
                "last_date": None, "fetched_at": info.get("fetched_at"), "model": kinds.get(ticker),
                "trained_at": None, "model_until": None}
@@ -45,7 +49,7 @@ def inventory(store: Store) -> list[dict]:
             except (KeyError, TypeError):
                 row["model"] = "unreadable"
         rows.append(row)
-    return rows
+    return rows, damaged
 
 
 def _meta(store: Store, folder: str) -> dict | None:
@@ -64,13 +68,28 @@ def stored_among(store: Store, names: list[str]) -> tuple[list[str], list[tuple[
     from forecaster.model.serving import model_kinds
 
     served = model_kinds(store)
-    stored = [t for t in names if store.has_bars(t) or store.model_dir(t).exists() or t in served]
+    stored = [t for t in names if store.has_bars(t) or _model_folder_there(store, t) or t in served]
     return stored, [(t, DataUnavailable(f"nothing stored for {t} in {store.home}")) for t in names if t not in stored]
 
 
-def remove_ticker(store: Store, ticker: str) -> list:
-    """Delete a ticker's data, fetch information and model, and take it out of the pool first (Store.remove);
-    returns the paths removed or changed."""
-    from forecaster.model.serving import drop_from_pool
+def _model_folder_there(store: Store, ticker: str) -> bool:
+    """Whether `ticker` has a folder under models/, or may have one (models/ cannot be searched: removing it then
+    says why it cannot)."""
+    try:
+        return stored_exists(store.model_dir(ticker))
+    except CorruptFile:
+        return True
 
-    return store.remove(ticker, first=lambda: drop_from_pool(store, ticker))
+
+def remove_ticker(store: Store, ticker: str) -> str:
+    """Delete a ticker's data, fetch information and model, and take it out of the pool first (Store.remove);
+    returns what was done, in words: what happened to the pool, and the paths removed (empty: nothing)."""
+    from forecaster.model.serving import POOL, drop_from_pool
+
+    pool: list[str | None] = []
+    removed = store.remove(ticker, first=lambda: pool.append(drop_from_pool(store, ticker, locked=True)),
+                           holding=POOL)
+    done = [change for change in pool if change]
+    if removed:
+        done.append("removed " + ", ".join(str(path.relative_to(store.home)) for path in removed))
+    return "; ".join(done)

@@ -6,20 +6,23 @@ created_at. Logs written before the level was recorded have no level column: the
 A new forecast for the same (ticker, as_of, date) replaces the earlier row. Appends read, merge and atomically
 rewrite the file under the 'predictions' lock, so concurrent cron jobs never lose or duplicate rows.
 
-A row that no forecast can have written — a date that is not YYYY-MM-DD, a number that is not positive and finite, a
-horizon below 1, a lower bound above the upper one — makes the log damaged (exit 3, the row named), whichever command
-reads it.
+A row that no forecast can have written — a ticker not written as forecast writes symbols (`ko` for KO), a date that
+is not YYYY-MM-DD, a number that is not positive and finite, a horizon below 1, a lower bound above the upper one,
+another forecast for the key of an earlier row made at the same time (which one counts?) — makes the log damaged
+(exit 3, the row and the column named), whichever command reads it. Of two rows with one key made at different
+times (logs joined by hand), the later made counts, here as in forecaster.risk.track.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import math
 
-from forecaster.data.store import Store, atomic_write_text, read_stored_text, utc_now
-from forecaster.errors import CorruptFile
+from forecaster.data.store import Store, atomic_write_text, normalize_ticker, read_stored_text, utc_now
+from forecaster.errors import CorruptFile, UsageError
 
 COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "level", "last_close",
            "created_at")
@@ -49,23 +52,43 @@ def read_predictions(store: Store) -> list[dict]:
         unrecorded = {} if "level" in columns else {"level": UNRECORDED_LEVEL}
         rows = []
         dates: set[str] = set()  # the dates already found valid (a log repeats a few hundred of them)
+        made: dict[tuple, tuple[int, dict]] = {}  # (key, created_at) -> its first row and that row
         for line, row in enumerate(reader, start=2):
             row.update(unrecorded)
             rows.append(_parsed(row, f"{path} row {line}", dates))
+            key = (*(row[k] for k in KEY), row["created_at"])
+            if key in made and made[key][1] != row:  # which one counts? neither is later
+                raise CorruptFile(f"{path} row {line}: another forecast for the same {', '.join(KEY)} as row "
+                                  f"{made[key][0]} ({', '.join(key[:-1])}), made at the same time ({key[-1]}); "
+                                  "forecast writes one: delete the wrong one")
+            made.setdefault(key, (line, row))
     except csv.Error as error:
         raise CorruptFile(f"{path} is damaged: not a CSV file ({error}); {advice}") from None
     return rows
 
 
 def _parsed(row: dict, where: str, dates: set[str]) -> dict:
-    """A log row with its numbers parsed and checked; CorruptFile naming `where` (file and row) otherwise."""
+    """A log row with its numbers parsed and checked; CorruptFile naming `where` (file and row), the column and the
+    value otherwise."""
     fix = "fix or delete that row"
-    try:
-        parsed = {**row, "horizon": int(row["horizon"]), **{k: float(row[k]) for k in NUMBERS}}
-    except (TypeError, ValueError):
-        raise CorruptFile(f"{where}: bad number; {fix}") from None
-    if parsed["horizon"] < 1 or not all(math.isfinite(parsed[k]) and parsed[k] > 0 for k in PRICES):
-        raise CorruptFile(f"{where}: bad number; {fix}")
+    ticker = row["ticker"]
+    canonical = _symbol(ticker) if isinstance(ticker, str) else None
+    if canonical != ticker:  # forecast writes each symbol one way: 'ko' beside 'KO' would be another ticker
+        written = f" (forecast writes {canonical})" if canonical else ""
+        raise CorruptFile(f"{where}: ticker {ticker!r} is not a ticker symbol as forecast writes it{written}; {fix}")
+    parsed = dict(row)
+    for key in ("horizon", *NUMBERS):
+        text = row[key]
+        try:
+            parsed[key] = int(text) if key == "horizon" else float(text)
+        except (TypeError, ValueError):
+            kind = "a whole number" if key == "horizon" else "a number"
+            raise CorruptFile(f"{where}: bad {key} {text!r} (not {kind}); {fix}") from None
+    if parsed["horizon"] < 1:
+        raise CorruptFile(f"{where}: horizon must be 1 or more (sessions ahead), got {row['horizon']}; {fix}")
+    for key in PRICES:
+        if not (math.isfinite(parsed[key]) and parsed[key] > 0):
+            raise CorruptFile(f"{where}: {key} must be a positive finite number, got {row[key]}; {fix}")
     if not 0.0 < parsed["level"] < 1.0:  # also false for NaN
         raise CorruptFile(f"{where}: level {row['level']} is not between 0 and 1; {fix}")
     for key in ("as_of", "date"):
@@ -77,6 +100,15 @@ def _parsed(row: dict, where: str, dates: set[str]) -> dict:
     if parsed["lower"] > parsed["upper"]:
         raise CorruptFile(f"{where}: lower {row['lower']} is above upper {row['upper']}; {fix}")
     return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbol(ticker: str) -> str | None:
+    """The symbol as forecast writes it (normalize_ticker), or None; cached: a log names a few tickers many times."""
+    try:
+        return normalize_ticker(ticker)
+    except UsageError:
+        return None
 
 
 def _is_date(text) -> bool:
@@ -94,7 +126,8 @@ def record_predictions(store: Store, rows: list[dict]) -> list[dict]:
     is at 0.90. Returns the new log."""
     created = utc_now()
     with store.lock("predictions"):
-        merged = {tuple(row[k] for k in KEY): row for row in read_predictions(store)}
+        logged = sorted(read_predictions(store), key=lambda row: row["created_at"])  # stable: file order for ties
+        merged = {tuple(row[k] for k in KEY): row for row in logged}  # of two rows with one key, the later made
         for row in rows:
             merged[tuple(str(row[k]) for k in KEY)] = {"level": UNRECORDED_LEVEL, **row, "created_at": created}
         ordered = sorted(merged.values(), key=lambda r: (r["ticker"], r["as_of"], r["date"]))

@@ -58,8 +58,9 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
     Refused (UsageError, nothing written) when the new bars would rewrite the stored history beyond a re-adjustment
     (see `history_conflict`), unless `replace`: then they replace it whole; and when nothing would be stored at all.
     A stored file that cannot be read is treated as absent (`get_bars` gets no bars, so Yahoo sends the whole
-    history) and kept as TICKER.csv.damaged. Stored, with a notice: daily moves no real stock shows, and revisions
-    that change daily moves by more than REVISION_WARNING (see `implausible_changes`).
+    history) and kept as TICKER.csv.damaged. data/TICKER.json is rewritten with every change, and also when nothing
+    changed but it is missing or damaged (a re-import repairs it). Stored, with a notice: daily moves no real stock
+    shows, and revisions that change daily moves by more than REVISION_WARNING (see `implausible_changes`).
     """
     ticker = normalize_ticker(ticker)
     notes = []
@@ -87,10 +88,9 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
                                         f"and kept as {aside} ({damaged.message.split(';')[0]})",
                                 kind="damaged data files replaced, each kept as data/TICKER.csv.damaged"))
         if added or changed or replace or damaged or not store.has_bars(ticker):
-            store.write_bars(ticker, merged)
-            store.record_fetch(ticker, source)
-        elif source == "yahoo":
-            store.record_fetch(ticker, source)  # nothing new, but checked now
+            store.write_bars(ticker, merged, source=source)  # the bars and where they came from, as one unit
+        elif source == "yahoo" or not store.has_fetch_info(ticker):
+            store.record_fetch(ticker, source)  # nothing new, but checked now, or where it came from was lost
     return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed, tuple(notes))
 
 

@@ -19,6 +19,7 @@ of one ticker serialise on that ticker's lock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from pathlib import Path
 from forecaster.data import bars_cache
 from forecaster.data.bars import Bars, InvalidBars, format_csv, parse_csv
 from forecaster.data.files import NotAFile, check_output_file, read_regular
-from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError
+from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError, WriteFailed
 
 HOME_ENV = "FORECAST_HOME"
 LOCK_TIMEOUT_ENV = "FORECAST_LOCK_TIMEOUT"
@@ -41,18 +42,22 @@ PREDICTIONS_FILE = "predictions.csv"
 CONFIG_FILE = "forecast.toml"
 
 # Letters, digits and the punctuation Yahoo symbols use (^GSPC, BRK-B, EURUSD=X, 0700.HK); no path separators, no
-# leading dot, at most 20 characters: a ticker can never name a path outside the store.
+# leading dot, at most 20 characters: a ticker can never name a path outside the store. The punctuation joins parts
+# or marks an index: no symbol ends with it (a file name such as btu_.us.txt gives none).
 _TICKER = re.compile(r"[A-Z0-9^][A-Z0-9.^=\-]{0,19}")
 
 
 def normalize_ticker(ticker: str) -> str:
     """The canonical (upper-case) symbol, or UsageError if `ticker` is not a plausible symbol."""
     symbol = ticker.strip().upper()
+    shown = ticker if len(ticker) <= 30 else ticker[:27] + "..."
     if not _TICKER.fullmatch(symbol) or ".." in symbol:
-        shown = ticker if len(ticker) <= 30 else ticker[:27] + "..."
         raise UsageError(
             f"invalid ticker symbol {shown!r}: use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)"
         )
+    if len(symbol) > 1 and not symbol[-1].isalnum():
+        raise UsageError(f"invalid ticker symbol {shown!r}: a symbol ends with a letter or digit, not "
+                         f"{symbol[-1]!r} (e.g. BRK-B, 0700.HK)")
     return symbol
 
 
@@ -118,7 +123,7 @@ class Store:
                 f"{name} is locked by another forecast process (waited {timeout:g} s); try again later"
             ) from None
         except OSError as error:
-            raise UsageError(f"cannot create a lock file in {self.locks_dir}: {error.strerror or error}") from None
+            raise WriteFailed(f"cannot create a lock file in {self.locks_dir}: {error.strerror or error}") from None
         try:
             yield
         finally:
@@ -201,40 +206,92 @@ class Store:
             raise CorruptFile(f"cannot move the damaged {path} aside: {error.strerror}") from None
         return aside
 
-    def write_bars(self, ticker: str, bars: Bars) -> None:
-        """Replace the stored bars of `ticker` atomically (call with the ticker's lock held)."""
+    def write_bars(self, ticker: str, bars: Bars, source: str | None = None) -> None:
+        """Replace the stored bars of `ticker` atomically (call with the ticker's lock held); with `source`, and
+        data/TICKER.json with them, as one unit: data/TICKER.json is written first, naming the SHA-256 of the new
+        bars and, when the source changes, the source and SHA-256 of the bars they replace; `fetch_info` then goes
+        by the data file's content, so a kill between the two writes leaves the old bars with their own source."""
         data = format_csv(bars).encode("utf-8")
+        if source is not None:
+            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest())
         atomic_write_bytes(self.bars_path(ticker), data)
         bars_cache.save(self.bars_cache_dir, normalize_ticker(ticker), bars_cache.digest(data), bars)
 
     def record_fetch(self, ticker: str, source: str) -> None:
-        """Note when and from where `ticker` was last fetched (call with the ticker's lock held)."""
-        info = {"fetched_at": utc_now(), "source": source}
+        """Note when and from where `ticker` was last fetched, its bars unchanged (call with the ticker's lock
+        held)."""
+        self._write_fetch_info(ticker, source, None)
+
+    def _write_fetch_info(self, ticker: str, source: str, digest: str | None) -> None:
+        info: dict = {"fetched_at": utc_now(), "source": source}
+        if digest is not None:
+            info["sha256"] = digest
+            stored = self._bars_digest(ticker)
+            try:
+                before = self.fetch_info(ticker)
+            except CorruptFile:
+                before = {}
+            if stored not in (None, digest) and before.get("source") != source:
+                info["replaces"] = {**before, "sha256": stored}
         atomic_write_text(self.fetch_info_path(ticker), json.dumps(info, indent=2) + "\n")
 
-    def fetch_info(self, ticker: str) -> dict:
-        """{'fetched_at', 'source'} of the last write, or {} when unknown or unreadable."""
+    def _bars_digest(self, ticker: str) -> str | None:
+        """The SHA-256 of the stored data file, or None when there is none or it cannot be read."""
         try:
-            info = json.loads(read_regular(self.fetch_info_path(ticker)).decode("utf-8"))
-        except (OSError, NotAFile, ValueError):
-            return {}
-        return info if isinstance(info, dict) else {}
+            return hashlib.sha256(read_regular(self.bars_path(ticker))).hexdigest()
+        except (OSError, NotAFile):
+            return None
 
-    def remove(self, ticker: str, first=None) -> list[Path]:
+    def fetch_info(self, ticker: str) -> dict:
+        """{'fetched_at', 'source'} of the stored bars (see `check_fetch_info`), or {} when there is none (a home from
+        before sources were recorded, a file put in data/ by hand); CorruptFile naming the file when it cannot be
+        read or holds anything else, for the caller to decide whether the ticker fails or falls back. When the last
+        write changed the source and the data file is still the one it replaces (a kill came between the two
+        writes: see `write_bars`), the source of that data."""
+        symbol = normalize_ticker(ticker)
+        path = self.fetch_info_path(symbol)
+        repair = (f"re-import the file it came from with 'forecast fetch {symbol} --csv FILE', or run 'forecast fetch "
+                  f"{symbol}' if it came from Yahoo, to rewrite it")
+        try:
+            text = read_stored_text(path, repair)
+        except FileNotFoundError:
+            return {}
+        try:
+            info = json.loads(text)
+        except ValueError as error:
+            raise CorruptFile(f"{path} is damaged: not JSON ({error.msg}, line {error.lineno}); {repair}") from None
+        problem = check_fetch_info(info)
+        if problem is not None:
+            raise CorruptFile(f"{path} is damaged: {problem}; {repair}")
+        replaced = info.get("replaces")
+        if replaced is not None and self._bars_digest(symbol) == replaced["sha256"] != info.get("sha256"):
+            info = replaced
+        return {key: info[key] for key in ("fetched_at", "source") if key in info}
+
+    def has_fetch_info(self, ticker: str) -> bool:
+        """True when data/TICKER.json exists and is sound: a write of the ticker's data rewrites it otherwise."""
+        try:
+            return bool(self.fetch_info(ticker))
+        except CorruptFile:
+            return False
+
+    def remove(self, ticker: str, first=None, holding: str | None = None) -> list[Path]:
         """Delete the ticker's data, fetch information, a damaged data file kept aside and its model, under the
-        ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing); `first()`, run
-        under those locks before anything is deleted, may take the ticker out of what else holds it (the pool) and
-        returns the paths it changed. The model's meta.json goes first, so that a reader never finds metadata naming
+        ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing), and then the
+        lock `holding` if given (the pool's: a retrain saving meanwhile sees the ticker in the pool with its data, or
+        in neither); `first()`, run under those locks before anything is deleted, may take the ticker out of what
+        else holds it (the pool). The model's meta.json goes first, so that a reader never finds metadata naming
         deleted weights. The prediction log keeps its rows: it is the record of what was forecast. Returns the paths
         removed (empty: nothing was stored)."""
         ticker = normalize_ticker(ticker)
         removed = []
-        with self.lock(ticker), self.lock(f"{ticker}.model"):
+        with self.lock(ticker), self.lock(f"{ticker}.model"), \
+                (self.lock(holding) if holding else contextlib.nullcontext()):
             if first is not None:
-                removed.extend(first())
+                first()
             model = self.model_dir(ticker)
             data = self.bars_path(ticker)
-            paths = [model / "meta.json", *sorted(model.glob("*")), model, data, data.with_name(data.name + ".damaged"),
+            paths = [model / "meta.json", *stored_entries(model), model, data, data.with_name(data.name + ".damaged"),
                      self.fetch_info_path(ticker)]
             for path in dict.fromkeys(paths):
                 if not os.path.lexists(path):
@@ -251,6 +308,38 @@ class Store:
                 removed.append(path)
             bars_cache.forget(self.bars_cache_dir, ticker)
         return removed
+
+
+FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TICKER.json may name
+
+
+def check_fetch_info(info, replaced: bool = False) -> str | None:
+    """What is wrong with the content of a data/TICKER.json, or None: a JSON object whose `source`, if there, is
+    "yahoo", "sample" or "csv:FILE NAME", whose `fetched_at`, if there, is an ISO date and time, whose `sha256`, if
+    there (required in `replaces`), is a SHA-256 in hex, and whose `replaces`, if there, is such an object too (the
+    source of the data the last write replaced: see Store.write_bars). Other keys are ignored."""
+    where, whose = ("its replaces", "in replaces, its ") if replaced else ("it", "its ")
+    if not isinstance(info, dict):
+        return f"{where} holds {_json_kind(info)}, not an object"
+    source = info.get("source", "yahoo")
+    if not (isinstance(source, str) and (source in FETCH_SOURCES or (source.startswith("csv:") and source[4:]))):
+        return f"{whose}source is {json.dumps(source)[:40]}, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""
+    fetched_at = info.get("fetched_at", "2000-01-01T00:00:00")
+    try:
+        datetime.fromisoformat(fetched_at)
+    except (TypeError, ValueError):
+        return f"{whose}fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+    digest = info.get("sha256", "0" * 64 if not replaced else None)
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        return f"{whose}sha256 is {json.dumps(digest)[:40]}, not a SHA-256 in hex"
+    if "replaces" in info and not replaced:
+        return check_fetch_info(info["replaces"], replaced=True)
+    return None
+
+
+def _json_kind(value) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), "null")
 
 
 def lock_timeout() -> float:
@@ -277,10 +366,60 @@ def read_stored_bytes(path: Path, advice: str) -> bytes:
     except NotAFile as error:
         reason = f"is {error.kind}, not a file"
     except PermissionError:
+        if (folder := _unsearchable_folder(path)) is not None:
+            raise CorruptFile(_folder_denied(folder)) from None
         reason = "cannot be read (permission denied)"
     except OSError as error:
         reason = f"cannot be read ({error.strerror or error})"
     raise CorruptFile(f"{path} {reason}; {advice}")
+
+
+def stored_exists(path: Path) -> bool:
+    """Whether anything is at `path` in the store, readable or not (as os.path.lexists: a directory, a FIFO or a
+    dangling symlink in a file's place counts, and reading it says what is wrong). CorruptFile naming the folder
+    when a folder on the way cannot be searched (no permission): the path is not absent, and Path.exists would
+    raise PermissionError."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except PermissionError:
+        raise CorruptFile(_folder_denied(_unsearchable_folder(path) or Path(path).parent)) from None
+    except OSError as error:
+        raise CorruptFile(f"{path} cannot be read ({error.strerror or error})") from None
+    return True
+
+
+def stored_entries(folder: Path) -> list[Path]:
+    """The entries of a folder of the store, sorted ([] when it does not exist); CorruptFile naming it when it
+    cannot be listed (no permission)."""
+    try:
+        return sorted(Path(folder).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except PermissionError:
+        raise CorruptFile(_folder_denied(_unsearchable_folder(folder) or Path(folder))) from None
+    except OSError as error:
+        raise CorruptFile(f"{folder} cannot be read ({error.strerror or error})") from None
+
+
+def _folder_denied(folder: Path) -> str:
+    return (f"the folder {folder} cannot be read (permission denied); the user running forecast needs read and "
+            "search permission on it")
+
+
+def _unsearchable_folder(path: Path) -> Path | None:
+    """The folder on the way to `path` that denies looking into it (the first from the root), or None when each
+    folder on the way lets us through (then `path` itself is what cannot be read)."""
+    path = Path(os.path.abspath(path))
+    for step in [*reversed(path.parents), path][1:]:
+        try:
+            os.lstat(step)
+        except PermissionError:
+            return step.parent
+        except OSError:
+            return None
+    return None
 
 
 def read_stored_text(path: Path, advice: str) -> str:
@@ -300,10 +439,14 @@ def utc_now() -> str:
 
 
 def _make_dir(path: Path) -> None:
+    """Create the folder `path` of the store if it is missing: UsageError when a file is in its way (a home laid out
+    wrong), WriteFailed when it cannot be written (a read-only or full file system, no permission)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+    except (FileExistsError, NotADirectoryError) as error:
         raise UsageError(f"cannot create {path}: {error.strerror}") from None
+    except OSError as error:
+        raise WriteFailed(f"cannot create {path}: {error.strerror}") from None
 
 
 _WORKING_FOR: int | None = None  # in a worker process: the pid of the run it works for (see `work_for`)
@@ -323,7 +466,8 @@ def _orphaned() -> bool:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new content, never a mix or a prefix.
+    """Write `data` to `path` so that readers see the old or the new content, never a mix or a prefix; WriteFailed
+    (the old content intact) when it cannot be written.
 
     Stale temporary files of `path` left by a killed writer are removed first; callers hold the lock that guards
     `path`, so no live writer owns them. A worker whose run has died (see `work_for`) exits instead of replacing
@@ -337,7 +481,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
-        raise UsageError(f"cannot write in {path.parent}: {error.strerror}") from None
+        raise WriteFailed(f"cannot write in {path.parent}: {error.strerror}") from None
     try:
         os.chmod(temp_name, _mode_for(path))
         with os.fdopen(descriptor, "wb") as handle:
@@ -352,7 +496,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         if isinstance(error, OSError):
-            raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+            raise WriteFailed(f"cannot write {path}: {error.strerror or error}") from None
         raise
     _fsync_directory(path.parent)
 

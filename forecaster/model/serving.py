@@ -43,6 +43,8 @@ from forecaster.data.store import (
     normalize_ticker,
     read_stored_bytes,
     read_stored_text,
+    stored_entries,
+    stored_exists,
 )
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
@@ -267,7 +269,7 @@ class Model:
         weights = weights_bytes(self.network.state_dict())
         digest = hashlib.sha256(weights).hexdigest()
         weights_name = f"weights-{digest[:16]}.npz"
-        if not (directory / weights_name).is_file():
+        if not (stored_exists(directory / weights_name) and (directory / weights_name).is_file()):
             atomic_write_bytes(directory / weights_name, weights)
         self.meta = dict(self.meta, weights_file=weights_name, weights_sha256=digest)
         atomic_write_text(directory / "meta.json", json.dumps(self.meta, indent=1) + "\n")
@@ -289,7 +291,7 @@ class Model:
         `rebuild`: how to get a sound one); ModelMissing if there is none, CorruptFile if it is damaged."""
         meta_path = directory / "meta.json"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
-            if not (meta_path.exists() or meta_path.is_symlink()):  # a directory or a FIFO there is a damaged model
+            if not stored_exists(meta_path):  # a directory or a FIFO there is a damaged model
                 raise ModelMissing(f"no model for {shown}; {rebuild.replace('retrain', 'train')}")
             meta = _read_meta(meta_path, rebuild, shown)
             weights_path = directory / str(meta.get("weights_file", ""))
@@ -383,7 +385,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     own = store.model_dir(ticker) / "meta.json"
     pooled = None
     for _ in range(3):  # pooled training removes the members' own models: look again if one vanishes under us
-        if _present(own):
+        if stored_exists(own):
             try:
                 return Model.load(store, ticker), "per-ticker"
             except ModelMissing:
@@ -409,30 +411,43 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 
-def drop_from_pool(store: Store, ticker: str) -> list[Path]:
-    """Take `ticker` out of the pool, under its lock: its section of meta.json goes (rewritten atomically, the weights
-    untouched); a pool left with no ticker is removed, meta.json first. Returns the files changed or removed (none
-    when the pool does not serve the ticker). A damaged pool is left alone (the next training replaces it)."""
+def drop_from_pool(store: Store, ticker: str, locked: bool = False) -> str | None:
+    """Take `ticker` out of the pool, under its lock (held by the caller if `locked`): its section of meta.json goes
+    (rewritten atomically, the weights untouched); a pool left with no ticker is removed, meta.json first. Returns
+    what was done, in words naming the folder or file (None when the pool does not serve the ticker). A damaged pool
+    is left alone (the next training replaces it); one in a folder that cannot be searched is a CorruptFile naming
+    it, before anything is removed (it may serve the ticker)."""
     directory = store.models_dir / POOL
     path = directory / "meta.json"
-    with store.lock(POOL):
+    with contextlib.nullcontext() if locked else store.lock(POOL):
+        if not stored_exists(path):
+            return None
         try:
             meta = json.loads(read_stored_text(path, ""))
             tickers = meta["tickers"]
         except (FileNotFoundError, ValueError, KeyError, TypeError, CorruptFile):
-            return []
+            return None
         if ticker not in tickers:
-            return []
+            return None
         rest = {name: section for name, section in tickers.items() if name != ticker}
         if rest:
             atomic_write_text(path, json.dumps({**meta, "tickers": rest}, indent=1) + "\n")
-            return [path]
-        removed = [path, *sorted(p for p in directory.iterdir() if p != path), directory]
+            return (f"taken out of the pool, which serves {len(rest)} other {plural(len(rest), 'ticker')} "
+                    f"({path.relative_to(store.home)})")
         path.unlink()
-        for other in removed[1:-1]:
+        for other in stored_entries(directory):
             other.unlink(missing_ok=True)
         directory.rmdir()
-        return removed
+        return f"removed the pool, which served {ticker} alone ({directory.relative_to(store.home)})"
+
+
+def pool_members(store: Store) -> set[str]:
+    """The tickers the stored pool serves (none when there is no pool, or it cannot be read)."""
+    try:
+        members = json.loads(read_stored_text(store.models_dir / POOL / "meta.json", ""))["tickers"]
+    except (OSError, ValueError, KeyError, TypeError, ForecastError):
+        return set()
+    return set(members) if isinstance(members, dict) else set()
 
 
 def model_kinds(store: Store) -> dict[str, str]:
@@ -442,7 +457,7 @@ def model_kinds(store: Store) -> dict[str, str]:
     ticker silently dropping out of `predict`, `report` and `list`, or a `train NEW` replacing the pool."""
     kinds: dict[str, str] = {}
     pool_meta = store.models_dir / POOL / "meta.json"
-    if _present(pool_meta):
+    if _maybe_present(pool_meta):
         try:
             members = json.loads(read_stored_text(pool_meta, ""))["tickers"]
             if not isinstance(members, dict):
@@ -450,13 +465,21 @@ def model_kinds(store: Store) -> dict[str, str]:
             kinds.update({t: "pooled" for t in members})
         except (OSError, ValueError, KeyError, TypeError, ForecastError):
             kinds.update({t: "pooled" for t in store.tickers()})
-    if store.models_dir.is_dir():
-        for path in store.models_dir.iterdir():
-            if path.name != POOL and _present(path / "meta.json"):
-                kinds[path.name] = "per-ticker"
+    try:
+        folders = stored_entries(store.models_dir)
+    except CorruptFile:  # models/ cannot be listed: the pool may serve them all, and loading it says why it cannot
+        folders = []
+        kinds.update({t: "pooled" for t in store.tickers()})
+    for path in folders:
+        if path.name != POOL and _maybe_present(path / "meta.json"):
+            kinds[path.name] = "per-ticker"
     return kinds
 
 
-def _present(path: Path) -> bool:
-    """Whether a model file is there, readable or not (a directory or a FIFO in its place is a damaged model)."""
-    return path.exists() or path.is_symlink()
+def _maybe_present(path: Path) -> bool:
+    """Whether a model file is or may be there, readable or not (a directory or a FIFO in its place is a damaged
+    model; a folder that cannot be searched may hold one, and loading it says why it cannot be read)."""
+    try:
+        return stored_exists(path)
+    except CorruptFile:
+        return True
