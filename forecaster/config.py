@@ -134,7 +134,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("train", "features", "auto", "Inputs per day: 'range' (log return, high-low range, overnight gap, "
             "intraday move, volume change), 'returns' (log return only) or 'auto' (range where the data has real OHLC, "
             "else returns).", str, choices=_feature_sets()),
-    Setting("train", "model", "pooled", "'shipped': the network pretrained on 1,500 histories that ships with "
+    Setting("train", "model", "shipped", "'shipped': the network pretrained on 1,500 histories that ships with "
             "forecaster, each ticker calibrated against it; 'pooled': one network trained on the home's tickers "
             "together; 'per-ticker': a network of its own for each.", str, choices=("shipped", "pooled", "per-ticker")),
     Setting("train", "market", "none", "A market index whose same-day moves every window sees (a stored ticker, "

@@ -58,9 +58,10 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
                                        source="sample")
         say(f"   {ticker:6} {result.rows} daily bars, {result.first_date} .. {result.last_date}")
 
-    config = TrainingConfig(epochs=epochs, patience=5)
+    config = TrainingConfig(epochs=epochs, patience=5, model="pooled")
     tickers = list(sources.SAMPLE_TICKERS)
-    say(f"\n2. Train one network on all three, pooled (forecast train --epochs {epochs} --patience 5)")
+    say(f"\n2. Train one network on all three, pooled (forecast train --model pooled --epochs {epochs} --patience 5;"
+        "\n   by default, 'forecast train' calibrates them against the network shipped with forecaster instead)")
     with terminal.progress("   training the pool", total=epochs) as advance:
         outcome = train_models(store, tickers, config, run_jobs=JobRunner(store, 1, epochs=epochs,
                                                                           watcher=_EpochBar(advance)))
@@ -73,7 +74,7 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     bars = store.read_bars(EVALUATED)
     test_start = str(bars.dates[int(len(bars) * 0.8)])
     say(f"\n3. Walk-forward test from {test_start}, a pool trained on the three before it (forecast evaluate "
-        f"--test-start {test_start})")
+        f"--model pooled --test-start {test_start})")
     with terminal.progress("   training the pool", total=epochs) as advance:
         outcome = evaluate_models(store, tickers, config, dt.date.fromisoformat(test_start), [1],
                                   run_jobs=JobRunner(store, 1), callback=lambda *args: advance())

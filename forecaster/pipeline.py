@@ -17,6 +17,7 @@ Imports stay light here: `predict` runs without pandas, scikit-learn, scipy or y
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import shutil
 from dataclasses import dataclass, field
@@ -180,31 +181,48 @@ def _new_pool(members: dict[str, Bars], market, config: TrainingConfig, until: d
     with each member calibrated against it (a member that cannot be is a failure; None when none can); otherwise, or
     when no vintage is that old, a network trained on them (with a note saying so)."""
     from forecaster.model.training import add_ticker, train_model
-
-    if config.model == "shipped":
-        vintage = shipped_vintage(None if until is None else until + dt.timedelta(days=1), outcome.notes)
-        if vintage is not None:
-            model = vintage.load()
-            for name, history in members.items():
-                try:
-                    model = add_ticker(model, name, history, None, config)
-                except Exception as error:  # one ticker's trouble, a bug included, is that ticker's
-                    outcome.failures.append((name, failure_of(error, name)))
-            return model if model.meta["tickers"] else None
-    return train_model(members, market, config, "pooled", callback=callback)
-
-
-def shipped_vintage(before: dt.date | None, notes: list[str]):
-    """The newest shipped vintage whose data ends before `before` (any, when None); None, with a note that the
-    home's tickers train the pool instead, when there is none."""
     from forecaster.model.vintages import latest
 
-    vintage = latest(before)
+    before = None if until is None else until + dt.timedelta(days=1)
+    vintage = latest(before) if config.model == "shipped" else None
     if vintage is None:
-        notes.append(f"no shipped network was trained on data ending before {before}: the pool is trained on the "
-                     "home's tickers instead" if before else "no shipped network is installed: the pool is trained "
-                     "on the home's tickers instead")
-    return vintage
+        model = train_model(members, market, config, "pooled", callback=callback)
+        if config.model == "shipped":
+            outcome.notes.append(no_vintage_note(before))
+        return model
+    model = vintage.load()
+    config = for_vintage(model, config, outcome.notes)
+    for name, history in members.items():
+        try:
+            model = add_ticker(model, name, history, None, config)
+        except Exception as error:  # one ticker's trouble, a bug included, is that ticker's
+            outcome.failures.append((name, failure_of(error, name)))
+    return model if model.meta["tickers"] else None
+
+
+NETWORK_OPTIONS = ("window", "hidden", "layers", "epochs", "batch_size", "lr", "patience", "seed", "market")
+
+
+def for_vintage(model: Model, config: TrainingConfig, notes: list[str]) -> TrainingConfig:
+    """The options a ticker is calibrated against a shipped vintage with: the vintage's window and no market (it
+    learned without one); a note names the network options set otherwise, which shape only a network trained on the
+    home's tickers."""
+    from forecaster.config import BY_NAME
+
+    changed = [f"--{key.replace('_', '-')}" for key in NETWORK_OPTIONS
+               if getattr(config, key) != BY_NAME[f"train.{key}"].default]
+    if changed:
+        notes.append(f"{', '.join(changed)} shape a network trained on the home's tickers (--model pooled or "
+                     f"per-ticker), not the shipped one: {model.label} keeps its own")
+    return dataclasses.replace(config, window=model.window, market="none")
+
+
+def no_vintage_note(before: dt.date | None) -> str:
+    """Why a pool was trained on the home's tickers though [train] model = shipped."""
+    if before is None:
+        return "no shipped network is installed: the pool is trained on the home's tickers instead"
+    return (f"no shipped network was trained on data ending before {before}: the pool is trained on the home's "
+            "tickers instead")
 
 
 def _with_changes_since(store: Store, model: Model, before: set[str], market, config: TrainingConfig,
@@ -634,14 +652,19 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     if config.model == "per-ticker":
         results, failures = run_jobs(evaluate_ticker, names, arguments)
         return Outcome([e for evaluations in results for e in evaluations], list(failures))
+    from forecaster.model.vintages import latest
+
     outcome = Outcome()
-    members, own = _evaluation_members(store, names, config, test_start, outcome)
+    vintage = latest(test_start) if config.model == "shipped" else None
+    members, own = _evaluation_members(store, names, config, test_start, outcome,
+                                       alone=len(names) == 1 and vintage is None)
     if own:
         outcome.notes.extend(f"{note}: it is evaluated with a model of its own" for note in own.values())
         results, failures = run_jobs(evaluate_ticker, list(own), arguments)
         outcome.rows.extend(e for evaluations in results for e in evaluations)
         outcome.failures.extend(failures)
-    vintage = shipped_vintage(test_start, outcome.notes) if config.model == "shipped" else None
+    if not members:
+        return outcome
     if vintage is not None:  # every ticker is one the network never saw, calibrated on its bars before the test
         unseen = tuple(members)
     learners = {t: b for t, b in members.items() if t not in unseen}
@@ -658,11 +681,14 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     try:
         if vintage is not None:
             model = vintage.load()
+            config = for_vintage(model, config, outcome.notes)
             outcome.notes.append(f"the network is {vintage.name}'s (trained on {model.meta['vintage']['tickers']} "
                                  f"other histories, all before {test_start})")
         else:
             model = train_model({t: b.before(test_start) for t, b in learners.items()}, market, config, "pooled",
                                 callback=callback)
+            if config.model == "shipped":
+                outcome.notes.append(no_vintage_note(test_start))
     except ForecastError as error:
         outcome.failures.extend((t, error) for t in members)
         return outcome
@@ -722,14 +748,14 @@ def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, sta
 
 
 def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
-                        outcome: Outcome) -> tuple[dict[str, Bars], dict[str, str]]:
+                        outcome: Outcome, alone: bool) -> tuple[dict[str, Bars], dict[str, str]]:
     """(the tickers that evaluate in the pool: their full bars, the tickers that need a model of their own: notes),
-    the others as failures (no data, a test start outside their data, too little history)."""
+    the others as failures (no data, a test start outside their data, too little history: a ticker `alone` trains a
+    network on its own windows, and needs more of them than one that joins a pool)."""
     from forecaster.model.training import pool_features
     from forecaster.risk.evaluate import check_test_start
 
     members, own = {}, {}
-    alone = len(names) == 1 and config.model != "shipped"  # one ticker alone trains a network of its own windows
     needed = config.min_rows if alone else config.min_join_rows
     for ticker in names:
         try:

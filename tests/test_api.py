@@ -2,6 +2,7 @@
 the CLI gives; and the examples of the README and docs/python-api.md run as written."""
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -84,15 +85,15 @@ def test_jobs_run_one_at_a_time_in_this_process_by_default(isolated_home, tmp_pa
         raise AssertionError("worker processes were started")
 
     monkeypatch.setattr("forecaster.parallel._in_worker_processes", no_workers)
-    trained = two_tickers(tmp_path).train(model="per-ticker", **FAST_TRAINING_OPTIONS)
+    trained = two_tickers(tmp_path).train(**{**FAST_TRAINING_OPTIONS, "model": "per-ticker"})
     assert list(trained["ticker"]) == ["AAA", "BBB"] and set(trained["model"]) == {"per-ticker"}
 
 
 @pytest.mark.slow
 def test_jobs_2_trains_in_worker_processes_to_the_same_models(isolated_home, tmp_path):
     home = two_tickers(tmp_path)
-    serial = home.train(model="per-ticker", **FAST_TRAINING_OPTIONS)
-    parallel = home.train(model="per-ticker", jobs=2, **FAST_TRAINING_OPTIONS)
+    serial = home.train(**{**FAST_TRAINING_OPTIONS, "model": "per-ticker"})
+    parallel = home.train(jobs=2, **{**FAST_TRAINING_OPTIONS, "model": "per-ticker"})
     pd.testing.assert_frame_equal(serial, parallel)
 
 
@@ -214,7 +215,8 @@ def test_the_readme_example_gets_a_watchlists_forecasts(isolated_home, yahoo, tm
     assert len(blocks) == 1 and len(blocks[0].strip().splitlines()) <= 6
     (tmp_path / "work" / "stocks").mkdir()
     (tmp_path / "work" / "stocks" / "forecast.toml").write_text(
-        'tickers = ["MSFT"]\n[train]\n' + "".join(f"{key} = {value}\n" for key, value in FAST_TRAINING_OPTIONS.items()))
+        'tickers = ["MSFT"]\n[train]\n' + "".join(f"{key} = {json.dumps(value)}\n"
+                                              for key, value in FAST_TRAINING_OPTIONS.items()))
     namespace = {}
     exec(blocks[0], namespace)
     forecasts = namespace["forecasts"]

@@ -99,8 +99,9 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
         (["predict", "ABC"], 3, "no model for ABC; run 'forecast train ABC' first"),
         (["train", "NOPE", *FAST], 3, "no data for NOPE in {home}/data; run 'forecast fetch NOPE' first"),
         (["train", "ABC", "--window", "1"], 2, "--window must be between 2 and 1000, got 1"),
-        (["train", "ABC", "--window", "250"], 2, "ABC has 300 rows of history; training with --window 250 needs at "
-                                                 "least 331 (fetch more history or use a smaller --window)"),
+        (["train", "ABC", "--model", "pooled", "--window", "250"], 2,
+         "ABC has 300 rows of history; training with --window 250 needs at least 331 (fetch more history or use a "
+         "smaller --window)"),
         (["train", "ABC", "--features", "news"], 2,
          "--features must be one of auto, returns, range, got 'news'"),
         (["train", "ABC", "--until", "1999-01-01"], 2, "--until 1999-01-01 is before the first stored date of ABC "
@@ -109,7 +110,7 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
          "--test-start 2030-01-01 is after the last stored date of ABC (2021-02-24)"),
         (["evaluate", "ABC", "--test-start", "2019-01-01"], 2,
          "--test-start 2019-01-01 is not after the first stored date of ABC (2020-01-02): nothing to train on"),
-        (["evaluate", "ABC", "--test-start", "2020-02-03"], 2,
+        (["evaluate", "ABC", "--model", "pooled", "--test-start", "2020-02-03"], 2,
          "ABC has 22 rows before --test-start 2020-02-03; training with --window 30 needs at least 111 (choose a "
          "later --test-start or a smaller --window)"),
         (["evaluate", "ABC", "--test-start", "tomorrow"], 2, "--test-start 'tomorrow' is not a date (expected "

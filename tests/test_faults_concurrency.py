@@ -91,7 +91,7 @@ def test_a_retrain_keeps_what_train_new_and_remove_did_while_it_ran(tmp_path):
         files[ticker] = tmp_path / "csv" / f"{ticker}.csv"
         files[ticker].write_text(format_csv(random_walk_bars(300, seed=seed)))
     home = tmp_path / "home"
-    small = ["--window", "10", "--hidden", "8", "--patience", "0", "--market", "none"]
+    small = ["--model", "pooled", "--window", "10", "--hidden", "8", "--patience", "0", "--market", "none"]
     for ticker in ("ABC", "XYZ", "COST"):
         assert run(home, "fetch", ticker, "--csv", files[ticker], "-q").returncode == 0
     assert run(home, "train", *small, "--epochs", "3", "-q").returncode == 0

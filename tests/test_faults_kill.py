@@ -46,7 +46,8 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_model(tmp_path):
     assert run(home, "fetch", "ABC", "--csv", files["ABC"], "-q").returncode == 0
     assert run(home, "train", "ABC", *FAST_TRAIN, "-q").returncode == 0
     before = {p.name: p.read_bytes() for p in (home / "models" / "_pool").iterdir()}
-    process = start(home, "train", "ABC", "--window", "10", "--epochs", "5000", "--patience", "0")  # minutes
+    process = start(home, "train", "ABC", "--model", "pooled", "--window", "10", "--epochs", "5000", "--patience",
+                    "0")  # minutes
     time.sleep(3.0)  # well into training
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)

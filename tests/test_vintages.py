@@ -171,3 +171,22 @@ def _changed_after(bars: Bars, cut: np.datetime64) -> Bars:
     for column in columns[1:6]:
         column[later] *= 1.5
     return Bars(*columns)
+
+
+def test_the_default_model_is_the_shipped_one_and_network_options_say_they_do_not_shape_it(cli, isolated_home,
+                                                                                          tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    result = cli("train", "--window", "12", "--hidden", "4")
+    assert result.code == 0, result.err
+    assert (f"--window, --hidden shape a network trained on the home's tickers (--model pooled or per-ticker), not "
+            f"the shipped one: {NEWEST.name} keeps its own") in " ".join(result.err.split())
+    saved = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
+    assert saved["hyperparameters"] == NEWEST.load().meta["hyperparameters"] and list(saved["tickers"]) == ["ABC"]
+
+
+def test_evaluate_with_the_shipped_network_needs_only_the_rows_to_join_a_pool(cli, tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    result = cli("evaluate", "ABC", "--test-start", "2020-02-03")
+    assert (result.code, result.err) == (2, "Error: ABC has 22 rows before --test-start 2020-02-03; training with "
+                                            "--window 30 needs at least 51 (choose a later --test-start or a smaller "
+                                            "--window)\n")
