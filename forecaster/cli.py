@@ -198,7 +198,7 @@ def _store_all(terminal: Terminal, store, plan, replace: bool, action: str, titl
 @app.command("import")
 def import_(
     paths: Annotated[list[Path], typer.Argument(help="CSV files, or folders of .csv and .txt files. Each file's name "
-                                                     "gives its ticker: abr_b.us.txt -> ABR-B (see the README).",
+                                                     "gives its ticker: abr_b.us.txt -> ABR-B (see docs/commands.md).",
                                                 show_default=False)],
     start: StartOption = None,
     end: EndOption = None,
@@ -410,7 +410,8 @@ def config_(
     store, terminal, config = _session(home, quiet, debug)
     rows = settings(config)
     if not config.exists:
-        terminal.info(f"no {config.path}: every setting has its default (see the README for an example file)")
+        terminal.info(f"no {config.path}: every setting has its default (see docs/configuration.md for an example "
+                      "file)")
     terminal.results(rows, ["setting", "value", "source"], format, title="Effective settings")
 
 

@@ -126,7 +126,7 @@ def test_every_training_option_is_declared_once_and_shared_by_train_and_evaluate
 # ----------------------------------------------------------------------------------------------- precedence
 def test_command_line_beats_the_file_which_beats_the_default(cli, isolated_home, tmp_path):
     store_csv(cli, tmp_path, "ABC")
-    write_config(isolated_home, "[train]\nwindow = 12\nhidden = 8\nepochs = 2\npatience = 0\n")
+    write_config(isolated_home, "[train]\nmodel = \"pooled\"\nwindow = 12\nhidden = 8\nepochs = 2\npatience = 0\n")
     assert cli("train", "-q").code == 0
     meta = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
     assert (meta["hyperparameters"]["window"], meta["hyperparameters"]["hidden"]) == (12, 8)
@@ -188,8 +188,8 @@ def test_config_shows_every_setting_with_its_source(cli, isolated_home, monkeypa
 def test_config_table_without_a_file(cli, isolated_home):
     result = cli("config")
     assert result.code == 0
-    assert result.err == (f"no {isolated_home / 'forecast.toml'}: every setting has its default (see the README for "
-                          "an example file)\n")
+    assert result.err == (f"no {isolated_home / 'forecast.toml'}: every setting has its default (see "
+                          "docs/configuration.md for an example file)\n")
     assert result.out.startswith("Effective settings") and "train.window" in result.out
 
 

@@ -1,4 +1,5 @@
-"""The README documents every command and the exit codes; CI runs the README's test command."""
+"""The docs document every command (docs/commands.md) and the README the exit codes; every link between them lands;
+CI runs the README's test command."""
 
 import re
 import tomllib
@@ -13,16 +14,17 @@ from forecaster.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+DOCS = {path.name: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
 COMMANDS = [command.name or command.callback.__name__ for command in app.registered_commands]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_and_a_readme_section(cli, command):
+def test_every_command_has_help_and_a_section_in_the_docs(cli, command):
     result = cli(command, "--help")
     assert result.code == 0
     assert f"Usage: forecast {command}" in result.out
     assert len(result.out.splitlines()) > 4
-    assert f"### `forecast {command}" in README
+    assert f"### `forecast {command}" in DOCS["commands.md"]
 
 
 def test_every_exit_code_is_documented():
@@ -92,9 +94,29 @@ def test_the_readme_names_every_runtime_dependency():
 
 
 def test_the_readme_example_forecast_toml_is_a_valid_settings_file(cli, isolated_home):
-    example = re.search(r"```toml\n(# HOME/forecast.toml\n.*?)```", README, re.DOTALL).group(1)
+    example = re.search(r"```toml\n(# HOME/forecast.toml\n.*?)```", DOCS["configuration.md"], re.DOTALL).group(1)
     tomllib.loads(example)
     (isolated_home / "forecast.toml").write_text(example)
     result = cli("config", "-f", "csv")
     assert result.code == 0, result.err
     assert "predict.max_model_age_days,7," in result.out and "predict.level,0.9," in result.out
+
+
+def _anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings."""
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#{1,4} (.*)$", text, re.MULTILINE)}
+
+
+def test_every_link_between_the_readme_and_the_docs_lands():
+    files = {"README.md": README, **{f"docs/{name}": text for name, text in DOCS.items()}}
+    for name, text in files.items():
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md|)(?:#([\w-]+))?\)", text):
+            path = (ROOT / name).parent / target if target else ROOT / name
+            assert path.resolve().is_file(), (name, target)
+            if anchor:
+                assert anchor in _anchors(path.read_text()), (name, target, anchor)
+
+
+def test_the_readme_stays_an_introduction():
+    assert len(README.splitlines()) <= 300
