@@ -67,7 +67,8 @@ def main() -> None:
         home, page = root / "watchlist", root / "report.html"
         names = [f"W{i:04d}" for i in range(args.tickers)]
         fill(home, names, args.rows)
-        forecast("train", "--epochs", "2", home=home)  # one pool for all: a short training is as costly to show
+        # one pool for all: a short training is as costly to show
+        forecast("train", "--model", "pooled", "--epochs", "2", home=home)
         logged = log_forecasts(home, names)
         forecast("predict", "W0000", home=home)  # fills the calendar cache and the OS file cache
         commands = {"forecast report": ("report", "--days", args.days, "--out", page),
