@@ -16,26 +16,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from predict_startup import wall_times  # noqa: E402
 from universe import synthetic_bars  # noqa: E402
 
 from forecaster.data.bars import format_csv  # noqa: E402
-
-
-def wall_times(command: list[str], runs: int) -> list[float]:
-    subprocess.run(command, capture_output=True, check=True)  # untimed: fills the file cache
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:
