@@ -128,8 +128,13 @@ def test_too_little_history_is_refused_with_the_numbers():
                                    "(fetch more history or use a smaller --window)")
 
 
-def test_forecasts_are_recursive_with_widening_intervals_at_any_level(pooled):
+def test_multi_day_forecasts_widen_at_any_level_and_drift_no_further_than_the_next_session(pooled):
+    model = Model(pooled.network, json.loads(json.dumps(pooled.meta)))
+    model.meta["tickers"]["AAA"]["network_share"] = 1.0  # the network's whole mean: the next session moves
     bars = panel()["AAA"]
+    moved = model.forecast([("AAA", bars)], None, 5, 0.90)["AAA"]
+    assert moved[0]["forecast"] != bars.adj_close[-1]
+    assert {r["forecast"] for r in moved} == {moved[0]["forecast"]}  # validated one session ahead: no compounding
     rows = pooled.forecast([("AAA", bars)], None, 5, 0.90)["AAA"]
     assert [r["horizon"] for r in rows] == [1, 2, 3, 4, 5] and {r["level"] for r in rows} == {0.90}
     widths = [r["upper"] - r["lower"] for r in rows]

@@ -144,12 +144,12 @@ def _profiled_nll(errors: np.ndarray, scale: np.ndarray, nu: float | None) -> fl
 
 def variance_path(evidence: Evidence, rows: np.ndarray, alpha: float, scale_share: float, persistence: float,
                   horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """(the h-day mean return, V_h) from the windows `rows` (indices into the evidence), in return units; the mean
-    path is α m σ per day held over the h days (its recursion is the forecast's; calibration keeps it simple: α is
-    0 for most tickers)."""
+    """(the h-day mean return, V_h) from the windows `rows` (indices into the evidence), in return units, as the
+    forecast makes them (serving.Model.paths): the mean is α m σ, the next session's, whatever h (the sessions after
+    it add no drift)."""
     sigma = evidence.sigma[rows]
     v1 = (sigma * np.exp(scale_share * evidence.s[rows])) ** 2
-    mean = horizon * alpha * evidence.m[rows] * sigma
+    mean = alpha * evidence.m[rows] * sigma
     return mean, cumulative_variance(v1, evidence.long_run[rows], persistence, horizon)
 
 

@@ -7,8 +7,8 @@ calibration (forecaster.model.calibration: network shares α of the mean and λ 
 
     next-day log return  r̂ = α m σ_t                     (α = 0: the naive forecast "tomorrow = today")
     its volatility        v_1 = (σ_t exp(λ s))²            (λ = 0: the baseline alone)
-    h days ahead          R_h = Σ_{j<=h} r̂_j, recursively (each forecast return becomes the newest input, with the
-                          ticker's other inputs at their usual values)
+    h days ahead          R_h = r̂ (the network's mean is validated one session ahead; the sessions after it add
+                          none: the naive forecast's drift, zero)
                           V_h = Σ_{j<=h} v_j, v_j = m_t + φ^(j-1) (v_1 - m_t), m_t the EWMA(0.99) of σ²
     price and interval    P_t exp(R_h), P_t exp(R_h + q sqrt(V_h)) with q the calibrated quantiles of the level
     volatility figure     sqrt(252 v_h), in %: the forecast standard deviation of that session's log return, annualised
@@ -193,28 +193,19 @@ class Model:
 
     def paths(self, items: list[tuple[str, TickerData, np.ndarray]], horizon: int) -> list[tuple[np.ndarray, ...]]:
         """For each (ticker, data, ends): the cumulative mean log return R_h and variance V_h (N, horizon) each, and
-        the daily variances v_h (N, horizon), from the windows ending at `ends` (one batched network pass per day
-        ahead over every ticker's windows)."""
+        the daily variances v_h (N, horizon), from the windows ending at `ends` (one batched network pass over every
+        ticker's windows)."""
         calibrations = [self.calibration(ticker) for ticker, _, _ in items]
         windows = [data.windows(ends, self.window) for _, data, ends in items]
         sizes = [len(w) for w in windows]
         stacked = np.concatenate(windows) if windows else np.empty((0, self.window, 1), dtype=np.float32)
         sigma = np.concatenate([data.baseline.sigma[ends] for _, data, ends in items])
         alpha = np.repeat([c["network_share"] for c in calibrations], sizes)
-        return_mean = np.repeat([c["scaler"]["mean"][0] for c in calibrations], sizes)
-        return_scale = np.repeat([c["scaler"]["scale"][0] for c in calibrations], sizes)
-        slow = [i for i, name in enumerate(input_names(self.features, bool(self.market_ticker)))
-                if name in SLOW_INPUTS]
-        means = np.empty((len(stacked), horizon))
-        cumulative, first_scale = np.zeros(len(stacked)), None
-        for h in range(horizon):
-            output = self.outputs(stacked)
-            step = alpha * output[:, 0]  # the forecast return in units of σ_t
-            first_scale = output[:, 1] if first_scale is None else first_scale
-            cumulative = cumulative + step * sigma
-            means[:, h] = cumulative
-            if h + 1 < horizon:
-                stacked = _next_windows(stacked, (step - return_mean) / return_scale, slow)
+        output = self.outputs(stacked)
+        first_scale = output[:, 1]
+        # the network's mean return is validated one session ahead (its share α is estimated there): that session
+        # moves by it, and the sessions after it by nothing (the naive forecast), so no mean compounds unvalidated
+        means = np.repeat((alpha * output[:, 0] * sigma)[:, None], horizon, axis=1)
         out, start = [], 0
         for (_, data, ends), calibration, size in zip(items, calibrations, sizes, strict=True):
             rows = slice(start, start + size)
@@ -342,19 +333,6 @@ def long_run_variance(data: TickerData) -> np.ndarray:
     """m_t (n,): the EWMA(0.99) of σ², the level the variance path reverts to."""
     sigma = data.baseline.sigma
     return ewma(sigma**2, LONG_RUN_LAMBDA, start=float(sigma[0] ** 2))
-
-
-def _next_windows(windows: np.ndarray, scaled_return: np.ndarray, slow: list[int]) -> np.ndarray:
-    """The windows one day on: the forecast return (standardised) as the newest day's return, the slow inputs
-    (columns `slow`: level, correction) held at their last values, the others at their usual (standardised 0)
-    values."""
-    new_rows = np.zeros((len(windows), 1, windows.shape[2]), dtype=windows.dtype)
-    new_rows[:, 0, 0] = scaled_return
-    new_rows[:, 0, slow] = windows[:, -1, slow]
-    return np.concatenate([windows[:, 1:], new_rows], axis=1)
-
-
-SLOW_INPUTS = ("level", "correction")
 
 
 # ------------------------------------------------------------------------------------------ reading models
