@@ -48,17 +48,16 @@ from forecaster.data.store import (
 )
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
-from forecaster.model.calibration import LONG_RUN_LAMBDA, quantile_at
+from forecaster.model.calibration import quantile_at
 from forecaster.model.guards import check_meta, check_weights
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
-from forecaster.model.volatility import cumulative_variance, ewma
+from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
 from forecaster.text import plural
 
 FORMAT_VERSION = 3  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration
 POOL = "_pool"  # the pooled model's folder under models/ (no ticker symbol starts with '_')
 KINDS = ("pooled", "per-ticker")
-TRADING_DAYS = 252
 MIN_TRAIN_WINDOWS = 60
 MIN_VALIDATION_WINDOWS = 20
 MIN_JOIN_WINDOWS = 20  # windows with a known next return a ticker needs to join a pool
@@ -220,7 +219,7 @@ class Model:
             rows = slice(start, start + size)
             start += size
             v1 = (sigma[rows] * np.exp(calibration["scale_share"] * first_scale[rows])) ** 2
-            long_run = long_run_variance(data)[ends]
+            long_run = long_run_variance(data.baseline.sigma)[ends]
             phi = calibration["persistence"]
             daily = np.column_stack([long_run + phi ** (h - 1) * (v1 - long_run) for h in range(1, horizon + 1)])
             variance = np.column_stack([cumulative_variance(v1, long_run, phi, h) for h in range(1, horizon + 1)])
@@ -336,12 +335,6 @@ def label_of(meta: dict) -> str:
     """A checked model's label (see Model.label)."""
     vintage = meta.get("vintage")
     return f"shipped {vintage['last_date']}" if vintage else meta["kind"]
-
-
-def long_run_variance(data: TickerData) -> np.ndarray:
-    """m_t (n,): the EWMA(0.99) of σ², the level the variance path reverts to."""
-    sigma = data.baseline.sigma
-    return ewma(sigma**2, LONG_RUN_LAMBDA, start=float(sigma[0] ** 2))
 
 
 def _next_windows(windows: np.ndarray, scaled_return: np.ndarray, slow: list[int]) -> np.ndarray:

@@ -47,7 +47,7 @@ from forecaster.model.panel import (
     raw_inputs,
     standardize,
 )
-from forecaster.model.serving import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
+from forecaster.model.serving import FORMAT_VERSION, MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
 from forecaster.model.volatility import fit_degrees_of_freedom
 from forecaster.model.windows import build_series, resolve_features
 from forecaster.text import plural
@@ -132,7 +132,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         evidence = {m.ticker: _evidence(model, m.data, m.ends, m.judge_count, config.window) for m in members}
     pooled, calibrations = calibrate_pool(evidence, nu)
     model.meta = {
-        "format_version": 3,
+        "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "created_at": utc_now(),
         "kind": kind,

@@ -48,6 +48,7 @@ from forecaster.data.bars import Bars
 from forecaster.data.predictions import read_predictions
 from forecaster.data.store import Store, atomic_write_text, normalize_ticker, utc_now
 from forecaster.errors import ForecastError, UsageError
+from forecaster.model.volatility import TRADING_DAYS
 from forecaster.model.windows import build_series
 from forecaster.pipeline import MARKET, OLD_MODEL, STALE_DATA, Prediction, forecast_tickers
 from forecaster.risk.track import resolved, score_ticker
@@ -61,7 +62,7 @@ BASELINE_SESSIONS = 250  # "the ticker's own past year"
 BASELINE_WARMUP = 250  # sessions before them that start the EWMA: its start weighs 0.94^250 ≈ 2e-7 by then
 SHORT_HISTORY = 250  # fewer sessions stored than this is flagged as a short history
 MIN_TICKERS_PER_WORKER = 50  # a worker process pays off from about this many tickers
-ANNUALISED_PERCENT = 100 * math.sqrt(252)  # a daily standard deviation of log returns -> annualised, in %
+ANNUALISED_PERCENT = 100 * math.sqrt(TRADING_DAYS)  # a daily standard deviation of log returns -> annualised, in %
 
 
 def _forecasts(store: Store, tickers: list[str], days: int, level: float, today: dt.date,
