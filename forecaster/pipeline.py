@@ -38,13 +38,14 @@ from forecaster.text import Notice, plural
 
 STALE_AFTER_DAYS = 5
 STALE_DATA, OLD_MODEL, MARKET = "stale data", "old model", "market"  # the kinds of a forecast's warnings (Notice.flag)
-MAX_DAYS = 1000  # sessions ahead: about four years, more than any exchange calendar publishes
+MAX_FORECAST_DAYS = 1000  # sessions ahead predict forecasts at most: about four years, more than any exchange
+# calendar publishes
 
 
 @dataclass
-class Outcome:
-    """What a multi-ticker job did: a row per ticker done, the failures, notes for the user, the tickers left for
-    models of their own, and a line for logs."""
+class BatchOutcome:
+    """What a command over several tickers did (train, evaluate): a row per ticker done, the failures, notes for
+    the user, the tickers left for models of their own, and a line for logs."""
 
     rows: list = field(default_factory=list)
     failures: list[tuple[str, ForecastError]] = field(default_factory=list)
@@ -77,7 +78,7 @@ POOL_JOB = "the pool"  # the name the pool's training job goes by among per-tick
 
 
 def train_models(store: Store, names: list[str], config: TrainingConfig, *, until: dt.date | None = None,
-                 calibrate_named: bool = False, run_jobs) -> Outcome:
+                 calibrate_named: bool = False, run_jobs) -> BatchOutcome:
     """Train (or calibrate) the models of `names` as the module docstring describes. `run_jobs(function, names,
     arguments) -> (results, failures)` runs jobs with forecaster.parallel: each ticker's own model, and the pool's
     training as one job (here, or on a Dask cluster; a job run here alone gets a `callback` for its epochs);
@@ -85,23 +86,23 @@ def train_models(store: Store, names: list[str], config: TrainingConfig, *, unti
     config.check()
     arguments = {"store": store, "config": config, "until": until}
     if config.model == "per-ticker":
-        return _own_models(run_jobs, names, arguments, Outcome())
+        return _own_models(run_jobs, names, arguments, BatchOutcome())
     if calibrate_named and _pool_has_others(store, names):
-        outcome = Outcome()
+        outcome = BatchOutcome()
         bars = _read_training_bars(store, names, until, outcome)
         market, _ = market_bars(store, config.market_ticker, until=until)
         _calibrate_against_pool(store, bars, market, config, outcome)
         return outcome
     results, failures = run_jobs(train_pool, [POOL_JOB], {**arguments, "names": names})
     if failures:  # the pool job itself failed: every ticker it was to serve with it
-        return Outcome(failures=[(ticker, failures[0][1]) for ticker in names])
+        return BatchOutcome(failures=[(ticker, failures[0][1]) for ticker in names])
     outcome = results[0]
     if outcome.own:
         _own_models(run_jobs, outcome.own, arguments, outcome)
     return outcome
 
 
-def _own_models(run_jobs, names: list[str], arguments: dict, outcome: Outcome) -> Outcome:
+def _own_models(run_jobs, names: list[str], arguments: dict, outcome: BatchOutcome) -> BatchOutcome:
     results, failures = run_jobs(train_ticker, names, arguments)
     for row in results:
         notes = row.pop("notes", [])
@@ -113,7 +114,7 @@ def _own_models(run_jobs, names: list[str], arguments: dict, outcome: Outcome) -
 
 
 def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConfig, until: dt.date | None = None,
-               callback=None) -> Outcome:
+               callback=None) -> BatchOutcome:
     """Train the pool on `names` and save it (a job of forecaster.parallel, named `ticker`, POOL_JOB): tickers
     without real OHLC (under `auto` features) are left in `own` for models of their own, tickers too short to join
     are failures. Its members' own models are removed once the pool is saved."""
@@ -121,7 +122,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
 
     stored_exists(store.models_dir / POOL / "meta.json")  # a pool folder that cannot be searched fails before training
     before = pool_members(store)  # to see, when saving, what changed in the stored pool while this one trained
-    outcome = Outcome()
+    outcome = BatchOutcome()
     bars = _read_training_bars(store, names, until, outcome)
     market, note = market_bars(store, config.market_ticker, until=until)
     members = {}
@@ -176,7 +177,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
 
 
 def _new_pool(members: dict[str, Bars], market, config: TrainingConfig, until: dt.date | None, callback,
-              outcome: Outcome) -> Model | None:
+              outcome: BatchOutcome) -> Model | None:
     """The pool of `members`: with [train] model = shipped, the newest shipped vintage whose data ends by `until`
     with each member calibrated against it (a member that cannot be is a failure; None when none can); otherwise, or
     when no vintage is that old, a network trained on them (with a note saying so)."""
@@ -226,7 +227,7 @@ def no_vintage_note(before: dt.date | None) -> str:
 
 
 def _with_changes_since(store: Store, model: Model, before: set[str], market, config: TrainingConfig,
-                        until: dt.date | None, outcome: Outcome) -> Model:
+                        until: dt.date | None, outcome: BatchOutcome) -> Model:
     """`model`, a pool about to be saved, with what finished in the stored pool while it trained (call under the
     pool's lock; `before`: the stored pool's tickers when training began), so that a retrain never undoes it:
     tickers taken out of the pool since (`remove`), or whose data is gone, are left out; tickers calibrated against
@@ -313,7 +314,7 @@ def _pool_has_others(store: Store, named: list[str]) -> bool:
 
 
 def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config: TrainingConfig,
-                            outcome: Outcome) -> None:
+                            outcome: BatchOutcome) -> None:
     """Calibrate each ticker against the stored pool and save the pool once with all of them."""
     from forecaster.model.training import add_ticker
 
@@ -339,7 +340,8 @@ def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config:
                              "train' without tickers to retrain the pool)")
 
 
-def _read_training_bars(store: Store, names: list[str], until: dt.date | None, outcome: Outcome) -> dict[str, Bars]:
+def _read_training_bars(store: Store, names: list[str], until: dt.date | None,
+                        outcome: BatchOutcome) -> dict[str, Bars]:
     bars = {}
     for ticker in names:
         try:
@@ -365,9 +367,9 @@ def _warm_calendars(store: Store, bars: dict[str, Bars]) -> None:
 
 # ----------------------------------------------------------------------------------------------------- predict
 def check_days(days: int) -> None:
-    """UsageError unless 1 <= days <= MAX_DAYS (the calendar may allow fewer: see calendar.next_sessions)."""
-    if not 1 <= days <= MAX_DAYS:
-        raise UsageError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    """UsageError unless 1 <= days <= MAX_FORECAST_DAYS (the calendar may allow fewer: see calendar.next_sessions)."""
+    if not 1 <= days <= MAX_FORECAST_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_FORECAST_DAYS}, got {days}")
 
 
 @dataclass
@@ -635,7 +637,7 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
 # ---------------------------------------------------------------------------------------------------- evaluate
 def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
                     horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
-                    callback=None) -> Outcome:
+                    callback=None) -> BatchOutcome:
     """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.risk.evaluate): `rows` holds an
     Evaluation per ticker and horizon. Pooled: one pool trained on every ticker's bars before the test start (the
     `unseen` ones excepted: they are calibrated against it as tickers it never saw); per-ticker: each ticker's own
@@ -651,10 +653,10 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
         raise UsageError("--unseen keeps tickers out of a pool: it needs --model pooled")
     if config.model == "per-ticker":
         results, failures = run_jobs(evaluate_ticker, names, arguments)
-        return Outcome([e for evaluations in results for e in evaluations], list(failures))
+        return BatchOutcome([e for evaluations in results for e in evaluations], list(failures))
     from forecaster.model.vintages import latest
 
-    outcome = Outcome()
+    outcome = BatchOutcome()
     vintage = latest(test_start) if config.model == "shipped" else None
     members, own = _evaluation_members(store, names, config, test_start, outcome,
                                        alone=len(names) == 1 and vintage is None)
@@ -748,7 +750,7 @@ def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, sta
 
 
 def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
-                        outcome: Outcome, alone: bool) -> tuple[dict[str, Bars], dict[str, str]]:
+                        outcome: BatchOutcome, alone: bool) -> tuple[dict[str, Bars], dict[str, str]]:
     """(the tickers that evaluate in the pool: their full bars, the tickers that need a model of their own: notes),
     the others as failures (no data, a test start outside their data, too little history: a ticker `alone` trains a
     network on its own windows, and needs more of them than one that joins a pool)."""

@@ -61,7 +61,7 @@ KINDS = ("pooled", "per-ticker")
 MIN_TRAIN_WINDOWS = 60
 MIN_VALIDATION_WINDOWS = 20
 MIN_JOIN_WINDOWS = 20  # windows with a known next return a ticker needs to join a pool
-LEVEL_RANGE = (0.5, 0.998)
+LEVEL_RANGE = (BY_NAME["predict.level"].low, BY_NAME["predict.level"].high)  # declared with [predict] level
 
 
 def _setting(key: str):
