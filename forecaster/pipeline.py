@@ -32,7 +32,15 @@ from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, Usag
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market
-from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, pool_members, serving_model
+from forecaster.model.serving import (
+    POOL,
+    Model,
+    TrainingConfig,
+    check_level,
+    pool_members,
+    serving_model,
+    too_short,
+)
 from forecaster.risk.track import score_ticker
 from forecaster.text import Notice, plural
 
@@ -137,9 +145,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
             outcome.own.append(name)
             outcome.notes.append(f"{notes[name]}: it gets a model of its own")
         elif len(history) < config.min_join_rows:
-            outcome.failures.append((name, UsageError(
-                f"{name} has {len(history)} {plural(len(history), 'row')} of history; joining the pool with "
-                f"--window {config.window} needs at least {config.min_join_rows} (fetch more history)")))
+            outcome.failures.append((name, UsageError(too_short(name, len(history), config.window))))
         else:
             members[name] = history
     if not members:

@@ -99,13 +99,13 @@ class TrainingConfig:
 
     @property
     def min_rows(self) -> int:
-        """Bars a ticker's own model needs: one to start returns, a window, and windows to train and validate on."""
-        return 1 + self.window + MIN_TRAIN_WINDOWS + MIN_VALIDATION_WINDOWS
+        """Bars a ticker's own model needs (`own_model_rows`)."""
+        return own_model_rows(self.window)
 
     @property
     def min_join_rows(self) -> int:
-        """Bars a ticker needs to join a pool (as a member or calibrated against it)."""
-        return 1 + self.window + MIN_JOIN_WINDOWS
+        """Bars a ticker needs to join a pool (`join_rows`)."""
+        return join_rows(self.window)
 
     @property
     def market_ticker(self) -> str | None:
@@ -115,6 +115,26 @@ class TrainingConfig:
     def hyperparameters(self) -> dict:
         return {"window": self.window, "hidden": self.hidden, "layers": self.layers, "epochs": self.epochs,
                 "batch_size": self.batch_size, "lr": self.lr, "patience": self.patience, "seed": self.seed}
+
+
+def own_model_rows(window: int) -> int:
+    """Bars a ticker's own model (a network of its windows alone) needs with this window: one to start returns, a
+    window, and windows to train and validate on."""
+    return 1 + window + MIN_TRAIN_WINDOWS + MIN_VALIDATION_WINDOWS
+
+
+def join_rows(window: int) -> int:
+    """Bars a ticker needs to join a pool whose network reads windows of this length (as a member, or calibrated
+    against it): one to start returns, a window, and MIN_JOIN_WINDOWS windows with a known next return."""
+    return 1 + window + MIN_JOIN_WINDOWS
+
+
+def too_short(ticker: str, rows: int, window: int, *, alone: bool = False, advice: str = "fetch more history") -> str:
+    """Why `rows` bars of `ticker` are too few to join a pool (`alone`: to train a model of its own) with this
+    window, in words, with `advice`."""
+    needed = own_model_rows(window) if alone else join_rows(window)
+    return (f"{ticker} has {rows} {plural(rows, 'row')} of history; {'training' if alone else 'joining the pool'} "
+            f"with --window {window} needs at least {needed} ({advice})")
 
 
 def check_level(level: float) -> float:
@@ -394,7 +414,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
         raise ModelMissing(f"no model and no price data for {ticker} in {store.home}: run 'forecast fetch {ticker}' "
                            f"(or import its file), then 'forecast train {ticker}'")
     if pooled is not None:
-        needed = 1 + int(pooled.meta["hyperparameters"]["window"]) + MIN_JOIN_WINDOWS
+        needed = join_rows(pooled.window)
         rows = needed
         with contextlib.suppress(ForecastError, OSError):  # unreadable data: the plain advice below
             rows = len(store.read_bars(ticker))
