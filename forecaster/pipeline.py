@@ -302,12 +302,11 @@ def summary_row(model: Model, ticker: str) -> dict:
     """A ticker's row of `train`'s table."""
     calibration = model.calibration(ticker)
     training = model.meta["training"]
-    label = model.label if calibration["member"] or model.meta.get("vintage") else "pooled (calibrated)"
-    return {"ticker": ticker, "model": label,
-            "rows": calibration["training"]["rows"], "until": calibration["training"]["last_date"],
+    label = model.label if calibration.member or model.meta.get("vintage") else "pooled (calibrated)"
+    return {"ticker": ticker, "model": label, "rows": calibration.rows, "until": calibration.last_date,
             "epochs": training["epochs_run"], "best epoch": training["best_epoch"],
-            "network share": calibration["network_share"], "scale share": calibration["scale_share"],
-            "persistence": calibration["persistence"]}
+            "network share": calibration.network_share, "scale share": calibration.scale_share,
+            "persistence": calibration.persistence}
 
 
 def _pool_has_others(store: Store, named: list[str]) -> bool:
@@ -599,7 +598,7 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
                                    kind="damaged data/TICKER.json files (where the data came from is unknown)",
                                    advice="re-import their files with 'forecast fetch TICKER --csv FILE', or run "
                                           "'forecast fetch TICKER' for Yahoo's, to rewrite them", flag=STALE_DATA))
-    trained_until = model.calibration(ticker)["training"]["last_date"]
+    trained_until = model.calibration(ticker).last_date
     if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
         warnings.append(Notice(

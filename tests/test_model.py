@@ -223,6 +223,39 @@ def saved(pooled, isolated_home):
     return store, directory, directory / pooled.meta["weights_file"]
 
 
+def test_one_reader_of_model_metadata_and_every_caller_keeps_its_policy(saved, pooled):
+    """serving.read_meta reads and checks meta.json for every caller: the pool's readers that can do without it
+    (pool_members, drop_from_pool, model_kinds, list) see a damaged pool as what Model.load refuses, and the ticker
+    sections come out as TickerCalibration records."""
+    from forecaster.data.inventory import inventory
+    from forecaster.model.calibration import TickerCalibration
+    from forecaster.model.serving import drop_from_pool, model_kinds, pool_members, pool_meta
+
+    store, directory, _ = saved
+    path = directory / "meta.json"
+    assert sorted(pool_meta(store)["tickers"]) == sorted(pool_members(store)) == ["AAA", "BBB", "CCC"]
+    section = pooled.meta["tickers"]["BBB"]
+    calibration = Model.load(store, POOL).calibration("BBB")
+    assert calibration == TickerCalibration.from_json(section)
+    assert (calibration.persistence, calibration.scaler_mean, calibration.last_date, calibration.rows) == (
+        section["persistence"], section["scaler"]["mean"], *(section["training"][key] for key in ("last_date", "rows")))
+    meta = json.loads(path.read_text())
+    meta["tickers"]["AAA"]["persistence"] = 2.0  # a value no trained model holds
+    damaged = json.dumps(meta)
+    path.write_text(damaged)
+    with pytest.raises(CorruptFile) as error:
+        pool_meta(store)
+    assert error.value.message == (f"{path} is a damaged model: tickers.AAA.persistence must be between 0 and 1, got "
+                                   "2.0; run 'forecast train' to retrain it")
+    assert pool_members(store) == set() and model_kinds(store) == {}  # no stored ticker it may serve
+    assert drop_from_pool(store, "BBB") is None and path.read_text() == damaged  # a damaged pool is left alone
+    assert inventory(store) == ([], [])
+    path.unlink()
+    with pytest.raises(ModelMissing, match=r"^no model for the pool; run 'forecast train' to train it$"):
+        pool_meta(store)
+    assert pool_members(store) == set() and drop_from_pool(store, "BBB") is None
+
+
 def test_missing_model_says_how_to_make_one(isolated_home):
     with pytest.raises(ModelMissing, match=r"^no model for the pool; run 'forecast train' to train it$"):
         Model.load(Store(), POOL)

@@ -303,6 +303,36 @@ def quantile_at(quantiles: dict, horizon: int, level: float) -> tuple[float, flo
 
 
 # ---------------------------------------------------------------------------------------------- the stages
+@dataclass(frozen=True)
+class TickerCalibration:
+    """A ticker's section of a model's meta.json (`tickers.TICKER`, checked by guards.check_meta), as forecasts read
+    it: whether the network trained on it (`member`) or it was calibrated against the network later; its HAR level
+    and offset (forecaster.model.baseline); its inputs' scaler (means and spreads, one per input); the network's
+    shares of the mean (α) and the scale (λ), the persistence φ and the quantiles per calibrated horizon (see the
+    module docstring); and the span of its data the model learned from."""
+
+    member: bool
+    level: float
+    offset: float
+    scaler_mean: list[float]
+    scaler_scale: list[float]
+    network_share: float
+    scale_share: float
+    persistence: float
+    quantiles: dict  # {"1": {"lower": [...], "upper": [...]}, "5": ..., "20": ...}: quantile_at reads it
+    first_date: str
+    last_date: str
+    rows: int
+
+    @classmethod
+    def from_json(cls, section: dict) -> TickerCalibration:
+        training = section["training"]
+        return cls(bool(section.get("member")), section["level"], section["offset"], section["scaler"]["mean"],
+                   section["scaler"]["scale"], section["network_share"], section["scale_share"],
+                   section["persistence"], section["quantiles"], training["first_date"], training["last_date"],
+                   training["rows"])
+
+
 @dataclass
 class PoolCalibration:
     """The pool's calibration: each quantity's pooled value and spread, and the tail shapes per horizon."""
