@@ -176,6 +176,133 @@ class Terminal:
         sys.stdout.write(to_json(value) + "\n")
 
 
+# ------------------------------------------------------------------------------------ what each command prints
+def finish(terminal: Terminal, failures: list[tuple[str, ForecastError]], done: int, reported=()) -> int | None:
+    """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
+    True for all, or a collection of the errors), then the count; the exit code (None: success): 4 when some tickers
+    succeeded, else the failures' own code (errors.batch_failure)."""
+    from forecaster.errors import TickersFailed, batch_failure
+
+    terminal.failures(failures, reported)
+    error = batch_failure(failures, done)
+    if error is None:
+        return None
+    if isinstance(error, TickersFailed):
+        terminal.error(error.message)
+    return int(error.exit_code)
+
+
+def batch_results(terminal: Terminal, rows: list[dict], columns: list[str], fmt: Format, title: str,
+                  failures: list, names: list[str]) -> None:
+    """Print a multi-ticker command's results: json and csv always get a document (`[]` when empty), so scripts
+    can parse it; a table is left out only when every ticker failed (the errors say why)."""
+    if rows or fmt is not Format.table or len(failures) < len(names):
+        terminal.results(rows, columns, fmt, title=title)
+
+
+@contextmanager
+def storing(terminal: Terminal, action: str, notes: list[str], total: int):
+    """Fetch's or import's progress: its plan's notes, then one bar; yields `each(job, result, error)` for
+    commands.store_all, which prints each failure as it happens (and, without a bar, each ticker stored)."""
+    from forecaster.text import plural
+
+    for note in notes:
+        terminal.info(note)
+    with terminal.progress(action, total=total) as advance:
+        def each(job, result, error):
+            if error is not None:
+                terminal.failure(job.ticker, error)
+            elif not terminal.shows_progress:
+                terminal.info(f"{result.ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
+                              f"({result.added} added)")
+            advance(status=job.ticker + (" failed" if error is not None else ""))
+
+        yield each
+
+
+def show_stored(terminal: Terminal, stored, title: str) -> None:
+    """What a fetch or an import stored (a commands.Stored): the warnings summarised, and a table."""
+    terminal.notices(stored.notices)
+    if stored.results and not terminal.quiet:
+        terminal.results(stored.rows, list(stored.rows[0]), title=title)
+
+
+def show_training(terminal: Terminal, outcome) -> None:
+    """What `train` did (a pipeline.BatchOutcome): its notes, and a table of the models."""
+    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
+    if outcome.rows and not terminal.quiet:
+        terminal.results(outcome.rows, list(outcome.rows[0]),
+                         title="Trained (validation: the last 15% of each ticker's windows)")
+
+
+def show_forecasts(terminal: Terminal, forecasts, fmt: Format) -> None:
+    """`predict`'s forecasts (a commands.Forecasts): warnings and live records (each ticker's with a JSON result),
+    the rows, and why they were not logged, if they were not."""
+    from forecaster.commands import PREDICTION_COLUMNS
+
+    predictions = forecasts.predictions
+    terminal.notices([note for prediction in predictions for note in prediction.warnings], every=fmt is Format.json)
+    terminal.notices([Notice(p.ticker, p.live_record, kind="live records of 1-day forecasts",
+                             advice="see 'forecast score'") for p in predictions if p.live_record],
+                     every=fmt is Format.json, warning=False)
+    columns = [*PREDICTION_COLUMNS[:7], "volatility"] if fmt is Format.table else PREDICTION_COLUMNS
+    batch_results(terminal, forecasts.rows, columns, fmt, f"Forecast of the adjusted close, with "
+                  f"{100 * forecasts.level:g}% intervals (volatility: annualised %)", forecasts.failures,
+                  forecasts.names)
+    if forecasts.log_error is not None:  # the forecasts are shown all the same: only their record is missing
+        terminal.error(f"the forecasts were not logged: {forecasts.log_error.message}")
+
+
+def show_evaluation(terminal: Terminal, run, fmt: ReportFormat) -> None:
+    """`evaluate`'s result (a commands.EvaluationRun): notes, a line per ticker without a bar, then one report (a
+    JSON document, one for one ticker at one horizon) or the summary table."""
+    from forecaster.risk.evaluate import summary_table
+    from forecaster.text import plural
+
+    outcome, reports, horizons = run.outcome, run.reports, run.horizons
+    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
+    if not terminal.shows_progress:
+        for report in reports:
+            if report["horizon"] == horizons[0]:
+                terminal.info(f"{report['ticker']}: evaluated on {report['n']} {plural(report['n'], 'day')}")
+    if fmt is ReportFormat.json:
+        if reports or outcome.failures:
+            terminal.document(reports[0] if not run.several and reports else reports)
+    elif reports:
+        rows, title = summary_table(reports, str(run.start), run.level, horizons)
+        terminal.results(rows, list(dict.fromkeys(key for row in rows for key in row)), title=title)
+
+
+def show_scores(terminal: Terminal, scores, fmt: Format, log_path) -> None:
+    """`score`'s record (a commands.Scores): in a table, two tables (one would be too wide to read); nothing logged
+    yet is an empty report, with a line saying so."""
+    from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
+
+    title = "Live track record (ratio < 1: better than naive)"
+    tails_title = "Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or too few hits)"
+    rows, failures, names = scores.rows, scores.failures, scores.names
+    if not names:
+        terminal.info(f"no forecasts logged in {log_path} yet: run 'forecast predict' (the record builds up as "
+                      "days pass)")
+        terminal.results([], COLUMNS + ([] if fmt is Format.table else TAIL_COLUMNS), fmt, title=title)
+    elif fmt is Format.table:
+        batch_results(terminal, rows, COLUMNS, fmt, title, failures, names)
+        batch_results(terminal, rows, ["ticker", "horizon", "n", *TAIL_COLUMNS], fmt, tails_title, failures, names)
+    else:
+        batch_results(terminal, rows, COLUMNS + TAIL_COLUMNS, fmt, title, failures, names)
+
+
+def show_report(terminal: Terminal, path, page) -> None:
+    """What `report` wrote (a views.report.Report at `path`), in one line, and why its forecasts were not logged."""
+    from forecaster.text import plural
+
+    terminal.info(f"wrote {path}: {len(page.tickers)} {plural(len(page.tickers), 'ticker')}, "
+                  f"{len(page.failure_lines)} {plural(len(page.failure_lines), 'failure')}, "
+                  f"{len(page.warnings)} {plural(len(page.warnings), 'warning')}")
+    if page.log_error is not None:
+        terminal.error(page.log_error.message)
+
+
 class JobProgress(JobWatcher):
     """A command's per-ticker jobs as a person or cron sees them (forecaster.jobs): one progress bar over tickers
     (over epochs when one network trains here), each failure reported as it happens, and with `logs` each finished
