@@ -11,12 +11,10 @@ Heavy libraries (pandas, yfinance, scikit-learn, matplotlib) are imported inside
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import os
 import sys
-import traceback
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -25,7 +23,7 @@ import typer
 
 from forecaster.commands import parse_date
 from forecaster.errors import ExitCode, ForecastError, UsageError
-from forecaster.process import STOP_SIGNALS, prepare_streams, stop_signals_interrupt, stopped_by
+from forecaster.process import prepare_streams, stop_signals_interrupt
 from forecaster.views import output
 from forecaster.views.output import Format, JobProgress, ReportFormat, Terminal
 
@@ -110,9 +108,10 @@ def _debug_from_environment() -> bool:
     return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
 
 
-def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=()) -> None:
+def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=(),
+            unlogged: bool = False) -> None:
     """Report a multi-ticker command's failures (views.output.finish) and exit with its code, if it failed."""
-    code = output.finish(terminal, failures, done, reported)
+    code = output.finish(terminal, failures, done, reported, unlogged)
     if code is not None:
         raise typer.Exit(code)
 
@@ -204,19 +203,8 @@ def remove(
     from forecaster.commands import remove as remove_tickers
 
     store, terminal, _ = _session(home, quiet, debug)
-
-    def confirm(stored: list[str]) -> bool:
-        answer = yes or terminal.confirm(f"Remove {', '.join(stored)} from {store.home} (price data and models)?")
-        if answer is None:
-            raise UsageError("remove deletes data: add --yes to confirm when not at a terminal")
-        return answer
-
-    removal = remove_tickers(store, tickers, confirm)
-    if removal.cancelled:
-        terminal.info("nothing was removed")
-        return
-    for ticker, what in removal.removed.items():
-        terminal.info(f"{ticker}: {what}")
+    removal = remove_tickers(store, tickers, None if yes else output.removal_confirmation(terminal, store.home))
+    output.show_removal(terminal, removal)
     _finish(removal.failures, len(removal.removed), terminal)
 
 
@@ -229,17 +217,10 @@ def list_(
     debug: DebugOption = False,
 ) -> None:
     """Show the stored tickers: where their data came from, rows, date range, when last fetched, and their models."""
-    from forecaster.commands import INVENTORY_COLUMNS
     from forecaster.data.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
-    rows, damaged = inventory(store)
-    for error in damaged:
-        terminal.warn(error.message)
-    if not rows and format is Format.table:
-        terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
-        return
-    terminal.results(rows, INVENTORY_COLUMNS, format, title=f"Stored in {store.home}")
+    output.show_inventory(terminal, *inventory(store), format, store.home)
 
 
 # ------------------------------------------------------------------------------------------------------- train
@@ -290,9 +271,8 @@ def predict(
     store, terminal, config = _session(home, quiet, debug, verbose)
     forecasts = predict_tickers(store, config, tickers, days=days, given=given)
     output.show_forecasts(terminal, forecasts, format)
-    _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal)
-    if forecasts.log_error is not None:
-        raise typer.Exit(int(ExitCode.PARTIAL))
+    _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal,
+            unlogged=forecasts.log_error is not None)
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
@@ -346,11 +326,7 @@ def config_(
     from forecaster.commands import settings
 
     store, terminal, config = _session(home, quiet, debug)
-    rows = settings(config)
-    if not config.exists:
-        terminal.info(f"no {config.path}: every setting has its default (see docs/configuration.md for an example "
-                      "file)")
-    terminal.results(rows, ["setting", "value", "source"], format, title="Effective settings")
+    output.show_settings(terminal, settings(config), config, format)
 
 
 # ------------------------------------------------------------------------------------------------------- score
@@ -425,9 +401,7 @@ def report(
     store, terminal, config = _session(home, quiet, debug)
     path, page = write_report(store, config, tickers, out=out, days=days, given=given)
     output.show_report(terminal, path, page)
-    _finish(page.failures, len(page.tickers), terminal)
-    if page.log_error is not None:
-        raise typer.Exit(int(ExitCode.PARTIAL))
+    _finish(page.failures, len(page.tickers), terminal, unlogged=page.log_error is not None)
 
 
 # -------------------------------------------------------------------------------------------------------- demo
@@ -446,15 +420,6 @@ def demo(
 
 
 # -------------------------------------------------------------------------------------------------------- main
-def _interrupted(terminal: Terminal) -> int:
-    """Report the interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
-    if (name := stopped_by()) is not None:
-        terminal.error(f"stopped by {name}")
-        return int(STOP_SIGNALS[name])
-    terminal.error("interrupted")
-    return int(ExitCode.INTERRUPTED)
-
-
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -473,34 +438,11 @@ def _run(args: list[str], debug: bool) -> int:
     try:
         code = int(app(args=args, prog_name="forecast", standalone_mode=False) or 0)
         if code == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into a silent exit code 130
-            return _interrupted(terminal)
+            return output.interrupted(terminal)
         return code
-    except ForecastError as error:
-        if debug:
-            traceback.print_exc()
-        terminal.error(error.message)
-        return int(error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        return _interrupted(terminal)
-    except BrokenPipeError:  # e.g. `forecast list | head -1`, or stdout closed while we printed
-        with contextlib.suppress(OSError):  # no second error when Python flushes stdout at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        terminal.error("standard output was closed before all results were written")
-        return int(ExitCode.UNAVAILABLE)
-    except MemoryError:
-        terminal.error("not enough memory for this job (try a smaller --hidden, --window or --batch-size)")
-        return int(ExitCode.UNAVAILABLE)
+        return output.interrupted(terminal)
     except typer.TyperException as error:  # command-line usage errors, raised by Typer's parser
-        if type(error).__name__ == "NoArgsIsHelpError":
-            sys.stderr.write(error.format_message() + "\n")
-        else:
-            context = getattr(error, "ctx", None)
-            command = context.command_path if context is not None else "forecast"
-            terminal.error(f"{error.format_message()} (see '{command} --help')")
-        return int(ExitCode.USAGE)
-    except Exception as error:  # a bug: one line, traceback only with --debug
-        if debug:
-            traceback.print_exc()
-        where = "" if debug else " (rerun with --debug for details)"
-        terminal.error(f"internal error: {type(error).__name__}: {error}{where}")
-        return int(ExitCode.INTERNAL)
+        return output.usage_error(terminal, error)
+    except Exception as error:  # ForecastError, a broken pipe, no memory, a bug: one line and its exit code
+        return output.ended_by(terminal, error, debug)

@@ -177,16 +177,72 @@ class Terminal:
 
 
 # ------------------------------------------------------------------------------------ what each command prints
-def finish(terminal: Terminal, failures: list[tuple[str, ForecastError]], done: int, reported=()) -> int | None:
+def ended_by(terminal: Terminal, error: Exception, debug: bool) -> int:
+    """What ended a command, in one line, and its exit code (errors.ExitCode): a ForecastError's message and code;
+    standard output closed under us; out of memory; anything else is a bug (tracebacks with `debug`)."""
+    import traceback
+
+    from forecaster.errors import ExitCode
+
+    if isinstance(error, ForecastError):
+        if debug:
+            traceback.print_exception(error)
+        terminal.error(error.message)
+        return int(error.exit_code)
+    if isinstance(error, BrokenPipeError):  # e.g. `forecast list | head -1`, or stdout closed while we printed
+        from forecaster.process import discard_stdout
+
+        discard_stdout()
+        terminal.error("standard output was closed before all results were written")
+        return int(ExitCode.UNAVAILABLE)
+    if isinstance(error, MemoryError):
+        terminal.error("not enough memory for this job (try a smaller --hidden, --window or --batch-size)")
+        return int(ExitCode.UNAVAILABLE)
+    if debug:
+        traceback.print_exception(error)
+    where = "" if debug else " (rerun with --debug for details)"
+    terminal.error(f"internal error: {type(error).__name__}: {error}{where}")
+    return int(ExitCode.INTERNAL)
+
+
+def usage_error(terminal: Terminal, error) -> int:
+    """A command line Typer's parser refused (a typer.TyperException), in one line naming the command's --help (no
+    arguments at all: the help itself); the usage exit code."""
+    from forecaster.errors import ExitCode
+
+    if type(error).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(error.format_message() + "\n")
+    else:
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context is not None else "forecast"
+        terminal.error(f"{error.format_message()} (see '{command} --help')")
+    return int(ExitCode.USAGE)
+
+
+def interrupted(terminal: Terminal) -> int:
+    """The interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
+    from forecaster.errors import ExitCode
+    from forecaster.process import STOP_SIGNALS, stopped_by
+
+    if (name := stopped_by()) is not None:
+        terminal.error(f"stopped by {name}")
+        return int(STOP_SIGNALS[name])
+    terminal.error("interrupted")
+    return int(ExitCode.INTERRUPTED)
+
+
+def finish(terminal: Terminal, failures: list[tuple[str, ForecastError]], done: int, reported=(),
+           unlogged: bool = False) -> int | None:
     """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
     True for all, or a collection of the errors), then the count; the exit code (None: success): 4 when some tickers
-    succeeded, else the failures' own code (errors.batch_failure)."""
-    from forecaster.errors import TickersFailed, batch_failure
+    succeeded, else the failures' own code (errors.batch_failure); 4 too when nothing failed but the forecasts could
+    not be logged (`unlogged`: predict, report)."""
+    from forecaster.errors import ExitCode, TickersFailed, batch_failure
 
     terminal.failures(failures, reported)
     error = batch_failure(failures, done)
     if error is None:
-        return None
+        return int(ExitCode.PARTIAL) if unlogged else None
     if isinstance(error, TickersFailed):
         terminal.error(error.message)
     return int(error.exit_code)
@@ -225,6 +281,47 @@ def show_stored(terminal: Terminal, stored, title: str) -> None:
     terminal.notices(stored.notices)
     if stored.results and not terminal.quiet:
         terminal.results(stored.rows, list(stored.rows[0]), title=title)
+
+
+def removal_confirmation(terminal: Terminal, home):
+    """`remove`'s question before it deletes (commands.remove's `confirm`): UsageError when nobody can answer."""
+    from forecaster.errors import UsageError
+
+    def confirm(stored: list[str]) -> bool:
+        answer = terminal.confirm(f"Remove {', '.join(stored)} from {home} (price data and models)?")
+        if answer is None:
+            raise UsageError("remove deletes data: add --yes to confirm when not at a terminal")
+        return answer
+
+    return confirm
+
+
+def show_removal(terminal: Terminal, removal) -> None:
+    """What `remove` did (a commands.Removal): a line per ticker removed, or that nothing was."""
+    if removal.cancelled:
+        terminal.info("nothing was removed")
+    for ticker, what in removal.removed.items():
+        terminal.info(f"{ticker}: {what}")
+
+
+def show_inventory(terminal: Terminal, rows: list[dict], damaged: list, fmt: Format, home) -> None:
+    """`list`'s rows (data.inventory), after a warning per damaged data/TICKER.json; an empty table is a hint."""
+    from forecaster.commands import INVENTORY_COLUMNS
+
+    for error in damaged:
+        terminal.warn(error.message)
+    if not rows and fmt is Format.table:
+        terminal.info(f"Nothing stored in {home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
+        return
+    terminal.results(rows, INVENTORY_COLUMNS, fmt, title=f"Stored in {home}")
+
+
+def show_settings(terminal: Terminal, rows: list[dict], config, fmt: Format) -> None:
+    """`config`'s rows (commands.settings), after a line when there is no forecast.toml."""
+    if not config.exists:
+        terminal.info(f"no {config.path}: every setting has its default (see docs/configuration.md for an example "
+                      "file)")
+    terminal.results(rows, ["setting", "value", "source"], fmt, title="Effective settings")
 
 
 def show_training(terminal: Terminal, outcome) -> None:
