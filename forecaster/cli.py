@@ -11,12 +11,10 @@ Heavy libraries (pandas, yfinance, scikit-learn, matplotlib) are imported inside
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import os
 import sys
-import traceback
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -24,9 +22,9 @@ from typing import Annotated, Optional
 import typer
 
 from forecaster.commands import parse_date
-from forecaster.errors import ExitCode, ForecastError, TickersFailed, UsageError, batch_failure
-from forecaster.process import STOP_SIGNALS, prepare_streams, stop_signals_interrupt, stopped_by
-from forecaster.text import Notice, plural
+from forecaster.errors import ExitCode, ForecastError, UsageError
+from forecaster.process import prepare_streams, stop_signals_interrupt
+from forecaster.views import output
 from forecaster.views.output import Format, JobProgress, ReportFormat, Terminal
 
 app = typer.Typer(
@@ -110,25 +108,12 @@ def _debug_from_environment() -> bool:
     return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
 
 
-def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=()) -> None:
-    """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
-    True for all, or a collection of the errors), then the count, and exit with the right code: 4 when some tickers
-    succeeded, else the failures' own code (errors.batch_failure)."""
-    terminal.failures(failures, reported)
-    error = batch_failure(failures, done)
-    if error is None:
-        return
-    if isinstance(error, TickersFailed):
-        terminal.error(error.message)
-    raise typer.Exit(int(error.exit_code))
-
-
-def _results(terminal: Terminal, rows: list[dict], columns: list[str], format: Format, title: str,
-             failures: list, names: list[str]) -> None:
-    """Print a multi-ticker command's results: json and csv always get a document (`[]` when empty), so scripts
-    can parse it; a table is left out only when every ticker failed (the errors say why)."""
-    if rows or format is not Format.table or len(failures) < len(names):
-        terminal.results(rows, columns, format, title=title)
+def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=(),
+            unlogged: bool = False) -> None:
+    """Report a multi-ticker command's failures (views.output.finish) and exit with its code, if it failed."""
+    code = output.finish(terminal, failures, done, reported, unlogged)
+    if code is not None:
+        raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------------------------------------------- fetch
@@ -172,25 +157,12 @@ def fetch(
 
 
 def _store_all(terminal: Terminal, store, plan, replace: bool, action: str, title: str) -> None:
-    """Run fetch or import jobs (commands.store_all) with one progress bar, each failure printed as it happens, the
-    warnings summarised, and a table of what was stored."""
+    """Run fetch or import jobs (commands.store_all) with one progress bar and print what was stored."""
     from forecaster.commands import store_all
 
-    for note in plan.notes:
-        terminal.info(note)
-    with terminal.progress(action, total=len(plan.jobs)) as advance:
-        def each(job, result, error):
-            if error is not None:
-                terminal.failure(job.ticker, error)
-            elif not terminal.shows_progress:
-                terminal.info(f"{result.ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
-                              f"({result.added} added)")
-            advance(status=job.ticker + (" failed" if error is not None else ""))
-
+    with output.storing(terminal, action, plan.notes, len(plan.jobs)) as each:
         stored = store_all(store, plan, replace, each)
-    terminal.notices(stored.notices)
-    if stored.results and not terminal.quiet:
-        terminal.results(stored.rows, list(stored.rows[0]), title=title)
+    output.show_stored(terminal, stored, title)
     _finish(stored.failures, len(stored.results), terminal, reported=True)
 
 
@@ -231,19 +203,8 @@ def remove(
     from forecaster.commands import remove as remove_tickers
 
     store, terminal, _ = _session(home, quiet, debug)
-
-    def confirm(stored: list[str]) -> bool:
-        answer = yes or terminal.confirm(f"Remove {', '.join(stored)} from {store.home} (price data and models)?")
-        if answer is None:
-            raise UsageError("remove deletes data: add --yes to confirm when not at a terminal")
-        return answer
-
-    removal = remove_tickers(store, tickers, confirm)
-    if removal.cancelled:
-        terminal.info("nothing was removed")
-        return
-    for ticker, what in removal.removed.items():
-        terminal.info(f"{ticker}: {what}")
+    removal = remove_tickers(store, tickers, None if yes else output.removal_confirmation(terminal, store.home))
+    output.show_removal(terminal, removal)
     _finish(removal.failures, len(removal.removed), terminal)
 
 
@@ -256,17 +217,10 @@ def list_(
     debug: DebugOption = False,
 ) -> None:
     """Show the stored tickers: where their data came from, rows, date range, when last fetched, and their models."""
-    from forecaster.commands import INVENTORY_COLUMNS
     from forecaster.data.inventory import inventory
 
     store, terminal, _ = _session(home, quiet, debug)
-    rows, damaged = inventory(store)
-    for error in damaged:
-        terminal.warn(error.message)
-    if not rows and format is Format.table:
-        terminal.info(f"Nothing stored in {store.home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
-        return
-    terminal.results(rows, INVENTORY_COLUMNS, format, title=f"Stored in {store.home}")
+    output.show_inventory(terminal, *inventory(store), format, store.home)
 
 
 # ------------------------------------------------------------------------------------------------------- train
@@ -292,12 +246,8 @@ def train(
     store, terminal, config = _session(home, quiet, debug, verbose)
     training = train_tickers(store, config, tickers, until=until_date, given=given,
                              watcher=JobProgress(terminal, logs=True))
-    outcome = training.outcome
-    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
-    if outcome.rows and not quiet:
-        terminal.results(outcome.rows, list(outcome.rows[0]),
-                         title="Trained (validation: the last 15% of each ticker's windows)")
-    _finish(outcome.failures, len(outcome.rows), terminal, reported=training.reported)
+    output.show_training(terminal, training.outcome)
+    _finish(training.outcome.failures, len(training.outcome.rows), terminal, reported=training.reported)
 
 
 # ----------------------------------------------------------------------------------------------------- predict
@@ -316,29 +266,13 @@ def predict(
     given: dict,
 ) -> None:
     """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
-    from forecaster.commands import PREDICTION_COLUMNS
     from forecaster.commands import predict as predict_tickers
 
     store, terminal, config = _session(home, quiet, debug, verbose)
     forecasts = predict_tickers(store, config, tickers, days=days, given=given)
-    predictions = forecasts.predictions
-    terminal.notices([note for prediction in predictions for note in prediction.warnings],
-                     every=format is Format.json)
-    terminal.notices([Notice(p.ticker, p.live_record, kind="live records of 1-day forecasts",
-                             advice="see 'forecast score'") for p in predictions if p.live_record],
-                     every=format is Format.json, warning=False)
-    columns = [*PREDICTION_COLUMNS[:7], "volatility"] if format is Format.table else PREDICTION_COLUMNS
-    _results(terminal, forecasts.rows, columns, format, f"Forecast of the adjusted close, with "
-             f"{_percent(forecasts.level)} intervals (volatility: annualised %)", forecasts.failures, forecasts.names)
-    if forecasts.log_error is not None:  # the forecasts are shown all the same: only their record is missing
-        terminal.error(f"the forecasts were not logged: {forecasts.log_error.message}")
-    _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal)
-    if forecasts.log_error is not None:
-        raise typer.Exit(int(ExitCode.PARTIAL))
-
-
-def _percent(level: float) -> str:
-    return f"{100 * level:g}%"
+    output.show_forecasts(terminal, forecasts, format)
+    _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal,
+            unlogged=forecasts.log_error is not None)
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
@@ -368,7 +302,6 @@ def evaluate(
 ) -> None:
     """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
     from forecaster.commands import evaluate as evaluate_tickers
-    from forecaster.risk.evaluate import summary_table
 
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
@@ -376,23 +309,8 @@ def evaluate(
     store, terminal, config = _session(home, quiet, debug, verbose)
     run = evaluate_tickers(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
                            predictions=predictions, given=given, watcher=JobProgress(terminal))
-    outcome, reports, horizons = run.outcome, run.reports, run.horizons
-    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
-    if not terminal.shows_progress:
-        for report in reports:
-            if report["horizon"] == horizons[0]:
-                terminal.info(f"{report['ticker']}: evaluated on {report['n']} {plural(report['n'], 'day')}")
-    if format is ReportFormat.json:
-        if reports or outcome.failures:
-            terminal.document(reports[0] if not run.several and reports else reports)
-    elif reports:
-        rows, title = summary_table(reports, str(start), run.level, horizons)
-        terminal.results(rows, _columns(rows), title=title)
-    _finish(outcome.failures, len({r["ticker"] for r in reports}), terminal, reported=run.reported)
-
-
-def _columns(rows: list[dict]) -> list[str]:
-    return list(dict.fromkeys(key for row in rows for key in row))
+    output.show_evaluation(terminal, run, format)
+    _finish(run.outcome.failures, len({r["ticker"] for r in run.reports}), terminal, reported=run.reported)
 
 
 # ------------------------------------------------------------------------------------------------------ config
@@ -408,11 +326,7 @@ def config_(
     from forecaster.commands import settings
 
     store, terminal, config = _session(home, quiet, debug)
-    rows = settings(config)
-    if not config.exists:
-        terminal.info(f"no {config.path}: every setting has its default (see docs/configuration.md for an example "
-                      "file)")
-    terminal.results(rows, ["setting", "value", "source"], format, title="Effective settings")
+    output.show_settings(terminal, settings(config), config, format)
 
 
 # ------------------------------------------------------------------------------------------------------- score
@@ -430,27 +344,11 @@ def score(
     """Score every logged forecast whose date has come against what happened and against naive, and backtest the
     tails of its intervals."""
     from forecaster.commands import score as score_tickers
-    from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
     since_date = parse_date(since, "--since")
     store, terminal, _ = _session(home, quiet, debug)
     scores = score_tickers(store, tickers, since=since_date)
-    title = "Live track record (ratio < 1: better than naive)"
-    tails_title = "Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or too few hits)"
-
-    def show(rows, failures, names):
-        if not names:
-            terminal.results([], COLUMNS + ([] if format is Format.table else TAIL_COLUMNS), format, title=title)
-        elif format is Format.table:  # two tables: one would be too wide to read
-            _results(terminal, rows, COLUMNS, format, title, failures, names)
-            _results(terminal, rows, ["ticker", "horizon", "n", *TAIL_COLUMNS], format, tails_title, failures, names)
-        else:
-            _results(terminal, rows, COLUMNS + TAIL_COLUMNS, format, title, failures, names)
-
-    if not scores.names:  # nothing to report yet is an empty report, not a failure
-        terminal.info(f"no forecasts logged in {store.predictions_path} yet: run 'forecast predict' (the record "
-                      "builds up as days pass)")
-    show(scores.rows, scores.failures, scores.names)
+    output.show_scores(terminal, scores, format, store.predictions_path)
     _finish(scores.failures, len(scores.names) - len(scores.failures), terminal)
 
 
@@ -502,14 +400,8 @@ def report(
 
     store, terminal, config = _session(home, quiet, debug)
     path, page = write_report(store, config, tickers, out=out, days=days, given=given)
-    terminal.info(f"wrote {path}: {len(page.tickers)} {plural(len(page.tickers), 'ticker')}, "
-                  f"{len(page.failure_lines)} {plural(len(page.failure_lines), 'failure')}, "
-                  f"{len(page.warnings)} {plural(len(page.warnings), 'warning')}")
-    if page.log_error is not None:
-        terminal.error(page.log_error.message)
-    _finish(page.failures, len(page.tickers), terminal)
-    if page.log_error is not None:
-        raise typer.Exit(int(ExitCode.PARTIAL))
+    output.show_report(terminal, path, page)
+    _finish(page.failures, len(page.tickers), terminal, unlogged=page.log_error is not None)
 
 
 # -------------------------------------------------------------------------------------------------------- demo
@@ -528,15 +420,6 @@ def demo(
 
 
 # -------------------------------------------------------------------------------------------------------- main
-def _interrupted(terminal: Terminal) -> int:
-    """Report the interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
-    if (name := stopped_by()) is not None:
-        terminal.error(f"stopped by {name}")
-        return int(STOP_SIGNALS[name])
-    terminal.error("interrupted")
-    return int(ExitCode.INTERRUPTED)
-
-
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -555,34 +438,11 @@ def _run(args: list[str], debug: bool) -> int:
     try:
         code = int(app(args=args, prog_name="forecast", standalone_mode=False) or 0)
         if code == ExitCode.INTERRUPTED:  # Typer turns KeyboardInterrupt into a silent exit code 130
-            return _interrupted(terminal)
+            return output.interrupted(terminal)
         return code
-    except ForecastError as error:
-        if debug:
-            traceback.print_exc()
-        terminal.error(error.message)
-        return int(error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        return _interrupted(terminal)
-    except BrokenPipeError:  # e.g. `forecast list | head -1`, or stdout closed while we printed
-        with contextlib.suppress(OSError):  # no second error when Python flushes stdout at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        terminal.error("standard output was closed before all results were written")
-        return int(ExitCode.UNAVAILABLE)
-    except MemoryError:
-        terminal.error("not enough memory for this job (try a smaller --hidden, --window or --batch-size)")
-        return int(ExitCode.UNAVAILABLE)
+        return output.interrupted(terminal)
     except typer.TyperException as error:  # command-line usage errors, raised by Typer's parser
-        if type(error).__name__ == "NoArgsIsHelpError":
-            sys.stderr.write(error.format_message() + "\n")
-        else:
-            context = getattr(error, "ctx", None)
-            command = context.command_path if context is not None else "forecast"
-            terminal.error(f"{error.format_message()} (see '{command} --help')")
-        return int(ExitCode.USAGE)
-    except Exception as error:  # a bug: one line, traceback only with --debug
-        if debug:
-            traceback.print_exc()
-        where = "" if debug else " (rerun with --debug for details)"
-        terminal.error(f"internal error: {type(error).__name__}: {error}{where}")
-        return int(ExitCode.INTERNAL)
+        return output.usage_error(terminal, error)
+    except Exception as error:  # ForecastError, a broken pipe, no memory, a bug: one line and its exit code
+        return output.ended_by(terminal, error, debug)

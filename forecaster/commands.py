@@ -202,7 +202,7 @@ def remove(store: Store, tickers: list[str], confirm=None) -> Removal:
 # -------------------------------------------------------------------------------------------------- train
 @dataclass
 class Training:
-    outcome: object  # pipeline.Outcome: rows are train's table
+    outcome: object  # pipeline.BatchOutcome: rows are train's table
     reported: list[ForecastError]  # the failures the job runner's watcher saw as they happened
 
 
@@ -253,7 +253,7 @@ class EvaluationRun:
     horizons: list[int]
     level: float
     several: bool  # several tickers or horizons: a list of reports, not one
-    outcome: object  # pipeline.Outcome: rows are risk.evaluate.Evaluation
+    outcome: object  # pipeline.BatchOutcome: rows are risk.evaluate.Evaluation
     reports: list[dict]  # Evaluation.report() of each
     reported: list[ForecastError]  # the failures the job runner's watcher saw as they happened
 

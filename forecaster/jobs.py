@@ -26,7 +26,7 @@ class JobWatcher:
         return contextlib.nullcontext(lambda *args, **kwargs: None)
 
     def finished(self, outcome) -> None:
-        """One job's outcome (a forecaster.parallel.Outcome), as it finishes."""
+        """One job's outcome (a forecaster.parallel.JobOutcome), as it finishes."""
 
     def pool_training(self, epochs: int):
         """A context yielding the epoch callback of a pool trained here, outside the jobs (`evaluate`'s), or None."""

@@ -1,7 +1,7 @@
 """Per-ticker jobs side by side: in this process, in local worker processes, or on a Dask cluster.
 
 `run_per_ticker(function, tickers, arguments, jobs=N, scheduler=ADDRESS)` calls `function(ticker=T, **arguments)`
-for every ticker and reports each `Outcome` as it finishes:
+for every ticker and reports each `JobOutcome` as it finishes:
 
 - one job (or one ticker): in this process;
 - N jobs: N worker processes of joblib's loky backend (see `_in_worker_processes` for a worker that dies);
@@ -48,7 +48,9 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent d
 
 
 @dataclass
-class Outcome:
+class JobOutcome:
+    """One ticker's job, done: what its function returned, or why it failed."""
+
     ticker: str
     result: object = None  # what the function returned
     error: ForecastError | None = None
@@ -62,8 +64,8 @@ def default_jobs() -> int:
 
 
 def run_per_ticker(function: Callable, tickers: list[str], arguments: dict, *, jobs: int, store: Store,
-                   scheduler: str | None = None) -> Iterator[Outcome]:
-    """Yield the Outcome of `function(ticker=T, **arguments)` for every ticker T, in the order they finish."""
+                   scheduler: str | None = None) -> Iterator[JobOutcome]:
+    """Yield the JobOutcome of `function(ticker=T, **arguments)` for every ticker T, in the order they finish."""
     if scheduler:
         yield from _on_cluster(function, tickers, arguments, scheduler, store)
     elif jobs <= 1 or len(tickers) <= 1:
@@ -73,7 +75,7 @@ def run_per_ticker(function: Callable, tickers: list[str], arguments: dict, *, j
         yield from _in_worker_processes(function, tickers, arguments, jobs)
 
 
-def _in_worker_processes(function: Callable, tickers: list[str], arguments: dict, jobs: int) -> Iterator[Outcome]:
+def _in_worker_processes(function: Callable, tickers: list[str], arguments: dict, jobs: int) -> Iterator[JobOutcome]:
     """The jobs in `jobs` loky worker processes, as they finish.
 
     A worker that dies (the OOM killer, a crash in native code) takes the jobs in flight with it, and joblib gives up
@@ -90,11 +92,11 @@ def _in_worker_processes(function: Callable, tickers: list[str], arguments: dict
         try:
             yield from _loky(function, [ticker], arguments, 2)  # 2: a worker process even for one job
         except concurrent.futures.process.BrokenProcessPool:
-            yield Outcome(ticker, error=DataUnavailable(f"{ticker}: the worker process running its job died (killed by "
-                                                        "the system: out of memory?); the other tickers went on"))
+            yield JobOutcome(ticker, error=DataUnavailable(f"{ticker}: the worker process running its job died (killed "
+                                                           "by the system: out of memory?); the other tickers went on"))
 
 
-def _loky(function: Callable, tickers: list[str], arguments: dict, jobs: int) -> Iterator[Outcome]:
+def _loky(function: Callable, tickers: list[str], arguments: dict, jobs: int) -> Iterator[JobOutcome]:
     from joblib import Parallel, delayed, parallel_config
 
     run = os.getpid()
@@ -103,7 +105,7 @@ def _loky(function: Callable, tickers: list[str], arguments: dict, jobs: int) ->
             delayed(run_job)(function, ticker, arguments, run) for ticker in tickers)
 
 
-def run_job(function: Callable, ticker: str, arguments: dict, run: int | None = None) -> Outcome:
+def run_job(function: Callable, ticker: str, arguments: dict, run: int | None = None) -> JobOutcome:
     """One ticker's job, with BLAS on one thread. Any failure is the outcome's error (see errors.failure_of), never
     the end of the batch. `run`: the pid of the run, when this is one of its local worker processes."""
     from threadpoolctl import threadpool_limits
@@ -113,9 +115,9 @@ def run_job(function: Callable, ticker: str, arguments: dict, run: int | None = 
     _load_blas_libraries()
     with threadpool_limits(limits=1):
         try:
-            return Outcome(ticker, function(ticker=ticker, **arguments))
+            return JobOutcome(ticker, function(ticker=ticker, **arguments))
         except Exception as error:
-            return Outcome(ticker, error=failure_of(error, ticker))
+            return JobOutcome(ticker, error=failure_of(error, ticker))
 
 
 def _load_blas_libraries() -> None:
@@ -146,7 +148,7 @@ def _die_with(run: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- Dask
-def _on_cluster(function, tickers, arguments, scheduler: str, store: Store) -> Iterator[Outcome]:
+def _on_cluster(function, tickers, arguments, scheduler: str, store: Store) -> Iterator[JobOutcome]:
     from joblib import Parallel, delayed, parallel_config
 
     client = connect(scheduler)

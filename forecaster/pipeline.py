@@ -32,19 +32,28 @@ from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, Usag
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market
-from forecaster.model.serving import POOL, Model, TrainingConfig, check_level, pool_members, serving_model
+from forecaster.model.serving import (
+    POOL,
+    Model,
+    TrainingConfig,
+    check_level,
+    pool_members,
+    serving_model,
+    too_short,
+)
 from forecaster.risk.track import score_ticker
 from forecaster.text import Notice, plural
 
 STALE_AFTER_DAYS = 5
 STALE_DATA, OLD_MODEL, MARKET = "stale data", "old model", "market"  # the kinds of a forecast's warnings (Notice.flag)
-MAX_DAYS = 1000  # sessions ahead: about four years, more than any exchange calendar publishes
+MAX_FORECAST_DAYS = 1000  # sessions ahead predict forecasts at most: about four years, more than any exchange
+# calendar publishes
 
 
 @dataclass
-class Outcome:
-    """What a multi-ticker job did: a row per ticker done, the failures, notes for the user, the tickers left for
-    models of their own, and a line for logs."""
+class BatchOutcome:
+    """What a command over several tickers did (train, evaluate): a row per ticker done, the failures, notes for
+    the user, the tickers left for models of their own, and a line for logs."""
 
     rows: list = field(default_factory=list)
     failures: list[tuple[str, ForecastError]] = field(default_factory=list)
@@ -77,7 +86,7 @@ POOL_JOB = "the pool"  # the name the pool's training job goes by among per-tick
 
 
 def train_models(store: Store, names: list[str], config: TrainingConfig, *, until: dt.date | None = None,
-                 calibrate_named: bool = False, run_jobs) -> Outcome:
+                 calibrate_named: bool = False, run_jobs) -> BatchOutcome:
     """Train (or calibrate) the models of `names` as the module docstring describes. `run_jobs(function, names,
     arguments) -> (results, failures)` runs jobs with forecaster.parallel: each ticker's own model, and the pool's
     training as one job (here, or on a Dask cluster; a job run here alone gets a `callback` for its epochs);
@@ -85,23 +94,23 @@ def train_models(store: Store, names: list[str], config: TrainingConfig, *, unti
     config.check()
     arguments = {"store": store, "config": config, "until": until}
     if config.model == "per-ticker":
-        return _own_models(run_jobs, names, arguments, Outcome())
+        return _own_models(run_jobs, names, arguments, BatchOutcome())
     if calibrate_named and _pool_has_others(store, names):
-        outcome = Outcome()
+        outcome = BatchOutcome()
         bars = _read_training_bars(store, names, until, outcome)
         market, _ = market_bars(store, config.market_ticker, until=until)
         _calibrate_against_pool(store, bars, market, config, outcome)
         return outcome
     results, failures = run_jobs(train_pool, [POOL_JOB], {**arguments, "names": names})
     if failures:  # the pool job itself failed: every ticker it was to serve with it
-        return Outcome(failures=[(ticker, failures[0][1]) for ticker in names])
+        return BatchOutcome(failures=[(ticker, failures[0][1]) for ticker in names])
     outcome = results[0]
     if outcome.own:
         _own_models(run_jobs, outcome.own, arguments, outcome)
     return outcome
 
 
-def _own_models(run_jobs, names: list[str], arguments: dict, outcome: Outcome) -> Outcome:
+def _own_models(run_jobs, names: list[str], arguments: dict, outcome: BatchOutcome) -> BatchOutcome:
     results, failures = run_jobs(train_ticker, names, arguments)
     for row in results:
         notes = row.pop("notes", [])
@@ -113,7 +122,7 @@ def _own_models(run_jobs, names: list[str], arguments: dict, outcome: Outcome) -
 
 
 def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConfig, until: dt.date | None = None,
-               callback=None) -> Outcome:
+               callback=None) -> BatchOutcome:
     """Train the pool on `names` and save it (a job of forecaster.parallel, named `ticker`, POOL_JOB): tickers
     without real OHLC (under `auto` features) are left in `own` for models of their own, tickers too short to join
     are failures. Its members' own models are removed once the pool is saved."""
@@ -121,7 +130,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
 
     stored_exists(store.models_dir / POOL / "meta.json")  # a pool folder that cannot be searched fails before training
     before = pool_members(store)  # to see, when saving, what changed in the stored pool while this one trained
-    outcome = Outcome()
+    outcome = BatchOutcome()
     bars = _read_training_bars(store, names, until, outcome)
     market, note = market_bars(store, config.market_ticker, until=until)
     members = {}
@@ -136,9 +145,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
             outcome.own.append(name)
             outcome.notes.append(f"{notes[name]}: it gets a model of its own")
         elif len(history) < config.min_join_rows:
-            outcome.failures.append((name, UsageError(
-                f"{name} has {len(history)} {plural(len(history), 'row')} of history; joining the pool with "
-                f"--window {config.window} needs at least {config.min_join_rows} (fetch more history)")))
+            outcome.failures.append((name, UsageError(too_short(name, len(history), config.window))))
         else:
             members[name] = history
     if not members:
@@ -176,7 +183,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
 
 
 def _new_pool(members: dict[str, Bars], market, config: TrainingConfig, until: dt.date | None, callback,
-              outcome: Outcome) -> Model | None:
+              outcome: BatchOutcome) -> Model | None:
     """The pool of `members`: with [train] model = shipped, the newest shipped vintage whose data ends by `until`
     with each member calibrated against it (a member that cannot be is a failure; None when none can); otherwise, or
     when no vintage is that old, a network trained on them (with a note saying so)."""
@@ -226,7 +233,7 @@ def no_vintage_note(before: dt.date | None) -> str:
 
 
 def _with_changes_since(store: Store, model: Model, before: set[str], market, config: TrainingConfig,
-                        until: dt.date | None, outcome: Outcome) -> Model:
+                        until: dt.date | None, outcome: BatchOutcome) -> Model:
     """`model`, a pool about to be saved, with what finished in the stored pool while it trained (call under the
     pool's lock; `before`: the stored pool's tickers when training began), so that a retrain never undoes it:
     tickers taken out of the pool since (`remove`), or whose data is gone, are left out; tickers calibrated against
@@ -295,12 +302,11 @@ def summary_row(model: Model, ticker: str) -> dict:
     """A ticker's row of `train`'s table."""
     calibration = model.calibration(ticker)
     training = model.meta["training"]
-    label = model.label if calibration["member"] or model.meta.get("vintage") else "pooled (calibrated)"
-    return {"ticker": ticker, "model": label,
-            "rows": calibration["training"]["rows"], "until": calibration["training"]["last_date"],
+    label = model.label if calibration.member or model.meta.get("vintage") else "pooled (calibrated)"
+    return {"ticker": ticker, "model": label, "rows": calibration.rows, "until": calibration.last_date,
             "epochs": training["epochs_run"], "best epoch": training["best_epoch"],
-            "network share": calibration["network_share"], "scale share": calibration["scale_share"],
-            "persistence": calibration["persistence"]}
+            "network share": calibration.network_share, "scale share": calibration.scale_share,
+            "persistence": calibration.persistence}
 
 
 def _pool_has_others(store: Store, named: list[str]) -> bool:
@@ -313,7 +319,7 @@ def _pool_has_others(store: Store, named: list[str]) -> bool:
 
 
 def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config: TrainingConfig,
-                            outcome: Outcome) -> None:
+                            outcome: BatchOutcome) -> None:
     """Calibrate each ticker against the stored pool and save the pool once with all of them."""
     from forecaster.model.training import add_ticker
 
@@ -339,7 +345,8 @@ def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config:
                              "train' without tickers to retrain the pool)")
 
 
-def _read_training_bars(store: Store, names: list[str], until: dt.date | None, outcome: Outcome) -> dict[str, Bars]:
+def _read_training_bars(store: Store, names: list[str], until: dt.date | None,
+                        outcome: BatchOutcome) -> dict[str, Bars]:
     bars = {}
     for ticker in names:
         try:
@@ -365,9 +372,9 @@ def _warm_calendars(store: Store, bars: dict[str, Bars]) -> None:
 
 # ----------------------------------------------------------------------------------------------------- predict
 def check_days(days: int) -> None:
-    """UsageError unless 1 <= days <= MAX_DAYS (the calendar may allow fewer: see calendar.next_sessions)."""
-    if not 1 <= days <= MAX_DAYS:
-        raise UsageError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    """UsageError unless 1 <= days <= MAX_FORECAST_DAYS (the calendar may allow fewer: see calendar.next_sessions)."""
+    if not 1 <= days <= MAX_FORECAST_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_FORECAST_DAYS}, got {days}")
 
 
 @dataclass
@@ -591,7 +598,7 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
                                    kind="damaged data/TICKER.json files (where the data came from is unknown)",
                                    advice="re-import their files with 'forecast fetch TICKER --csv FILE', or run "
                                           "'forecast fetch TICKER' for Yahoo's, to rewrite them", flag=STALE_DATA))
-    trained_until = model.calibration(ticker)["training"]["last_date"]
+    trained_until = model.calibration(ticker).last_date
     if (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(trained_until)).days > max_model_age_days:
         newer = int(np.sum(bars.dates > np.datetime64(trained_until, "D")))
         warnings.append(Notice(
@@ -635,7 +642,7 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
 # ---------------------------------------------------------------------------------------------------- evaluate
 def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
                     horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
-                    callback=None) -> Outcome:
+                    callback=None) -> BatchOutcome:
     """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.risk.evaluate): `rows` holds an
     Evaluation per ticker and horizon. Pooled: one pool trained on every ticker's bars before the test start (the
     `unseen` ones excepted: they are calibrated against it as tickers it never saw); per-ticker: each ticker's own
@@ -651,10 +658,10 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
         raise UsageError("--unseen keeps tickers out of a pool: it needs --model pooled")
     if config.model == "per-ticker":
         results, failures = run_jobs(evaluate_ticker, names, arguments)
-        return Outcome([e for evaluations in results for e in evaluations], list(failures))
+        return BatchOutcome([e for evaluations in results for e in evaluations], list(failures))
     from forecaster.model.vintages import latest
 
-    outcome = Outcome()
+    outcome = BatchOutcome()
     vintage = latest(test_start) if config.model == "shipped" else None
     members, own = _evaluation_members(store, names, config, test_start, outcome,
                                        alone=len(names) == 1 and vintage is None)
@@ -748,7 +755,7 @@ def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, sta
 
 
 def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
-                        outcome: Outcome, alone: bool) -> tuple[dict[str, Bars], dict[str, str]]:
+                        outcome: BatchOutcome, alone: bool) -> tuple[dict[str, Bars], dict[str, str]]:
     """(the tickers that evaluate in the pool: their full bars, the tickers that need a model of their own: notes),
     the others as failures (no data, a test start outside their data, too little history: a ticker `alone` trains a
     network on its own windows, and needs more of them than one that joins a pool)."""

@@ -78,3 +78,10 @@ def stop_signals_interrupt():
 def stopped_by() -> str | None:
     """The name of the stop signal that interrupted the last `stop_signals_interrupt` block, if one did."""
     return signal.Signals(_stopped_by[-1]).name if _stopped_by else None
+
+
+def discard_stdout() -> None:
+    """Point standard output at /dev/null, after it broke (`forecast list | head -1`, or closed while we printed):
+    no second error when Python flushes it at exit."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -231,3 +231,29 @@ def test_scheduler_addresses_as_dask_prints_them_are_accepted(address):
     from forecaster.config import BY_NAME
 
     assert BY_NAME["parallel.scheduler"].check(address) == address
+
+
+@pytest.mark.parametrize("level", [0.4, 0.999, 0.998 + 1e-9])
+def test_the_level_bounds_are_declared_once_with_the_setting(level):
+    """serving.check_level (predict, evaluate, plot) and the [predict] level setting (forecast.toml, --level) refuse
+    the same levels with the same words: LEVEL_RANGE is the setting's bounds."""
+    from forecaster.config import BY_NAME
+    from forecaster.errors import UsageError
+    from forecaster.model.serving import LEVEL_RANGE, check_level
+
+    setting = BY_NAME["predict.level"]
+    assert LEVEL_RANGE == (setting.low, setting.high) == (0.5, 0.998)
+    with pytest.raises(ValueError) as from_settings:
+        setting.check(level)
+    with pytest.raises(UsageError) as from_serving:
+        check_level(level)
+    assert from_serving.value.message == f"--level {from_settings.value}"
+    for inside in (*LEVEL_RANGE, setting.default):
+        assert check_level(inside) == setting.check(inside)
+
+
+def test_the_report_help_names_the_reports_own_limit_of_days(cli):
+    from forecaster.views.report import MAX_REPORT_DAYS
+
+    help_text = " ".join(cli("report", "--help").out.split())
+    assert f"Trading sessions of forecast to show (at most {MAX_REPORT_DAYS})." in help_text

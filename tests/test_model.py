@@ -14,7 +14,15 @@ from forecaster.data.store import Store
 from forecaster.errors import CorruptFile, ModelMissing, UsageError
 from forecaster.model.guards import check_meta
 from forecaster.model.panel import Market, column_means, pooled_spread, standardize
-from forecaster.model.serving import POOL, Model, TrainingConfig
+from forecaster.model.serving import (
+    MIN_JOIN_WINDOWS,
+    POOL,
+    Model,
+    TrainingConfig,
+    join_rows,
+    own_model_rows,
+    too_short,
+)
 from forecaster.model.training import add_ticker, train_model
 
 SMALL = TrainingConfig(window=10, hidden=8, epochs=3, patience=2, batch_size=32)
@@ -110,6 +118,32 @@ def test_a_change_after_the_cut_off_to_any_ticker_or_the_market_changes_nothing_
             np.testing.assert_array_equal(x, y)
 
 
+def test_the_rows_to_join_a_pool_are_declared_once_and_worded_once():
+    """join_rows gives the number (TrainingConfig, training, pipeline, serving and the vintages use it), too_short
+    words it; with the settings' default window they are what the CLI says (test_vintages: "needs at least 51")."""
+    from forecaster.config import BY_NAME
+
+    window = BY_NAME["train.window"].default
+    assert TrainingConfig().min_join_rows == join_rows(window) == 1 + window + MIN_JOIN_WINDOWS == 51
+    assert TrainingConfig().min_rows == own_model_rows(window)
+    assert too_short("ABC", 40, window) == ("ABC has 40 rows of history; joining the pool with --window 30 needs at "
+                                            "least 51 (fetch more history)")
+    assert too_short("ABC", 1, 10, alone=True, advice="x") == ("ABC has 1 row of history; training with --window 10 "
+                                                               "needs at least 91 (x)")
+
+
+def test_a_ticker_joining_a_pool_needs_the_rows_of_the_pools_window_not_of_window(pooled):
+    """add_ticker used to count the rows --window would need while naming the pool's window: a pool of window 10
+    refused 35 rows under --window 30 ("needs at least 51"), and asked 23 under --window 2 ("--window 10 needs at
+    least 23"). The pool's window decides."""
+    joined = add_ticker(pooled, "NEW", random_walk_bars(35, seed=11), None, TrainingConfig(window=30))
+    assert "NEW" in joined.tickers
+    with pytest.raises(UsageError) as error:
+        add_ticker(pooled, "NEW", random_walk_bars(25, seed=11), None, TrainingConfig(window=2))
+    assert error.value.message == ("NEW has 25 rows of history; joining the pool with --window 10 needs at least 31 "
+                                   "(fetch more history)")
+
+
 def test_the_same_seed_and_data_give_a_bit_identical_model(pooled):
     again = train_model(panel(), ("^M", random_walk_bars(300, seed=7)), SMALL, "pooled")
     for key, value in pooled.network.state_dict().items():
@@ -192,6 +226,39 @@ def saved(pooled, isolated_home):
     store = Store()
     directory = pooled.save(store, POOL)
     return store, directory, directory / pooled.meta["weights_file"]
+
+
+def test_one_reader_of_model_metadata_and_every_caller_keeps_its_policy(saved, pooled):
+    """serving.read_meta reads and checks meta.json for every caller: the pool's readers that can do without it
+    (pool_members, drop_from_pool, model_kinds, list) see a damaged pool as what Model.load refuses, and the ticker
+    sections come out as TickerCalibration records."""
+    from forecaster.data.inventory import inventory
+    from forecaster.model.calibration import TickerCalibration
+    from forecaster.model.serving import drop_from_pool, model_kinds, pool_members, pool_meta
+
+    store, directory, _ = saved
+    path = directory / "meta.json"
+    assert sorted(pool_meta(store)["tickers"]) == sorted(pool_members(store)) == ["AAA", "BBB", "CCC"]
+    section = pooled.meta["tickers"]["BBB"]
+    calibration = Model.load(store, POOL).calibration("BBB")
+    assert calibration == TickerCalibration.from_json(section)
+    assert (calibration.persistence, calibration.scaler_mean, calibration.last_date, calibration.rows) == (
+        section["persistence"], section["scaler"]["mean"], *(section["training"][key] for key in ("last_date", "rows")))
+    meta = json.loads(path.read_text())
+    meta["tickers"]["AAA"]["persistence"] = 2.0  # a value no trained model holds
+    damaged = json.dumps(meta)
+    path.write_text(damaged)
+    with pytest.raises(CorruptFile) as error:
+        pool_meta(store)
+    assert error.value.message == (f"{path} is a damaged model: tickers.AAA.persistence must be between 0 and 1, got "
+                                   "2.0; run 'forecast train' to retrain it")
+    assert pool_members(store) == set() and model_kinds(store) == {}  # no stored ticker it may serve
+    assert drop_from_pool(store, "BBB") is None and path.read_text() == damaged  # a damaged pool is left alone
+    assert inventory(store) == ([], [])
+    path.unlink()
+    with pytest.raises(ModelMissing, match=r"^no model for the pool; run 'forecast train' to train it$"):
+        pool_meta(store)
+    assert pool_members(store) == set() and drop_from_pool(store, "BBB") is None
 
 
 def test_missing_model_says_how_to_make_one(isolated_home):

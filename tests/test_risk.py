@@ -12,7 +12,13 @@ from conftest import fast_training, random_walk_bars
 from forecaster.data.bars import Bars, format_csv
 from forecaster.errors import UsageError
 from forecaster.model.calibration import Evidence, persistence_estimate, quantile_at
-from forecaster.model.volatility import cumulative_variance, fit_degrees_of_freedom, garch_forecasts, interval_score
+from forecaster.model.volatility import (
+    cumulative_variance,
+    fit_degrees_of_freedom,
+    garch_forecasts,
+    interval_score,
+    long_run_variance,
+)
 from forecaster.model.windows import build_series, has_real_ohlc, resolve_features
 
 FAST = fast_training(epochs=3)
@@ -95,6 +101,19 @@ def test_the_variance_path_mean_reverts_instead_of_growing_with_root_h():
     assert spike < 20 * 9e-4 and calm > 20 * 0.25e-4  # sqrt(h) of today's σ: too wide after a spike, narrow after calm
     assert cumulative_variance(np.array([1e-4]), long_run, 0.9, 20)[0] == pytest.approx(20 * long_run)
     assert cumulative_variance(np.array([9e-4]), long_run, 1.0, 20)[0] == pytest.approx(20 * 9e-4)  # φ = 1: √h rule
+
+
+def test_the_long_run_variance_is_the_ewma_099_of_sigma_squared_by_hand():
+    """m_t = 0.99 m_(t-1) + 0.01 σ_t², from m_(-1) = σ_0²: the one level every variance path reverts to (the model's,
+    the calibration's and the HAR baseline's in evaluate)."""
+    sigma = np.array([0.01, 0.02, 0.015, 0.03])
+    expected, level = [], sigma[0] ** 2
+    for s in sigma:
+        level = 0.99 * level + 0.01 * s**2
+        expected.append(level)
+    np.testing.assert_allclose(long_run_variance(sigma), expected, rtol=1e-12)
+    evidence = Evidence.build(np.array([1, 2]), np.zeros((2, 2)), sigma, np.full(4, 0.01), [True, True])
+    np.testing.assert_array_equal(evidence.long_run, long_run_variance(sigma)[[1, 2]])
 
 
 def test_persistence_and_degrees_of_freedom_are_recovered_from_simulated_data():

@@ -9,16 +9,14 @@ trained and `model_until` the last date of the ticker's data it was trained or c
 
 from __future__ import annotations
 
-import json
-
-from forecaster.data.store import Store, read_stored_text, stored_exists
+from forecaster.data.store import Store, stored_exists
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError
-from forecaster.model.guards import check_meta
 
 
 def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
     """(one row per stored ticker (see the module docstring), the damaged data/TICKER.json files, for the caller to
-    name); each model file is read once, however many tickers it serves."""
+    name); each model's metadata is read once for its rows, however many tickers it serves."""
+    from forecaster.model.calibration import TickerCalibration
     from forecaster.model.serving import POOL, label_of, model_kinds
 
     kinds = model_kinds(store)
@@ -44,8 +42,8 @@ def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
                 metas[folder] = _meta(store, folder)
             try:
                 meta = metas[folder]
-                row.update(trained_at=meta["created_at"], model_until=meta["tickers"][ticker]["training"]["last_date"],
-                           model=label_of(meta))
+                row.update(trained_at=meta["created_at"], model=label_of(meta),
+                           model_until=TickerCalibration.from_json(meta["tickers"][ticker]).last_date)
             except (KeyError, TypeError):
                 row["model"] = "unreadable"
         rows.append(row)
@@ -53,14 +51,13 @@ def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
 
 
 def _meta(store: Store, folder: str) -> dict | None:
-    """A model's metadata if it is sound (guards.check_meta), else None."""
-    path = store.models_dir / folder / "meta.json"
+    """A model's metadata if it is sound (model.serving.read_meta), else None."""
+    from forecaster.model.serving import read_meta
+
     try:
-        meta = json.loads(read_stored_text(path, ""))
-        check_meta(meta, path, "")
+        return read_meta(store.models_dir / folder / "meta.json", "", folder)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ForecastError):
         return None
-    return meta
 
 
 def stored_among(store: Store, names: list[str]) -> tuple[list[str], list[tuple[str, ForecastError]]]:

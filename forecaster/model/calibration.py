@@ -40,9 +40,9 @@ from forecaster.model.pooling import Pooled, discounted, pool, profile, shrink_t
 from forecaster.model.volatility import (
     PERSISTENCE_GRID,
     cumulative_variance,
-    ewma,
     fit_degrees_of_freedom,
     fitted_scale,
+    long_run_variance,
 )
 
 CALIBRATED_HORIZONS = (1, 5, 20)
@@ -50,7 +50,6 @@ TAIL_PROBABILITIES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.2
 CALIBRATION_WINDOWS = 1000  # the most recent windows whose errors give a ticker's quantiles and persistence
 CALIBRATION_STRIDE = 5  # every 5th of them for the multi-day outcomes, which overlap
 SCALE_GRID = tuple(np.round(np.arange(0.0, 1.51, 0.05), 2))
-LONG_RUN_LAMBDA = 0.99  # the EWMA of σ² the variance path reverts to
 MIN_QUANTILE_ERRORS = 20  # fewer errors than this give a ticker no quantile evidence of its own
 PHI_GRID = tuple(sorted(PERSISTENCE_GRID))
 
@@ -80,7 +79,7 @@ class Evidence:
         """From the network outputs (N, 2) at `ends`, the ticker's baseline σ (n,) and returns (n,) (and its dates
         (n,), if given)."""
         ends = np.asarray(ends)
-        long_run = ewma(sigma_all**2, LONG_RUN_LAMBDA, start=float(sigma_all[0] ** 2))[ends]
+        long_run = long_run_variance(sigma_all)[ends]
         return cls(ends, outputs[:, 0].astype(float), outputs[:, 1].astype(float), sigma_all[ends],
                    returns[ends + 1] / sigma_all[ends], np.asarray(judge, dtype=bool), long_run, returns,
                    dates=None if dates is None else np.asarray(dates)[ends])
@@ -304,6 +303,36 @@ def quantile_at(quantiles: dict, horizon: int, level: float) -> tuple[float, flo
 
 
 # ---------------------------------------------------------------------------------------------- the stages
+@dataclass(frozen=True)
+class TickerCalibration:
+    """A ticker's section of a model's meta.json (`tickers.TICKER`, checked by guards.check_meta), as forecasts read
+    it: whether the network trained on it (`member`) or it was calibrated against the network later; its HAR level
+    and offset (forecaster.model.baseline); its inputs' scaler (means and spreads, one per input); the network's
+    shares of the mean (α) and the scale (λ), the persistence φ and the quantiles per calibrated horizon (see the
+    module docstring); and the span of its data the model learned from."""
+
+    member: bool
+    level: float
+    offset: float
+    scaler_mean: list[float]
+    scaler_scale: list[float]
+    network_share: float
+    scale_share: float
+    persistence: float
+    quantiles: dict  # {"1": {"lower": [...], "upper": [...]}, "5": ..., "20": ...}: quantile_at reads it
+    first_date: str
+    last_date: str
+    rows: int
+
+    @classmethod
+    def from_json(cls, section: dict) -> TickerCalibration:
+        training = section["training"]
+        return cls(bool(section.get("member")), section["level"], section["offset"], section["scaler"]["mean"],
+                   section["scaler"]["scale"], section["network_share"], section["scale_share"],
+                   section["persistence"], section["quantiles"], training["first_date"], training["last_date"],
+                   training["rows"])
+
+
 @dataclass
 class PoolCalibration:
     """The pool's calibration: each quantity's pooled value and spread, and the tail shapes per horizon."""

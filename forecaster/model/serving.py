@@ -48,21 +48,20 @@ from forecaster.data.store import (
 )
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
-from forecaster.model.calibration import LONG_RUN_LAMBDA, quantile_at
+from forecaster.model.calibration import TickerCalibration, quantile_at
 from forecaster.model.guards import check_meta, check_weights
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
-from forecaster.model.volatility import cumulative_variance, ewma
+from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
 from forecaster.text import plural
 
 FORMAT_VERSION = 3  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration
 POOL = "_pool"  # the pooled model's folder under models/ (no ticker symbol starts with '_')
 KINDS = ("pooled", "per-ticker")
-TRADING_DAYS = 252
 MIN_TRAIN_WINDOWS = 60
 MIN_VALIDATION_WINDOWS = 20
 MIN_JOIN_WINDOWS = 20  # windows with a known next return a ticker needs to join a pool
-LEVEL_RANGE = (0.5, 0.998)
+LEVEL_RANGE = (BY_NAME["predict.level"].low, BY_NAME["predict.level"].high)  # declared with [predict] level
 
 
 def _setting(key: str):
@@ -100,13 +99,13 @@ class TrainingConfig:
 
     @property
     def min_rows(self) -> int:
-        """Bars a ticker's own model needs: one to start returns, a window, and windows to train and validate on."""
-        return 1 + self.window + MIN_TRAIN_WINDOWS + MIN_VALIDATION_WINDOWS
+        """Bars a ticker's own model needs (`own_model_rows`)."""
+        return own_model_rows(self.window)
 
     @property
     def min_join_rows(self) -> int:
-        """Bars a ticker needs to join a pool (as a member or calibrated against it)."""
-        return 1 + self.window + MIN_JOIN_WINDOWS
+        """Bars a ticker needs to join a pool (`join_rows`)."""
+        return join_rows(self.window)
 
     @property
     def market_ticker(self) -> str | None:
@@ -116,6 +115,26 @@ class TrainingConfig:
     def hyperparameters(self) -> dict:
         return {"window": self.window, "hidden": self.hidden, "layers": self.layers, "epochs": self.epochs,
                 "batch_size": self.batch_size, "lr": self.lr, "patience": self.patience, "seed": self.seed}
+
+
+def own_model_rows(window: int) -> int:
+    """Bars a ticker's own model (a network of its windows alone) needs with this window: one to start returns, a
+    window, and windows to train and validate on."""
+    return 1 + window + MIN_TRAIN_WINDOWS + MIN_VALIDATION_WINDOWS
+
+
+def join_rows(window: int) -> int:
+    """Bars a ticker needs to join a pool whose network reads windows of this length (as a member, or calibrated
+    against it): one to start returns, a window, and MIN_JOIN_WINDOWS windows with a known next return."""
+    return 1 + window + MIN_JOIN_WINDOWS
+
+
+def too_short(ticker: str, rows: int, window: int, *, alone: bool = False, advice: str = "fetch more history") -> str:
+    """Why `rows` bars of `ticker` are too few to join a pool (`alone`: to train a model of its own) with this
+    window, in words, with `advice`."""
+    needed = own_model_rows(window) if alone else join_rows(window)
+    return (f"{ticker} has {rows} {plural(rows, 'row')} of history; {'training' if alone else 'joining the pool'} "
+            f"with --window {window} needs at least {needed} ({advice})")
 
 
 def check_level(level: float) -> float:
@@ -165,24 +184,26 @@ class Model:
     def har(self) -> Har:
         return Har.from_json(self.meta["pool"]["har"])
 
-    def calibration(self, ticker: str) -> dict:
+    def calibration(self, ticker: str) -> TickerCalibration:
+        """The ticker's section of the metadata, as it is now; ModelMissing when the model does not serve it."""
         try:
-            return self.meta["tickers"][ticker]
+            section = self.meta["tickers"][ticker]
         except KeyError:
             raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first") from None
+        return TickerCalibration.from_json(section)
 
     # --------------------------------------------------------------------------------------------- forecasts
     def data(self, ticker: str, bars, market: Market | None) -> TickerData:
         """The ticker's inputs and baseline from its bars, with its stored calibration (the market only if the
         model was trained with one; its inputs are missing, the usual values, if it is not given)."""
         calibration = self.calibration(ticker)
-        scaler = (calibration["scaler"]["mean"], calibration["scaler"]["scale"])
+        scaler = (calibration.scaler_mean, calibration.scaler_scale)
         if self.market_ticker:
             market = market if market is not None else Market.missing(self.market_ticker)
         else:
             market = None
-        return ticker_data(ticker, bars, self.features, market, self.har, calibration["level"],
-                           calibration["offset"], scaler)
+        return ticker_data(ticker, bars, self.features, market, self.har, calibration.level, calibration.offset,
+                           scaler)
 
     def outputs(self, windows: np.ndarray) -> np.ndarray:
         """The network's (m, s) (N, 2) for windows (N, W, F), in batches."""
@@ -200,7 +221,7 @@ class Model:
         sizes = [len(w) for w in windows]
         stacked = np.concatenate(windows) if windows else np.empty((0, self.window, 1), dtype=np.float32)
         sigma = np.concatenate([data.baseline.sigma[ends] for _, data, ends in items])
-        alpha = np.repeat([c["network_share"] for c in calibrations], sizes)
+        alpha = np.repeat([c.network_share for c in calibrations], sizes)
         output = self.outputs(stacked)
         first_scale = output[:, 1]
         # the network's mean return is validated one session ahead (its share α is estimated there): that session
@@ -210,9 +231,9 @@ class Model:
         for (_, data, ends), calibration, size in zip(items, calibrations, sizes, strict=True):
             rows = slice(start, start + size)
             start += size
-            v1 = (sigma[rows] * np.exp(calibration["scale_share"] * first_scale[rows])) ** 2
-            long_run = long_run_variance(data)[ends]
-            phi = calibration["persistence"]
+            v1 = (sigma[rows] * np.exp(calibration.scale_share * first_scale[rows])) ** 2
+            long_run = long_run_variance(data.baseline.sigma)[ends]
+            phi = calibration.persistence
             daily = np.column_stack([long_run + phi ** (h - 1) * (v1 - long_run) for h in range(1, horizon + 1)])
             variance = np.column_stack([cumulative_variance(v1, long_run, phi, h) for h in range(1, horizon + 1)])
             out.append((means[rows], variance, daily))
@@ -220,7 +241,7 @@ class Model:
 
     def quantiles(self, ticker: str, horizon: int, level: float) -> tuple[float, float]:
         """The calibrated standardised (lower, upper) quantiles of a central interval at `level`, h days ahead."""
-        return quantile_at(self.calibration(ticker)["quantiles"], horizon, level)
+        return quantile_at(self.calibration(ticker).quantiles, horizon, level)
 
     def forecast(self, items: list[tuple[str, object]], market: Market | None, days: int,
                  level: float) -> dict[str, list[dict]]:
@@ -273,7 +294,7 @@ class Model:
     def load(cls, store: Store, name: str) -> Model:
         """The model in models/NAME/; ModelMissing if there is none, CorruptFile if it is damaged."""
         shown = "the pool" if name == POOL else name
-        rebuild = "run 'forecast train' to retrain it" if name == POOL else f"run 'forecast train {name}' to retrain it"
+        rebuild = POOL_REBUILD if name == POOL else f"run 'forecast train {name}' to retrain it"
         return cls.read(store.models_dir / name, shown, rebuild)
 
     @classmethod
@@ -284,7 +305,7 @@ class Model:
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
             if not stored_exists(meta_path):  # a directory or a FIFO there is a damaged model
                 raise ModelMissing(f"no model for {shown}; {rebuild.replace('retrain', 'train')}")
-            meta = _read_meta(meta_path, rebuild, shown)
+            meta = read_meta(meta_path, rebuild, shown)
             weights_path = directory / str(meta.get("weights_file", ""))
             try:
                 data = read_stored_bytes(weights_path, rebuild)
@@ -329,14 +350,17 @@ def label_of(meta: dict) -> str:
     return f"shipped {vintage['last_date']}" if vintage else meta["kind"]
 
 
-def long_run_variance(data: TickerData) -> np.ndarray:
-    """m_t (n,): the EWMA(0.99) of σ², the level the variance path reverts to."""
-    sigma = data.baseline.sigma
-    return ewma(sigma**2, LONG_RUN_LAMBDA, start=float(sigma[0] ** 2))
 
 
 # ------------------------------------------------------------------------------------------ reading models
-def _read_meta(path: Path, rebuild: str, shown: str) -> dict:
+POOL_REBUILD = "run 'forecast train' to retrain it"  # how a damaged pool is replaced
+
+
+def read_meta(path: Path, rebuild: str, shown: str) -> dict:
+    """A model's meta.json, read and checked: the one reader of model metadata. ModelMissing ("no model for SHOWN")
+    when there is none; CorruptFile naming the file, with `rebuild` (how to get a sound one), when it cannot be read,
+    is not JSON, is not model metadata, is of a format this forecaster does not read, or holds a value no trained
+    model holds (guards.check_meta). Callers that can do without a model catch those two."""
     try:
         meta = json.loads(read_stored_text(path, rebuild))
     except FileNotFoundError:
@@ -379,7 +403,7 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
         raise ModelMissing(f"no model and no price data for {ticker} in {store.home}: run 'forecast fetch {ticker}' "
                            f"(or import its file), then 'forecast train {ticker}'")
     if pooled is not None:
-        needed = 1 + int(pooled.meta["hyperparameters"]["window"]) + MIN_JOIN_WINDOWS
+        needed = join_rows(pooled.window)
         rows = needed
         with contextlib.suppress(ForecastError, OSError):  # unreadable data: the plain advice below
             rows = len(store.read_bars(ticker))
@@ -387,6 +411,11 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
             raise ModelMissing(f"no model for {ticker}: {rows} {plural(rows, 'row')} of history, too few to join the "
                                f"pool (it needs {needed}); fetch more history, then run 'forecast train {ticker}'")
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
+
+
+def pool_meta(store: Store) -> dict:
+    """The stored pool's metadata, checked (`read_meta`: ModelMissing, CorruptFile)."""
+    return read_meta(store.models_dir / POOL / "meta.json", POOL_REBUILD, "the pool")
 
 
 def drop_from_pool(store: Store, ticker: str, locked: bool = False) -> str | None:
@@ -401,10 +430,10 @@ def drop_from_pool(store: Store, ticker: str, locked: bool = False) -> str | Non
         if not stored_exists(path):
             return None
         try:
-            meta = json.loads(read_stored_text(path, ""))
-            tickers = meta["tickers"]
-        except (FileNotFoundError, ValueError, KeyError, TypeError, CorruptFile):
+            meta = pool_meta(store)
+        except (ModelMissing, CorruptFile):
             return None
+        tickers = meta["tickers"]
         if ticker not in tickers:
             return None
         rest = {name: section for name, section in tickers.items() if name != ticker}
@@ -420,28 +449,23 @@ def drop_from_pool(store: Store, ticker: str, locked: bool = False) -> str | Non
 
 
 def pool_members(store: Store) -> set[str]:
-    """The tickers the stored pool serves (none when there is no pool, or it cannot be read)."""
+    """The tickers the stored pool serves (none when there is no pool, or it is damaged)."""
     try:
-        members = json.loads(read_stored_text(store.models_dir / POOL / "meta.json", ""))["tickers"]
-    except (OSError, ValueError, KeyError, TypeError, ForecastError):
+        return set(pool_meta(store)["tickers"])
+    except (ModelMissing, CorruptFile):
         return set()
-    return set(members) if isinstance(members, dict) else set()
 
 
 def model_kinds(store: Store) -> dict[str, str]:
     """Ticker -> the kind of model serving it ("per-ticker" or "pooled"), from the model files' names and the pool's
-    ticker list. A pool whose list cannot be read may have served any stored ticker without a model of its own: each
-    of them counts as pooled, so that reading the pool then fails for it by name (damaged, retrain) rather than the
-    ticker silently dropping out of `predict`, `report` and `list`, or a `train NEW` replacing the pool."""
+    ticker list. A pool that cannot be read, or is damaged, may have served any stored ticker without a model of its
+    own: each of them counts as pooled, so that reading the pool then fails for it by name (damaged, retrain) rather
+    than the ticker silently dropping out of `predict`, `report` and `list`, or a `train NEW` replacing the pool."""
     kinds: dict[str, str] = {}
-    pool_meta = store.models_dir / POOL / "meta.json"
-    if _maybe_present(pool_meta):
+    if _maybe_present(store.models_dir / POOL / "meta.json"):
         try:
-            members = json.loads(read_stored_text(pool_meta, ""))["tickers"]
-            if not isinstance(members, dict):
-                raise TypeError
-            kinds.update({t: "pooled" for t in members})
-        except (OSError, ValueError, KeyError, TypeError, ForecastError):
+            kinds.update({t: "pooled" for t in pool_meta(store)["tickers"]})
+        except (ModelMissing, CorruptFile):
             kinds.update({t: "pooled" for t in store.tickers()})
     try:
         folders = stored_entries(store.models_dir)

@@ -47,7 +47,15 @@ from forecaster.model.panel import (
     raw_inputs,
     standardize,
 )
-from forecaster.model.serving import MIN_JOIN_WINDOWS, MIN_VALIDATION_WINDOWS, Model, TrainingConfig
+from forecaster.model.serving import (
+    FORMAT_VERSION,
+    MIN_JOIN_WINDOWS,
+    MIN_VALIDATION_WINDOWS,
+    Model,
+    TrainingConfig,
+    join_rows,
+    too_short,
+)
 from forecaster.model.volatility import fit_degrees_of_freedom
 from forecaster.model.windows import build_series, resolve_features
 from forecaster.text import plural
@@ -108,11 +116,9 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
     alone = len(bars_by_ticker) == 1  # a network of one ticker's windows: it needs enough of them to learn
     for ticker, bars in bars_by_ticker.items():
         check_trainable(bars, ticker)
-        needed = config.min_rows if alone else config.min_join_rows
-        if len(bars) < needed:
-            raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; "
-                             f"{'training' if alone else 'joining the pool'} with --window {config.window} needs at "
-                             f"least {needed} (fetch more history or use a smaller --window)")
+        if len(bars) < (config.min_rows if alone else config.min_join_rows):
+            raise UsageError(too_short(ticker, len(bars), config.window, alone=alone,
+                                       advice="fetch more history or use a smaller --window"))
     market_data = Market.from_bars(*market) if market is not None else None
     members, har, spread = _members(bars_by_ticker, features, market_data, config, alone)
     if sum(len(m.train_ends) for m in members) < 1 or sum(len(m.stop_ends) for m in members) < 1:
@@ -132,7 +138,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         evidence = {m.ticker: _evidence(model, m.data, m.ends, m.judge_count, config.window) for m in members}
     pooled, calibrations = calibrate_pool(evidence, nu)
     model.meta = {
-        "format_version": 3,
+        "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "created_at": utc_now(),
         "kind": kind,
@@ -164,9 +170,8 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     if features != model.features:
         raise UsageError(f"{ticker}: its data gives {features} inputs, but the pool was trained on {model.features} "
                          f"inputs; train it on its own with --model per-ticker")
-    if len(bars) < config.min_join_rows:
-        raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; joining the pool with "
-                         f"--window {model.window} needs at least {config.min_join_rows} (fetch more history)")
+    if len(bars) < join_rows(model.window):  # the pool's window, whatever --window says
+        raise UsageError(too_short(ticker, len(bars), model.window))
     market_data = None
     if model.market_ticker:
         market_data = Market.from_bars(*market) if market is not None else Market.missing(model.market_ticker)

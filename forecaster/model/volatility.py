@@ -12,9 +12,9 @@ r_{t+1}. Everything here except the GARCH baselines is NumPy only (`predict` sta
   noisy squared return, made the interval scores worse on every ticker of the developers' data set.)
 - `fit_degrees_of_freedom`: the Student-t ν (maximum likelihood on a grid, scale profiled out) of standardised
   returns, or None when a Gaussian fits as well.
-- The variance path h days ahead mean-reverts: v_h = m + φ^(h-1) (v_1 - m), with m the long-run level and φ the
-  persistence; the cumulative variance of the next H days is V_H = H m + (v_1 - m)(1 - φ^H)/(1 - φ)
-  (forecaster.model.calibration fits φ).
+- The variance path h days ahead mean-reverts: v_h = m + φ^(h-1) (v_1 - m), with m the long-run level
+  (`long_run_variance`: the EWMA(0.99) of σ²) and φ the persistence; the cumulative variance of the next H days is
+  V_H = H m + (v_1 - m)(1 - φ^H)/(1 - φ) (forecaster.model.calibration fits φ).
 - `interval_score`: the interval (Winkler) score of a central interval, lower is better.
 """
 
@@ -29,6 +29,8 @@ EWMA_LAMBDA = 0.94
 WARMUP = 20
 NU_GRID = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0)
 PERSISTENCE_GRID = tuple(np.round(1.0 - np.geomspace(0.002, 0.5, 40), 6)) + (1.0,)
+LONG_RUN_LAMBDA = 0.99  # the EWMA of σ² the variance path reverts to
+TRADING_DAYS = 252  # sessions in a year: a daily variance times this is an annual one
 
 
 def ewma(values: np.ndarray, lam: float = EWMA_LAMBDA, warmup: int = WARMUP, start: float | None = None) -> np.ndarray:
@@ -68,6 +70,12 @@ def _ewma_operators(lam: float) -> tuple[np.ndarray, np.ndarray]:
     lags = j[:, None] - j[None, :]
     within = np.where(lags >= 0, (1 - lam) * lam ** np.maximum(lags, 0), 0.0)
     return within, lam ** (j + 1.0)
+
+
+def long_run_variance(sigma: np.ndarray) -> np.ndarray:
+    """m_t (n,) of the daily volatilities σ (n,): the EWMA(LONG_RUN_LAMBDA) of σ² started at σ_0², the long-run
+    level the variance path reverts to (where volatility has lately been)."""
+    return ewma(sigma**2, LONG_RUN_LAMBDA, start=float(sigma[0] ** 2))
 
 
 def ewma_volatility(returns: np.ndarray, lam: float = EWMA_LAMBDA) -> np.ndarray:

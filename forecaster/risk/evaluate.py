@@ -42,7 +42,7 @@ from forecaster.errors import UsageError
 from forecaster.model.calibration import Evidence, calibrate_newcomer, calibrate_pool, quantile_at
 from forecaster.model.panel import Market, TickerData
 from forecaster.model.serving import Model
-from forecaster.model.volatility import cumulative_variance, ewma, garch_forecasts, interval_score
+from forecaster.model.volatility import cumulative_variance, garch_forecasts, interval_score, long_run_variance
 from forecaster.model.windows import build_series
 from forecaster.text import plural
 
@@ -252,7 +252,7 @@ def calibrate_har(model: Model, datas: dict[str, TickerData], training_days: dic
 def har_bounds(data: TickerData, calibration: dict, days: TestDays,
                level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sigma = data.baseline.har
-    long_run = ewma(sigma**2, 0.99, start=float(sigma[0] ** 2))
+    long_run = long_run_variance(sigma)
     origins = days.origins
     variance = cumulative_variance(sigma[origins] ** 2, long_run[origins], calibration["persistence"], days.horizon)
     low, high = quantile_at(calibration["quantiles"], days.horizon, level)

@@ -176,6 +176,230 @@ class Terminal:
         sys.stdout.write(to_json(value) + "\n")
 
 
+# ------------------------------------------------------------------------------------ what each command prints
+def ended_by(terminal: Terminal, error: Exception, debug: bool) -> int:
+    """What ended a command, in one line, and its exit code (errors.ExitCode): a ForecastError's message and code;
+    standard output closed under us; out of memory; anything else is a bug (tracebacks with `debug`)."""
+    import traceback
+
+    from forecaster.errors import ExitCode
+
+    if isinstance(error, ForecastError):
+        if debug:
+            traceback.print_exception(error)
+        terminal.error(error.message)
+        return int(error.exit_code)
+    if isinstance(error, BrokenPipeError):  # e.g. `forecast list | head -1`, or stdout closed while we printed
+        from forecaster.process import discard_stdout
+
+        discard_stdout()
+        terminal.error("standard output was closed before all results were written")
+        return int(ExitCode.UNAVAILABLE)
+    if isinstance(error, MemoryError):
+        terminal.error("not enough memory for this job (try a smaller --hidden, --window or --batch-size)")
+        return int(ExitCode.UNAVAILABLE)
+    if debug:
+        traceback.print_exception(error)
+    where = "" if debug else " (rerun with --debug for details)"
+    terminal.error(f"internal error: {type(error).__name__}: {error}{where}")
+    return int(ExitCode.INTERNAL)
+
+
+def usage_error(terminal: Terminal, error) -> int:
+    """A command line Typer's parser refused (a typer.TyperException), in one line naming the command's --help (no
+    arguments at all: the help itself); the usage exit code."""
+    from forecaster.errors import ExitCode
+
+    if type(error).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(error.format_message() + "\n")
+    else:
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context is not None else "forecast"
+        terminal.error(f"{error.format_message()} (see '{command} --help')")
+    return int(ExitCode.USAGE)
+
+
+def interrupted(terminal: Terminal) -> int:
+    """The interruption (Ctrl-C, or the signal that stopped us) in one line; its exit code."""
+    from forecaster.errors import ExitCode
+    from forecaster.process import STOP_SIGNALS, stopped_by
+
+    if (name := stopped_by()) is not None:
+        terminal.error(f"stopped by {name}")
+        return int(STOP_SIGNALS[name])
+    terminal.error("interrupted")
+    return int(ExitCode.INTERRUPTED)
+
+
+def finish(terminal: Terminal, failures: list[tuple[str, ForecastError]], done: int, reported=(),
+           unlogged: bool = False) -> int | None:
+    """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
+    True for all, or a collection of the errors), then the count; the exit code (None: success): 4 when some tickers
+    succeeded, else the failures' own code (errors.batch_failure); 4 too when nothing failed but the forecasts could
+    not be logged (`unlogged`: predict, report)."""
+    from forecaster.errors import ExitCode, TickersFailed, batch_failure
+
+    terminal.failures(failures, reported)
+    error = batch_failure(failures, done)
+    if error is None:
+        return int(ExitCode.PARTIAL) if unlogged else None
+    if isinstance(error, TickersFailed):
+        terminal.error(error.message)
+    return int(error.exit_code)
+
+
+def batch_results(terminal: Terminal, rows: list[dict], columns: list[str], fmt: Format, title: str,
+                  failures: list, names: list[str]) -> None:
+    """Print a multi-ticker command's results: json and csv always get a document (`[]` when empty), so scripts
+    can parse it; a table is left out only when every ticker failed (the errors say why)."""
+    if rows or fmt is not Format.table or len(failures) < len(names):
+        terminal.results(rows, columns, fmt, title=title)
+
+
+@contextmanager
+def storing(terminal: Terminal, action: str, notes: list[str], total: int):
+    """Fetch's or import's progress: its plan's notes, then one bar; yields `each(job, result, error)` for
+    commands.store_all, which prints each failure as it happens (and, without a bar, each ticker stored)."""
+    from forecaster.text import plural
+
+    for note in notes:
+        terminal.info(note)
+    with terminal.progress(action, total=total) as advance:
+        def each(job, result, error):
+            if error is not None:
+                terminal.failure(job.ticker, error)
+            elif not terminal.shows_progress:
+                terminal.info(f"{result.ticker}: {result.rows} {plural(result.rows, 'row')} to {result.last_date} "
+                              f"({result.added} added)")
+            advance(status=job.ticker + (" failed" if error is not None else ""))
+
+        yield each
+
+
+def show_stored(terminal: Terminal, stored, title: str) -> None:
+    """What a fetch or an import stored (a commands.Stored): the warnings summarised, and a table."""
+    terminal.notices(stored.notices)
+    if stored.results and not terminal.quiet:
+        terminal.results(stored.rows, list(stored.rows[0]), title=title)
+
+
+def removal_confirmation(terminal: Terminal, home):
+    """`remove`'s question before it deletes (commands.remove's `confirm`): UsageError when nobody can answer."""
+    from forecaster.errors import UsageError
+
+    def confirm(stored: list[str]) -> bool:
+        answer = terminal.confirm(f"Remove {', '.join(stored)} from {home} (price data and models)?")
+        if answer is None:
+            raise UsageError("remove deletes data: add --yes to confirm when not at a terminal")
+        return answer
+
+    return confirm
+
+
+def show_removal(terminal: Terminal, removal) -> None:
+    """What `remove` did (a commands.Removal): a line per ticker removed, or that nothing was."""
+    if removal.cancelled:
+        terminal.info("nothing was removed")
+    for ticker, what in removal.removed.items():
+        terminal.info(f"{ticker}: {what}")
+
+
+def show_inventory(terminal: Terminal, rows: list[dict], damaged: list, fmt: Format, home) -> None:
+    """`list`'s rows (data.inventory), after a warning per damaged data/TICKER.json; an empty table is a hint."""
+    from forecaster.commands import INVENTORY_COLUMNS
+
+    for error in damaged:
+        terminal.warn(error.message)
+    if not rows and fmt is Format.table:
+        terminal.info(f"Nothing stored in {home} yet: try 'forecast fetch MSFT' or 'forecast fetch --sample'.")
+        return
+    terminal.results(rows, INVENTORY_COLUMNS, fmt, title=f"Stored in {home}")
+
+
+def show_settings(terminal: Terminal, rows: list[dict], config, fmt: Format) -> None:
+    """`config`'s rows (commands.settings), after a line when there is no forecast.toml."""
+    if not config.exists:
+        terminal.info(f"no {config.path}: every setting has its default (see docs/configuration.md for an example "
+                      "file)")
+    terminal.results(rows, ["setting", "value", "source"], fmt, title="Effective settings")
+
+
+def show_training(terminal: Terminal, outcome) -> None:
+    """What `train` did (a pipeline.BatchOutcome): its notes, and a table of the models."""
+    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
+    if outcome.rows and not terminal.quiet:
+        terminal.results(outcome.rows, list(outcome.rows[0]),
+                         title="Trained (validation: the last 15% of each ticker's windows)")
+
+
+def show_forecasts(terminal: Terminal, forecasts, fmt: Format) -> None:
+    """`predict`'s forecasts (a commands.Forecasts): warnings and live records (each ticker's with a JSON result),
+    the rows, and why they were not logged, if they were not."""
+    from forecaster.commands import PREDICTION_COLUMNS
+
+    predictions = forecasts.predictions
+    terminal.notices([note for prediction in predictions for note in prediction.warnings], every=fmt is Format.json)
+    terminal.notices([Notice(p.ticker, p.live_record, kind="live records of 1-day forecasts",
+                             advice="see 'forecast score'") for p in predictions if p.live_record],
+                     every=fmt is Format.json, warning=False)
+    columns = [*PREDICTION_COLUMNS[:7], "volatility"] if fmt is Format.table else PREDICTION_COLUMNS
+    batch_results(terminal, forecasts.rows, columns, fmt, f"Forecast of the adjusted close, with "
+                  f"{100 * forecasts.level:g}% intervals (volatility: annualised %)", forecasts.failures,
+                  forecasts.names)
+    if forecasts.log_error is not None:  # the forecasts are shown all the same: only their record is missing
+        terminal.error(f"the forecasts were not logged: {forecasts.log_error.message}")
+
+
+def show_evaluation(terminal: Terminal, run, fmt: ReportFormat) -> None:
+    """`evaluate`'s result (a commands.EvaluationRun): notes, a line per ticker without a bar, then one report (a
+    JSON document, one for one ticker at one horizon) or the summary table."""
+    from forecaster.risk.evaluate import summary_table
+    from forecaster.text import plural
+
+    outcome, reports, horizons = run.outcome, run.reports, run.horizons
+    terminal.notices([Notice("", note) for note in outcome.notes], warning=False)
+    if not terminal.shows_progress:
+        for report in reports:
+            if report["horizon"] == horizons[0]:
+                terminal.info(f"{report['ticker']}: evaluated on {report['n']} {plural(report['n'], 'day')}")
+    if fmt is ReportFormat.json:
+        if reports or outcome.failures:
+            terminal.document(reports[0] if not run.several and reports else reports)
+    elif reports:
+        rows, title = summary_table(reports, str(run.start), run.level, horizons)
+        terminal.results(rows, list(dict.fromkeys(key for row in rows for key in row)), title=title)
+
+
+def show_scores(terminal: Terminal, scores, fmt: Format, log_path) -> None:
+    """`score`'s record (a commands.Scores): in a table, two tables (one would be too wide to read); nothing logged
+    yet is an empty report, with a line saying so."""
+    from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
+
+    title = "Live track record (ratio < 1: better than naive)"
+    tails_title = "Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or too few hits)"
+    rows, failures, names = scores.rows, scores.failures, scores.names
+    if not names:
+        terminal.info(f"no forecasts logged in {log_path} yet: run 'forecast predict' (the record builds up as "
+                      "days pass)")
+        terminal.results([], COLUMNS + ([] if fmt is Format.table else TAIL_COLUMNS), fmt, title=title)
+    elif fmt is Format.table:
+        batch_results(terminal, rows, COLUMNS, fmt, title, failures, names)
+        batch_results(terminal, rows, ["ticker", "horizon", "n", *TAIL_COLUMNS], fmt, tails_title, failures, names)
+    else:
+        batch_results(terminal, rows, COLUMNS + TAIL_COLUMNS, fmt, title, failures, names)
+
+
+def show_report(terminal: Terminal, path, page) -> None:
+    """What `report` wrote (a views.report.Report at `path`), in one line, and why its forecasts were not logged."""
+    from forecaster.text import plural
+
+    terminal.info(f"wrote {path}: {len(page.tickers)} {plural(len(page.tickers), 'ticker')}, "
+                  f"{len(page.failure_lines)} {plural(len(page.failure_lines), 'failure')}, "
+                  f"{len(page.warnings)} {plural(len(page.warnings), 'warning')}")
+    if page.log_error is not None:
+        terminal.error(page.log_error.message)
+
+
 class JobProgress(JobWatcher):
     """A command's per-ticker jobs as a person or cron sees them (forecaster.jobs): one progress bar over tickers
     (over epochs when one network trains here), each failure reported as it happens, and with `logs` each finished

@@ -48,6 +48,7 @@ from forecaster.data.bars import Bars
 from forecaster.data.predictions import read_predictions
 from forecaster.data.store import Store, atomic_write_text, normalize_ticker, utc_now
 from forecaster.errors import ForecastError, UsageError
+from forecaster.model.volatility import TRADING_DAYS
 from forecaster.model.windows import build_series
 from forecaster.pipeline import MARKET, OLD_MODEL, STALE_DATA, Prediction, forecast_tickers
 from forecaster.risk.track import resolved, score_ticker
@@ -55,13 +56,13 @@ from forecaster.text import plural
 
 SPARK_SESSIONS = 60  # closes in a row's sparkline
 CHART_SESSIONS = 120  # closes in a ticker's detail chart
-MAX_DAYS = 60  # sessions of forecast a page shows at most: its charts and tables stay readable and the file small
+MAX_REPORT_DAYS = 60  # sessions of forecast a page shows at most: its charts, tables and file stay small
 LOGGED_SESSIONS = 60  # of which the last this many show their logged bands (500 tickers' pages stay under 2 MB)
 BASELINE_SESSIONS = 250  # "the ticker's own past year"
 BASELINE_WARMUP = 250  # sessions before them that start the EWMA: its start weighs 0.94^250 ≈ 2e-7 by then
 SHORT_HISTORY = 250  # fewer sessions stored than this is flagged as a short history
 MIN_TICKERS_PER_WORKER = 50  # a worker process pays off from about this many tickers
-ANNUALISED_PERCENT = 100 * math.sqrt(252)  # a daily standard deviation of log returns -> annualised, in %
+ANNUALISED_PERCENT = 100 * math.sqrt(TRADING_DAYS)  # a daily standard deviation of log returns -> annualised, in %
 
 
 def _forecasts(store: Store, tickers: list[str], days: int, level: float, today: dt.date,
@@ -125,9 +126,9 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
                  today: dt.date | None = None, max_model_age_days: int | None = None) -> Report:
     """The page's data for `tickers` (see the module docstring), in up to `jobs` worker processes (default: one per
     core) when there are enough tickers to pay for them."""
-    if not 1 <= days <= MAX_DAYS:
-        raise UsageError(f"--days must be between 1 and {MAX_DAYS} for a report (its charts show at most that many "
-                         f"sessions ahead), got {days}")
+    if not 1 <= days <= MAX_REPORT_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_REPORT_DAYS} for a report (its charts show at most that "
+                         f"many sessions ahead), got {days}")
     today = today or dt.date.today()
     tickers = list(dict.fromkeys(_canonical(ticker) for ticker in tickers))  # as the log and the views name them
     try:
