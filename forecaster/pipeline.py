@@ -455,6 +455,7 @@ def _forecast_each(store: Store, tickers: list[str], days: int, level: float) ->
             ticker = normalize_ticker(name)
             model, kind = serving_model(store, ticker, pool)
             bars = store.read_bars(ticker)
+            model.check_data(ticker, bars)
         except ModelMissing as error:
             results[ticker] = pool_error if pool_error is not None else error
             continue

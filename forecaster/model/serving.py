@@ -49,7 +49,7 @@ from forecaster.data.store import (
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
 from forecaster.model.calibration import LONG_RUN_LAMBDA, quantile_at
-from forecaster.model.guards import check_meta, check_weights
+from forecaster.model.guards import changed_training_data, check_meta, check_weights
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import cumulative_variance, ewma
@@ -227,6 +227,14 @@ class Model:
             out.append((means[rows], variance, daily))
         return out
 
+    def check_data(self, ticker: str, bars) -> None:
+        """DataUnavailable naming `ticker`, what changed and what to run when its stored `bars` no longer extend the
+        data it was calibrated on (guards.changed_training_data): its calibration would describe another history."""
+        problem = changed_training_data(bars, self.calibration(ticker)["training"])
+        if problem is not None:
+            raise DataUnavailable(f"{ticker}: its data changed since its model was calibrated: {problem}; "
+                                  f"{recalibrate_advice(ticker, len(bars), self.window)}")
+
     def quantiles(self, ticker: str, horizon: int, level: float) -> tuple[float, float]:
         """The calibrated standardised (lower, upper) quantiles of a central interval at `level`, h days ahead."""
         return quantile_at(self.calibration(ticker)["quantiles"], horizon, level)
@@ -330,6 +338,16 @@ def weights_bytes(state: dict[str, np.ndarray]) -> bytes:
             with archive.open(member, "w") as handle:
                 np.lib.format.write_array(handle, np.ascontiguousarray(state[name]), allow_pickle=False)
     return buffer.getvalue()
+
+
+def recalibrate_advice(ticker: str, rows: int, window: int) -> str:
+    """What to run for a model calibrated on data that has changed since: train the ticker again, after getting more
+    history when `rows` are too few to join a pool of this `window`."""
+    needed = TrainingConfig(window=window).min_join_rows
+    if rows < needed:
+        return (f"fetch or import more history ({needed} rows needed), then run 'forecast train {ticker}' to "
+                "recalibrate it")
+    return f"run 'forecast train {ticker}' to recalibrate it"
 
 
 def label_of(meta: dict) -> str:
