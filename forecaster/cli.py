@@ -269,6 +269,32 @@ def list_(
     terminal.results(rows, INVENTORY_COLUMNS, format, title=f"Stored in {store.home}")
 
 
+# ------------------------------------------------------------------------------------------------------- check
+@app.command()
+def check(
+    format: FormatOption = Format.table,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Check the whole store, read-only: every problem with its file and the command that fixes it (exit 3 when
+    there is one)."""
+    from forecaster.check import COLUMNS
+    from forecaster.commands import check as check_home
+
+    terminal = Terminal(quiet=quiet, debug=debug or _debug_from_environment())
+    store, problems = check_home(home)
+    if not problems:
+        if format is Format.table:
+            terminal.info(f"{store.home} is healthy: every file reads back sound")
+        else:
+            terminal.results([], COLUMNS, format)
+        return
+    terminal.results([problem.row() for problem in problems], COLUMNS, format, title=f"Problems in {store.home}")
+    terminal.error(f"{len(problems)} {plural(len(problems), 'problem')} found in {store.home}")
+    raise typer.Exit(int(ExitCode.UNAVAILABLE))
+
+
 # ------------------------------------------------------------------------------------------------------- train
 @app.command()
 @_with_settings("train", "parallel")

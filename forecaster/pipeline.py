@@ -521,6 +521,17 @@ def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, 
     return (model, model.label, items) if items else None
 
 
+def unservable(store: Store, tickers: list[str]) -> dict[str, ForecastError]:
+    """Of stored `tickers` that no model of the home serves, those that the shipped network cannot serve either, as
+    `predict` would calibrate them against it (too short, no real OHLC, no vintage installed), with why."""
+    results: dict[str, object] = {
+        ticker: ModelMissing(f"no model serves {ticker}, and no shipped network is installed to calibrate it "
+                             f"against; run 'forecast train {ticker}'") for ticker in tickers}
+    if tickers:
+        _calibrated_on_vintage(store, list(tickers), results, keep_reasons=False)
+    return results
+
+
 def _or_itself(name: str) -> str:
     """The ticker symbol `name` stands for, or `name` itself when it is none (a stray folder under models/)."""
     try:
