@@ -121,7 +121,7 @@ def _data(found: _Found, today: dt.date) -> dict:
 def _models(found: _Found, bars: dict) -> dict[Path, str | None]:
     """Check every model under models/: model folder -> the weights file its meta.json names (None: it cannot be
     read, so no weights file there is known to be an orphan)."""
-    from forecaster.model.serving import POOL, Model, recalibrate_advice
+    from forecaster.model.serving import NO_DATA_FIX, POOL, Model, recalibrate_advice, served_without_data
 
     store, named = found.store, {}
     try:
@@ -150,11 +150,8 @@ def _models(found: _Found, bars: dict) -> dict[Path, str | None]:
         for ticker in model.tickers:
             if ticker not in bars:
                 if not store.has_bars(ticker):
-                    whose = "the pool" if name == POOL else "the model"
-                    found.add(folder / "meta.json", ticker, f"{whose} serves {ticker}, but no data is stored for it "
-                              f"({found.shown(store.bars_path(ticker))})",
-                              f"run 'forecast fetch {ticker}' (or import its file), or 'forecast remove {ticker} "
-                              "--yes'")
+                    found.add(folder / "meta.json", ticker, served_without_data(store, ticker, model),
+                              NO_DATA_FIX.format(ticker=ticker))
                 continue
             try:
                 model.check_data(ticker, bars[ticker])

@@ -164,7 +164,7 @@ def test_a_pool_naming_a_ticker_without_data_is_named(home, cli):
     row = only(problems(cli))
     assert (row["path"], row["ticker"]) == ("models/_pool/meta.json", "XYZ")
     assert row["problem"] == "the pool serves XYZ, but no data is stored for it (data/XYZ.csv)"
-    assert row["fix"] == "run 'forecast fetch XYZ' (or import its file), or 'forecast remove XYZ --yes'"
+    assert row["fix"] == "run 'forecast fetch XYZ' (or import its file), or 'forecast remove XYZ --yes' to take it out"
 
 
 def test_a_ticker_no_model_can_serve_is_named(home, cli, tmp_path):
@@ -275,3 +275,38 @@ def test_predict_refuses_another_history_in_place_of_the_training_data(home, cli
     result = cli("predict", "ABC")
     assert result.code == 3
     assert "do not begin with the 200 rows from" in result.err
+
+
+# ------------------------------------------------------------------------- a bare predict names every ticker
+def foreign_pool(home: Path) -> None:
+    """The pool replaced by one of another home: it serves FOO and BAR, which have no data here."""
+    meta_path = home / "models" / "_pool" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["tickers"] = {"FOO": meta["tickers"]["ABC"], "BAR": meta["tickers"]["XYZ"]}
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_a_pool_from_another_home_names_the_homes_tickers_and_its_own(home, cli, no_vintages):
+    foreign_pool(home)
+    result = cli("predict", "-f", "csv")
+    assert (result.code, result.out) == (3, "ticker,as_of,date,horizon,forecast,lower,upper,level,volatility,model\n")
+    assert result.err.splitlines() == [
+        "Error: no model for ABC; run 'forecast train ABC' first",
+        "Error: BAR: the pool serves BAR, but no data is stored for it (data/BAR.csv); run 'forecast fetch BAR' (or "
+        "import its file), or 'forecast remove BAR --yes' to take it out",
+        "Error: FOO: the pool serves FOO, but no data is stored for it (data/FOO.csv); run 'forecast fetch FOO' (or "
+        "import its file), or 'forecast remove FOO --yes' to take it out",
+        "Error: no model for XYZ; run 'forecast train XYZ' first",
+        "Error: 4 of 4 tickers failed: ABC, BAR, FOO, XYZ"]
+    assert [(row["ticker"], row["path"]) for row in problems(cli)] == [
+        ("FOO", "models/_pool/meta.json"), ("BAR", "models/_pool/meta.json"), ("ABC", "data/ABC.csv"),
+        ("XYZ", "data/XYZ.csv")]
+
+
+def test_a_damaged_price_file_of_a_pool_member_fails_by_name_in_a_bare_predict(home, cli, no_vintages):
+    (home / "data" / "ABC.csv").write_text("garbage\n")
+    result = cli("predict", "-f", "csv")
+    assert result.code == 4
+    assert [line.split(",")[0] for line in result.out.splitlines()[1:]] == ["XYZ"]
+    assert result.err.startswith(f"Error: {home / 'data' / 'ABC.csv'} is not a CSV file")
+    assert result.err.endswith("Error: 1 of 2 tickers failed: ABC\n")

@@ -350,6 +350,17 @@ def recalibrate_advice(ticker: str, rows: int, window: int) -> str:
     return f"run 'forecast train {ticker}' to recalibrate it"
 
 
+NO_DATA_FIX = "run 'forecast fetch {ticker}' (or import its file), or 'forecast remove {ticker} --yes' to take it out"
+
+
+def served_without_data(store: Store, ticker: str, model: Model) -> str:
+    """What is wrong when `model` serves `ticker` and no data of it is stored (a pool copied from another home, data
+    deleted by hand); NO_DATA_FIX says what to do."""
+    whose = "its own model" if model.kind == "per-ticker" else (
+        "the pool" if model.label == "pooled" else f"the pool ({model.label})")
+    return f"{whose} serves {ticker}, but no data is stored for it ({store.bars_path(ticker).relative_to(store.home)})"
+
+
 def label_of(meta: dict) -> str:
     """A checked model's label (see Model.label)."""
     vintage = meta.get("vintage")
