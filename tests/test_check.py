@@ -158,6 +158,15 @@ def test_newer_rows_under_a_calibrated_model_are_no_problem(home, cli):
     assert cli("predict", "ABC").code == 0
 
 
+def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_problem(home, cli):
+    path = home / "data" / "ABC.csv"
+    bars = parse_csv(path.read_text(), str(path))
+    adjusted = Bars(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.adj_close * 0.98, bars.volume)
+    path.write_text(format_csv(adjusted))  # every earlier price re-adjusted by one factor, as Yahoo restates it
+    assert cli("check").code == 0
+    assert cli("predict", "ABC").code == 0
+
+
 def test_a_pool_naming_a_ticker_without_data_is_named(home, cli):
     (home / "data" / "XYZ.csv").unlink()
     (home / "data" / "XYZ.json").unlink()
