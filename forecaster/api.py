@@ -30,6 +30,7 @@ import pandas as pd
 from forecaster import commands
 from forecaster.commands import parse_date
 from forecaster.config import settings_of
+from forecaster.data.store import Store
 from forecaster.errors import ExitCode, ForecastError, TickersFailed, UsageError, batch_failure
 
 TRAINING_OPTIONS = tuple(setting.key for setting in settings_of("train"))
@@ -50,7 +51,7 @@ class Home:
     forecast.toml. Every method reads them afresh, so commands run in between are seen."""
 
     def __init__(self, path: Path | str | None = None):
-        self.path = commands.open_home(path)[0].home
+        self.path = Store(path).home  # forecast.toml is read by each call (check reports it when it is bad)
 
     def __repr__(self) -> str:
         return f"Home({str(self.path)!r})"
@@ -170,6 +171,13 @@ class Home:
         if not page.tickers:
             _raise_failures(page.failures, 0, written)
         return written
+
+    def check(self) -> pd.DataFrame:
+        """Every problem of the home, a row each (path, ticker, problem, fix), as `forecast check` lists them: empty
+        when it is healthy. Read-only."""
+        from forecaster.check import COLUMNS
+
+        return _frame([problem.row() for problem in commands.check(self.path)[1]], COLUMNS)
 
     def config(self) -> pd.DataFrame:
         """The effective settings and where each comes from (`forecast config`)."""

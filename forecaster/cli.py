@@ -223,6 +223,25 @@ def list_(
     output.show_inventory(terminal, *inventory(store), format, store.home)
 
 
+# ------------------------------------------------------------------------------------------------------- check
+@app.command()
+def check(
+    format: FormatOption = Format.table,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Check the whole store, read-only: every problem with its file and the command that fixes it (exit 3 when
+    there is one)."""
+    from forecaster.commands import check as check_home
+
+    terminal = Terminal(quiet=quiet, debug=debug or _debug_from_environment())
+    store, problems = check_home(home)
+    code = output.show_check(terminal, store.home, problems, format)
+    if code is not None:
+        raise typer.Exit(code)
+
+
 # ------------------------------------------------------------------------------------------------------- train
 @app.command()
 @_with_settings("train", "parallel")

@@ -328,6 +328,15 @@ def report(store: Store, config: Config, tickers: list[str] | None = None, *, ou
                                                         given.get("max_model_age_days")))
 
 
+def check(home: Path | str | None) -> tuple[Store, list]:
+    """(the store at `home`, every problem of it: forecaster.check.Problem); read-only, and a forecast.toml that
+    cannot be read is one of the problems rather than an error."""
+    from forecaster.check import check_home
+
+    store = Store(home)
+    return store, check_home(store)
+
+
 def settings(config: Config) -> list[dict]:
     """The effective settings, a row each (setting, value, source), the watchlist first."""
     from forecaster.config import SETTINGS

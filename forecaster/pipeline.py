@@ -33,11 +33,13 @@ from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market
 from forecaster.model.serving import (
+    NO_DATA_FIX,
     POOL,
     Model,
     TrainingConfig,
     check_level,
     pool_members,
+    served_without_data,
     serving_model,
     too_short,
 )
@@ -461,7 +463,11 @@ def _forecast_each(store: Store, tickers: list[str], days: int, level: float) ->
         try:
             ticker = normalize_ticker(name)
             model, kind = serving_model(store, ticker, pool)
+            if not store.has_bars(ticker):  # a pool from another home, say: fetching is one way, removing another
+                raise DataUnavailable(f"{ticker}: {served_without_data(store, ticker, model)}; "
+                                      f"{NO_DATA_FIX.format(ticker=ticker)}")
             bars = store.read_bars(ticker)
+            model.check_data(ticker, bars)
         except ModelMissing as error:
             results[ticker] = pool_error if pool_error is not None else error
             continue
@@ -525,6 +531,17 @@ def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, 
         del results[ticker]
         items.append((ticker, bars))
     return (model, model.label, items) if items else None
+
+
+def unservable(store: Store, tickers: list[str]) -> dict[str, ForecastError]:
+    """Of stored `tickers` that no model of the home serves, those that the shipped network cannot serve either, as
+    `predict` would calibrate them against it (too short, no real OHLC, no vintage installed), with why."""
+    results: dict[str, object] = {
+        ticker: ModelMissing(f"no model serves {ticker}, and no shipped network is installed to calibrate it "
+                             f"against; run 'forecast train {ticker}'") for ticker in tickers}
+    if tickers:
+        _calibrated_on_vintage(store, list(tickers), results, keep_reasons=False)
+    return results
 
 
 def _or_itself(name: str) -> str:
@@ -620,13 +637,14 @@ def _live_record(ticker: str, logged: list[dict], bars) -> str | None:
 
 
 def model_tickers(store: Store) -> list[str]:
-    """Tickers that a model serves: those of the home's models and, when a shipped vintage is installed, every stored
-    ticker (the vintage serves one without a model, calibrated as it is forecast)."""
+    """What a bare `predict` or `report` covers: the tickers the home's models serve and, once there is any model (a
+    shipped vintage serves a ticker without one, calibrated as it is forecast), every stored ticker, so that one no
+    model can serve (its data damaged, a pool from another home) fails by name rather than dropping out silently."""
     from forecaster.model.serving import model_kinds
     from forecaster.model.vintages import latest
 
     served = set(model_kinds(store))
-    if latest() is not None:
+    if served or latest() is not None:
         served.update(store.tickers())
     return sorted(served)
 

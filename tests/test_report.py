@@ -134,7 +134,8 @@ def test_failing_tickers_are_listed_on_the_page_and_the_others_shown(cli, home):
     result = cli("report", "--out", "page.html")
     meta = home / "models" / "ABC" / "meta.json"
     failures = [f"{meta} is not valid JSON (JSONDecodeError); run 'forecast train ABC' to retrain it",
-                f"no data for XYZ in {home / 'data'}; run 'forecast fetch XYZ' first"]
+                "XYZ: the pool serves XYZ, but no data is stored for it (data/XYZ.csv); run 'forecast fetch XYZ' (or "
+                "import its file), or 'forecast remove XYZ --yes' to take it out"]
     assert (result.code, result.out) == (4, "")
     assert result.err.splitlines() == [f"wrote {Path.cwd() / 'page.html'}: 1 ticker, 2 failures, 2 warnings",
                                        *(f"Error: {failure}" for failure in failures),

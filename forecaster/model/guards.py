@@ -12,6 +12,9 @@ whose values no trained model can have, and a forecast that is not a number.
   its weights file: finite numbers.
 - `check_forecasts(rows, ticker)`: the last guard between a model and any output or log: no forecast that is not a
   positive finite number, no band with lower above upper.
+- `changed_training_data(bars, training)`: whether a ticker's stored data still extends the data its model was
+  trained or calibrated on (its `training` section in meta.json); `predict` refuses the model and `check` names it
+  when it does not.
 
 numpy only: `predict` loads models and starts fast.
 """
@@ -78,6 +81,24 @@ def check_forecasts(rows: list[dict], ticker: str) -> None:
                                                                           strict=True))
             raise DataUnavailable(f"{ticker}: the model gave no usable forecast for {row['date']} ({shown}); run "
                                   f"'forecast train {ticker}' to retrain it")
+
+
+def changed_training_data(bars: Bars, training: dict) -> str | None:
+    """What no longer holds of the data a model was trained or calibrated on, or None when the stored `bars` still
+    extend it: their first `rows` rows run from its first date to its last (newer rows are what a model forecasts
+    from). Fewer rows (a history cut back or shortened), or other dates (another series, a history begun elsewhere)
+    are a changed history whose calibration no longer describes it. The dates, not the prices, are compared: a
+    dividend or split re-adjusts every earlier price by one factor (Yahoo restates the history), which leaves the
+    daily moves, and the calibration, as they were."""
+    rows, first, last = int(training["rows"]), training["first_date"], training["last_date"]
+    calibrated = f"the {rows} {plural(rows, 'row')} from {first} to {last} it was calibrated on"
+    if len(bars) < rows:
+        return (f"{len(bars)} {plural(len(bars), 'row')} ({bars.first_date} to {bars.last_date}) are stored, fewer "
+                f"than {calibrated}")
+    if bars.first_date != first or str(bars.dates[rows - 1]) != last:
+        return (f"the stored rows ({bars.first_date} to {bars.last_date}) do not begin with {calibrated}: another "
+                "history")
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ model files

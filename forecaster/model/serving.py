@@ -49,7 +49,7 @@ from forecaster.data.store import (
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
 from forecaster.model.calibration import TickerCalibration, quantile_at
-from forecaster.model.guards import check_meta, check_weights
+from forecaster.model.guards import changed_training_data, check_meta, check_weights
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
@@ -239,6 +239,16 @@ class Model:
             out.append((means[rows], variance, daily))
         return out
 
+    def check_data(self, ticker: str, bars) -> None:
+        """DataUnavailable naming `ticker`, what changed and what to run when its stored `bars` no longer extend the
+        data it was calibrated on (guards.changed_training_data): its calibration would describe another history."""
+        calibration = self.calibration(ticker)
+        problem = changed_training_data(bars, {"rows": calibration.rows, "first_date": calibration.first_date,
+                                               "last_date": calibration.last_date})
+        if problem is not None:
+            raise DataUnavailable(f"{ticker}: its data changed since its model was calibrated: {problem}; "
+                                  f"{recalibrate_advice(ticker, len(bars), self.window)}")
+
     def quantiles(self, ticker: str, horizon: int, level: float) -> tuple[float, float]:
         """The calibrated standardised (lower, upper) quantiles of a central interval at `level`, h days ahead."""
         return quantile_at(self.calibration(ticker).quantiles, horizon, level)
@@ -342,6 +352,27 @@ def weights_bytes(state: dict[str, np.ndarray]) -> bytes:
             with archive.open(member, "w") as handle:
                 np.lib.format.write_array(handle, np.ascontiguousarray(state[name]), allow_pickle=False)
     return buffer.getvalue()
+
+
+def recalibrate_advice(ticker: str, rows: int, window: int) -> str:
+    """What to run for a model calibrated on data that has changed since: train the ticker again, after getting more
+    history when `rows` are too few to join a pool of this `window`."""
+    needed = TrainingConfig(window=window).min_join_rows
+    if rows < needed:
+        return (f"fetch or import more history ({needed} rows needed), then run 'forecast train {ticker}' to "
+                "recalibrate it")
+    return f"run 'forecast train {ticker}' to recalibrate it"
+
+
+NO_DATA_FIX = "run 'forecast fetch {ticker}' (or import its file), or 'forecast remove {ticker} --yes' to take it out"
+
+
+def served_without_data(store: Store, ticker: str, model: Model) -> str:
+    """What is wrong when `model` serves `ticker` and no data of it is stored (a pool copied from another home, data
+    deleted by hand); NO_DATA_FIX says what to do."""
+    whose = "its own model" if model.kind == "per-ticker" else (
+        "the pool" if model.label == "pooled" else f"the pool ({model.label})")
+    return f"{whose} serves {ticker}, but no data is stored for it ({store.bars_path(ticker).relative_to(store.home)})"
 
 
 def label_of(meta: dict) -> str:

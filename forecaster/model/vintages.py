@@ -51,7 +51,7 @@ class Vintage:
 
     def load(self) -> Model:
         """The vintage's model; CorruptFile naming the file when a file of it is missing or damaged."""
-        advice = REINSTALL if VINTAGES_ENV not in os.environ else f"rebuild it, or unset ${VINTAGES_ENV}"
+        advice = repair_advice()
         try:
             model = Model.read(self.directory, f"the {self.name} vintage", advice)
         except ModelMissing:
@@ -60,6 +60,12 @@ class Vintage:
         if not model.meta.get("vintage") or model.meta["tickers"]:
             raise CorruptFile(f"{self.directory / 'meta.json'} is not a shipped vintage; {advice}")
         return model
+
+
+def repair_advice() -> str:
+    """What to do about a vintage that is missing or damaged: reinstall forecaster, or rebuild those of
+    $FORECAST_VINTAGES."""
+    return REINSTALL if VINTAGES_ENV not in os.environ else f"rebuild it, or unset ${VINTAGES_ENV}"
 
 
 def vintages_dir() -> Path:

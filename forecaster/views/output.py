@@ -26,7 +26,7 @@ from enum import Enum
 
 from forecaster.errors import ForecastError, InternalFailure
 from forecaster.jobs import JobWatcher
-from forecaster.text import Notice, clean_number, plain_number, rows_to_csv
+from forecaster.text import Notice, clean_number, plain_number, plural, rows_to_csv
 
 SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
 MAX_DECIMALS = 10  # beyond this a column is shown in scientific notation
@@ -322,6 +322,22 @@ def show_settings(terminal: Terminal, rows: list[dict], config, fmt: Format) -> 
         terminal.info(f"no {config.path}: every setting has its default (see docs/configuration.md for an example "
                       "file)")
     terminal.results(rows, ["setting", "value", "source"], fmt, title="Effective settings")
+
+
+def show_check(terminal: Terminal, home, problems: list, fmt: Format) -> int | None:
+    """`check`'s result: a healthy line, or the problems (forecaster.check.Problem) and the exit code, 3."""
+    from forecaster.check import COLUMNS
+    from forecaster.errors import ExitCode
+
+    if not problems:
+        if fmt is Format.table:
+            terminal.info(f"{home} is healthy: every file reads back sound")
+        else:
+            terminal.results([], COLUMNS, fmt)
+        return None
+    terminal.results([problem.row() for problem in problems], COLUMNS, fmt, title=f"Problems in {home}")
+    terminal.error(f"{len(problems)} {plural(len(problems), 'problem')} found in {home}")
+    return int(ExitCode.UNAVAILABLE)
 
 
 def show_training(terminal: Terminal, outcome) -> None:
