@@ -369,6 +369,21 @@ def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_mode
     assert "naive (close 5 sessions earlier)" in chart.read_text()
 
 
+def test_the_evaluation_panel_names_the_level_its_file_was_made_at(cli, isolated_home, tmp_path, monkeypatch):
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text, to be read back
+    assert cli("fetch", "--sample", "-q").code == 0
+    evaluation = tmp_path / "eval.csv"
+    assert cli("evaluate", "MSFT", "--test-start", "2012-12-03", "--level", "0.8", *FAST_TRAINING,
+               "--predictions", evaluation, "-q").code == 0
+    chart = tmp_path / "chart.svg"
+    result = cli("plot", "MSFT", "--evaluation", evaluation, "--out", chart)
+    assert (result.code, result.err) == (0, f"wrote {chart}\n")
+    svg = chart.read_text()
+    assert "model's 80% interval" in svg and "its 80% interval holds" in svg and "model's 90%" not in svg
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
