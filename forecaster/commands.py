@@ -329,11 +329,11 @@ def report(store: Store, config: Config, tickers: list[str] | None = None, *, ou
 
 
 def settings(config: Config) -> list[dict]:
-    """The effective settings, a row each (setting, value, source), the watchlist first."""
+    """The effective settings, a row each (setting, value, source), the watchlist first (as a list of symbols)."""
     from forecaster.config import SETTINGS
 
     source = str(config.path) if config.exists else "default"
-    rows = [{"setting": "tickers", "value": " ".join(config.tickers) or None, "source": source}]
+    rows = [{"setting": "tickers", "value": list(config.tickers), "source": source}]
     for setting in SETTINGS:
         value, where = config.resolve(setting.name)
         rows.append({"setting": setting.name, "value": setting.shown_default if value is None else value,

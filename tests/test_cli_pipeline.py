@@ -46,6 +46,21 @@ def test_list_shows_which_model_serves_each_ticker(cli, trained):
     assert rows["ABC"]["model"] == "pooled" and rows["ABC"]["model_until"] == "2021-02-24"
 
 
+def test_list_shows_when_a_ticker_that_joined_the_pool_later_was_calibrated(cli, trained, tmp_path, isolated_home):
+    path = tmp_path / "NEW.csv"
+    path.write_text(format_csv(random_walk_bars(260, seed=5)))
+    assert cli("fetch", "NEW", "--csv", path, "-q").code == 0
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    assert cli("train", "NEW", "-q").code == 0
+    result = cli("list", "-f", "json")
+    assert result.code == 0, result.err
+    rows = {r["ticker"]: r for r in json.loads(result.out)}
+    pool = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
+    assert rows["ABC"]["trained_at"] == pool["created_at"] <= before.isoformat()
+    assert rows["NEW"]["model"] == "pooled" and rows["NEW"]["trained_at"] >= before.isoformat()
+    assert rows["NEW"]["trained_at"] == pool["tickers"]["NEW"]["training"]["calibrated_at"]
+
+
 def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, isolated_home):
     result = cli("predict", "ABC", "--days", "3", "--format", "json")
     assert result.code == 0, result.err

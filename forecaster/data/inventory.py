@@ -3,8 +3,9 @@
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
 ("yahoo", "csv:FILE NAME", "sample"; null when unknown, "unreadable" when that file is damaged), `data` is "ok" or
 "unreadable", and `model` is null when the ticker has no model, the model serving it otherwise ("pooled",
-"per-ticker" or "shipped <date>": Model.label), or "unreadable" for a damaged one; `trained_at` when that model was
-trained and `model_until` the last date of the ticker's data it was trained or calibrated on.
+"per-ticker" or "shipped <date>": Model.label), or "unreadable" for a damaged one; `trained_at` when the ticker was
+trained or calibrated (its section's `training.calibrated_at`; the model's `created_at` for models written before
+that was recorded) and `model_until` the last date of the ticker's data it was trained or calibrated on.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
                 metas[folder] = _meta(store, folder)
             try:
                 meta = metas[folder]
-                row.update(trained_at=meta["created_at"], model_until=meta["tickers"][ticker]["training"]["last_date"],
-                           model=label_of(meta))
+                training = meta["tickers"][ticker]["training"]
+                row.update(trained_at=training.get("calibrated_at") or meta["created_at"],
+                           model_until=training["last_date"], model=label_of(meta))
             except (KeyError, TypeError):
                 row["model"] = "unreadable"
         rows.append(row)

@@ -131,10 +131,11 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         model = Model(network, {})
         evidence = {m.ticker: _evidence(model, m.data, m.ends, m.judge_count, config.window) for m in members}
     pooled, calibrations = calibrate_pool(evidence, nu)
+    created = utc_now()
     model.meta = {
         "format_version": 3,
         "package_version": __version__,
-        "created_at": utc_now(),
+        "created_at": created,
         "kind": kind,
         "hyperparameters": config.hyperparameters,
         "features": features,
@@ -151,7 +152,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
             "epochs_run": len(network.history_), "best_epoch": network.best_epoch_,
             "validation_loss": min((v for _, _, v in network.history_ if v is not None), default=None),
         },
-        "tickers": {m.ticker: _ticker_meta(m, calibrations[m.ticker], member=True) for m in members},
+        "tickers": {m.ticker: _ticker_meta(m, calibrations[m.ticker], created, member=True) for m in members},
     }
     return model
 
@@ -188,7 +189,7 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     calibration = calibrate_newcomer(evidence, PoolCalibration.from_json(model.meta["pool"]), model.meta["pool"]["nu"])
     member = Member(ticker, bars, data, level, offset, scaler, ends, 0)
     tickers = dict(model.meta["tickers"])
-    tickers[ticker] = _ticker_meta(member, calibration, member=False)
+    tickers[ticker] = _ticker_meta(member, calibration, utc_now(), member=False)
     return Model(model.network, {**model.meta, "tickers": tickers})
 
 
@@ -260,8 +261,9 @@ def _evidence(model: Model, data: TickerData, ends: np.ndarray, judge: int, wind
     return Evidence.build(recent, outputs, data.baseline.sigma, data.series.returns, held_out, data.series.dates)
 
 
-def _ticker_meta(ticker: Member, calibration: dict, member: bool) -> dict:
-    """A ticker's section of the model's metadata: trained with the network (`member`) or calibrated against it."""
+def _ticker_meta(ticker: Member, calibration: dict, calibrated_at: str, member: bool) -> dict:
+    """A ticker's section of the model's metadata: trained with the network (`member`) or calibrated against it (at
+    `calibrated_at`: `forecast list` shows it)."""
     return {
         "member": member,
         "level": ticker.level,
@@ -269,6 +271,6 @@ def _ticker_meta(ticker: Member, calibration: dict, member: bool) -> dict:
         "scaler": {"mean": [float(v) for v in ticker.scaler[0]], "scale": [float(v) for v in ticker.scaler[1]]},
         **calibration,
         "training": {"first_date": ticker.bars.first_date, "last_date": ticker.bars.last_date,
-                     "rows": len(ticker.bars),
+                     "rows": len(ticker.bars), "calibrated_at": calibrated_at,
                      "data_sha256": hashlib.sha256(format_csv(ticker.bars).encode()).hexdigest()},
     }
