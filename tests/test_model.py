@@ -42,9 +42,11 @@ def as_saved(meta: dict) -> dict:
 
 
 def comparable(meta: dict) -> dict:
-    """The metadata minus when it was written."""
+    """The metadata minus when it was written (and each ticker calibrated)."""
     meta = json.loads(json.dumps(meta))
     meta.pop("created_at")
+    for section in meta["tickers"].values():
+        section["training"].pop("calibrated_at")
     return meta
 
 
