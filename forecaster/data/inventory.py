@@ -14,7 +14,7 @@ import json
 
 from forecaster.data.store import Store, read_stored_text, stored_exists
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError
-from forecaster.model.guards import check_meta
+from forecaster.model.guards import check_built, check_meta
 
 
 def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
@@ -55,11 +55,15 @@ def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
 
 
 def _meta(store: Store, folder: str) -> dict | None:
-    """A model's metadata if it is sound (guards.check_meta), else None."""
+    """A model's metadata if it is sound (guards.check_meta, and the kind its folder holds), else None; its weights
+    are not read."""
+    from forecaster.model.serving import POOL
+
     path = store.models_dir / folder / "meta.json"
     try:
         meta = json.loads(read_stored_text(path, ""))
         check_meta(meta, path, "")
+        check_built(meta, path, "", window=None, pooled=folder == POOL)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ForecastError):
         return None
     return meta
