@@ -433,8 +433,8 @@ def score(
     from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
     since_date = parse_date(since, "--since")
-    store, terminal, _ = _session(home, quiet, debug)
-    scores = score_tickers(store, tickers, since=since_date)
+    store, terminal, config = _session(home, quiet, debug)
+    scores = score_tickers(store, tickers, since=since_date, level=config.value("predict.level"))
     title = "Live track record (ratio < 1: better than naive)"
     tails_title = "Tails of the intervals (hits: actual beyond its bound; kupiec_p < 0.05: too many or too few hits)"
 

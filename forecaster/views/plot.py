@@ -46,7 +46,7 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
     evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
     forecast_rows = forecast_sessions(store, ticker, days, level)
     first_shown = str(bars.dates[-min(last, len(bars))])
-    logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
+    logged = [r for r in resolved(ticker, read_predictions(store), bars, level=level) if r["date"] >= first_shown]
     atomic_write_bytes(path, render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
                                     evaluation=evaluation_rows, file_format=FORMATS[path.suffix.lower()]))
     return path

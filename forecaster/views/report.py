@@ -196,21 +196,22 @@ def ticker_views(store: Store, tickers: list[str], days: int, level: float, toda
     views = []
     for prediction in predictions:
         try:
-            views.append(ticker_view(prediction, logged.get(prediction.ticker, []), today))
+            views.append(ticker_view(prediction, logged.get(prediction.ticker, []), today, level))
         except ForecastError as error:
             failures.append((prediction.ticker, error))
     return views, failures, [(p.ticker, note.message) for p in predictions for note in p.warnings]
 
 
-def ticker_view(prediction: Prediction, logged: list[dict], today: dt.date) -> TickerView:
-    """One ticker's view from its forecast and its logged forecasts."""
+def ticker_view(prediction: Prediction, logged: list[dict], today: dt.date,
+                level: float | None = None) -> TickerView:
+    """One ticker's view from its forecast and its logged forecasts (the band at `level` where several were)."""
     ticker, bars = prediction.ticker, prediction.bars
     forecasts = [{**row, "volatility": row.get("volatility")} for row in prediction.rows]
     first = forecasts[0]
     last_close = float(first["last_close"])
     volatility = first["volatility"]
-    past = resolved(ticker, logged, bars)
-    scores = score_ticker(ticker, logged, bars, today=today.isoformat(), tails=True)
+    past = resolved(ticker, logged, bars, level=level)
+    scores = score_ticker(ticker, logged, bars, today=today.isoformat(), tails=True, level=level)
     next_session = next((score for score in scores if score["horizon"] == 1), None)
     return TickerView(
         ticker=ticker, anchor=anchor(ticker), as_of=first["as_of"], last_close=last_close, history=len(bars),
