@@ -3,6 +3,7 @@
 import csv
 import datetime
 import json
+import re
 import subprocess
 import sys
 
@@ -232,6 +233,26 @@ def test_evaluate_table(cli, stored):
         assert word in result.out
 
 
+def test_help_says_what_import_start_does_and_what_the_features_are(cli):
+    help_text = " ".join(cli("import", "--help").out.split())
+    assert "First date to import from the files (YYYY-MM-DD)" in help_text and "fetch" not in help_text.split(
+        "--start")[1].split("--end")[0]
+    train_help = " ".join(cli("train", "--help").out.split())
+    assert ("'range' (log return, high-low range, overnight gap, intraday move, volume change, level, correction), "
+            "'returns' (log return, level, correction)") in train_help
+
+
+def test_debug_is_accepted_before_the_command_too(cli, isolated_home, monkeypatch):
+    monkeypatch.delenv("FORECAST_DEBUG", raising=False)
+    result = cli("--debug", "list")
+    assert (result.code, result.err) == (0, f"Nothing stored in {isolated_home} yet: try 'forecast fetch MSFT' or "
+                                            "'forecast fetch --sample'.\n")
+    result = cli("--debug", "predict", "NOPE")
+    assert result.code == 3 and "Traceback" in result.err and result.err.endswith(
+        f"Error: no model and no price data for NOPE in {isolated_home}: run 'forecast fetch NOPE' (or import its "
+        "file), then 'forecast train NOPE'\n")
+
+
 def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
     result = cli("demo", "--home", tmp_path / "demo", "--epochs", "2")
     assert result.code == 0, result.err
@@ -239,6 +260,9 @@ def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
                  "3. Walk-forward test from 2010-07-27", "4. Forecast the next 5 sessions"):
         assert step in result.out  # a report on stdout: `forecast demo > demo.txt` keeps it
     assert "network share of the mean " in result.out and "-0.00" not in result.out
+    ratios = re.findall(r"model  RMSE (\d\.\d{4}) x naive", result.out)  # the closing line says what it showed
+    assert len(ratios) == 3 and f"(its RMSE above: {', '.join(ratios)} x naive's);\n" in result.out
+    assert "barely" not in result.out
     assert f"Forecasts were logged in {tmp_path / 'demo' / 'data' / 'predictions.csv'}." in result.out
     assert (tmp_path / "demo" / "models" / "_pool" / "meta.json").is_file()
     with open(tmp_path / "demo" / "data" / "predictions.csv") as handle:
