@@ -138,7 +138,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
         elif len(history) < config.min_join_rows:
             outcome.failures.append((name, UsageError(
                 f"{name} has {len(history)} {plural(len(history), 'row')} of history; joining the pool with "
-                f"--window {config.window} needs at least {config.min_join_rows} (fetch more history)")))
+                f"--window {config.window} needs at least {config.min_join_rows} (fetch or import more history)")))
         else:
             members[name] = history
     if not members:
@@ -510,7 +510,7 @@ def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, 
             model = add_ticker(model, ticker, bars, None, config)
         except UsageError as error:  # too short, no real OHLC: still no model, and what it would take
             if not keep_reasons:
-                results[ticker] = ModelMissing(f"no model for {ticker}: {error}")
+                results[ticker] = ModelMissing(f"no model for {ticker}: {error.message.removeprefix(f'{ticker}: ')}")
             continue
         except Exception as error:
             results[ticker] = failure_of(error, ticker)

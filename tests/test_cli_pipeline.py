@@ -62,7 +62,7 @@ def test_list_shows_when_a_ticker_that_joined_the_pool_later_was_calibrated(cli,
     assert rows["NEW"]["trained_at"] == pool["tickers"]["NEW"]["training"]["calibrated_at"]
 
 
-def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, isolated_home):
+def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, stored):
     result = cli("predict", "ABC", "--days", "3", "--format", "json")
     assert result.code == 0, result.err
     rows = json.loads(result.out)
@@ -75,7 +75,7 @@ def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, tra
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     age = (datetime.date.today() - datetime.date(2021, 2, 24)).days
     assert result.err == (f"Warning: ABC: data ends 2021-02-24, {age} days ago; re-import it with 'forecast fetch ABC "
-                          "--csv ABC.csv' (or 'forecast import FILE...')\n")
+                          f"--csv {stored / 'ABC.csv'}' (or 'forecast import FILE...')\n")  # the path it came from
 
 
 def test_predict_logs_every_forecast_and_replaces_repeats(cli, trained, isolated_home):
@@ -116,8 +116,8 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
         (["train", "NOPE", *FAST], 3, "no data for NOPE in {home}/data; run 'forecast fetch NOPE' first"),
         (["train", "ABC", "--window", "1"], 2, "--window must be between 2 and 1000, got 1"),
         (["train", "ABC", "--model", "pooled", "--window", "250"], 2,
-         "ABC has 300 rows of history; training with --window 250 needs at least 331 (fetch more history or use a "
-         "smaller --window)"),
+         "ABC has 300 rows of history; training with --window 250 needs at least 331 (fetch or import more history, "
+         "or use a smaller --window)"),
         (["train", "ABC", "--features", "news"], 2,
          "--features must be one of auto, returns, range, got 'news'"),
         (["train", "ABC", "--until", "1999-01-01"], 2, "--until 1999-01-01 is before the first stored date of ABC "
@@ -231,6 +231,25 @@ def test_evaluate_table(cli, stored):
     assert "ABC: 83 trading days from 2020-11-02" in result.out
     for word in ("model", "naive", "linear", "har", "vs naive", "coverage", "90% intervals"):
         assert word in result.out
+
+
+def test_a_short_close_only_history_is_told_to_get_more_history_by_every_command(cli, isolated_home, tmp_path):
+    from forecaster.data.bars import Bars
+
+    walk = random_walk_bars(75, seed=2)
+    close_only = Bars(walk.dates, walk.close, walk.close, walk.close, walk.close, walk.close, walk.volume)
+    path = tmp_path / "bndc.csv"
+    path.write_text(format_csv(close_only))
+    assert cli("fetch", "BNDC", "--csv", path, "-q").code == 0
+    need = "needs at least 111 (fetch or import more history, or use a smaller --window)"
+    for args in (["train", "BNDC"], ["train", "BNDC", "--model", "per-ticker"], ["train", "BNDC", "--model", "pooled"]):
+        result = cli(*args, "-q")
+        assert (result.code, result.err.splitlines()[-1]) == (
+            2, f"Error: BNDC has 75 rows of history; training with --window 30 {need}"), args
+    result = cli("predict", "BNDC")  # the shipped network reads range inputs: BNDC needs a model of its own
+    assert (result.code, result.out, result.err) == (
+        3, "", "Error: no model for BNDC: its data gives returns inputs, but the pool was trained on range inputs, so "
+               "it needs a model of its own; fetch or import more history: 111 rows needed, it has 75\n")
 
 
 def test_help_says_what_import_start_does_and_what_the_features_are(cli):

@@ -123,11 +123,11 @@ def test_too_little_history_is_refused_with_the_numbers():
     with pytest.raises(UsageError) as error:
         train_model({"ABC": random_walk_bars(50)}, None, SMALL, "per-ticker")
     assert error.value.message == ("ABC has 50 rows of history; training with --window 10 needs at least 91 "
-                                   "(fetch more history or use a smaller --window)")
+                                   "(fetch or import more history, or use a smaller --window)")
     with pytest.raises(UsageError) as error:
         train_model({"ABC": random_walk_bars(300), "XYZ": random_walk_bars(20)}, None, SMALL, "pooled")
     assert error.value.message == ("XYZ has 20 rows of history; joining the pool with --window 10 needs at least 31 "
-                                   "(fetch more history or use a smaller --window)")
+                                   "(fetch or import more history, or use a smaller --window)")
 
 
 def test_forecasts_are_recursive_with_widening_intervals_at_any_level(pooled):
@@ -168,7 +168,7 @@ def test_a_ticker_calibrated_against_the_pool_leaves_the_network_alone(pooled):
     rows = added.forecast([("NEW", newcomer)], None, 2, 0.9)["NEW"]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     with pytest.raises(UsageError, match=r"^NEW has 20 rows of history; joining the pool with --window 10 needs at "
-                                         r"least 31 \(fetch more history\)$"):
+                                         r"least 31 \(fetch or import more history\)$"):
         add_ticker(pooled, "NEW", random_walk_bars(20), None, SMALL)
 
 

@@ -409,7 +409,8 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
             rows = len(store.read_bars(ticker))
         if rows < needed:
             raise ModelMissing(f"no model for {ticker}: {rows} {plural(rows, 'row')} of history, too few to join the "
-                               f"pool (it needs {needed}); fetch more history, then run 'forecast train {ticker}'")
+                               f"pool (it needs {needed}); fetch or import more history, then run 'forecast train "
+                               f"{ticker}'")
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 

@@ -112,7 +112,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         if len(bars) < needed:
             raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; "
                              f"{'training' if alone else 'joining the pool'} with --window {config.window} needs at "
-                             f"least {needed} (fetch more history or use a smaller --window)")
+                             f"least {needed} (fetch or import more history, or use a smaller --window)")
     market_data = Market.from_bars(*market) if market is not None else None
     members, har, spread = _members(bars_by_ticker, features, market_data, config, alone)
     if sum(len(m.train_ends) for m in members) < 1 or sum(len(m.stop_ends) for m in members) < 1:
@@ -163,11 +163,15 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     check_trainable(bars, ticker)
     features, _ = resolve_features(config.features, bars, ticker)
     if features != model.features:
+        own = (f"fetch or import more history: {config.min_rows} rows needed, it has {len(bars)}"
+               if len(bars) < config.min_rows else f"train it on its own with 'forecast train {ticker} --model "
+                                                   "per-ticker'")  # advice that can succeed
         raise UsageError(f"{ticker}: its data gives {features} inputs, but the pool was trained on {model.features} "
-                         f"inputs; train it on its own with --model per-ticker")
+                         f"inputs, so it needs a model of its own; {own}")
     if len(bars) < config.min_join_rows:
         raise UsageError(f"{ticker} has {len(bars)} {plural(len(bars), 'row')} of history; joining the pool with "
-                         f"--window {model.window} needs at least {config.min_join_rows} (fetch more history)")
+                         f"--window {model.window} needs at least {config.min_join_rows} (fetch or import more "
+                         "history)")
     market_data = None
     if model.market_ticker:
         market_data = Market.from_bars(*market) if market is not None else Market.missing(model.market_ticker)
