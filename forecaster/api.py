@@ -153,7 +153,9 @@ class Home:
         and horizon, empty when nothing is logged yet."""
         from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
-        scores = commands.score(self._open()[0], _names(tickers), since=parse_date(since, "since"))
+        store, config = self._open()
+        scores = commands.score(store, _names(tickers), since=parse_date(since, "since"),
+                                level=config.value("predict.level"))
         result = _frame(scores.rows, COLUMNS + TAIL_COLUMNS)
         _raise_failures(scores.failures, len(scores.names) - len(scores.failures), result)
         return result

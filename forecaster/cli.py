@@ -59,8 +59,12 @@ def _show_version(value: bool) -> None:
 def _options(
     version: Annotated[bool, typer.Option("--version", help="Show the version and exit.", is_eager=True,
                                           callback=_show_version)] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors (also FORECAST_DEBUG=1); also "
+                                                        "accepted after the command.")] = False,
 ) -> None:
     """Forecast stock prices with a NumPy LSTM, judged honestly against the naive forecast."""
+    if debug:  # `forecast --debug list`: the command's sessions (and worker processes) read it from the environment
+        os.environ["FORECAST_DEBUG"] = "1"
 
 
 def _session(home: Path | None, quiet: bool, debug: bool, verbose: bool = False):
@@ -121,6 +125,12 @@ StartOption = Annotated[Optional[str], typer.Option(help="First date to fetch (Y
                                                          "then incremental].", show_default=False)]
 EndOption = Annotated[Optional[str], typer.Option(help="Last date to fetch, inclusive (YYYY-MM-DD) [default: the "
                                                        "latest].", show_default=False)]
+ImportStartOption = Annotated[Optional[str], typer.Option("--start", help="First date to import from the files "
+                                                                     "(YYYY-MM-DD) [default: their first row].",
+                                                                show_default=False)]
+ImportEndOption = Annotated[Optional[str], typer.Option("--end", help="Last date to import from the files, inclusive "
+                                                                 "(YYYY-MM-DD) [default: their last row].",
+                                                        show_default=False)]
 ReplaceOption = Annotated[bool, typer.Option("--replace", help="Replace the stored history with what is fetched or "
                                              "imported, even where it rewrites past days (another series).")]
 
@@ -172,8 +182,8 @@ def import_(
     paths: Annotated[list[Path], typer.Argument(help="CSV files, or folders of .csv and .txt files. Each file's name "
                                                      "gives its ticker: abr_b.us.txt -> ABR-B (see docs/commands.md).",
                                                 show_default=False)],
-    start: StartOption = None,
-    end: EndOption = None,
+    start: ImportStartOption = None,
+    end: ImportEndOption = None,
     replace: ReplaceOption = False,
     home: HomeOption = None,
     quiet: QuietOption = False,
@@ -365,8 +375,8 @@ def score(
     from forecaster.commands import score as score_tickers
 
     since_date = parse_date(since, "--since")
-    store, terminal, _ = _session(home, quiet, debug)
-    scores = score_tickers(store, tickers, since=since_date)
+    store, terminal, config = _session(home, quiet, debug)
+    scores = score_tickers(store, tickers, since=since_date, level=config.value("predict.level"))
     output.show_scores(terminal, scores, format, store.predictions_path)
     _finish(scores.failures, len(scores.names) - len(scores.failures), terminal)
 

@@ -298,9 +298,11 @@ class Scores:
     failures: list[tuple[str, ForecastError]]
 
 
-def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | None = None) -> Scores:
-    """Score the logged forecasts of `tickers` (by default every ticker in the log) whose dates have come; nothing
-    logged and no tickers asked for is an empty Scores, not a failure."""
+def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | None = None,
+          level: float | None = None) -> Scores:
+    """Score the logged forecasts of `tickers` (by default every ticker in the log) whose dates have come, the band
+    at `level` (the configured predict.level) where several were logged; nothing logged and no tickers asked for is
+    an empty Scores, not a failure."""
     from forecaster.data.predictions import read_predictions
     from forecaster.pipeline import require_tickers
     from forecaster.risk.track import score_tickers
@@ -310,7 +312,7 @@ def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | No
     if not tickers and not logged:
         return Scores([], [], [])
     names = require_tickers(tickers, logged, "") if tickers else logged
-    rows, failures = score_tickers(store, names, log, since)
+    rows, failures = score_tickers(store, names, log, since, level)
     return Scores(names, rows, failures)
 
 
@@ -338,11 +340,11 @@ def check(home: Path | str | None) -> tuple[Store, list]:
 
 
 def settings(config: Config) -> list[dict]:
-    """The effective settings, a row each (setting, value, source), the watchlist first."""
+    """The effective settings, a row each (setting, value, source), the watchlist first (as a list of symbols)."""
     from forecaster.config import SETTINGS
 
     source = str(config.path) if config.exists else "default"
-    rows = [{"setting": "tickers", "value": " ".join(config.tickers) or None, "source": source}]
+    rows = [{"setting": "tickers", "value": list(config.tickers), "source": source}]
     for setting in SETTINGS:
         value, where = config.resolve(setting.name)
         rows.append({"setting": setting.name, "value": setting.shown_default if value is None else value,

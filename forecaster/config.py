@@ -132,8 +132,8 @@ SETTINGS: tuple[Setting, ...] = (
             "early).", int, 0, 100_000),
     Setting("train", "seed", 0, "Random seed: same seed and data give the same model.", int, 0, 2**32 - 1),
     Setting("train", "features", "auto", "Inputs per day: 'range' (log return, high-low range, overnight gap, "
-            "intraday move, volume change), 'returns' (log return only) or 'auto' (range where the data has real OHLC, "
-            "else returns).", str, choices=_feature_sets()),
+            "intraday move, volume change, level, correction), 'returns' (log return, level, correction) or 'auto' "
+            "(range where the data has real OHLC, else returns).", str, choices=_feature_sets()),
     Setting("train", "model", "shipped", "'shipped': the network pretrained on 1,500 histories that ships with "
             "forecaster, each ticker calibrated against it; 'pooled': one network trained on the home's tickers "
             "together; 'per-ticker': a network of its own for each.", str, choices=("shipped", "pooled", "per-ticker")),

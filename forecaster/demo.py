@@ -80,9 +80,11 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
                                   run_jobs=JobRunner(store, 1), callback=lambda *args: advance())
     say("   Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals: coverage, and interval score")
     say("   relative to the RiskMetrics interval of naive (below 1: narrower or fewer misses)")
+    point = []  # the model's RMSE over naive's, per ticker evaluated: what the closing line says
     for evaluation in outcome.rows:
         report = evaluation.report()
         naive = report["naive"]
+        point.append(report["model"]["rmse"] / naive["rmse"])
         say(f"   {report['ticker']}, {report['n']} trading days:")
         for method in METHODS:
             metrics = report[method]
@@ -102,5 +104,7 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
         say(f"\nForecasts were logged in {store.predictions_path}.")
     else:
         say("\nThe temporary home is removed now; 'forecast demo --home DIR' keeps its data, models and log.")
-    say("Daily prices are close to a random walk: the point forecast is barely better than naive, and says so;")
+    ratios = ", ".join(f"{ratio:.4f}" for ratio in point)
+    say("Daily prices are close to a random walk: the point forecast is no better than naive, or hardly, and says so")
+    say(f"(its RMSE above: {ratios} x naive's);")
     say("what the network can forecast is the size of the next moves, which its intervals show.")

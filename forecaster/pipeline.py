@@ -523,7 +523,7 @@ def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, 
             model = add_ticker(model, ticker, bars, None, config)
         except UsageError as error:  # too short, no real OHLC: still no model, and what it would take
             if not keep_reasons:
-                results[ticker] = ModelMissing(f"no model for {ticker}: {error}")
+                results[ticker] = ModelMissing(f"no model for {ticker}: {error.message.removeprefix(f'{ticker}: ')}")
             continue
         except Exception as error:
             results[ticker] = failure_of(error, ticker)

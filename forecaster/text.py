@@ -51,6 +51,8 @@ def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
 def _csv_value(value):
     if isinstance(value, float):
         return repr(clean_number(value)) if math.isfinite(value) else ""
+    if isinstance(value, list):  # a list of words (the watchlist): space-separated in its cell
+        return " ".join(map(str, value))
     return value
 
 

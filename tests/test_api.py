@@ -179,7 +179,7 @@ def test_report_writes_the_page(home_with_abc, tmp_path):
 def test_config_shows_each_setting_and_where_it_comes_from(isolated_home):
     (isolated_home / "forecast.toml").write_text('tickers = ["MSFT"]\n[train]\nepochs = 7\n')
     settings = fc.Home().config().set_index("setting")
-    assert settings.loc["tickers", "value"] == "MSFT"
+    assert settings.loc["tickers", "value"] == ["MSFT"]
     assert (settings.loc["train.epochs", "value"], settings.loc["train.epochs", "source"]) == (
         7, str(isolated_home / "forecast.toml"))
     assert settings.loc["train.window", "source"] == "default"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -99,7 +100,9 @@ def test_a_damaged_price_file_is_named_with_how_to_replace_it(home, cli):
     row = only(problems(cli))
     assert (row["path"], row["ticker"]) == ("data/ABC.csv", "ABC")
     assert str(home / "data" / "ABC.csv") in row["problem"]
-    assert row["fix"] == "re-import it with 'forecast fetch ABC --csv ABC.csv' (or 'forecast import FILE...')"
+    fix = re.fullmatch(r"re-import it with 'forecast fetch ABC --csv (.+)' \(or 'forecast import FILE\.\.\.'\)",
+                       row["fix"])
+    assert fix and fix.group(1).endswith("/check-files/ABC.csv")  # the path it was imported from, not a bare name
 
 
 def test_a_malformed_sidecar_is_named(home, cli):

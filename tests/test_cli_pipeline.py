@@ -3,6 +3,7 @@
 import csv
 import datetime
 import json
+import re
 import subprocess
 import sys
 
@@ -46,7 +47,22 @@ def test_list_shows_which_model_serves_each_ticker(cli, trained):
     assert rows["ABC"]["model"] == "pooled" and rows["ABC"]["model_until"] == "2021-02-24"
 
 
-def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, isolated_home):
+def test_list_shows_when_a_ticker_that_joined_the_pool_later_was_calibrated(cli, trained, tmp_path, isolated_home):
+    path = tmp_path / "NEW.csv"
+    path.write_text(format_csv(random_walk_bars(260, seed=5)))
+    assert cli("fetch", "NEW", "--csv", path, "-q").code == 0
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    assert cli("train", "NEW", "-q").code == 0
+    result = cli("list", "-f", "json")
+    assert result.code == 0, result.err
+    rows = {r["ticker"]: r for r in json.loads(result.out)}
+    pool = json.loads((isolated_home / "models" / "_pool" / "meta.json").read_text())
+    assert rows["ABC"]["trained_at"] == pool["created_at"] <= before.isoformat()
+    assert rows["NEW"]["model"] == "pooled" and rows["NEW"]["trained_at"] >= before.isoformat()
+    assert rows["NEW"]["trained_at"] == pool["tickers"]["NEW"]["training"]["calibrated_at"]
+
+
+def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, trained, stored):
     result = cli("predict", "ABC", "--days", "3", "--format", "json")
     assert result.code == 0, result.err
     rows = json.loads(result.out)
@@ -59,7 +75,7 @@ def test_predict_json_has_exactly_the_documented_keys_and_real_sessions(cli, tra
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     age = (datetime.date.today() - datetime.date(2021, 2, 24)).days
     assert result.err == (f"Warning: ABC: data ends 2021-02-24, {age} days ago; re-import it with 'forecast fetch ABC "
-                          "--csv ABC.csv' (or 'forecast import FILE...')\n")
+                          f"--csv {stored / 'ABC.csv'}' (or 'forecast import FILE...')\n")  # the path it came from
 
 
 def test_predict_logs_every_forecast_and_replaces_repeats(cli, trained, isolated_home):
@@ -100,8 +116,8 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
         (["train", "NOPE", *FAST], 3, "no data for NOPE in {home}/data; run 'forecast fetch NOPE' first"),
         (["train", "ABC", "--window", "1"], 2, "--window must be between 2 and 1000, got 1"),
         (["train", "ABC", "--model", "pooled", "--window", "250"], 2,
-         "ABC has 300 rows of history; training with --window 250 needs at least 331 (fetch more history or use a "
-         "smaller --window)"),
+         "ABC has 300 rows of history; training with --window 250 needs at least 331 (fetch or import more history, "
+         "or use a smaller --window)"),
         (["train", "ABC", "--features", "news"], 2,
          "--features must be one of auto, returns, range, got 'news'"),
         (["train", "ABC", "--until", "1999-01-01"], 2, "--until 1999-01-01 is before the first stored date of ABC "
@@ -217,6 +233,45 @@ def test_evaluate_table(cli, stored):
         assert word in result.out
 
 
+def test_a_short_close_only_history_is_told_to_get_more_history_by_every_command(cli, isolated_home, tmp_path):
+    from forecaster.data.bars import Bars
+
+    walk = random_walk_bars(75, seed=2)
+    close_only = Bars(walk.dates, walk.close, walk.close, walk.close, walk.close, walk.close, walk.volume)
+    path = tmp_path / "bndc.csv"
+    path.write_text(format_csv(close_only))
+    assert cli("fetch", "BNDC", "--csv", path, "-q").code == 0
+    need = "needs at least 111 (fetch or import more history, or use a smaller --window)"
+    for args in (["train", "BNDC"], ["train", "BNDC", "--model", "per-ticker"], ["train", "BNDC", "--model", "pooled"]):
+        result = cli(*args, "-q")
+        assert (result.code, result.err.splitlines()[-1]) == (
+            2, f"Error: BNDC has 75 rows of history; training with --window 30 {need}"), args
+    result = cli("predict", "BNDC")  # the shipped network reads range inputs: BNDC needs a model of its own
+    assert (result.code, result.out, result.err) == (
+        3, "", "Error: no model for BNDC: its data gives returns inputs, but the pool was trained on range inputs, so "
+               "it needs a model of its own; fetch or import more history: 111 rows needed, it has 75\n")
+
+
+def test_help_says_what_import_start_does_and_what_the_features_are(cli):
+    help_text = " ".join(cli("import", "--help").out.split())
+    assert "First date to import from the files (YYYY-MM-DD)" in help_text and "fetch" not in help_text.split(
+        "--start")[1].split("--end")[0]
+    train_help = " ".join(cli("train", "--help").out.split())
+    assert ("'range' (log return, high-low range, overnight gap, intraday move, volume change, level, correction), "
+            "'returns' (log return, level, correction)") in train_help
+
+
+def test_debug_is_accepted_before_the_command_too(cli, isolated_home, monkeypatch):
+    monkeypatch.delenv("FORECAST_DEBUG", raising=False)
+    result = cli("--debug", "list")
+    assert (result.code, result.err) == (0, f"Nothing stored in {isolated_home} yet: try 'forecast fetch MSFT' or "
+                                            "'forecast fetch --sample'.\n")
+    result = cli("--debug", "predict", "NOPE")
+    assert result.code == 3 and "Traceback" in result.err and result.err.endswith(
+        f"Error: no model and no price data for NOPE in {isolated_home}: run 'forecast fetch NOPE' (or import its "
+        "file), then 'forecast train NOPE'\n")
+
+
 def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
     result = cli("demo", "--home", tmp_path / "demo", "--epochs", "2")
     assert result.code == 0, result.err
@@ -224,6 +279,9 @@ def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
                  "3. Walk-forward test from 2010-07-27", "4. Forecast the next 5 sessions"):
         assert step in result.out  # a report on stdout: `forecast demo > demo.txt` keeps it
     assert "network share of the mean " in result.out and "-0.00" not in result.out
+    ratios = re.findall(r"model  RMSE (\d\.\d{4}) x naive", result.out)  # the closing line says what it showed
+    assert len(ratios) == 3 and f"(its RMSE above: {', '.join(ratios)} x naive's);\n" in result.out
+    assert "barely" not in result.out
     assert f"Forecasts were logged in {tmp_path / 'demo' / 'data' / 'predictions.csv'}." in result.out
     assert (tmp_path / "demo" / "models" / "_pool" / "meta.json").is_file()
     with open(tmp_path / "demo" / "data" / "predictions.csv") as handle:

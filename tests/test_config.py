@@ -177,12 +177,29 @@ def test_config_shows_every_setting_with_its_source(cli, isolated_home, monkeypa
     result = cli("config", "-f", "json")
     assert result.code == 0, result.err
     rows = {row["setting"]: row for row in json.loads(result.out)}
-    assert rows["tickers"] == {"setting": "tickers", "value": "MSFT IBM", "source": str(path)}
+    assert rows["tickers"] == {"setting": "tickers", "value": ["MSFT", "IBM"], "source": str(path)}
     assert rows["train.epochs"] == {"setting": "train.epochs", "value": 50, "source": str(path)}
     assert rows["train.window"] == {"setting": "train.window", "value": 30, "source": "default"}
     assert rows["parallel.jobs"]["value"] == "the number of cores"
     assert rows["parallel.scheduler"]["source"] == "$FORECAST_SCHEDULER"
     assert set(rows) == {"tickers", *(setting.name for setting in SETTINGS)}
+
+
+def test_config_gives_a_long_watchlist_as_a_list_left_aligned_in_the_table(cli, isolated_home):
+    watchlist = [f"T{i}" for i in range(100)]
+    path = write_config(isolated_home, f"tickers = {json.dumps(watchlist)}\n")
+    result = cli("config", "-f", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)[0] == {"setting": "tickers", "value": watchlist, "source": str(path)}
+    result = cli("config", "-f", "csv")
+    assert (result.code, result.out.splitlines()[1]) == (0, f"tickers,{' '.join(watchlist)},{path}")
+    result = cli("config")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    first = next(line for line in lines if "tickers" in line)
+    assert " T0 T1 T2 " in first, first  # wrapped in its column, from its left edge
+    window = next(line for line in lines if "train.window" in line)
+    assert window.index("30") == first.index("T0"), (window, first)  # numbers left-aligned beside the words
 
 
 def test_config_table_without_a_file(cli, isolated_home):

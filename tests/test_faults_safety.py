@@ -267,11 +267,11 @@ def test_two_log_rows_with_one_key_made_at_once_are_a_damaged_log_not_the_last_o
     log.write_text("\n".join([*lines, ",".join(row)]) + "\n")
     before = snapshot(home_with_abc)
     result = cli("score")
-    key = ", ".join(row[header.index(column)] for column in ("ticker", "as_of", "date"))
+    key = ", ".join(row[header.index(column)] for column in ("ticker", "as_of", "date")) + ", 0.9"
     made = row[header.index("created_at")]
     assert (result.code, result.out, result.err) == (
-        3, "", f"Error: {log} row 3: another forecast for the same ticker, as_of, date as row 2 ({key}), made at the "
-               f"same time ({made}); forecast writes one: delete the wrong one\n")
+        3, "", f"Error: {log} row 3: another forecast for the same ticker, as_of, date, level as row 2 ({key}), made "
+               f"at the same time ({made}); forecast writes one: delete the wrong one\n")
     assert snapshot(home_with_abc) == before
 
 

@@ -147,6 +147,10 @@ def test_a_bare_fetch_leaves_imported_tickers_alone_and_asks_yahoo_for_the_rest(
 @pytest.mark.parametrize("source, advice", [
     ("yahoo", "run 'forecast fetch ABC' to update"),
     ("csv:abc.us.txt", "re-import it with 'forecast fetch ABC --csv abc.us.txt' (or 'forecast import FILE...')"),
+    ({"source": "csv:abc.us.txt", "path": "/data/dumps/abc.us.txt"},  # the path it was imported from, recorded
+     "re-import it with 'forecast fetch ABC --csv /data/dumps/abc.us.txt' (or 'forecast import FILE...')"),
+    ({"source": "csv:a b.txt", "path": "/my data/a b.txt"},
+     "re-import it with 'forecast fetch ABC --csv \"/my data/a b.txt\"' (or 'forecast import FILE...')"),
     ("sample", "it is the bundled sample, which ends there; 'forecast fetch ABC' gets the live data"),
     (None, "run 'forecast fetch ABC' to update"),  # a home from before sources were recorded
 ])
@@ -155,7 +159,8 @@ def test_stale_data_says_how_to_update_it_by_its_source(cli, home_with_abc, sour
     if source is None:
         info.unlink()
     else:
-        info.write_text(json.dumps({"fetched_at": "2021-03-01T00:00:00+00:00", "source": source}))
+        recorded = source if isinstance(source, dict) else {"source": source}
+        info.write_text(json.dumps({"fetched_at": "2021-03-01T00:00:00+00:00", **recorded}))
     result = cli("predict", "ABC")
     assert result.code == 0
     assert result.err.startswith("Warning: ABC: data ends 2020-10-07, ")

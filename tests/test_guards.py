@@ -2,6 +2,7 @@
 a model whose band would be degenerate, damaged model metadata, a forecast that is not a number — and a batch in
 which one ticker's failure, whatever it is, never stops the others."""
 
+import datetime
 import json
 import math
 import os
@@ -193,6 +194,16 @@ def edit_meta(home, change):
     (lambda m: m.update(weights_file="../../../etc/passwd"),
      "weights_file must be a weights file name (weights-<16 hex digits>.npz), got '../../../etc/passwd'"),
     (lambda m: m["training"].pop("last_date"), "training.last_date is missing"),
+    (lambda m: m.update(inputs=m["inputs"][::-1]),
+     "inputs must be ['return', 'range', 'gap', 'intraday', 'volume_change', 'level', 'correction'] (in this order), "
+     "got ['correction', 'level', 'volume_change', 'intraday', 'gap', 'range', 'return']"),
+    (lambda m: m.update(kind="per-ticker"), "kind must be pooled in the pool's folder, got 'per-ticker'"),
+    (lambda m: m.update(created_at="2099-01-01T00:00:00+00:00"),
+     f"created_at is after today ({datetime.datetime.now(datetime.timezone.utc).date()}, UTC), got "
+     "'2099-01-01T00:00:00+00:00'"),
+    (lambda m: m["tickers"]["ABC"]["training"].update(last_date="2099-01-01"),
+     f"tickers.ABC.training.last_date is after today ({datetime.datetime.now(datetime.timezone.utc).date()}, UTC), "
+     "got '2099-01-01'"),
 ])
 def test_a_damaged_model_value_is_exit_3_and_nothing_is_printed_or_logged(cli, trained_home, change, problem):
     path = edit_meta(trained_home, change)
@@ -204,6 +215,28 @@ def test_a_damaged_model_value_is_exit_3_and_nothing_is_printed_or_logged(cli, t
         assert result.err == f"Error: {named}{path} is a damaged model: {problem}; run 'forecast train' to retrain it\n"
     assert snapshot(trained_home) == before  # the prediction log has no new row
     assert json.loads(cli("list", "-f", "json").out)[0]["model"] == "unreadable"
+
+
+def test_a_window_other_than_the_networks_is_a_damaged_model(cli, trained_home):
+    path = edit_meta(trained_home, lambda m: m["hyperparameters"].update(window=12))
+    result = cli("predict", "ABC")
+    assert (result.code, result.out, result.err) == (
+        3, "", f"Error: ABC: {path} is a damaged model: hyperparameters.window must be 10, the window its network was "
+               "trained with, got 12; run 'forecast train' to retrain it\n")
+
+
+def test_a_per_ticker_model_swapped_to_pooled_or_serving_many_is_a_damaged_model(cli, trained_home):
+    assert cli("train", "ABC", "--model", "per-ticker", "--window", "10", "--hidden", "8", "--epochs", "1", "-q",
+               ).code == 0
+    path = trained_home / "models" / "ABC" / "meta.json"
+    meta = json.loads(path.read_text())
+    for change, problem in (({"kind": "pooled"}, "kind must be per-ticker in a ticker's folder, got 'pooled'"),
+                            ({"tickers": {**meta["tickers"], "XYZ": meta["tickers"]["ABC"]}},
+                             "kind is 'per-ticker', but the model serves 2 tickers or was not trained on its ticker")):
+        path.write_text(json.dumps({**meta, **change}))
+        result = cli("predict", "ABC")
+        assert (result.code, result.out, result.err) == (
+            3, "", f"Error: {path} is a damaged model: {problem}; run 'forecast train ABC' to retrain it\n")
 
 
 def test_weights_that_are_not_finite_numbers_are_a_damaged_model(cli, trained_home):

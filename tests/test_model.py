@@ -50,9 +50,11 @@ def as_saved(meta: dict) -> dict:
 
 
 def comparable(meta: dict) -> dict:
-    """The metadata minus when it was written."""
+    """The metadata minus when it was written (and each ticker calibrated)."""
     meta = json.loads(json.dumps(meta))
     meta.pop("created_at")
+    for section in meta["tickers"].values():
+        section["training"].pop("calibrated_at")
     return meta
 
 
@@ -127,7 +129,7 @@ def test_the_rows_to_join_a_pool_are_declared_once_and_worded_once():
     assert TrainingConfig().min_join_rows == join_rows(window) == 1 + window + MIN_JOIN_WINDOWS == 51
     assert TrainingConfig().min_rows == own_model_rows(window)
     assert too_short("ABC", 40, window) == ("ABC has 40 rows of history; joining the pool with --window 30 needs at "
-                                            "least 51 (fetch more history)")
+                                            "least 51 (fetch or import more history)")
     assert too_short("ABC", 1, 10, alone=True, advice="x") == ("ABC has 1 row of history; training with --window 10 "
                                                                "needs at least 91 (x)")
 
@@ -141,7 +143,7 @@ def test_a_ticker_joining_a_pool_needs_the_rows_of_the_pools_window_not_of_windo
     with pytest.raises(UsageError) as error:
         add_ticker(pooled, "NEW", random_walk_bars(25, seed=11), None, TrainingConfig(window=2))
     assert error.value.message == ("NEW has 25 rows of history; joining the pool with --window 10 needs at least 31 "
-                                   "(fetch more history)")
+                                   "(fetch or import more history)")
 
 
 def test_the_same_seed_and_data_give_a_bit_identical_model(pooled):
@@ -155,11 +157,11 @@ def test_too_little_history_is_refused_with_the_numbers():
     with pytest.raises(UsageError) as error:
         train_model({"ABC": random_walk_bars(50)}, None, SMALL, "per-ticker")
     assert error.value.message == ("ABC has 50 rows of history; training with --window 10 needs at least 91 "
-                                   "(fetch more history or use a smaller --window)")
+                                   "(fetch or import more history, or use a smaller --window)")
     with pytest.raises(UsageError) as error:
         train_model({"ABC": random_walk_bars(300), "XYZ": random_walk_bars(20)}, None, SMALL, "pooled")
     assert error.value.message == ("XYZ has 20 rows of history; joining the pool with --window 10 needs at least 31 "
-                                   "(fetch more history or use a smaller --window)")
+                                   "(fetch or import more history, or use a smaller --window)")
 
 
 def test_multi_day_forecasts_widen_at_any_level_and_drift_no_further_than_the_next_session(pooled):
@@ -205,7 +207,7 @@ def test_a_ticker_calibrated_against_the_pool_leaves_the_network_alone(pooled):
     rows = added.forecast([("NEW", newcomer)], None, 2, 0.9)["NEW"]
     assert all(r["lower"] < r["forecast"] < r["upper"] for r in rows)
     with pytest.raises(UsageError, match=r"^NEW has 20 rows of history; joining the pool with --window 10 needs at "
-                                         r"least 31 \(fetch more history\)$"):
+                                         r"least 31 \(fetch or import more history\)$"):
         add_ticker(pooled, "NEW", random_walk_bars(20), None, SMALL)
 
 

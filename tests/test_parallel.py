@@ -32,10 +32,12 @@ def fill(home, tmp_path, tickers=TICKERS, n=260):
 
 
 def model_files(home, ticker):
-    """The model's files, minus the creation time (which says when, not what)."""
+    """The model's files, minus the creation and calibration times (which say when, not what)."""
     directory = home / "models" / ticker
     meta = json.loads((directory / "meta.json").read_text())
     meta.pop("created_at")
+    for section in meta["tickers"].values():
+        section["training"].pop("calibrated_at")
     weights = (directory / meta["weights_file"]).read_bytes()
     return meta, weights
 
@@ -71,7 +73,8 @@ def test_a_failing_ticker_does_not_stop_the_others(tmp_path):
     result = run(home, "train", *OWN, "--jobs", "2")
     assert result.returncode == 4
     assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
-        "Error: SHORT has 40 rows of history; training with --window 10 needs at least 91 (fetch more history or use "
+        "Error: SHORT has 40 rows of history; training with --window 10 needs at least 91 (fetch or import more "
+        "history, or use "
         "a smaller --window)",  # as it happens ...
         "Error: 1 of 5 tickers failed: SHORT",  # ... and counted at the end
     ]

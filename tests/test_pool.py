@@ -93,15 +93,16 @@ def test_too_short_a_history_to_join_is_named_and_the_others_train(cli, watchlis
     result = cli("train", *FAST)
     assert result.code == 4
     assert result.err.splitlines()[-2:] == [
-        "Error: TINY has 25 rows of history; joining the pool with --window 10 needs at least 31 (fetch more history)",
+        "Error: TINY has 25 rows of history; joining the pool with --window 10 needs at least 31 (fetch or import "
+        "more history)",
         "Error: 1 of 5 tickers failed: TINY"]
     assert sorted(json.loads((watchlist / "models" / POOL / "meta.json").read_text())["tickers"]) == [
         "AAA", "BBB", "CCC", "^GSPC"]
     predicted = cli("predict", "TINY", "AAA")  # the way out it names is one that works: not "train TINY" alone
     assert predicted.code == 4
     assert predicted.err.splitlines()[-2:] == [
-        "Error: no model for TINY: 25 rows of history, too few to join the pool (it needs 31); fetch more history, "
-        "then run 'forecast train TINY'",
+        "Error: no model for TINY: 25 rows of history, too few to join the pool (it needs 31); fetch or import more "
+        "history, then run 'forecast train TINY'",
         "Error: 1 of 2 tickers failed: TINY"]
 
 

@@ -4,6 +4,7 @@ The page in a real browser (sorting, links, no requests, phone width) is tested 
 """
 
 import datetime
+import json
 import os
 import re
 import shutil
@@ -30,6 +31,15 @@ from forecaster.pipeline import Prediction
 WATCHLIST = {"ABC": random_walk_bars(300, seed=0), "XYZ": random_walk_bars(280, seed=1),
              "QQQ": random_walk_bars(150, seed=2, start="2020-08-03")}
 DAY_AFTER = datetime.date(2021, 2, 26)
+
+
+def own_model(home: Path, ticker: str) -> None:
+    """A model of `ticker`'s own in `home`: a copy of the pool serving it alone, as a per-ticker model does."""
+    folder = home / "models" / ticker
+    shutil.copytree(home / "models" / "_pool", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(kind="per-ticker", tickers={ticker: next(iter(meta["tickers"].values()))})
+    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +171,7 @@ def test_a_damaged_prediction_log_leaves_the_page_without_a_track_record(cli, ho
 
 def test_markup_in_data_and_file_names_stays_text(cli, home):
     """A price file's bad field and a folder name reach the page in failure messages, escaped."""
-    shutil.copytree(home / "models" / "_pool", home / "models" / "BAD")  # a model of its own
+    own_model(home, "BAD")
     (home / "data" / "BAD.csv").write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
                                            "2021-01-04,1,1,1,1,1,1\n<script>alert(1)</script>,1,1,1,1,1,1\n")
     folder = "<img src=x onerror=alert(1)>"
@@ -306,6 +316,46 @@ def test_worker_processes_make_the_same_page_as_one(home, monkeypatch):
                  "then 'forecast train NOPE'")]
     assert (pages[0].warnings, pages[0].record) == (pages[1].warnings, pages[1].record)
     assert pages[0].record[0]["n"] == 1  # ABC's logged forecast, though asked for as 'abc'
+
+
+def test_sessions_past_without_a_price_are_awaiting_data_and_the_columns_say_what_they_hold(cli, home, tmp_path):
+    write_log(home, [("XYZ", "2021-01-27", "2021-01-28", 1, 1.0, 0.5, 2.0, 0.9),  # passed, its price not stored
+                     ("XYZ", "2021-01-27", "2099-01-02", 2, 1.0, 0.5, 2.0, 0.9)])  # still ahead
+    out = tmp_path / "page.html"
+    result = cli("report", "XYZ", "--out", out, "-q")
+    assert (result.code, result.out) == (0, "")
+    text = out.read_text()
+    assert "<b>1 session ahead</b>: 0 scored, 1 awaiting data</li>" in text
+    assert "<b>2 sessions ahead</b>: 0 scored, 1 to come</li>" in text
+    assert 'title="the date of the last close, which the forecast starts from"><button type="button">Close date' in text
+    assert ('title="how high the forecast volatility is for this ticker: the share of its last 250 sessions (about a '
+            'year) whose volatility was lower (90%: higher than on 9 days in 10)"><button type="button">vs past year'
+            in text)
+    assert ">Date</button>" not in text
+
+
+def test_a_page_of_a_whole_market_stays_under_5_mb_with_charts_for_the_first_tickers_only():
+    """8,000 tickers, each stale (a warning each): the first MAX_DETAILED rows (flagged, then the widest bands) have a
+    sparkline and a chart, the others one plain row."""
+    from forecaster.views.report import MAX_DETAILED, Report, render, ticker_view
+
+    bars = random_walk_bars(300, seed=3)
+    dates = bars.dates.astype(str)
+    last = float(bars.adj_close[-1])
+    views, warnings = [], []
+    for i in range(8000):
+        ticker = f"T{i:04d}"
+        rows = [{"ticker": ticker, "as_of": dates[-1], "date": f"2021-02-{h + 1:02d}", "horizon": h, "forecast": last,
+                 "lower": last * (1 - 0.01 * h - i * 1e-6), "upper": last * (1 + 0.01 * h), "last_close": last,
+                 "level": 0.9, "volatility": 18.5} for h in range(1, 6)]
+        views.append(ticker_view(Prediction(ticker, rows, {}, bars), [], DAY_AFTER))
+        warnings.append(f"{ticker}: data ends {dates[-1]}, 2000 days ago; run 'forecast fetch {ticker}' to update")
+    views.sort(key=lambda v: -v.band)
+    page = render(Report("2021-02-26T22:00:00+00:00", "0", 0.9, 5, dates[-1], views, [], warnings, []))
+    assert len(page.encode()) <= 5_000_000
+    assert page.count('<td class="spark">') == page.count('<section class="detail"') == MAX_DETAILED == 300
+    assert page.count("<tr>") >= 8000 and 'href="#t-T7999"' in page and 'href="#t-T0300"' not in page
+    assert "The first 300 tickers of the table (flagged, then the widest bands) have a chart; the other 7700" in page
 
 
 def test_anchors_are_distinct_and_need_no_escaping():

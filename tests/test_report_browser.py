@@ -7,6 +7,7 @@ they fail instead.
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,15 @@ WATCHLIST = {"ABC": random_walk_bars(300, seed=0), "CHEAP": scaled(random_walk_b
 SCRIPT, IMAGE = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
 
 
+def own_model(home: Path, ticker: str) -> None:
+    """A model of `ticker`'s own in `home`: a copy of the pool serving it alone, as a per-ticker model does."""
+    folder = home / "models" / ticker
+    shutil.copytree(home / "models" / "_pool", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(kind="per-ticker", tickers={ticker: next(iter(meta["tickers"].values()))})
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """The page of WATCHLIST, a logged record for ABC, and two failures whose messages carry markup: a price file
@@ -44,7 +54,7 @@ def page(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("report-browser")
     home = watchlist_home(folder / "home", WATCHLIST)
-    shutil.copytree(home / "models" / "_pool", home / "models" / "BAD")  # a model of its own
+    own_model(home, "BAD")
     (home / "data" / "BAD.csv").write_text(f"Date,Open,High,Low,Close,Adj Close,Volume\n{SCRIPT},1,1,1,1,1,1\n")
     shutil.copytree(home / "models" / "_pool", home / "models" / IMAGE)
     bars = WATCHLIST["ABC"]
@@ -169,6 +179,16 @@ def test_a_phone_scrolls_the_table_not_the_page(opened, page):
     assert opened.execute_script("return arguments[0].scrollLeft", wrap) > 0
     left_of = "return Math.round(arguments[0].getBoundingClientRect().left)"
     assert opened.execute_script(left_of, first) == opened.execute_script(left_of, wrap) + 1  # inside its border
+
+
+def test_a_phone_shows_every_column_of_a_tickers_own_table(opened, page):
+    opened.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 740,
+                                                                   "deviceScaleFactor": 2, "mobile": True})
+    opened.get(page.as_uri())
+    wraps = opened.find_elements(By.CSS_SELECTOR, ".detail .tables")
+    assert wraps and "Volatility" in opened.find_element(By.CSS_SELECTOR, ".detail .compact").text
+    for wrap in wraps:  # nothing of the table (its last column: Volatility) hidden behind a scroll
+        assert opened.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", wrap)
 
 
 def test_markup_from_data_and_file_names_stays_text(opened):

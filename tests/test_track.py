@@ -1,12 +1,13 @@
 """`forecast score` on a hand-built log with known answers, and `forecast plot` PNGs."""
 
+import csv
 import json
 import struct
 
 import numpy as np
 import pytest
 
-from conftest import FAST_TRAINING
+from conftest import FAST_TRAINING, random_walk_bars
 from forecaster.data.bars import Bars, format_csv
 from forecaster.data.predictions import COLUMNS
 from forecaster.risk.backtest import kupiec
@@ -367,6 +368,48 @@ def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_mode
         writer.writerows(rows)
     assert cli("plot", "MSFT", "--evaluation", older, "--out", chart, "-q").code == 0
     assert "naive (close 5 sessions earlier)" in chart.read_text()
+
+
+def test_a_one_off_level_is_logged_beside_the_configured_band_which_score_keeps_scoring(cli, isolated_home, tmp_path):
+    bars = random_walk_bars(260, seed=3)
+    early, full = tmp_path / "early.csv", tmp_path / "full.csv"
+    early.write_text(format_csv(bars.take(slice(0, 200))))
+    full.write_text(format_csv(bars))
+    assert cli("fetch", "ABC", "--csv", early, "-q").code == 0
+    assert cli("train", "ABC", *FAST_TRAINING, "-q").code == 0
+    cron = cli("predict", "--days", "2", "-q", "-f", "json")
+    once = cli("predict", "--days", "2", "--level", "0.98", "-q", "-f", "json")
+    assert (cron.code, once.code) == (0, 0), (cron.err, once.err)
+    with open(isolated_home / "data" / "predictions.csv") as handle:
+        logged = [(r["date"], float(r["level"]), round(float(r["lower"]), 6)) for r in csv.DictReader(handle)]
+    assert sorted(logged) == sorted((r["date"], r["level"], round(r["lower"], 6)) for r in
+                                    json.loads(cron.out) + json.loads(once.out))  # both bands, neither replaced
+    assert cli("predict", "--days", "2", "-q").code == 0  # the next cron run replaces its own band only
+    with open(isolated_home / "data" / "predictions.csv") as handle:
+        assert sorted(float(r["level"]) for r in csv.DictReader(handle)) == [0.9, 0.9, 0.98, 0.98]
+    assert cli("fetch", "ABC", "--csv", full, "-q").code == 0
+    result = cli("score", "-f", "json")
+    assert result.code == 0, result.err
+    scores = json.loads(result.out)
+    assert [(s["horizon"], s["n"], s["expected_per_tail"]) for s in scores] == [(1, 1, 0.05), (2, 1, 0.05)]
+    (isolated_home / "forecast.toml").write_text("[predict]\nlevel = 0.98\n")
+    scores = json.loads(cli("score", "-f", "json").out)
+    assert [(s["horizon"], s["n"], s["expected_per_tail"]) for s in scores] == [(1, 1, 0.01), (2, 1, 0.01)]
+
+
+def test_the_evaluation_panel_names_the_level_its_file_was_made_at(cli, isolated_home, tmp_path, monkeypatch):
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text as text, to be read back
+    assert cli("fetch", "--sample", "-q").code == 0
+    evaluation = tmp_path / "eval.csv"
+    assert cli("evaluate", "MSFT", "--test-start", "2012-12-03", "--level", "0.8", *FAST_TRAINING,
+               "--predictions", evaluation, "-q").code == 0
+    chart = tmp_path / "chart.svg"
+    result = cli("plot", "MSFT", "--evaluation", evaluation, "--out", chart)
+    assert (result.code, result.err) == (0, f"wrote {chart}\n")
+    svg = chart.read_text()
+    assert "model's 80% interval" in svg and "its 80% interval holds" in svg and "model's 90%" not in svg
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ def test_a_ticker_too_short_for_the_vintage_says_what_it_lacks(cli, tmp_path):
     result = cli("predict", "ABC")
     assert result.code == 3
     assert result.err == ("Error: no model for ABC: ABC has 40 rows of history; joining the pool with --window 30 "
-                          "needs at least 51 (fetch more history)\n")
+                          "needs at least 51 (fetch or import more history)\n")
 
 
 def test_the_build_is_bit_identical_and_blind_to_bars_after_its_cut(tmp_path):

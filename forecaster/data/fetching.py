@@ -25,6 +25,7 @@ Imports stay light (forecaster.data.sources, and yfinance with it, only when a j
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class FetchJob:
     get_bars: Callable[[Bars], Bars] | None  # stored bars -> bars to merge; None when `problem` is set
     source: str  # what data/TICKER.json records
     problem: ForecastError | None = None  # known before any work: the job fails with it
+    path: str | None = None  # the absolute path of the file imported, which data/TICKER.json records too
 
 
 def source_kind(source: str | None) -> str | None:
@@ -104,7 +106,8 @@ def update_advice(store: Store, ticker: str) -> UpdateAdvice:
                             error)
     kind = source_kind(source)
     if kind == CSV:
-        name = source.split(":", 1)[1] or "FILE"
+        name = store.fetch_info(ticker).get("path") or source.split(":", 1)[1] or "FILE"  # the path imported from
+        name = name if shlex.quote(name) == name else f'"{name}"'  # a path with spaces, quoted for the shell
         return UpdateAdvice("imported data", f"re-import it with 'forecast fetch {ticker} --csv {name}' (or "
                                              "'forecast import FILE...')",
                             "re-import their files with 'forecast import FILE...'")
@@ -127,7 +130,7 @@ def csv_job(ticker: str, path: Path, start: dt.date | None = None, end: dt.date 
     invalid or has no rows between `start` and `end`."""
     ticker = normalize_ticker(ticker)
     incoming = _read_import(ticker, path, start, end)
-    return FetchJob(ticker, lambda stored: incoming, f"{CSV}:{Path(path).name}")
+    return FetchJob(ticker, lambda stored: incoming, f"{CSV}:{Path(path).name}", path=str(Path(path).absolute()))
 
 
 def yahoo_jobs(store: Store, tickers: list[str], start: dt.date | None, end: dt.date | None,
@@ -165,7 +168,7 @@ def import_jobs(paths: list[Path], start: dt.date | None = None, end: dt.date | 
             continue
         seen[ticker] = path
         jobs.append(FetchJob(ticker, lambda stored, t=ticker, p=path: _read_import(t, p, start, end),
-                             f"{CSV}:{path.name}"))
+                             f"{CSV}:{path.name}", path=str(path.absolute())))
     return jobs
 
 
@@ -224,7 +227,8 @@ def fetch_all(store: Store, jobs: list[FetchJob], replace: bool = False
         result, error = None, job.problem
         if error is None:
             try:
-                result = sources.update_ticker(store, job.ticker, job.get_bars, source=job.source, replace=replace)
+                result = sources.update_ticker(store, job.ticker, job.get_bars, source=job.source, replace=replace,
+                                               path=job.path)
             except Exception as failure:
                 error = failure_of(failure, job.ticker)
         yield job, result, error

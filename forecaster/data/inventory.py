@@ -3,14 +3,16 @@
 One row per stored ticker, typed for JSON: `source` is where its data came from as data/TICKER.json records it
 ("yahoo", "csv:FILE NAME", "sample"; null when unknown, "unreadable" when that file is damaged), `data` is "ok" or
 "unreadable", and `model` is null when the ticker has no model, the model serving it otherwise ("pooled",
-"per-ticker" or "shipped <date>": Model.label), or "unreadable" for a damaged one; `trained_at` when that model was
-trained and `model_until` the last date of the ticker's data it was trained or calibrated on.
+"per-ticker" or "shipped <date>": Model.label), or "unreadable" for a damaged one; `trained_at` when the ticker was
+trained or calibrated (its section's `training.calibrated_at`; the model's `created_at` for models written before
+that was recorded) and `model_until` the last date of the ticker's data it was trained or calibrated on.
 """
 
 from __future__ import annotations
 
 from forecaster.data.store import Store, stored_exists
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError
+from forecaster.model.guards import check_built
 
 
 def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
@@ -42,8 +44,9 @@ def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
                 metas[folder] = _meta(store, folder)
             try:
                 meta = metas[folder]
-                row.update(trained_at=meta["created_at"], model=label_of(meta),
-                           model_until=TickerCalibration.from_json(meta["tickers"][ticker]).last_date)
+                section = meta["tickers"][ticker]
+                row.update(trained_at=section["training"].get("calibrated_at") or meta["created_at"],
+                           model=label_of(meta), model_until=TickerCalibration.from_json(section).last_date)
             except (KeyError, TypeError):
                 row["model"] = "unreadable"
         rows.append(row)
@@ -51,11 +54,15 @@ def inventory(store: Store) -> tuple[list[dict], list[CorruptFile]]:
 
 
 def _meta(store: Store, folder: str) -> dict | None:
-    """A model's metadata if it is sound (model.serving.read_meta), else None."""
-    from forecaster.model.serving import read_meta
+    """A model's metadata if it is sound (model.serving.read_meta, and the kind its folder holds: guards.check_built),
+    else None; its weights are not read."""
+    from forecaster.model.serving import POOL, read_meta
 
     try:
-        return read_meta(store.models_dir / folder / "meta.json", "", folder)
+        path = store.models_dir / folder / "meta.json"
+        meta = read_meta(path, "", folder)
+        check_built(meta, path, "", window=None, pooled=folder == POOL)  # the kind its folder holds
+        return meta
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ForecastError):
         return None
 

@@ -3,8 +3,10 @@
 Columns: ticker, as_of (last data date), date (forecast session), horizon (1..N), forecast, lower, upper, level
 (of the interval [lower, upper]), last_close (the adjusted close at as_of that the forecast started from),
 created_at. Logs written before the level was recorded have no level column: their forecasts were made at 0.90.
-A new forecast for the same (ticker, as_of, date) replaces the earlier row. Appends read, merge and atomically
-rewrite the file under the 'predictions' lock, so concurrent cron jobs never lose or duplicate rows.
+A new forecast for the same (ticker, as_of, date, level) replaces the earlier row; one at another level is logged
+beside it (a one-off `predict --level 0.98` keeps the cron job's 90% band: forecaster.risk.track scores one band per
+key, at the level asked for). Appends read, merge and atomically rewrite the file under the 'predictions' lock, so
+concurrent cron jobs never lose or duplicate rows.
 
 A row that no forecast can have written — a ticker not written as forecast writes symbols (`ko` for KO), a date that
 is not YYYY-MM-DD, a number that is not positive and finite, a horizon below 1, a lower bound above the upper one,
@@ -28,7 +30,12 @@ COLUMNS = ("ticker", "as_of", "date", "horizon", "forecast", "lower", "upper", "
            "created_at")
 NUMBERS = ("forecast", "lower", "upper", "level", "last_close")
 PRICES = ("forecast", "lower", "upper", "last_close")
-KEY = ("ticker", "as_of", "date")
+KEY = ("ticker", "as_of", "date", "level")  # one logged band per key
+
+
+def key_of(row: dict) -> tuple:
+    """A row's KEY, the level as a number (a row read back, one being logged and a log without levels agree)."""
+    return row["ticker"], str(row["as_of"]), str(row["date"]), round(float(row["level"]), 9)
 UNRECORDED_LEVEL = 0.90  # the level of forecasts logged without one (older logs, rows given without a level)
 
 
@@ -56,10 +63,11 @@ def read_predictions(store: Store) -> list[dict]:
         for line, row in enumerate(reader, start=2):
             row.update(unrecorded)
             rows.append(_parsed(row, f"{path} row {line}", dates))
-            key = (*(row[k] for k in KEY), row["created_at"])
+            key = (*key_of(rows[-1]), row["created_at"])
             if key in made and made[key][1] != row:  # which one counts? neither is later
+                shown = ", ".join(f"{value:g}" if isinstance(value, float) else value for value in key[:-1])
                 raise CorruptFile(f"{path} row {line}: another forecast for the same {', '.join(KEY)} as row "
-                                  f"{made[key][0]} ({', '.join(key[:-1])}), made at the same time ({key[-1]}); "
+                                  f"{made[key][0]} ({shown}), made at the same time ({key[-1]}); "
                                   "forecast writes one: delete the wrong one")
             made.setdefault(key, (line, row))
     except csv.Error as error:
@@ -122,15 +130,16 @@ def _is_date(text) -> bool:
 
 
 def record_predictions(store: Store, rows: list[dict]) -> list[dict]:
-    """Add forecasts to the log, replacing earlier rows with the same (ticker, as_of, date); a row without a `level`
-    is at 0.90. Returns the new log."""
+    """Add forecasts to the log, replacing earlier rows with the same (ticker, as_of, date, level); a row without a
+    `level` is at 0.90. Returns the new log."""
     created = utc_now()
     with store.lock("predictions"):
         logged = sorted(read_predictions(store), key=lambda row: row["created_at"])  # stable: file order for ties
-        merged = {tuple(row[k] for k in KEY): row for row in logged}  # of two rows with one key, the later made
+        merged = {key_of(row): row for row in logged}  # of two rows with one key, the later made
         for row in rows:
-            merged[tuple(str(row[k]) for k in KEY)] = {"level": UNRECORDED_LEVEL, **row, "created_at": created}
-        ordered = sorted(merged.values(), key=lambda r: (r["ticker"], r["as_of"], r["date"]))
+            new = {"level": UNRECORDED_LEVEL, **row, "created_at": created}
+            merged[key_of(new)] = new
+        ordered = sorted(merged.values(), key=lambda r: key_of(r))
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()

@@ -52,7 +52,8 @@ class FetchResult:
     notes: tuple[Notice, ...] = ()  # things the user should know: a damaged file set aside, implausible moves
 
 
-def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: bool = False) -> FetchResult:
+def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: bool = False,
+                  path: str | None = None) -> FetchResult:
     """Merge the bars returned by `get_bars(stored_bars)` into the store, atomically, under the ticker's lock.
 
     Refused (UsageError, nothing written) when the new bars would rewrite the stored history beyond a re-adjustment
@@ -88,9 +89,10 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
                                         f"and kept as {aside} ({damaged.message.split(';')[0]})",
                                 kind="damaged data files replaced, each kept as data/TICKER.csv.damaged"))
         if added or changed or replace or damaged or not store.has_bars(ticker):
-            store.write_bars(ticker, merged, source=source)  # the bars and where they came from, as one unit
-        elif source == "yahoo" or not store.has_fetch_info(ticker):
-            store.record_fetch(ticker, source)  # nothing new, but checked now, or where it came from was lost
+            store.write_bars(ticker, merged, source=source, path=path)  # the bars and where from, as one unit
+        elif source == "yahoo" or not store.has_fetch_info(ticker) or (
+                path and store.fetch_info(ticker).get("path") != path):
+            store.record_fetch(ticker, source, path)  # nothing new, but checked now, or where it came from was lost
     return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed, tuple(notes))
 
 

@@ -206,24 +206,25 @@ class Store:
             raise CorruptFile(f"cannot move the damaged {path} aside: {error.strerror}") from None
         return aside
 
-    def write_bars(self, ticker: str, bars: Bars, source: str | None = None) -> None:
+    def write_bars(self, ticker: str, bars: Bars, source: str | None = None, path: str | None = None) -> None:
         """Replace the stored bars of `ticker` atomically (call with the ticker's lock held); with `source`, and
         data/TICKER.json with them, as one unit: data/TICKER.json is written first, naming the SHA-256 of the new
         bars and, when the source changes, the source and SHA-256 of the bars they replace; `fetch_info` then goes
         by the data file's content, so a kill between the two writes leaves the old bars with their own source."""
         data = format_csv(bars).encode("utf-8")
         if source is not None:
-            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest())
+            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest(), path)
         atomic_write_bytes(self.bars_path(ticker), data)
         bars_cache.save(self.bars_cache_dir, normalize_ticker(ticker), bars_cache.digest(data), bars)
 
-    def record_fetch(self, ticker: str, source: str) -> None:
+    def record_fetch(self, ticker: str, source: str, path: str | None = None) -> None:
         """Note when and from where `ticker` was last fetched, its bars unchanged (call with the ticker's lock
         held)."""
-        self._write_fetch_info(ticker, source, None)
+        self._write_fetch_info(ticker, source, None, path)
 
-    def _write_fetch_info(self, ticker: str, source: str, digest: str | None) -> None:
-        info: dict = {"fetched_at": utc_now(), "source": source}
+    def _write_fetch_info(self, ticker: str, source: str, digest: str | None, path: str | None = None) -> None:
+        """`path`: the file imported (its absolute path), which advice to re-import it names."""
+        info: dict = {"fetched_at": utc_now(), "source": source, **({"path": path} if path else {})}
         if digest is not None:
             info["sha256"] = digest
             stored = self._bars_digest(ticker)
@@ -243,11 +244,11 @@ class Store:
             return None
 
     def fetch_info(self, ticker: str) -> dict:
-        """{'fetched_at', 'source'} of the stored bars (see `check_fetch_info`), or {} when there is none (a home from
-        before sources were recorded, a file put in data/ by hand); CorruptFile naming the file when it cannot be
-        read or holds anything else, for the caller to decide whether the ticker fails or falls back. When the last
-        write changed the source and the data file is still the one it replaces (a kill came between the two
-        writes: see `write_bars`), the source of that data."""
+        """{'fetched_at', 'source'} of the stored bars, and 'path' of a file imported (see `check_fetch_info`), or {}
+        when there is none (a home from before sources were recorded, a file put in data/ by hand); CorruptFile
+        naming the file when it cannot be read or holds anything else, for the caller to decide whether the ticker
+        fails or falls back. When the last write changed the source and the data file is still the one it replaces
+        (a kill came between the two writes: see `write_bars`), the source of that data."""
         symbol = normalize_ticker(ticker)
         path = self.fetch_info_path(symbol)
         repair = (f"re-import the file it came from with 'forecast fetch {symbol} --csv FILE', or run 'forecast fetch "
@@ -266,7 +267,7 @@ class Store:
         replaced = info.get("replaces")
         if replaced is not None and self._bars_digest(symbol) == replaced["sha256"] != info.get("sha256"):
             info = replaced
-        return {key: info[key] for key in ("fetched_at", "source") if key in info}
+        return {key: info[key] for key in ("fetched_at", "source", "path") if key in info}
 
     def has_fetch_info(self, ticker: str) -> bool:
         """True when data/TICKER.json exists and is sound: a write of the ticker's data rewrites it otherwise."""
@@ -315,7 +316,8 @@ FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TI
 
 def check_fetch_info(info, replaced: bool = False) -> str | None:
     """What is wrong with the content of a data/TICKER.json, or None: a JSON object whose `source`, if there, is
-    "yahoo", "sample" or "csv:FILE NAME", whose `fetched_at`, if there, is an ISO date and time, whose `sha256`, if
+    "yahoo", "sample" or "csv:FILE NAME", whose `path` (of the file imported), if there, is a string, whose
+    `fetched_at`, if there, is an ISO date and time, whose `sha256`, if
     there (required in `replaces`), is a SHA-256 in hex, and whose `replaces`, if there, is such an object too (the
     source of the data the last write replaced: see Store.write_bars). Other keys are ignored."""
     where, whose = ("its replaces", "in replaces, its ") if replaced else ("it", "its ")
@@ -329,6 +331,9 @@ def check_fetch_info(info, replaced: bool = False) -> str | None:
         datetime.fromisoformat(fetched_at)
     except (TypeError, ValueError):
         return f"{whose}fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+    path = info.get("path", "file")
+    if not (isinstance(path, str) and path):
+        return f"{whose}path is {json.dumps(path)[:40]}, not the path of a file"
     digest = info.get("sha256", "0" * 64 if not replaced else None)
     if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
         return f"{whose}sha256 is {json.dumps(digest)[:40]}, not a SHA-256 in hex"

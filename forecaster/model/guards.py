@@ -9,7 +9,10 @@ whose values no trained model can have, and a forecast that is not a number.
 - `check_meta(meta, path, advice)`: every value of a loaded model's meta.json that forecasts use, one rule per field
   (META_RULES and, for each ticker's section, TICKER_RULES: tables, extended with the format). CorruptFile "... is a
   damaged model: FIELD ...; run 'forecast train' to retrain it" (exit 3). `check_weights` likewise for the arrays of
-  its weights file: finite numbers.
+  its weights file: finite numbers; `check_built` for what meta.json says the network was built as: the window its
+  weights file records (WINDOW_ARRAY: the weights do not depend on it, so models written since record it; older
+  ones and shipped vintages are not checked) and the kind its folder holds (models/_pool/ a pooled model,
+  models/TICKER/ a per-ticker one).
 - `check_forecasts(rows, ticker)`: the last guard between a model and any output or log: no forecast that is not a
   positive finite number, no band with lower above upper.
 - `changed_training_data(bars, training)`: whether a ticker's stored data still extends the data its model was
@@ -37,6 +40,7 @@ RECENT_DAYS = 60  # the span whose stillness is judged on its own: the intervals
 MAX_STILL_SHARE = 0.5  # more days than this share without a move, and the history is too still to forecast
 MIN_BAND = 1e-6  # an interval narrower than this share of the price has (in effect) zero width
 MAX_QUANTILE = 100.0  # standardised errors: no trained model's 5% or 95% quantile is anywhere near this
+WINDOW_ARRAY = "window"  # the array of a weights file that records the window its network was trained with
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -220,26 +224,61 @@ def _market(value, meta):
     return matches(r"[A-Z0-9^][A-Z0-9.^=\-]{0,19}", "a ticker symbol")(value.get("ticker"), meta)
 
 
-_DATE = parses(dt.date.fromisoformat, "a date (YYYY-MM-DD)")
+def _inputs_in_order(value, meta):
+    """The inputs' names in the order the network takes them (forecaster.model.panel.input_names)."""
+    from forecaster.model.panel import input_names
+
+    expected = list(input_names(meta.get("features"), bool(meta.get("market"))))
+    return None if value == expected else f"must be {expected} (in this order), got {value!r}"
+
+
+def _one_ticker_if_per_ticker(value, meta):
+    """A per-ticker model is a pool of one: it serves one ticker, trained with its network."""
+    tickers = meta.get("tickers")
+    if value == "per-ticker" and isinstance(tickers, dict) and (
+            len(tickers) != 1 or not all(isinstance(s, dict) and s.get("member") for s in tickers.values())):
+        return f"is 'per-ticker', but the model serves {len(tickers)} tickers or was not trained on its ticker"
+    return None
+
+
+def not_after_today(parse: Callable, what: str) -> Rule:
+    """A value that `parse` accepts (a date, a time) whose date is not after today (UTC): a model trained in the
+    future is a hand edit."""
+    def rule(value, meta):
+        try:
+            parsed = parse(value)
+        except (TypeError, ValueError):
+            return f"must be {what}, got {value!r}"
+        if isinstance(parsed, dt.datetime) and parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.timezone.utc)
+        day = parsed.date() if isinstance(parsed, dt.datetime) else parsed
+        today = dt.datetime.now(dt.timezone.utc).date()
+        return f"is after today ({today}, UTC), got {value!r}" if day > today else None
+    return rule
+
+
+_DATE = not_after_today(dt.date.fromisoformat, "a date (YYYY-MM-DD)")
 _PAIR = numbers(lambda m: 2, number())
 
 # Every value of meta.json that a forecast uses, with what a trained model can hold there. Fields are dotted paths;
 # TICKER_RULES apply to each section under "tickers".
 META_RULES: tuple[tuple[str, Rule], ...] = (
     ("kind", one_of("pooled", "per-ticker")),
+    ("kind", _one_ticker_if_per_ticker),
     ("hyperparameters.window", _hyperparameter("window")),
     ("hyperparameters.hidden", _hyperparameter("hidden")),
     ("hyperparameters.layers", _hyperparameter("layers")),
     ("hyperparameters.seed", _hyperparameter("seed")),
     ("features", one_of("range", "returns")),
     ("market", _market),
+    ("inputs", _inputs_in_order),
     ("pool.nu", degrees_of_freedom),
     ("pool.har.beta", numbers(lambda m: 3, number(0, 10))),
     ("pool.har.offset", _PAIR),
     ("pool.input_scale", numbers(_inputs, number(above=0))),
     ("training.first_date", _DATE),
     ("training.last_date", _DATE),
-    ("created_at", parses(dt.datetime.fromisoformat, "a date and time (ISO 8601)")),
+    ("created_at", not_after_today(dt.datetime.fromisoformat, "a date and time (ISO 8601)")),
     ("weights_file", matches(r"weights-[0-9a-f]{16}\.npz", "a weights file name (weights-<16 hex digits>.npz)")),
     ("weights_sha256", matches(r"[0-9a-f]{64}", "a SHA-256 (64 hex digits)")),
     ("tickers", _tickers),
@@ -270,6 +309,22 @@ def check_weights(state: dict[str, np.ndarray], path: Path, advice: str) -> None
     for name, array in state.items():
         if array.dtype.kind not in "fiu" or not np.isfinite(array).all():
             raise CorruptFile(f"{path} is a damaged model: {name} holds values that are not finite numbers; {advice}")
+
+
+def check_built(meta: dict, path: Path, advice: str, *, window: np.ndarray | None, pooled: bool | None) -> None:
+    """CorruptFile naming meta.json (`path`) when its `hyperparameters.window` is not the `window` its weights file
+    records (None: not recorded), or its `kind` is not the one its folder holds (`pooled`: models/_pool/; None: no
+    home folder, a shipped vintage)."""
+    problem = None
+    recorded = None if window is None else window.reshape(-1)
+    if recorded is not None and (len(recorded) != 1 or recorded[0] != meta["hyperparameters"]["window"]):
+        problem = (f"hyperparameters.window must be {recorded[0] if len(recorded) == 1 else recorded.tolist()}, the "
+                   f"window its network was trained with, got {meta['hyperparameters']['window']!r}")
+    elif pooled is not None and meta["kind"] != ("pooled" if pooled else "per-ticker"):
+        problem = (f"kind must be {'pooled' if pooled else 'per-ticker'} in "
+                   f"{'the pool' if pooled else 'a ticker'}'s folder, got {meta['kind']!r}")
+    if problem:
+        raise CorruptFile(f"{path} is a damaged model: {problem}; {advice}")
 
 
 def check_meta(meta: dict, path: Path, advice: str) -> None:

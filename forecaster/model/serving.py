@@ -49,7 +49,7 @@ from forecaster.data.store import (
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
 from forecaster.model.calibration import TickerCalibration, quantile_at
-from forecaster.model.guards import changed_training_data, check_meta, check_weights
+from forecaster.model.guards import WINDOW_ARRAY, changed_training_data, check_built, check_meta, check_weights
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
@@ -129,7 +129,8 @@ def join_rows(window: int) -> int:
     return 1 + window + MIN_JOIN_WINDOWS
 
 
-def too_short(ticker: str, rows: int, window: int, *, alone: bool = False, advice: str = "fetch more history") -> str:
+def too_short(ticker: str, rows: int, window: int, *, alone: bool = False,
+              advice: str = "fetch or import more history") -> str:
     """Why `rows` bars of `ticker` are too few to join a pool (`alone`: to train a model of its own) with this
     window, in words, with `advice`."""
     needed = own_model_rows(window) if alone else join_rows(window)
@@ -288,7 +289,7 @@ class Model:
         """Write weights then metadata atomically under models/NAME/ (NAME a ticker or POOL); remove superseded
         weight files."""
         directory = store.models_dir / name
-        weights = weights_bytes(self.network.state_dict())
+        weights = weights_bytes({**self.network.state_dict(), WINDOW_ARRAY: np.array(self.window)})
         digest = hashlib.sha256(weights).hexdigest()
         weights_name = f"weights-{digest[:16]}.npz"
         if not (stored_exists(directory / weights_name) and (directory / weights_name).is_file()):
@@ -305,12 +306,13 @@ class Model:
         """The model in models/NAME/; ModelMissing if there is none, CorruptFile if it is damaged."""
         shown = "the pool" if name == POOL else name
         rebuild = POOL_REBUILD if name == POOL else f"run 'forecast train {name}' to retrain it"
-        return cls.read(store.models_dir / name, shown, rebuild)
+        return cls.read(store.models_dir / name, shown, rebuild, pooled=name == POOL)
 
     @classmethod
-    def read(cls, directory: Path, shown: str, rebuild: str) -> Model:
+    def read(cls, directory: Path, shown: str, rebuild: str, pooled: bool | None = None) -> Model:
         """The model whose meta.json and weights are in `directory` (`shown`: what it is called in messages;
-        `rebuild`: how to get a sound one); ModelMissing if there is none, CorruptFile if it is damaged."""
+        `rebuild`: how to get a sound one; `pooled`: whether the folder holds the pool, None outside a home);
+        ModelMissing if there is none, CorruptFile if it is damaged."""
         meta_path = directory / "meta.json"
         for attempt in range(3):  # a concurrent `train` may replace the weights between our two reads
             if not stored_exists(meta_path):  # a directory or a FIFO there is a damaged model
@@ -332,6 +334,7 @@ class Model:
         except (ValueError, OSError, EOFError) as error:
             raise CorruptFile(f"{weights_path} is not a readable weights file ({error}); {rebuild}") from None
         check_weights(state, weights_path, rebuild)
+        check_built(meta, meta_path, rebuild, window=state.pop(WINDOW_ARRAY, None), pooled=pooled)
         h = meta["hyperparameters"]
         network = LSTMRegressor(len(input_names(meta["features"], bool(meta["market"]))), h["hidden"], h["layers"], 2,
                                 seed=h["seed"])
@@ -440,7 +443,8 @@ def serving_model(store: Store, ticker: str, pool: Model | None = None) -> tuple
             rows = len(store.read_bars(ticker))
         if rows < needed:
             raise ModelMissing(f"no model for {ticker}: {rows} {plural(rows, 'row')} of history, too few to join the "
-                               f"pool (it needs {needed}); fetch more history, then run 'forecast train {ticker}'")
+                               f"pool (it needs {needed}); fetch or import more history, then run 'forecast train "
+                               f"{ticker}'")
     raise ModelMissing(f"no model for {ticker}; run 'forecast train {ticker}' first")
 
 

@@ -118,7 +118,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         check_trainable(bars, ticker)
         if len(bars) < (config.min_rows if alone else config.min_join_rows):
             raise UsageError(too_short(ticker, len(bars), config.window, alone=alone,
-                                       advice="fetch more history or use a smaller --window"))
+                                       advice="fetch or import more history, or use a smaller --window"))
     market_data = Market.from_bars(*market) if market is not None else None
     members, har, spread = _members(bars_by_ticker, features, market_data, config, alone)
     if sum(len(m.train_ends) for m in members) < 1 or sum(len(m.stop_ends) for m in members) < 1:
@@ -137,10 +137,11 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
         model = Model(network, {})
         evidence = {m.ticker: _evidence(model, m.data, m.ends, m.judge_count, config.window) for m in members}
     pooled, calibrations = calibrate_pool(evidence, nu)
+    created = utc_now()
     model.meta = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
-        "created_at": utc_now(),
+        "created_at": created,
         "kind": kind,
         "hyperparameters": config.hyperparameters,
         "features": features,
@@ -157,7 +158,7 @@ def train_model(bars_by_ticker: dict[str, Bars], market: tuple[str, Bars] | None
             "epochs_run": len(network.history_), "best_epoch": network.best_epoch_,
             "validation_loss": min((v for _, _, v in network.history_ if v is not None), default=None),
         },
-        "tickers": {m.ticker: _ticker_meta(m, calibrations[m.ticker], member=True) for m in members},
+        "tickers": {m.ticker: _ticker_meta(m, calibrations[m.ticker], created, member=True) for m in members},
     }
     return model
 
@@ -168,8 +169,11 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     check_trainable(bars, ticker)
     features, _ = resolve_features(config.features, bars, ticker)
     if features != model.features:
+        own = (f"fetch or import more history: {config.min_rows} rows needed, it has {len(bars)}"
+               if len(bars) < config.min_rows else f"train it on its own with 'forecast train {ticker} --model "
+                                                   "per-ticker'")  # advice that can succeed
         raise UsageError(f"{ticker}: its data gives {features} inputs, but the pool was trained on {model.features} "
-                         f"inputs; train it on its own with --model per-ticker")
+                         f"inputs, so it needs a model of its own; {own}")
     if len(bars) < join_rows(model.window):  # the pool's window, whatever --window says
         raise UsageError(too_short(ticker, len(bars), model.window))
     market_data = None
@@ -193,7 +197,7 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     calibration = calibrate_newcomer(evidence, PoolCalibration.from_json(model.meta["pool"]), model.meta["pool"]["nu"])
     member = Member(ticker, bars, data, level, offset, scaler, ends, 0)
     tickers = dict(model.meta["tickers"])
-    tickers[ticker] = _ticker_meta(member, calibration, member=False)
+    tickers[ticker] = _ticker_meta(member, calibration, utc_now(), member=False)
     return Model(model.network, {**model.meta, "tickers": tickers})
 
 
@@ -265,8 +269,9 @@ def _evidence(model: Model, data: TickerData, ends: np.ndarray, judge: int, wind
     return Evidence.build(recent, outputs, data.baseline.sigma, data.series.returns, held_out, data.series.dates)
 
 
-def _ticker_meta(ticker: Member, calibration: dict, member: bool) -> dict:
-    """A ticker's section of the model's metadata: trained with the network (`member`) or calibrated against it."""
+def _ticker_meta(ticker: Member, calibration: dict, calibrated_at: str, member: bool) -> dict:
+    """A ticker's section of the model's metadata: trained with the network (`member`) or calibrated against it (at
+    `calibrated_at`: `forecast list` shows it)."""
     return {
         "member": member,
         "level": ticker.level,
@@ -274,6 +279,6 @@ def _ticker_meta(ticker: Member, calibration: dict, member: bool) -> dict:
         "scaler": {"mean": [float(v) for v in ticker.scaler[0]], "scale": [float(v) for v in ticker.scaler[1]]},
         **calibration,
         "training": {"first_date": ticker.bars.first_date, "last_date": ticker.bars.last_date,
-                     "rows": len(ticker.bars),
+                     "rows": len(ticker.bars), "calibrated_at": calibrated_at,
                      "data_sha256": hashlib.sha256(format_csv(ticker.bars).encode()).hexdigest()},
     }

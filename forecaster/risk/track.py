@@ -51,20 +51,26 @@ TAIL_COLUMNS = ["expected_per_tail", "hits_lower", "hits_upper", "kupiec_p_lower
 MIN_EXPECTED_HITS = 5  # per tail and level, for a Kupiec p-value (see the module docstring)
 
 
-def latest_rows(predictions: list[dict]) -> list[dict]:
-    """One row per (ticker, as_of, date): the latest created, in (ticker, as_of, date) order."""
+def latest_rows(predictions: list[dict], level: float | None = None) -> list[dict]:
+    """One row per (ticker, as_of, date), in that order: the band logged at `level` where there is one (the log
+    keeps one per level: a one-off `predict --level` beside the cron job's), else the latest created."""
+    def rank(row: dict) -> tuple:
+        return (level is not None and round(float(row["level"]), 9) == round(level, 9), row.get("created_at", ""))
+
     chosen: dict[tuple, dict] = {}
     for row in predictions:
         key = (row["ticker"], row["as_of"], row["date"])
-        if key not in chosen or row.get("created_at", "") >= chosen[key].get("created_at", ""):
+        if key not in chosen or rank(row) >= rank(chosen[key]):
             chosen[key] = row
     return [chosen[key] for key in sorted(chosen)]
 
 
-def resolved(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None) -> list[dict]:
-    """The ticker's logged forecasts whose date has a stored price: each restated on today's adjustment basis, with
-    `actual` (the adjusted close of its date) and `naive` (the adjusted close at its as_of)."""
-    mine = [row for row in latest_rows(predictions)
+def resolved(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None,
+             level: float | None = None) -> list[dict]:
+    """The ticker's logged forecasts (one per as_of and date: `latest_rows` at `level`) whose date has a stored
+    price: each restated on today's adjustment basis, with `actual` (the adjusted close of its date) and `naive` (the
+    adjusted close at its as_of)."""
+    mine = [row for row in latest_rows(predictions, level)
             if row["ticker"] == ticker and (since is None or row["date"] >= since)]
     if not mine or not len(bars):
         return []
@@ -88,12 +94,13 @@ def _positions(bars: Bars, dates: list[str]) -> np.ndarray:
 
 
 def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | None = None,
-                 today: str | None = None, tails: bool = False) -> list[dict]:
-    """Score one ticker's logged forecasts against `bars`; one result per horizon, in horizon order: the COLUMNS,
-    and with `tails` the TAIL_COLUMNS too.
+                 today: str | None = None, tails: bool = False, level: float | None = None) -> list[dict]:
+    """Score one ticker's logged forecasts against `bars`, one band per as_of and date (the one at `level` where
+    logged, else the latest made: `latest_rows`); one result per horizon, in horizon order: the COLUMNS, and with
+    `tails` the TAIL_COLUMNS too.
 
     `today` (ISO date, default the local date) separates forecasts still pending from those awaiting data."""
-    mine = [r for r in latest_rows(predictions)
+    mine = [r for r in latest_rows(predictions, level)
             if r["ticker"] == ticker and (since is None or r["date"] >= since)]
     known = resolved(ticker, mine, bars)
     scored = {(r["as_of"], r["date"]) for r in known}
@@ -109,8 +116,8 @@ def score_ticker(ticker: str, predictions: list[dict], bars: Bars, since: str | 
     return results
 
 
-def score_tickers(store, names: list[str], predictions: list[dict], since: dt.date | None = None
-                  ) -> tuple[list[dict], list[tuple[str, Exception]]]:
+def score_tickers(store, names: list[str], predictions: list[dict], since: dt.date | None = None,
+                  level: float | None = None) -> tuple[list[dict], list[tuple[str, Exception]]]:
     """`score_ticker` with tails for each of `names` against its stored bars: (rows, failures as (ticker,
     ForecastError)). A ticker with no logged forecast, unreadable data or any other failure is a failure of its
     own; the others are scored."""
@@ -123,7 +130,7 @@ def score_tickers(store, names: list[str], predictions: list[dict], since: dt.da
             if ticker not in logged:
                 raise DataUnavailable(f"no logged forecasts for {ticker}; run 'forecast predict {ticker}' first")
             rows.extend(score_ticker(ticker, predictions, store.read_bars(ticker),
-                                     since.isoformat() if since else None, tails=True))
+                                     since.isoformat() if since else None, tails=True, level=level))
         except Exception as error:
             failures.append((ticker, failure_of(error, ticker)))
     return rows, failures

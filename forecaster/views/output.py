@@ -509,7 +509,8 @@ def _json_ready(value):
 
 def render_table(rows: list[dict], columns: list[str], title: str | None = None) -> str:
     """A rich table as text (no colour codes when stdout is not a terminal; ASCII lines where stdout's encoding
-    cannot draw boxes). Each float column has one precision (see `column_format`)."""
+    cannot draw boxes). Each float column has one precision (see `column_format`); a column of numbers is
+    right-aligned, one that also holds words or lists (shown space-separated) left-aligned."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -518,7 +519,8 @@ def render_table(rows: list[dict], columns: list[str], title: str | None = None)
     formats = {}
     for column in columns:
         values = [row.get(column) for row in rows]
-        numeric = any(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        numeric = any(isinstance(v, int | float) and not isinstance(v, bool) for v in values) and not any(
+            isinstance(v, str | list) for v in values)  # words beside numbers (a setting's values): left, as text
         formats[column] = column_format(values)
         table.add_column(column, justify="right" if numeric else "left")
     for row in rows:
@@ -532,7 +534,7 @@ def column_format(values: list) -> str | None:
     """The format of a table column's floats: the fewest decimals (at least 2 when the column holds values of 100 or
     more, else 4) that keep SIGNIFICANT_DIGITS significant digits of its smallest nonzero value; scientific notation
     beyond MAX_DECIMALS. None for a column that also holds words: its numbers are shown as given."""
-    if any(isinstance(v, str) for v in values):
+    if any(isinstance(v, str | list) for v in values):
         return None
     sizes = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v) and v != 0]
     if not sizes:
@@ -544,8 +546,10 @@ def column_format(values: list) -> str | None:
 
 
 def _cell(value, float_format: str | None) -> str:
-    if value is None:
+    if value is None or value == []:
         return "-"
+    if isinstance(value, list):  # a list of words (the watchlist), wrapped within the column
+        return " ".join(map(str, value))
     if isinstance(value, float):
         if not value:
             return "0"  # a zero is 0, never -0.0000

@@ -1,8 +1,9 @@
 """`forecast plot`: recent prices, the next days' forecast with its interval, past forecasts, an evaluation.
 
 The evaluation panel draws a `forecast evaluate --predictions` file: the actual prices, the model's forecasts with
-their 90% interval (where the model adds its value), and the naive forecast, labelled by how far ahead it was made
-(the file's `horizon` column; for older files without it, the horizon whose closes the naive column repeats).
+their interval at the level the file was made at (its `level` column; where the model adds its value), and the naive
+forecast, labelled by how far ahead it was made (the file's `horizon` column; for older files without it, the horizon
+whose closes the naive column repeats).
 
 matplotlib is imported here only, with the non-interactive Agg backend, so it works headless and in cron.
 """
@@ -45,7 +46,7 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
     evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
     forecast_rows = forecast_sessions(store, ticker, days, level)
     first_shown = str(bars.dates[-min(last, len(bars))])
-    logged = [r for r in resolved(ticker, read_predictions(store), bars) if r["date"] >= first_shown]
+    logged = [r for r in resolved(ticker, read_predictions(store), bars, level=level) if r["date"] >= first_shown]
     atomic_write_bytes(path, render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,
                                     evaluation=evaluation_rows, file_format=FORMATS[path.suffix.lower()]))
     return path
@@ -70,7 +71,7 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
 
     forecast_rows: the model's next sessions (date, forecast, lower, upper) or None without a model; logged: past
     predictions with date <= the last bar, already restated (date, forecast); evaluation: walk-forward rows
-    (date, actual, model, naive, and lower, upper and horizon where the file has them) or None.
+    (date, actual, model, naive, and lower, upper, level and horizon where the file has them) or None.
     """
     import matplotlib
 
@@ -109,16 +110,17 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
         days = [_day(r["date"]) for r in evaluation]
         actual = np.array([r["actual"] for r in evaluation])
         banded = all("lower" in r for r in evaluation)
+        interval = interval_label(evaluation[0].get("level"))
         if banded:
             bottom.fill_between(days, [r["lower"] for r in evaluation], [r["upper"] for r in evaluation],
-                                color="tab:blue", alpha=0.15, label="model's 90% interval")
+                                color="tab:blue", alpha=0.15, label=f"model's {interval}")
         bottom.plot(days, actual, color="black", linewidth=1.0, label="actual")
         bottom.plot(days, [r["naive"] for r in evaluation], color="tab:gray", linewidth=0.9, linestyle="--",
                     label=naive_label(evaluation[0].get("horizon")))
         bottom.plot(days, [r["model"] for r in evaluation], color="tab:blue", linewidth=0.9, label="model")
         ratio = _rmse([r["model"] for r in evaluation], actual) / _rmse([r["naive"] for r in evaluation], actual)
         held = np.mean([r["lower"] <= r["actual"] <= r["upper"] for r in evaluation]) if banded else None
-        coverage = f"; its 90% interval holds {held:.0%} of the prices" if banded else ""
+        coverage = f"; its {interval} holds {held:.0%} of the prices" if banded else ""
         bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}: "
                          f"model RMSE = {ratio:.4f} x naive{coverage}")
         bottom.set_ylabel("adjusted close")
@@ -133,6 +135,12 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
     return buffer.getvalue()
 
 
+def interval_label(level: float | None) -> str:
+    """The evaluation's interval, named by the level its file was made at ("90% interval"; "interval" for a file
+    without a level column)."""
+    return f"{100 * level:g}% interval" if level is not None else "interval"
+
+
 def naive_label(horizon: int | None) -> str:
     """What the naive line of an evaluation `horizon` sessions ahead is: the close it was made from."""
     if horizon == 1:
@@ -143,8 +151,8 @@ def naive_label(horizon: int | None) -> str:
 
 
 def read_evaluation(path: Path) -> list[dict]:
-    """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats), lower and upper when
-    the file has them, and horizon (sessions ahead: the file's column, else inferred; None if unknown)."""
+    """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats), lower, upper and level
+    when the file has them, and horizon (sessions ahead: the file's column, else inferred; None if unknown)."""
     try:
         text = read_input_file(Path(path), "an evaluation file").decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -155,7 +163,8 @@ def read_evaluation(path: Path) -> list[dict]:
     if not needed <= fields:
         raise UsageError(f"{path} is not a 'forecast evaluate --predictions' file (needs columns date, actual, "
                          "model, naive)")
-    numbers = ["actual", "model", "naive", *(["lower", "upper"] if {"lower", "upper"} <= fields else [])]
+    numbers = ["actual", "model", "naive", *(["lower", "upper"] if {"lower", "upper"} <= fields else []),
+               *(["level"] if "level" in fields else [])]
     rows = []
     for line, row in enumerate(reader, start=2):
         try:
@@ -164,7 +173,7 @@ def read_evaluation(path: Path) -> list[dict]:
             horizon = int(row["horizon"]) if row.get("horizon") else None
         except (TypeError, ValueError):
             raise UsageError(f"{path} row {line}: bad date or number") from None
-        if not all(np.isfinite(list(values.values()))):
+        if not all(np.isfinite(list(values.values()))) or not 0 < values.get("level", 0.5) < 1:
             raise UsageError(f"{path} row {line}: bad date or number")
         rows.append({"date": row["date"], **values, "horizon": horizon})
     if not rows:

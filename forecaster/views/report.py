@@ -23,8 +23,10 @@ Where each column of the main table comes from:
 - flags: stale data and a model older than its data (the warnings of `predict`), a short history (fewer than
   SHORT_HISTORY sessions stored), and a surprise: the last close fell outside the band logged for it.
 
-The rows are written sorted (flags first, then the widest band), so the page works with scripts off. The
-track-record box adds up the live record of the tickers shown (`forecast score`'s, tails included), per horizon.
+The rows are written sorted (flags first, then the widest band), so the page works with scripts off. The first
+MAX_DETAILED of them (the flagged tickers and the widest bands) have a sparkline and a section with a chart; the
+others are one plain row each, so that a page of a whole market (8,000 tickers) stays under 5 MB. The track-record
+box adds up the live record of the tickers shown (`forecast score`'s, tails included), per horizon.
 
 Start-up is as light as `predict`'s: numpy, Jinja2 and the library's forecasting path (no pandas, scikit-learn,
 matplotlib, yfinance or scipy). A page of many tickers is made in worker processes, one per core, each forecasting
@@ -59,6 +61,7 @@ CHART_SESSIONS = 120  # closes in a ticker's detail chart
 MAX_REPORT_DAYS = 60  # sessions of forecast a page shows at most: its charts, tables and file stay small
 LOGGED_SESSIONS = 60  # of which the last this many show their logged bands (500 tickers' pages stay under 2 MB)
 BASELINE_SESSIONS = 250  # "the ticker's own past year"
+MAX_DETAILED = 300  # tickers with a sparkline, a chart and a section of their own; the rest get one plain table row
 BASELINE_WARMUP = 250  # sessions before them that start the EWMA: its start weighs 0.94^250 ≈ 2e-7 by then
 SHORT_HISTORY = 250  # fewer sessions stored than this is flagged as a short history
 MIN_TICKERS_PER_WORKER = 50  # a worker process pays off from about this many tickers
@@ -115,6 +118,11 @@ class Report:
     record: list[dict]  # the track-record box: one row per horizon
     log_error: ForecastError | None = None  # the prediction log could not be read: no track record
     failure_lines: list[tuple[str, str]] = field(init=False)
+
+    @property
+    def detailed(self) -> int:
+        """How many of the first tickers (flagged, then the widest bands) have a sparkline and a chart."""
+        return min(len(self.tickers), MAX_DETAILED)
 
     def __post_init__(self) -> None:
         self.failure_lines = [(name, error.message) for name, error in self.failures]
@@ -197,21 +205,22 @@ def ticker_views(store: Store, tickers: list[str], days: int, level: float, toda
     views = []
     for prediction in predictions:
         try:
-            views.append(ticker_view(prediction, logged.get(prediction.ticker, []), today))
+            views.append(ticker_view(prediction, logged.get(prediction.ticker, []), today, level))
         except ForecastError as error:
             failures.append((prediction.ticker, error))
     return views, failures, [(p.ticker, note.message) for p in predictions for note in p.warnings]
 
 
-def ticker_view(prediction: Prediction, logged: list[dict], today: dt.date) -> TickerView:
-    """One ticker's view from its forecast and its logged forecasts."""
+def ticker_view(prediction: Prediction, logged: list[dict], today: dt.date,
+                level: float | None = None) -> TickerView:
+    """One ticker's view from its forecast and its logged forecasts (the band at `level` where several were)."""
     ticker, bars = prediction.ticker, prediction.bars
     forecasts = [{**row, "volatility": row.get("volatility")} for row in prediction.rows]
     first = forecasts[0]
     last_close = float(first["last_close"])
     volatility = first["volatility"]
-    past = resolved(ticker, logged, bars)
-    scores = score_ticker(ticker, logged, bars, today=today.isoformat(), tails=True)
+    past = resolved(ticker, logged, bars, level=level)
+    scores = score_ticker(ticker, logged, bars, today=today.isoformat(), tails=True, level=level)
     next_session = next((score for score in scores if score["horizon"] == 1), None)
     return TickerView(
         ticker=ticker, anchor=anchor(ticker), as_of=first["as_of"], last_close=last_close, history=len(bars),
