@@ -30,10 +30,12 @@ INVENTORY_COLUMNS = ["ticker", "source", "data", "rows", "first_date", "last_dat
 
 def open_home(home: Path | str | None) -> tuple[Store, Config]:
     """The store at `home` (None: $FORECAST_HOME, else the current directory) and its forecast.toml. A bad
-    $FORECAST_LOCK_TIMEOUT is a UsageError here, before any work, rather than one per ticker."""
+    $FORECAST_LOCK_TIMEOUT or $FORECAST_VINTAGES is a UsageError here, before any work, rather than one per ticker."""
     from forecaster.data.store import lock_timeout
+    from forecaster.model.vintages import vintages_dir
 
     lock_timeout()
+    vintages_dir()
     store = Store(home)
     return store, load_config(store.home)
 

@@ -708,7 +708,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
             model = vintage.load()
             config = for_vintage(model, config, outcome.notes)
             outcome.notes.append(f"the network is {vintage.name}'s (trained on {model.meta['vintage']['tickers']} "
-                                 f"other histories, all before {test_start})")
+                                 f"histories, all before {test_start})")
         else:
             model = train_model({t: b.before(test_start) for t, b in learners.items()}, market, config, "pooled",
                                 callback=callback)

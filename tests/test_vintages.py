@@ -190,3 +190,28 @@ def test_evaluate_with_the_shipped_network_needs_only_the_rows_to_join_a_pool(cl
     assert (result.code, result.err) == (2, "Error: ABC has 22 rows before --test-start 2020-02-03; training with "
                                             "--window 30 needs at least 51 (choose a later --test-start or a smaller "
                                             "--window)\n")
+
+
+@pytest.mark.parametrize("where", ["missing", "a file"])
+def test_a_forecast_vintages_that_names_no_folder_is_a_usage_error_before_any_work(cli, monkeypatch, tmp_path,
+                                                                                  where):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    target = tmp_path / "nope"
+    if where == "a file":
+        target.write_text("not a folder")
+    monkeypatch.setenv("FORECAST_VINTAGES", str(target))
+    for command in (["train"], ["predict", "ABC"], ["evaluate", "ABC", "--test-start", "2020-06-01"]):
+        result = cli(*command)
+        assert (result.code, result.out) == (2, ""), command
+        assert result.err == (f"Error: $FORECAST_VINTAGES is {str(target)!r}, which is no folder (an empty folder "
+                              "means no shipped network; unset it for the ones forecaster ships)\n")
+
+
+def test_a_vintage_in_a_folder_of_another_date_is_damaged(cli, own_vintages, tmp_path):
+    import_bars(cli, tmp_path, "ABC", random_walk_bars(300))
+    elsewhere = own_vintages.parent / "2018-01-02"
+    own_vintages.rename(elsewhere)
+    result = cli("predict", "ABC")
+    assert result.code == 3
+    assert (f"{elsewhere / 'meta.json'} is the vintage of data to {NEWEST.last_date}, in the folder of 2018-01-02; "
+            "rebuild it, or unset $FORECAST_VINTAGES") in result.err

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from forecaster.data.bars import Bars
-from forecaster.errors import CorruptFile, ModelMissing
+from forecaster.errors import CorruptFile, ModelMissing, UsageError
 from forecaster.model.serving import Model, TrainingConfig, weights_bytes
 
 SOURCE = ("1,500 daily histories (1,192 US stocks and 308 ETFs, split- and dividend-adjusted OHLC) of the public "
@@ -35,7 +35,7 @@ SOURCE = ("1,500 daily histories (1,192 US stocks and 308 ETFs, split- and divid
           "guyr18/stock-market-big-data (commit acbb17c, folders Data/Stocks and Data/ETFs)")
 VINTAGES_ENV = "FORECAST_VINTAGES"
 SHIPPED = "shipped"  # a vintage's name is "shipped <last date>"
-REINSTALL = "reinstall forecaster (pip install --force-reinstall forecaster)"
+REINSTALL = "reinstall forecaster as it was installed (e.g. 'pip install --force-reinstall .' in its checkout)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class Vintage:
                               f"{advice}") from None
         if not model.meta.get("vintage") or model.meta["tickers"]:
             raise CorruptFile(f"{self.directory / 'meta.json'} is not a shipped vintage; {advice}")
+        if model.meta["vintage"]["last_date"] != str(self.last_date):  # the folder's name is what evaluate trusts
+            raise CorruptFile(f"{self.directory / 'meta.json'} is the vintage of data to "
+                              f"{model.meta['vintage']['last_date']}, in the folder of {self.last_date}; {advice}")
         return model
 
 
@@ -69,9 +72,15 @@ def repair_advice() -> str:
 
 
 def vintages_dir() -> Path:
-    """The folder of vintages: $FORECAST_VINTAGES, else the one inside the package."""
+    """The folder of vintages: $FORECAST_VINTAGES, else the one inside the package. UsageError when the variable
+    names no folder (a typo must not pass for "no shipped network": an empty folder says that)."""
     override = os.environ.get(VINTAGES_ENV)
-    return Path(override) if override else Path(str(resources.files("forecaster.model").joinpath("vintages")))
+    if not override:
+        return Path(str(resources.files("forecaster.model").joinpath("vintages")))
+    if not Path(override).is_dir():
+        raise UsageError(f"${VINTAGES_ENV} is {override!r}, which is no folder (an empty folder means no shipped "
+                         "network; unset it for the ones forecaster ships)")
+    return Path(override)
 
 
 def vintages() -> list[Vintage]:
