@@ -133,7 +133,8 @@ def test_a_bad_option_is_the_usage_error_of_the_cli(home_with_abc, cli):
     with pytest.raises(fc.UsageError, match="^--epochs must be between 1 and 100000, got 0$"):
         fc.Home().train(epochs=0)
     assert cli("train", "--epochs", "0").code == fc.ExitCode.USAGE
-    with pytest.raises(fc.UsageError, match="^--days must be between 1 and 1000, got 0$"):
+    with pytest.raises(fc.UsageError, match=r"^--days must be between 1 and 60 \(the longest horizon whose "
+                                                r"intervals are measured\), got 0$"):
         fc.Home().predict(days=0)
     with pytest.raises(fc.UsageError, match="^--scheduler must be a Dask scheduler address"):
         fc.Home().train(scheduler="http://localhost:8787")

@@ -107,9 +107,12 @@ def test_predict_warns_when_the_model_is_older_than_the_data(cli, stored, tmp_pa
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["predict", "--days", "0"], 2, "--days must be between 1 and 1000, got 0"),
-        (["predict", "--days", "-3"], 2, "--days must be between 1 and 1000, got -3"),
-        (["predict", "--days", "100000"], 2, "--days must be between 1 and 1000, got 100000"),
+        (["predict", "--days", "0"], 2,
+         "--days must be between 1 and 60 (the longest horizon whose intervals are measured), got 0"),
+        (["predict", "--days", "-3"], 2,
+         "--days must be between 1 and 60 (the longest horizon whose intervals are measured), got -3"),
+        (["predict", "--days", "100000"], 2,
+         "--days must be between 1 and 60 (the longest horizon whose intervals are measured), got 100000"),
         (["predict", "NOPE"], 3, "no model and no price data for NOPE in {home}: run 'forecast fetch NOPE' (or "
                                  "import its file), then 'forecast train NOPE'"),
         (["predict", "ABC"], 3, "no model for ABC; run 'forecast train ABC' first"),

@@ -45,6 +45,8 @@ def models(home):
     for name in sorted(p.name for p in (home / "models").iterdir()):
         meta = json.loads((home / "models" / name / "meta.json").read_text())
         meta.pop("created_at")
+        for section in meta["tickers"].values():
+            section["training"].pop("calibrated_at")  # when, not what: the same model at another moment
         found[name] = (meta, (home / "models" / name / meta["weights_file"]).read_bytes())
     return found
 

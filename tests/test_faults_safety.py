@@ -404,20 +404,21 @@ def test_a_bad_lock_timeout_in_the_environment_is_a_usage_error(cli, trained_hom
         2, f"Error: $FORECAST_LOCK_TIMEOUT must be a number of seconds (0 or more), got '{value}'\n")
 
 
-def test_days_beyond_the_calendar_is_a_usage_error_that_states_the_maximum(cli, isolated_home, tmp_path):
-    recent = str(dt.date.today() - dt.timedelta(days=200))
-    bars = random_walk_bars(120, start=recent)
-    (tmp_path / "abc.csv").write_text(format_csv(bars))
-    assert cli("fetch", "ABC", "--csv", tmp_path / "abc.csv", "-q").code == 0
-    assert cli("train", "ABC", *FAST_TRAIN, "-q").code == 0
-    result = cli("predict", "ABC", "--days", "900")
-    assert result.code == 2 and result.out == ""
-    message = result.err.strip()
-    assert message.startswith("Error: ABC: --days 900 reaches past the end of the XNYS calendar (")
+def test_days_beyond_the_calendar_is_a_usage_error_that_states_the_maximum(tmp_path):
+    """predict stops at MAX_FORECAST_DAYS, well inside the calendar; the calendar's own bound still guards every
+    caller of next_sessions."""
+    from forecaster.data.calendar import next_sessions
+    from forecaster.errors import UsageError
+
+    last = str(dt.date.today() - dt.timedelta(days=200))
+    with pytest.raises(UsageError) as error:
+        next_sessions(last, 900, "XNYS", tmp_path)
+    message = error.value.message
+    assert message.startswith("--days 900 reaches past the end of the XNYS calendar (")
     maximum = int(message.split("at most ")[1].split(" ")[0])
-    assert message.endswith(f"at most {maximum} sessions can be forecast after {bars.last_date}")
+    assert message.endswith(f"at most {maximum} sessions can be forecast after {last}")
     assert "upgrade" not in message
-    assert cli("predict", "ABC", "--days", str(maximum), "-q").code == 0
+    assert len(next_sessions(last, maximum, "XNYS", tmp_path)) == maximum
 
 
 def test_a_model_trained_on_far_future_data_is_no_longer_possible(cli, isolated_home, tmp_path):
@@ -458,13 +459,13 @@ def test_a_closed_stdout_does_not_stop_a_command_that_prints_nothing(trained_hom
 
 @pytest.mark.slow
 def test_a_broken_pipe_is_one_line_and_exit_3(trained_home):
-    command = " ".join(f"'{part}'" for part in forecast_command("predict", "ABC", "--days", "200", "-f", "csv"))
+    command = " ".join(f"'{part}'" for part in forecast_command("predict", "ABC", "--days", "60", "-f", "csv"))
     result = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -c 10 > /dev/null; "
                                            "echo ${PIPESTATUS[0]} >&2"], stderr=subprocess.PIPE, text=True,
                             timeout=120, env={**os.environ, "FORECAST_HOME": str(trained_home)})
     lines = result.stderr.splitlines()
     assert "Traceback" not in result.stderr
-    assert lines[-1] in ("0", "3")  # the pipe may take all 200 rows before head exits
+    assert lines[-1] in ("0", "3")  # the pipe may take all 60 rows before head exits
     if lines[-1] == "3":
         assert lines[-2] == "Error: standard output was closed before all results were written"
 

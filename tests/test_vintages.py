@@ -215,3 +215,30 @@ def test_a_vintage_in_a_folder_of_another_date_is_damaged(cli, own_vintages, tmp
     assert result.code == 3
     assert (f"{elsewhere / 'meta.json'} is the vintage of data to {NEWEST.last_date}, in the folder of 2018-01-02; "
             "rebuild it, or unset $FORECAST_VINTAGES") in result.err
+
+
+def test_a_forecast_at_the_longest_horizon_is_finite_ordered_and_does_not_drift_and_one_more_is_refused(cli,
+                                                                                                        tmp_path):
+    from forecaster.pipeline import MAX_FORECAST_DAYS
+
+    last_close = {}
+    for seed, ticker in enumerate(("ABC", "XYZ", "PQR")):
+        bars = random_walk_bars(400, seed=seed, drift=0.002 * (seed - 1))
+        import_bars(cli, tmp_path, ticker, bars)
+        last_close[ticker] = bars.adj_close[-1]
+    result = cli("predict", "--days", str(MAX_FORECAST_DAYS), "-f", "json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert len(rows) == 3 * MAX_FORECAST_DAYS
+    for row in rows:
+        assert all(np.isfinite([row["lower"], row["forecast"], row["upper"], row["volatility"]]))
+        assert 0 < row["lower"] < row["forecast"] < row["upper"]
+    for ticker in ("ABC", "XYZ", "PQR"):
+        mine = [row for row in rows if row["ticker"] == ticker]
+        assert {row["forecast"] for row in mine} == {mine[0]["forecast"]}  # the next session's mean, then none
+        assert abs(mine[-1]["forecast"] / last_close[ticker] - 1) < 0.01
+        widths = [row["upper"] - row["lower"] for row in mine]
+        assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
+    beyond = cli("predict", "--days", str(MAX_FORECAST_DAYS + 1))
+    assert (beyond.code, beyond.err) == (2, f"Error: --days must be between 1 and {MAX_FORECAST_DAYS} (the longest "
+                                            f"horizon whose intervals are measured), got {MAX_FORECAST_DAYS + 1}\n")

@@ -47,7 +47,7 @@ from forecaster.model.windows import build_series
 from forecaster.text import plural
 
 METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
-MAX_HORIZON = 250
+MAX_HORIZON = 250  # the longest horizon evaluate measures: beyond what predict offers, to show where it ends
 LINEAR_VALIDATION = 0.15
 
 

@@ -24,7 +24,6 @@ from forecaster.errors import UsageError
 FIGURE_INCHES = (11, 6)
 DPI = 100
 MAX_LAST = 20_000  # trading days shown: about 80 years
-MAX_HORIZON = 250  # the longest evaluation horizon (forecaster.risk.evaluate)
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg", ".eps": "eps"}
 
 
@@ -187,6 +186,8 @@ def read_evaluation(path: Path) -> list[dict]:
 def _repeated_horizon(rows: list[dict]) -> int | None:
     """The H for which each row's naive forecast is the actual close of the row H before (consecutive sessions), or
     None: the horizon of a file written before the horizon column."""
+    from forecaster.risk.evaluate import MAX_HORIZON
+
     actual, naive = np.array([r["actual"] for r in rows]), np.array([r["naive"] for r in rows])
     for horizon in range(1, min(len(rows), MAX_HORIZON + 1)):
         if np.allclose(naive[horizon:], actual[:-horizon], rtol=1e-9, atol=0):
