@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from dataclasses import dataclass
 from importlib import resources
@@ -101,6 +102,15 @@ def watchlist_home(home: Path, bars: dict[str, Bars], until: str | None = None) 
     until_args = ["--until", until] if until else []
     assert main(["train", *FAST_TRAINING, *until_args, "--home", str(home), "-q"]) == 0
     return home
+
+
+def own_model(home: Path, ticker: str) -> None:
+    """A model of `ticker`'s own in `home`: a copy of the pool serving it alone, as a per-ticker model does."""
+    folder = home / "models" / ticker
+    shutil.copytree(home / "models" / "_pool", folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(kind="per-ticker", tickers={ticker: next(iter(meta["tickers"].values()))})
+    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 @dataclass

@@ -4,7 +4,6 @@ The page in a real browser (sorting, links, no requests, phone width) is tested 
 """
 
 import datetime
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ import pytest
 from markupsafe import escape
 
 from browser import outside_references
-from conftest import random_walk_bars, snapshot, watchlist_home
+from conftest import own_model, random_walk_bars, snapshot, watchlist_home
 from fault_helpers import start
 from forecaster.data.bars import Bars
 from forecaster.data.predictions import COLUMNS as LOG_COLUMNS
@@ -31,15 +30,6 @@ from forecaster.pipeline import Prediction
 WATCHLIST = {"ABC": random_walk_bars(300, seed=0), "XYZ": random_walk_bars(280, seed=1),
              "QQQ": random_walk_bars(150, seed=2, start="2020-08-03")}
 DAY_AFTER = datetime.date(2021, 2, 26)
-
-
-def own_model(home: Path, ticker: str) -> None:
-    """A model of `ticker`'s own in `home`: a copy of the pool serving it alone, as a per-ticker model does."""
-    folder = home / "models" / ticker
-    shutil.copytree(home / "models" / "_pool", folder)
-    meta = json.loads((folder / "meta.json").read_text())
-    meta.update(kind="per-ticker", tickers={ticker: next(iter(meta["tickers"].values()))})
-    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 @pytest.fixture(scope="module")

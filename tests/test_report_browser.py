@@ -7,12 +7,11 @@ they fail instead.
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 import browser
-from conftest import random_walk_bars, watchlist_home
+from conftest import own_model, random_walk_bars, watchlist_home
 from forecaster.data.bars import Bars
 from forecaster.data.predictions import COLUMNS as LOG_COLUMNS
 
@@ -35,15 +34,6 @@ WATCHLIST = {"ABC": random_walk_bars(300, seed=0), "CHEAP": scaled(random_walk_b
              "BIG": scaled(random_walk_bars(260, seed=5), 12), "MID": random_walk_bars(280, seed=6),
              "^GSPC": scaled(random_walk_bars(300, seed=7), 25), "BRK-B": scaled(random_walk_bars(290, seed=8), 3)}
 SCRIPT, IMAGE = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
-
-
-def own_model(home: Path, ticker: str) -> None:
-    """A model of `ticker`'s own in `home`: a copy of the pool serving it alone, as a per-ticker model does."""
-    folder = home / "models" / ticker
-    shutil.copytree(home / "models" / "_pool", folder)
-    meta = json.loads((folder / "meta.json").read_text())
-    meta.update(kind="per-ticker", tickers={ticker: next(iter(meta["tickers"].values()))})
-    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 @pytest.fixture(scope="module")
