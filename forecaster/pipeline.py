@@ -308,7 +308,9 @@ def summary_row(model: Model, ticker: str) -> dict:
     training = model.meta["training"]
     label = model.label if calibration.member or model.meta.get("vintage") else "pooled (calibrated)"
     return {"ticker": ticker, "model": label, "rows": calibration.rows, "until": calibration.last_date,
-            "epochs": training["epochs_run"], "best epoch": training["best_epoch"],
+            # a shipped network's epochs were run when it was built, not by this training: none to show
+            "epochs": None if model.meta.get("vintage") else training["epochs_run"],
+            "best epoch": None if model.meta.get("vintage") else training["best_epoch"],
             "network share": calibration.network_share, "scale share": calibration.scale_share,
             "persistence": calibration.persistence}
 
@@ -685,7 +687,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     outcome = BatchOutcome()
     vintage = latest(test_start) if config.model == "shipped" else None
     members, own = _evaluation_members(store, names, config, test_start, outcome,
-                                       alone=len(names) == 1 and vintage is None)
+                                       alone=len(names) == 1 and vintage is None, shipped=vintage is not None)
     if own:
         outcome.notes.extend(f"{note}: it is evaluated with a model of its own" for note in own.values())
         results, failures = run_jobs(evaluate_ticker, list(own), arguments)
@@ -776,10 +778,11 @@ def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, sta
 
 
 def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
-                        outcome: BatchOutcome, alone: bool) -> tuple[dict[str, Bars], dict[str, str]]:
+                        outcome: BatchOutcome, alone: bool, shipped: bool) -> tuple[dict[str, Bars], dict[str, str]]:
     """(the tickers that evaluate in the pool: their full bars, the tickers that need a model of their own: notes),
     the others as failures (no data, a test start outside their data, too little history: a ticker `alone` trains a
-    network on its own windows, and needs more of them than one that joins a pool)."""
+    network on its own windows, and needs more of them than one that joins a pool; with the `shipped` network, whose
+    window is its own, a smaller --window is no way out)."""
     from forecaster.model.training import pool_features
     from forecaster.risk.evaluate import check_test_start
 
@@ -788,7 +791,8 @@ def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, 
     for ticker in names:
         try:
             bars = store.read_bars(ticker)
-            training = check_test_start(bars, ticker, test_start.isoformat(), needed, config.window)
+            training = check_test_start(bars, ticker, test_start.isoformat(), needed, config.window,
+                                        window_helps=not shipped)
             check_trainable(training, ticker)
             features, note = pool_features(config, {ticker: training})
         except ForecastError as error:

@@ -153,8 +153,10 @@ def check_horizon(horizon: int) -> None:
         raise UsageError(f"--horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
 
 
-def check_test_start(bars: Bars, ticker: str, test_start: str, min_rows: int, window: int) -> Bars:
-    """The bars before the test start, refused when the test start is outside the data or leaves too few."""
+def check_test_start(bars: Bars, ticker: str, test_start: str, min_rows: int, window: int,
+                     window_helps: bool = True) -> Bars:
+    """The bars before the test start, refused when the test start is outside the data or leaves too few (the advice
+    names a smaller --window only where it would help: `window_helps`)."""
     start = np.datetime64(test_start, "D")
     if len(bars) == 0 or start > bars.dates[-1]:
         raise UsageError(f"--test-start {test_start} is after the last stored date of {ticker} ({bars.last_date})")
@@ -165,7 +167,7 @@ def check_test_start(bars: Bars, ticker: str, test_start: str, min_rows: int, wi
     if len(training) < min_rows:
         raise UsageError(f"{ticker} has {len(training)} row{'' if len(training) == 1 else 's'} before --test-start "
                          f"{test_start}; training with --window {window} needs at least {min_rows} (choose a later "
-                         "--test-start or a smaller --window)")
+                         f"--test-start{' or a smaller --window' if window_helps else ''})")
     return training
 
 
