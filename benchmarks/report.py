@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from universe import fill, forecast  # noqa: E402 (the universe benchmark's synthetic tickers)
 
-from forecaster.data.predictions import record_predictions  # noqa: E402
+from forecaster.data.prediction_log import record_predictions  # noqa: E402
 from forecaster.data.store import Store  # noqa: E402
 from forecaster.views.report import CHART_SESSIONS  # noqa: E402
 

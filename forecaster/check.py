@@ -190,7 +190,7 @@ def _vintages(found: _Found) -> None:
 
 
 def _log(found: _Found) -> None:
-    from forecaster.data.predictions import read_predictions
+    from forecaster.data.prediction_log import read_predictions
 
     try:
         read_predictions(found.store)

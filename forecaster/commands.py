@@ -305,7 +305,7 @@ def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | No
     """Score the logged forecasts of `tickers` (by default every ticker in the log) whose dates have come, the band
     at `level` (the configured predict.level) where several were logged; nothing logged and no tickers asked for is
     an empty Scores, not a failure."""
-    from forecaster.data.predictions import read_predictions
+    from forecaster.data.prediction_log import read_predictions
     from forecaster.pipeline import require_tickers
     from forecaster.risk.track import score_tickers
 

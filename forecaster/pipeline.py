@@ -26,7 +26,7 @@ import numpy as np
 
 from forecaster.data.bars import Bars
 from forecaster.data.calendar import exchange_for, next_sessions
-from forecaster.data.predictions import record_predictions
+from forecaster.data.prediction_log import record_predictions
 from forecaster.data.store import Store, normalize_ticker, stored_exists
 from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
 from forecaster.model.calibration import CALIBRATED_HORIZONS

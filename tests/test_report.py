@@ -21,7 +21,7 @@ from browser import outside_references
 from conftest import own_model, random_walk_bars, snapshot, watchlist_home
 from fault_helpers import start
 from forecaster.data.bars import Bars
-from forecaster.data.predictions import COLUMNS as LOG_COLUMNS
+from forecaster.data.prediction_log import COLUMNS as LOG_COLUMNS
 from forecaster.data.store import Store
 from forecaster.pipeline import Prediction
 

@@ -13,7 +13,7 @@ import pytest
 import browser
 from conftest import own_model, random_walk_bars, watchlist_home
 from forecaster.data.bars import Bars
-from forecaster.data.predictions import COLUMNS as LOG_COLUMNS
+from forecaster.data.prediction_log import COLUMNS as LOG_COLUMNS
 
 if browser.missing() and not browser.required():
     pytest.skip(browser.missing(), allow_module_level=True)

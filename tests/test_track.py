@@ -9,7 +9,7 @@ import pytest
 
 from conftest import FAST_TRAINING, random_walk_bars
 from forecaster.data.bars import Bars, format_csv
-from forecaster.data.predictions import COLUMNS
+from forecaster.data.prediction_log import COLUMNS
 from forecaster.risk.backtest import kupiec
 from forecaster.risk.track import COLUMNS as SCORE_COLUMNS
 from forecaster.risk.track import TAIL_COLUMNS
@@ -231,7 +231,7 @@ def test_score_prints_the_tails_in_a_second_table(cli, isolated_home):
 
 
 def test_a_log_without_levels_is_read_at_090_and_rewritten_with_them(isolated_home):
-    from forecaster.data.predictions import read_predictions, record_predictions
+    from forecaster.data.prediction_log import read_predictions, record_predictions
     from forecaster.data.store import Store
 
     write_log(isolated_home, LOG[:2])
@@ -247,7 +247,7 @@ def test_a_log_without_levels_is_read_at_090_and_rewritten_with_them(isolated_ho
 
 
 def test_of_two_logged_rows_with_one_key_the_later_made_is_kept_whatever_their_order(isolated_home):
-    from forecaster.data.predictions import read_predictions, record_predictions
+    from forecaster.data.prediction_log import read_predictions, record_predictions
     from forecaster.data.store import Store
 
     later, earlier = LOG[3], LOG[2]  # (ABC, 2024-01-03, 2024-01-04), made at 22:00 and at 21:00

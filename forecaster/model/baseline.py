@@ -11,7 +11,7 @@ For ticker i on day t (a volatility known at the close of t forecasts r_{t+1}):
 
 β is one set of coefficients for all tickers (Corsi's HAR, pooled as in Bollerslev, Hood, Huss and Pedersen's "Risk
 Everywhere", 2018); δ_i, how the ticker's close-to-close variance relates to its range (overnight moves, tick size), is
-the ticker's own, partially pooled (model.pooling). Both are fitted by QLIKE, the Gaussian likelihood of r_{t+1},
+the ticker's own, partially pooled (model.shrinkage). Both are fitted by QLIKE, the Gaussian likelihood of r_{t+1},
 Σ log σ² + r²/σ², which is robust to the noise of a one-day variance proxy (Patton 2011): Newton's method on all
 tickers' training days at once, each ticker's δ_i eliminated through the Schur complement.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.model.pooling import Pooled, pool
+from forecaster.model.shrinkage import Pooled, pool
 from forecaster.model.volatility import ewma, range_variance
 from forecaster.model.windows import MIN_RANGE, Series
 

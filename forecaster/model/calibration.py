@@ -1,5 +1,5 @@
 """How far to trust the network, and how wide the intervals are: decided on the pool's evidence, each ticker's own
-evidence partially pooled toward it (forecaster.model.pooling), never on a few hundred of one ticker's days alone.
+evidence partially pooled toward it (forecaster.model.shrinkage), never on a few hundred of one ticker's days alone.
 
 For each ticker, from the network's outputs (m_t, s_t) on windows ending at t, its baseline σ_t and its returns, with
 y_t = r_{t+1} / σ_t the next return in baseline units:
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecaster.model.pooling import Pooled, discounted, pool, profile, shrink_to_target
+from forecaster.model.shrinkage import Pooled, discounted, pool, profile, shrink_to_target
 from forecaster.model.volatility import (
     PERSISTENCE_GRID,
     cumulative_variance,

@@ -30,7 +30,7 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg":
 def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days: int,
                 evaluation: Path | None, level: float = 0.90) -> Path:
     """Draw TICKER's figure (see `render`) from the store and write it to `out` (default ./TICKER.png)."""
-    from forecaster.data.predictions import read_predictions
+    from forecaster.data.prediction_log import read_predictions
     from forecaster.model.serving import check_level
     from forecaster.pipeline import check_days, forecast_sessions
     from forecaster.risk.track import resolved

@@ -47,7 +47,7 @@ import numpy as np
 
 from forecaster import __version__
 from forecaster.data.bars import Bars
-from forecaster.data.predictions import read_predictions
+from forecaster.data.prediction_log import read_predictions
 from forecaster.data.store import Store, atomic_write_text, normalize_ticker, utc_now
 from forecaster.errors import ForecastError, UsageError
 from forecaster.model.volatility import TRADING_DAYS

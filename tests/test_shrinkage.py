@@ -15,7 +15,7 @@ from forecaster.model.calibration import (
     pooled_quantiles,
     ticker_quantiles,
 )
-from forecaster.model.pooling import Pooled, discounted, pool, profile, shrink_to_target
+from forecaster.model.shrinkage import Pooled, discounted, pool, profile, shrink_to_target
 
 
 # ---------------------------------------------------------------------------------------------- pooling
