@@ -25,10 +25,13 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from forecaster.data.bars import Bars
 from forecaster.errors import CorruptFile, ModelMissing, UsageError
-from forecaster.model.serving import Model, TrainingConfig, weights_bytes
+
+if TYPE_CHECKING:  # the model stack is imported where a vintage is read or built, not by every command's start
+    from forecaster.data.bars import Bars
+    from forecaster.model.serving import Model, TrainingConfig
 
 SOURCE = ("1,500 daily histories (1,192 US stocks and 308 ETFs, split- and dividend-adjusted OHLC) of the public "
           "'Huge Stock Market Dataset' (daily US prices to 2017-11-10), as copied in the GitHub repository "
@@ -51,6 +54,8 @@ class Vintage:
 
     def load(self) -> Model:
         """The vintage's model; CorruptFile naming the file when a file of it is missing or damaged."""
+        from forecaster.model.serving import Model
+
         advice = repair_advice()
         try:
             model = Model.read(self.directory, f"the {self.name} vintage", advice)
@@ -112,6 +117,7 @@ def build_vintage(bars_by_ticker: dict[str, Bars], cut: dt.date, config: Trainin
     of that date); returns the folder and the tickers left out with the reason (too short, too still, no real OHLC,
     a degenerate band). Deterministic: the same bars, cut and config give the same bytes."""
     from forecaster.model.guards import check_trainable
+    from forecaster.model.serving import weights_bytes
     from forecaster.model.training import train_model
     from forecaster.model.windows import resolve_features
 
