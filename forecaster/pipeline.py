@@ -520,7 +520,7 @@ def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, 
     except ForecastError as error:
         results.update({ticker: error for ticker in tickers})
         return None
-    config = TrainingConfig(window=model.window, market="none")
+    config = for_vintage(model, TrainingConfig(), [])  # the defaults: nothing to note
     items = []
     for ticker in tickers:
         try:
