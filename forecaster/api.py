@@ -128,15 +128,29 @@ class Home:
     def evaluate(self, tickers: list[str] | str | None = None, *, test_start: str | dt.date,
                  horizon: int | list[int] | None = None, unseen: list[str] | str | None = None,
                  predictions: Path | str | None = None, level: float | None = None, jobs: int | None = None,
-                 scheduler: str | None = None, **options) -> pd.DataFrame:
+                 scheduler: str | None = None, portfolio: Path | str | None = None, **options) -> pd.DataFrame:
         """Walk-forward test from `test_start` against naive, linear, GARCH, GJR and HAR (`forecast evaluate`): a
-        row per ticker, horizon and method, as its table shows them; attrs["reports"] holds its JSON reports."""
+        row per ticker, horizon and method, as its table shows them; attrs["reports"] holds its JSON reports.
+
+        With `portfolio` (a holdings CSV file), the backtest of their one-day value at risk (at `level`, default
+        [portfolio] level) and expected shortfall instead: a row per method (model, riskmetrics, historical), and
+        attrs["report"] the JSON document of `forecast evaluate --portfolio FILE -f json`."""
         from forecaster.risk.evaluate import summary_rows
 
         start = parse_date(test_start, "test_start")
         if start is None:
             raise UsageError("test_start is required: the first day of the test period")
         store, config = self._open()
+        if portfolio is not None:
+            evaluation = commands.evaluate_portfolio(store, config, holdings=portfolio, test_start=start,
+                                                     given=_given(options, level=level))
+            report = evaluation.document()
+            rows = [{"method": method, **{f"var_{k}": v for k, v in s["var"].items()},
+                     **{f"es_{k}": v for k, v in s["es"].items()}, "pinball": s["pinball"]}
+                    for method, s in evaluation.summary.items()]
+            result = _frame(rows, list(rows[0]), evaluation.notes)
+            result.attrs["report"] = report
+            return result
         run = commands.evaluate(store, config, _names(tickers), test_start=start,
                                 horizons=[horizon] if isinstance(horizon, int) else horizon, unseen=_names(unseen),
                                 predictions=predictions, given=_given(options, level=level, jobs=jobs,
@@ -146,6 +160,21 @@ class Home:
         result.attrs["reports"] = run.reports
         _raise_failures(run.outcome.failures, len({r["ticker"] for r in run.reports}), result)
         return result
+
+    def portfolio(self, holdings: Path | str | None = None, *, days: int = 1, level: float | None = None,
+                  alert_var: float | None = None) -> pd.DataFrame:
+        """The value at risk and expected shortfall of the holdings (a CSV file `ticker,shares`, else
+        forecast.toml's [portfolio] holdings) over the next `days` sessions (`forecast portfolio`): a row per
+        holding (its value, weight, component, marginal and stand-alone VaR, component ES); attrs["portfolio"] holds
+        the totals as `forecast portfolio -f json` gives them, attrs["notes"] the notes and the alert."""
+        store, config = self._open()
+        result = commands.portfolio(store, config, holdings=holdings, days=days,
+                                    given=_given({}, level=level, alert_var=alert_var))
+        document = result.forecast.document()
+        notes = [note.message for note in result.forecast.notes] + ([result.alert] if result.alert else [])
+        frame = _frame(document["holdings"], commands.HOLDING_COLUMNS, notes)
+        frame.attrs["portfolio"] = {key: value for key, value in document.items() if key != "holdings"}
+        return frame
 
     # ----------------------------------------------------------------------------------------- results
     def score(self, tickers: list[str] | str | None = None, *, since: str | dt.date | None = None) -> pd.DataFrame:

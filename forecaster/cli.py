@@ -322,6 +322,10 @@ def evaluate(
     predictions: Annotated[Optional[Path], typer.Option(help="Write the daily forecasts to this CSV file (with "
                                                         "several tickers, put {ticker} in its name).",
                                                         show_default=False)] = None,
+    portfolio: Annotated[Optional[Path], typer.Option(help="Backtest the one-day value at risk and expected "
+                                                      "shortfall of the holdings in this CSV file (ticker,shares) "
+                                                      "instead; --level is then the VaR's [default: [portfolio] "
+                                                      "level, 0.99].", show_default=False)] = None,
     home: HomeOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
@@ -331,15 +335,46 @@ def evaluate(
 ) -> None:
     """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
     from forecaster.commands import evaluate as evaluate_tickers
+    from forecaster.commands import evaluate_portfolio
 
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
     start = parse_date(test_start, "--test-start")
     store, terminal, config = _session(home, quiet, debug, verbose)
+    if portfolio is not None:
+        if tickers or horizon or unseen or predictions:
+            raise UsageError("--portfolio backtests the holdings in its file, one day ahead: give no tickers, "
+                             "--horizon, --unseen or --predictions with it")
+        evaluation = evaluate_portfolio(store, config, holdings=portfolio, test_start=start, given=given,
+                                        watcher=JobProgress(terminal))
+        return output.show_portfolio_evaluation(terminal, evaluation, format)
     run = evaluate_tickers(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
                            predictions=predictions, given=given, watcher=JobProgress(terminal))
     output.show_evaluation(terminal, run, format)
     _finish(run.outcome.failures, len({r["ticker"] for r in run.reports}), terminal, reported=run.reported)
+
+
+# --------------------------------------------------------------------------------------------------- portfolio
+@app.command()
+@_with_settings("portfolio")
+def portfolio(
+    holdings: Annotated[Optional[Path], typer.Option(help="A CSV file of the holdings (columns ticker,shares; "
+                                                     "negative shares: short) [default: [portfolio] holdings in "
+                                                     "forecast.toml].", show_default=False)] = None,
+    days: Annotated[int, typer.Option(help="Trading sessions ahead.")] = 1,
+    format: FormatOption = Format.table,
+    home: HomeOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    debug: DebugOption = False,
+    *,
+    given: dict,
+) -> None:
+    """Value at risk and expected shortfall of your holdings, and each holding's share of them."""
+    from forecaster.commands import portfolio as portfolio_risk
+
+    store, terminal, config = _session(home, quiet, debug, verbose)
+    output.show_portfolio(terminal, portfolio_risk(store, config, holdings=holdings, days=days, given=given), format)
 
 
 # ------------------------------------------------------------------------------------------------------ config

@@ -352,3 +352,58 @@ def settings(config: Config) -> list[dict]:
         rows.append({"setting": setting.name, "value": setting.shown_default if value is None else value,
                      "source": where})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- portfolio
+HOLDING_COLUMNS = ["ticker", "shares", "value", "weight", "component_var", "component_es", "marginal_var",
+                   "standalone_var"]  # a holding's row in `portfolio`'s JSON and CSV
+
+
+def holdings_of(config: Config, path: Path | str | None):
+    """The holdings in `path` (a CSV file `ticker,shares`), else forecast.toml's [portfolio] holdings; UsageError
+    when there are none."""
+    from forecaster.data.holdings import read_holdings_file
+
+    if path is not None:
+        return read_holdings_file(path)
+    if config.holdings is None:
+        raise UsageError(f"no holdings: give --holdings FILE (CSV with columns ticker,shares) or set [portfolio] "
+                         f"holdings in {config.path}")
+    return config.holdings
+
+
+@dataclass
+class Portfolio:
+    forecast: object  # pipeline.PortfolioForecast
+    alert: str | None  # the warning when the VaR passes [portfolio] alert_var
+
+
+def portfolio(store: Store, config: Config, *, holdings: Path | str | None = None, days: int = 1,
+              given: dict) -> Portfolio:
+    """The value at risk and expected shortfall of the holdings (`holdings` file, else forecast.toml's) over the
+    next `days` sessions, and each holding's share of them; with the alert line when [portfolio] alert_var is
+    passed."""
+    from forecaster.pipeline import portfolio_forecast
+
+    forecast = portfolio_forecast(store, holdings_of(config, holdings), days,
+                                  config.value("portfolio.level", given.get("level")))
+    limit = config.value("portfolio.alert_var", given.get("alert_var"))
+    risk = forecast.risk
+    alert = None
+    if limit is not None and risk.var > limit * risk.gross:
+        alert = (f"portfolio: value at risk {risk.var_percent:.2f}% of its value ({risk.days}-day, "
+                 f"{100 * risk.level:g}%) passes the alert at {100 * limit:g}% ([portfolio] alert_var)")
+    return Portfolio(forecast, alert)
+
+
+def evaluate_portfolio(store: Store, config: Config, *, holdings: Path | str, test_start: dt.date, given: dict,
+                       watcher: JobWatcher | None = None):
+    """The walk-forward backtest of the holdings' one-day VaR and ES from `test_start` (pipeline
+    .PortfolioEvaluation); `given`'s level is the VaR's."""
+    from forecaster.pipeline import evaluate_portfolio as backtest
+
+    training = training_config(config, given)
+    watcher = watcher or JobWatcher()
+    with watcher.pool_training(training.epochs) as callback:
+        return backtest(store, holdings_of(config, holdings), training, test_start,
+                        config.value("portfolio.level", given.get("level")), callback=callback)

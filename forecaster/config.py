@@ -23,6 +23,10 @@ default. The file (TOML, read with the standard library's tomllib)::
     [predict]
     max_model_age_days = 7   # warn about a model only when the data has gone further than this past it
 
+    [portfolio]
+    holdings = { AAPL = 100, MSFT = -20 }   # shares held (negative: short), for `forecast portfolio`
+    alert_var = 0.03    # warn when the one-day value at risk passes 3% of the portfolio's value
+
 A malformed file, an unknown section or key, or a bad value is a UsageError naming the file, the line and the key.
 Only the standard library and the symbols' rule are imported here: `predict` reads the watchlist and starts fast.
 """
@@ -43,7 +47,7 @@ from forecaster.errors import UsageError
 
 @dataclass(frozen=True)
 class Setting:
-    section: str  # the file's [section]: "fetch", "train" (train and evaluate), "parallel" or "predict"
+    section: str  # the file's [section]: "fetch", "train" (train and evaluate), "parallel", "predict", "portfolio"
     key: str  # the key in that section; the command-line option is --key with '-' for '_'
     default: object  # None: none (for jobs: the number of cores)
     help: str
@@ -149,7 +153,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("predict", "max_model_age_days", 7, "Warn that a model is older than its data only when the stored data "
             "goes more than this many days past the model's training data (0: as soon as there is newer data).",
             int, 0, 3650),
+    Setting("portfolio", "level", 0.99, "Confidence level of the portfolio's value at risk and expected shortfall, "
+            "e.g. 0.99: the loss exceeded one day in a hundred.", float, 0.9, 0.999),
+    Setting("portfolio", "alert_var", None, "Warn when the portfolio's value at risk passes this share of its value "
+            "(e.g. 0.03 for 3%; none: never).", float, 0, 1, open_low=True),
 )
+HOLDINGS_KEY = "holdings"  # [portfolio] holdings: a table of shares by ticker (forecaster.data.holdings), no Setting
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 SECTIONS = sorted({setting.section for setting in SETTINGS})
 
@@ -167,6 +176,7 @@ class Config:
     exists: bool
     tickers: list[str]
     values: dict[str, object]
+    holdings: object = None  # data.holdings.Holdings of [portfolio] holdings, if set
 
     def value(self, name: str, given=None) -> object:
         """The effective value of setting `name` when the command line gave `given` (None: not given)."""
@@ -208,16 +218,22 @@ def load_config(home: Path) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path}: not valid TOML: {error}") from None
-    tickers, values = [], {}
+    tickers, values, holdings = [], {}, None
     for key, value in document.items():
         if key == "tickers":
             tickers = _tickers(value, path, _line_of(text, None, key))
         elif key in SECTIONS and isinstance(value, dict):
             for option, option_value in value.items():
                 where = f"{path}{_line_of(text, key, option)}"
+                if key == "portfolio" and option == HOLDINGS_KEY:
+                    from forecaster.data.holdings import holdings_from_config
+
+                    holdings = holdings_from_config(option_value, path, text)
+                    continue
                 setting = BY_NAME.get(f"{key}.{option}")
                 if setting is None:
-                    known = ", ".join(s.key for s in settings_of(key))
+                    keys = [s.key for s in settings_of(key)] + ([HOLDINGS_KEY] if key == "portfolio" else [])
+                    known = ", ".join(keys)
                     raise UsageError(f"{where}: unknown key '{option}' in [{key}] (known: {known})")
                 try:
                     values[setting.name] = setting.check(option_value)
@@ -226,7 +242,7 @@ def load_config(home: Path) -> Config:
         else:
             known = ", ".join(["tickers", *(f"[{section}]" for section in SECTIONS)])
             raise UsageError(f"{path}{_line_of(text, None, key)}: unknown key '{key}' (known: {known})")
-    return Config(path, True, tickers, values)
+    return Config(path, True, tickers, values, holdings)
 
 
 def _tickers(value, path: Path, line: str) -> list[str]:

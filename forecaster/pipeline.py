@@ -459,10 +459,38 @@ def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
 def _forecast_each(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
     """ticker -> (model, kind, bars, rows, notes) of its forecast, or its ForecastError (a name that is no ticker
     symbol fails alone): the pool is read once for all the tickers it serves, the others by their own models."""
+    results, served = _serve_each(store, tickers)
+    markets: dict[str, tuple[Market | None, list[str]]] = {}
+    for model, kind, items in served.values():
+        market, market_note = _market_for(store, model, markets)
+        for ticker, bars in items:
+            try:
+                rows = _dated(store, ticker, bars, model.forecast([(ticker, bars)], market, days, level)[ticker], kind)
+            except Exception as error:  # one ticker's trouble, a bug included, never sinks the others
+                results[ticker] = failure_of(error, ticker)
+                continue
+            results[ticker] = (model, kind, bars, rows, _market_notes(ticker, model, market, market_note, bars))
+    return {ticker: results[ticker] for ticker in dict.fromkeys(_or_itself(t) for t in tickers) if ticker in results}
+
+
+def _market_notes(ticker: str, model: Model, market: Market | None, market_note: str | None,
+                  bars: Bars) -> list[Notice]:
+    notes = [Notice(ticker, f"{ticker}: {market_note}", kind=market_note, flag=MARKET)] if market_note else []
+    if market is not None and market.dates[-1] < bars.dates[-1]:
+        notes.append(Notice(ticker, f"{ticker}: the market index {model.market_ticker} ends "
+                                    f"{market.dates[-1]}, before {bars.last_date}: the last day's market "
+                                    "inputs are missing", kind=f"data newer than the market index "
+                                                               f"{model.market_ticker}'s",
+                            advice=f"run 'forecast fetch {model.market_ticker}'", flag=MARKET))
+    return notes
+
+
+def _serve_each(store: Store, tickers: list[str]) -> tuple[dict[str, ForecastError], dict]:
+    """(ticker -> why no model can serve it, id -> (model, kind, [(ticker, bars)]) of the others): the home's pool
+    or the ticker's own model, else the newest shipped vintage with the ticker calibrated against it here."""
     results: dict[str, object] = {}
     pool, pool_error = _pool(store)
     served: dict[int, tuple[Model, str, list[tuple[str, Bars]]]] = {}
-    markets: dict[str, tuple[Market | None, list[str]]] = {}
     for name in tickers:
         ticker = name
         try:
@@ -485,23 +513,7 @@ def _forecast_each(store: Store, tickers: list[str], days: int, level: float) ->
         shipped = _calibrated_on_vintage(store, unserved, results, keep_reasons=pool is not None)
         if shipped is not None:
             served[id(shipped)] = shipped
-    for model, kind, items in served.values():
-        market, market_note = _market_for(store, model, markets)
-        for ticker, bars in items:
-            try:
-                rows = _dated(store, ticker, bars, model.forecast([(ticker, bars)], market, days, level)[ticker], kind)
-            except Exception as error:  # one ticker's trouble, a bug included, never sinks the others
-                results[ticker] = failure_of(error, ticker)
-                continue
-            notes = [Notice(ticker, f"{ticker}: {market_note}", kind=market_note, flag=MARKET)] if market_note else []
-            if market is not None and market.dates[-1] < bars.dates[-1]:
-                notes.append(Notice(ticker, f"{ticker}: the market index {model.market_ticker} ends "
-                                            f"{market.dates[-1]}, before {bars.last_date}: the last day's market "
-                                            "inputs are missing", kind=f"data newer than the market index "
-                                                                       f"{model.market_ticker}'s",
-                                    advice=f"run 'forecast fetch {model.market_ticker}'", flag=MARKET))
-            results[ticker] = (model, kind, bars, rows, notes)
-    return {ticker: results[ticker] for ticker in dict.fromkeys(_or_itself(t) for t in tickers) if ticker in results}
+    return results, served
 
 
 def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, object], keep_reasons: bool):
@@ -803,3 +815,169 @@ def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, 
         else:
             members[ticker] = bars
     return members, own
+
+
+# --------------------------------------------------------------------------------------------------- portfolio
+@dataclass
+class PortfolioForecast:
+    risk: object  # forecaster.risk.portfolio.PortfolioRisk
+    as_of: str  # the newest last date of the holdings' data
+    served_by: list[str]  # the models' labels
+    notes: list[Notice] = field(default_factory=list)
+
+    def document(self) -> dict:
+        """`forecast portfolio -f json`'s document: the totals, the holdings, the date and the model."""
+        return {**self.risk.as_dict(), "as_of": self.as_of, "model": ", ".join(self.served_by)}
+
+
+def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | None = None) -> PortfolioForecast:
+    """The value at risk and expected shortfall of `holdings` (data.holdings.Holdings) over the next `days` sessions
+    at `level` (forecaster.risk.portfolio), from each holding's forecast as `predict` makes it; the first holding
+    that cannot be forecast fails the whole (a VaR without one of its holdings would be wrong)."""
+    from forecaster.risk.portfolio import (
+        CORRELATION_WINDOW,
+        MIN_CORRELATION_DAYS,
+        TAIL_WINDOW,
+        HoldingForecast,
+        JointForecast,
+        shrunk_correlation,
+    )
+
+    check_days(days)
+    level = check_var_level(level)
+    holdings.check_stored(store.has_bars)
+    failures, served = _serve_each(store, holdings.tickers)
+    for ticker in holdings.tickers:
+        if ticker in failures:
+            raise failures[ticker]
+    shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
+    forecasts, residuals, last_dates, labels, notes = {}, {}, {}, [], []
+    markets: dict = {}
+    for model, kind, items in served.values():
+        labels.append(kind)
+        market, market_note = _market_for(store, model, markets)
+        for ticker, bars in items:
+            data = model.data(ticker, bars, market)
+            if len(data) < model.window:
+                raise DataUnavailable(f"{ticker}: {len(bars)} rows of history are fewer than the model's window of "
+                                      f"{model.window}")
+            means, variance, _ = model.paths([(ticker, data, np.array([len(data) - 1]))], days)[0]
+            forecasts[ticker] = HoldingForecast(ticker, shares[ticker], float(data.series.price[-1]),
+                                                float(means[0, -1]), float(np.sqrt(variance[0, -1])),
+                                                model.calibration(ticker).quantiles, days)
+            residuals[ticker] = (data.series.dates[1:], data.series.returns[1:] / data.baseline.sigma[:-1])
+            last_dates[ticker] = bars.last_date
+            notes.extend(_market_notes(ticker, model, market, market_note, bars))
+    dates = np.unique(np.concatenate([d for d, _ in residuals.values()]))[-TAIL_WINDOW:]
+    matrix = np.full((len(dates), len(holdings.tickers)), np.nan)
+    for column, ticker in enumerate(holdings.tickers):
+        own_dates, z = residuals[ticker]
+        found = np.isin(own_dates, dates)
+        matrix[np.searchsorted(dates, own_dates[found]), column] = z[found]
+        recent = int(np.isfinite(matrix[-CORRELATION_WINDOW:, column]).sum())
+        if recent < MIN_CORRELATION_DAYS:
+            raise DataUnavailable(f"{ticker}: {recent} of its days fall in the portfolio's last "
+                                  f"{min(len(dates), CORRELATION_WINDOW)} sessions, fewer than the "
+                                  f"{MIN_CORRELATION_DAYS} its correlations need; run 'forecast fetch {ticker}' to "
+                                  "update it, or leave it out")
+    correlation, shrinkage = shrunk_correlation(matrix[-CORRELATION_WINDOW:])
+    joint = JointForecast.build([forecasts[t] for t in holdings.tickers], correlation, shrinkage, matrix)
+    as_of = max(last_dates.values())
+    for ticker in holdings.tickers:
+        if last_dates[ticker] < as_of:
+            notes.append(Notice(ticker, f"{ticker}: data ends {last_dates[ticker]}, before the others' {as_of}: it is "
+                                        f"valued at that day's close", kind="holdings whose data ends before the "
+                                                                            "others'",
+                                advice="run 'forecast fetch' to update them", flag=STALE_DATA))
+    return PortfolioForecast(joint.risk(level, days), as_of, list(dict.fromkeys(labels)), notes)
+
+
+def check_var_level(level: float | None) -> float:
+    """The value-at-risk level, [portfolio] level's default when None; UsageError outside its bounds."""
+    from forecaster.config import BY_NAME
+
+    setting = BY_NAME["portfolio.level"]
+    if level is None:
+        return setting.default
+    try:
+        return setting.check(level)
+    except ValueError as error:
+        raise UsageError(f"{setting.option} {error}") from None
+
+
+@dataclass
+class PortfolioEvaluation:
+    test_start: str
+    level: float
+    served_by: str
+    daily: object  # forecaster.risk.portfolio_backtest.DailyForecasts
+    summary: dict  # method -> backtest_summary's
+    notes: list[str] = field(default_factory=list)
+
+    def document(self) -> dict:
+        """`forecast evaluate --portfolio FILE -f json`'s document: the model's backtest as `portfolio`, the
+        baselines' under `baselines`."""
+        return {"test_start": self.test_start, "days": len(self.daily.pnl), "model": self.served_by,
+                "portfolio": self.summary["model"],
+                "baselines": {method: s for method, s in self.summary.items() if method != "model"}}
+
+
+def evaluate_portfolio(store: Store, holdings, config: TrainingConfig, test_start: dt.date, level: float | None = None,
+                       callback=None) -> PortfolioEvaluation:
+    """Walk-forward backtests of the portfolio's one-day VaR and ES from `test_start` (forecaster.risk
+    .portfolio_backtest), every forecast from a model fitted before it: the newest shipped vintage whose data ends
+    before `test_start` with each holding calibrated on its bars before it, or (`pooled`, or no such vintage) a pool
+    trained on the holdings' bars before it, as `evaluate` does."""
+    from forecaster.model.training import add_ticker, train_model
+    from forecaster.model.vintages import latest
+    from forecaster.risk.evaluate import check_test_start
+    from forecaster.risk.portfolio_backtest import backtest_summary, daily_forecasts
+
+    level = check_var_level(level)
+    config.check()
+    if config.model == "per-ticker":
+        raise UsageError("--portfolio evaluates one network for all the holdings: use --model shipped or pooled")
+    holdings.check_stored(store.has_bars)
+    notes: list[str] = []
+    vintage = latest(test_start) if config.model == "shipped" else None
+    bars = {}
+    for ticker in holdings.tickers:
+        bars[ticker] = store.read_bars(ticker)
+        check_test_start(bars[ticker], ticker, test_start.isoformat(),
+                         config.min_rows if vintage is None else config.min_join_rows, config.window,
+                         window_helps=vintage is None)
+    market, note = market_bars(store, config.market_ticker, before=test_start)
+    notes.extend([note] if note else [])
+    if vintage is not None:
+        model = vintage.load()
+        config = for_vintage(model, config, notes)
+        for ticker in holdings.tickers:
+            model = add_ticker(model, ticker, bars[ticker].before(test_start), market, config)
+    else:
+        if config.model == "shipped":
+            notes.append(no_vintage_note(test_start))
+        model = train_model({t: b.before(test_start) for t, b in bars.items()}, market, config, "pooled",
+                            callback=callback)
+    full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
+    histories = {t: _forecast_history(model, t, bars[t], full_market, test_start) for t in holdings.tickers}
+    shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
+    daily = daily_forecasts(shares, histories, level, test_start.isoformat())
+    return PortfolioEvaluation(test_start.isoformat(), level, model.label, daily, backtest_summary(daily, level),
+                               notes)
+
+
+def _forecast_history(model: Model, ticker: str, bars: Bars, market: Market | None, test_start: dt.date):
+    """The model's one-session forecasts of each of the ticker's days from `test_start` on (ForecastHistory)."""
+    from forecaster.risk.portfolio_backtest import ForecastHistory
+
+    data = model.data(ticker, bars, market)
+    series = data.series
+    first = max(int(np.searchsorted(series.dates, np.datetime64(test_start, "D"))), model.window)
+    ends = np.arange(first - 1, len(series) - 1)
+    mean, spread = np.full(len(series), np.nan), np.full(len(series), np.nan)
+    if len(ends):
+        means, variance, _ = model.paths([(ticker, data, ends)], 1)[0]
+        mean[ends + 1], spread[ends + 1] = means[:, 0], np.sqrt(variance[:, 0])
+    residual = np.concatenate([[np.nan], series.returns[1:] / data.baseline.sigma[:-1]])
+    return ForecastHistory(ticker, series.dates, series.price, series.returns, mean, spread, residual,
+                           model.calibration(ticker).quantiles)

@@ -302,6 +302,23 @@ def quantile_at(quantiles: dict, horizon: int, level: float) -> tuple[float, flo
             float(np.interp(where_h, log_h, [high for _, _, high in at_p])))
 
 
+def quantile_curves(quantiles: dict, horizon: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The standardised lower quantiles at tail probabilities `p` (k,) and the upper ones at 1 - p, `horizon` days
+    ahead: `quantile_at`'s interpolation (log p, then log h; held beyond the ends) for many p at once."""
+    where_p = np.log(np.clip(np.asarray(p, dtype=float), TAIL_PROBABILITIES[0], TAIL_PROBABILITIES[-1]))
+    log_p = np.log(TAIL_PROBABILITIES)
+    anchors = sorted((int(h), bounds) for h, bounds in quantiles.items())
+    lower = np.array([np.interp(where_p, log_p, b["lower"]) for _, b in anchors])  # (H, k)
+    upper = np.array([np.interp(where_p, log_p, b["upper"]) for _, b in anchors])
+    log_h = np.log([h for h, _ in anchors])
+    where_h = min(max(math.log(max(1, horizon)), log_h[0]), log_h[-1])
+    if len(anchors) == 1:
+        return lower[0], upper[0]
+    i = min(int(np.searchsorted(log_h, where_h, side="right")) - 1, len(log_h) - 2)
+    t = (where_h - log_h[i]) / (log_h[i + 1] - log_h[i])
+    return lower[i] + t * (lower[i + 1] - lower[i]), upper[i] + t * (upper[i + 1] - upper[i])
+
+
 # ---------------------------------------------------------------------------------------------- the stages
 @dataclass(frozen=True)
 class TickerCalibration:

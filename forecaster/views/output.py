@@ -564,3 +564,56 @@ def _can_encode(text: str) -> bool:
         return False
     return True
 
+
+
+# ---------------------------------------------------------------------------------------------- portfolio
+def show_portfolio(terminal: Terminal, result, fmt: Format) -> None:
+    """`portfolio`'s risk (a commands.Portfolio): notes, the alert, then the totals and the holdings (json: one
+    document; csv: a row per holding and a TOTAL row; table: the totals in the title, largest component VaR
+    first)."""
+    from forecaster.commands import HOLDING_COLUMNS
+
+    forecast = result.forecast
+    risk = forecast.risk
+    terminal.notices(forecast.notes, every=fmt is Format.json)
+    if result.alert:
+        terminal.warn(result.alert)
+    document = forecast.document()
+    if fmt is Format.json:
+        terminal.document(document)
+        return
+    rows = [dict(holding) for holding in document["holdings"]]
+    if fmt is Format.csv:
+        total = {"ticker": "TOTAL", "shares": None, "value": risk.value, "weight": sum(r["weight"] for r in rows),
+                 "component_var": risk.var, "component_es": risk.es, "marginal_var": None, "standalone_var": None}
+        terminal.results([*rows, total], HOLDING_COLUMNS, fmt)
+        return
+    rows.sort(key=lambda row: -row["component_var"])
+    shown = [{"ticker": r["ticker"], "shares": r["shares"], "value": r["value"], "weight %": 100 * r["weight"],
+              "VaR": r["component_var"], "ES": r["component_es"], "marginal VaR": r["marginal_var"],
+              "alone VaR": r["standalone_var"]} for r in rows]
+    title = (f"Portfolio as of {forecast.as_of}: value {risk.value:,.2f}; {risk.days}-day {100 * risk.level:g}% "
+             f"value at risk {risk.var:,.2f} ({risk.var_percent:.2f}%), expected shortfall {risk.es:,.2f} "
+             f"({risk.es_percent:.2f}%); volatility {risk.volatility:.1f}% a year; diversification ratio "
+             f"{risk.diversification_ratio:.2f}")
+    terminal.results(shown, list(shown[0]), title=title)
+
+
+def show_portfolio_evaluation(terminal: Terminal, evaluation, fmt: ReportFormat) -> None:
+    """`evaluate --portfolio`'s backtest (a pipeline.PortfolioEvaluation): notes, then a JSON document or a table
+    of the model and the baselines."""
+    terminal.notices([Notice("", note) for note in evaluation.notes], warning=False)
+    summary = evaluation.summary
+    if fmt is ReportFormat.json:
+        terminal.document(evaluation.document())
+        return
+    rows = [{"method": method, "VaR hits": s["var"]["hits"], "expected": s["var"]["expected"],
+             "Kupiec p": s["var"]["kupiec_p"], "Christoffersen p": s["var"]["christoffersen_p"],
+             "cond. coverage p": s["var"]["conditional_coverage_p"], "traffic light": s["var"]["traffic_light"],
+             "ES Z2": s["es"]["statistic"], "ES p": s["es"]["p_value"], "pinball": s["pinball"]}
+            for method, s in summary.items()]
+    days = len(evaluation.daily.pnl)
+    title = (f"Portfolio backtest from {evaluation.test_start} over {days} days: one-day VaR at "
+             f"{100 * evaluation.level:g}%, ES at {100 * summary['model']['es']['level']:g}% (model: "
+             f"{evaluation.served_by})")
+    terminal.results(rows, list(rows[0]), title=title)
