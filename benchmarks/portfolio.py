@@ -34,7 +34,7 @@ from forecaster.errors import ForecastError  # noqa: E402
 from forecaster.model.serving import TrainingConfig  # noqa: E402
 from forecaster.model.training import add_ticker  # noqa: E402
 from forecaster.model.vintages import latest  # noqa: E402
-from forecaster.pipeline import _forecast_history, for_vintage  # noqa: E402
+from forecaster.pipeline import forecast_history, for_vintage  # noqa: E402
 from forecaster.risk import portfolio as joint  # noqa: E402
 from forecaster.risk.portfolio_backtest import BACKTEST_METHODS, backtest_summary, daily_forecasts  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> None:
         except ForecastError as error:
             print(f"skipped {ticker}: {error.message}")
             continue
-        histories[ticker] = _forecast_history(model, ticker, bars, None, test_start)
+        histories[ticker] = forecast_history(model, ticker, bars, None, test_start)
     prepared = time.perf_counter() - began
     rng = np.random.default_rng(args.seed)
     names = sorted(histories)

@@ -321,15 +321,18 @@ def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | No
 # ------------------------------------------------------------------------------------------ report, config
 def report(store: Store, config: Config, tickers: list[str] | None = None, *, out: Path | str = "report.html",
            days: int = 5, given: dict, serial: bool = False):
-    """Write the HTML page of `tickers` (by default the watchlist and every ticker with a model) to `out`: (the path
-    written, the views.report.Report shown). Worker processes for a large page as `job_runner` says."""
+    """Write the HTML page of `tickers` (by default the watchlist and every ticker with a model), with a portfolio
+    section when forecast.toml sets [portfolio] holdings, to `out`: (the path written, the views.report.Report
+    shown). Worker processes for a large page as `job_runner` says."""
     from forecaster.views.report import write_report
 
     names = tickers_with_models(store, config, tickers)
     return write_report(store, names, Path(out), days=days, level=config.value("predict.level", given.get("level")),
                         jobs=config.value("parallel.jobs", given.get("jobs")) or (1 if serial else None),
                         max_model_age_days=config.value("predict.max_model_age_days",
-                                                        given.get("max_model_age_days")))
+                                                        given.get("max_model_age_days")),
+                        holdings=config.holdings, var_level=config.value("portfolio.level"),
+                        alert_var=config.value("portfolio.alert_var"))
 
 
 def check(home: Path | str | None) -> tuple[Store, list]:
@@ -387,13 +390,7 @@ def portfolio(store: Store, config: Config, *, holdings: Path | str | None = Non
 
     forecast = portfolio_forecast(store, holdings_of(config, holdings), days,
                                   config.value("portfolio.level", given.get("level")))
-    limit = config.value("portfolio.alert_var", given.get("alert_var"))
-    risk = forecast.risk
-    alert = None
-    if limit is not None and risk.var > limit * risk.gross:
-        alert = (f"portfolio: value at risk {risk.var_percent:.2f}% of its value ({risk.days}-day, "
-                 f"{100 * risk.level:g}%) passes the alert at {100 * limit:g}% ([portfolio] alert_var)")
-    return Portfolio(forecast, alert)
+    return Portfolio(forecast, forecast.risk.alert(config.value("portfolio.alert_var", given.get("alert_var"))))
 
 
 def evaluate_portfolio(store: Store, config: Config, *, holdings: Path | str, test_start: dt.date, given: dict,

@@ -892,6 +892,27 @@ def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | Non
     return PortfolioForecast(joint.risk(level, days), as_of, list(dict.fromkeys(labels)), notes)
 
 
+def portfolio_path(store: Store, holdings, level: float | None = None,
+                   sessions: int = 250) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dates, P&L, VaR at `level`) over about the last `sessions` days the holdings all traded: each day's one-day
+    VaR made the evening before by the models as they stand now (for a chart; `evaluate_portfolio` is the
+    walk-forward test, with models that saw nothing of the days they forecast)."""
+    from forecaster.risk.portfolio_backtest import model_var_path
+
+    level = check_var_level(level)
+    holdings.check_stored(store.has_bars)
+    failures, served = _serve_each(store, holdings.tickers)
+    for ticker in holdings.tickers:
+        if ticker in failures:
+            raise failures[ticker]
+    items = [(model, ticker, bars) for model, _, served_items in served.values() for ticker, bars in served_items]
+    start = max(bars.dates[max(0, len(bars) - sessions)] for _, _, bars in items)
+    markets: dict = {}
+    histories = {ticker: forecast_history(model, ticker, bars, _market_for(store, model, markets)[0], start)
+                 for model, ticker, bars in items}
+    return model_var_path(dict(zip(holdings.tickers, holdings.shares, strict=True)), histories, level, str(start))
+
+
 def check_var_level(level: float | None) -> float:
     """The value-at-risk level, [portfolio] level's default when None; UsageError outside its bounds."""
     from forecaster.config import BY_NAME
@@ -959,14 +980,14 @@ def evaluate_portfolio(store: Store, holdings, config: TrainingConfig, test_star
         model = train_model({t: b.before(test_start) for t, b in bars.items()}, market, config, "pooled",
                             callback=callback)
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
-    histories = {t: _forecast_history(model, t, bars[t], full_market, test_start) for t in holdings.tickers}
+    histories = {t: forecast_history(model, t, bars[t], full_market, test_start) for t in holdings.tickers}
     shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
     daily = daily_forecasts(shares, histories, level, test_start.isoformat())
     return PortfolioEvaluation(test_start.isoformat(), level, model.label, daily, backtest_summary(daily, level),
                                notes)
 
 
-def _forecast_history(model: Model, ticker: str, bars: Bars, market: Market | None, test_start: dt.date):
+def forecast_history(model: Model, ticker: str, bars: Bars, market: Market | None, test_start: dt.date):
     """The model's one-session forecasts of each of the ticker's days from `test_start` on (ForecastHistory)."""
     from forecaster.risk.portfolio_backtest import ForecastHistory
 

@@ -65,9 +65,9 @@ scheduler = "tcp://127.0.0.1:8786"
     ("[train]\nepochs = 5\nwindw = 20\n", "{path} line 3: unknown key 'windw' in [train] (known: window, hidden, "
                                           "layers, epochs, batch_size, lr, patience, seed, features, model, market)"),
     ("[training]\nwindow = 20\n", "{path} line 1: unknown key 'training' (known: tickers, [fetch], [parallel], "
-                                  "[predict], [train])"),
+                                  "[portfolio], [predict], [train])"),
     ("watchlist = [\"A\"]\n", "{path} line 1: unknown key 'watchlist' (known: tickers, [fetch], [parallel], "
-                              "[predict], [train])"),
+                              "[portfolio], [predict], [train])"),
     ("[train]\nmarket = \"S&P\"\n", "{path} line 2: [train] market must be a ticker symbol or none: invalid ticker "
                                     "symbol 'S&P': use 1-20 letters, digits and . - ^ = (e.g. MSFT, ^GSPC, BRK-B)"),
     ("[train]\nmodel = \"pooled!\"\n", "{path} line 2: [train] model must be one of shipped, pooled, per-ticker, "

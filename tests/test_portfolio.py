@@ -268,3 +268,27 @@ def test_generated_walks_give_a_var_in_the_ballpark_of_their_volatility(cli, tmp
     document = json.loads(cli("portfolio", "--holdings", path, "-f", "json").out)
     # two independent 1%-a-day walks, equal-ish values: about 2.33 x 1% x sqrt(2)/2 of the gross value
     assert 1.0 < document["var_percent"] < 2.6
+
+
+# ------------------------------------------------------------------------------------------------- the page
+def test_the_report_gets_a_portfolio_section_when_holdings_are_set(cli, two_tickers, isolated_home):
+    (isolated_home / "forecast.toml").write_text("[portfolio]\nholdings = { IBM = 100, MSFT = -200 }\n"
+                                                 "alert_var = 0.001\n")
+    result = cli("report", "--out", two_tickers / "page.html", "-q")
+    assert result.code == 0, result.err
+    page = (two_tickers / "page.html").read_text()
+    section = page[page.index('<section class="portfolio"'):page.index("</section>", page.index("portfolio-title"))]
+    document = json.loads(cli("portfolio", "-f", "json").out)
+    assert f"value at risk <b>{document['var']:,.2f}</b>" in section
+    assert section.index(">IBM<") < section.index(">MSFT<")  # largest component VaR first
+    assert "losses beyond it" in section and 'class="var"' in section
+    assert "passes the alert at 0.1%" in section
+
+
+def test_a_portfolio_that_cannot_be_forecast_is_a_failure_on_the_page(cli, two_tickers, isolated_home):
+    (isolated_home / "forecast.toml").write_text("[portfolio]\nholdings = { IBM = 100, ZZZ = 5 }\n")
+    result = cli("report", "--out", two_tickers / "page.html", "-q")
+    page = (two_tickers / "page.html").read_text()
+    assert "portfolio-title" not in page
+    assert "<b>portfolio</b>: " in page and "ZZZ has no stored data" in page
+    assert result.code == 4

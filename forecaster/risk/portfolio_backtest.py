@@ -81,19 +81,11 @@ def daily_forecasts(shares: dict[str, float], histories: dict[str, ForecastHisto
                     correlation_lambda: float = CORRELATION_LAMBDA, tail_correction: bool = True) -> DailyForecasts:
     """Walk forward over the days from `test_start` on that every holding traded, with a forecast of each."""
     tickers = list(shares)
-    common = _common_dates([histories[t].dates for t in tickers])
-    index = {t: np.searchsorted(histories[t].dates, common) for t in tickers}
-    # a day is tested when each holding's previous bar is the previous common date (a one-session return of each)
-    one_session = np.all([np.diff(index[t]) == 1 for t in tickers], axis=0)
-    days = np.flatnonzero(np.concatenate([[False], one_session]) & (common >= np.datetime64(test_start, "D")))
-    if len(days):
-        days = days[np.all([np.isfinite(histories[t].mean[index[t][days]]) for t in tickers], axis=0)]
+    aligned = Aligned.of(histories, tickers, test_start)
+    days, index, price, returns = aligned.days, aligned.index, aligned.price, aligned.returns
     if not len(days):
         raise UsageError(f"no day from {test_start} on has a forecast of every holding ({', '.join(tickers)})")
     share = np.array([shares[t] for t in tickers])
-    price = np.column_stack([histories[t].price[index[t]] for t in tickers])  # (C, n)
-    returns = np.column_stack([histories[t].returns[index[t]] for t in tickers])
-    residual = np.column_stack([histories[t].residual[index[t]] for t in tickers])
     rng = np.random.default_rng(SEED)
     uniforms = rng.random((SIMULATIONS, len(days)))
     alpha, es_alpha = 1.0 - level, 1.0 - ES_LEVEL
@@ -104,13 +96,8 @@ def daily_forecasts(shares: dict[str, float], histories: dict[str, ForecastHisto
     for column, day in enumerate(days):
         origin = day - 1
         values = share * price[origin]
-        forecasts = [HoldingForecast(t, shares[t], float(price[origin, i]), float(histories[t].mean[index[t][day]]),
-                                     float(histories[t].spread[index[t][day]]), histories[t].quantiles, 1)
-                     for i, t in enumerate(tickers)]
-        correlation, shrinkage = shrunk_correlation(residual[max(1, origin + 1 - CORRELATION_WINDOW): origin + 1],
-                                                   correlation_lambda)
-        history = residual[max(1, origin + 1 - TAIL_WINDOW): origin + 1] if tail_correction else None
-        joint = JointForecast.build(forecasts, correlation, shrinkage, history)
+        joint = _joint_on(day, shares, histories, index, price, aligned.residual, correlation_lambda,
+                          tail_correction)
         draws = sum(w * loss_quantiles[t][:, column] for w, t in zip(joint.weights, tickers, strict=True))
         if joint.tail is not None:  # the lower half of the distribution reaches as far as the correction says
             draws = np.where(draws < 0, draws * joint.tail.ratios(1.0 - ES_LEVEL)[0], draws)
@@ -124,8 +111,65 @@ def daily_forecasts(shares: dict[str, float], histories: dict[str, ForecastHisto
                -float(np.quantile(scenarios, es_alpha)), _historical_es(scenarios, es_alpha),
                scenarios[rng.integers(0, len(scenarios), SIMULATIONS)])
     pnl = np.sum(share * (price[days] - price[days - 1]), axis=1)
-    return DailyForecasts(common[days], pnl, {m: v[0] for m, v in out.items()}, {m: v[1] for m, v in out.items()},
-                          {m: v[2] for m, v in out.items()}, {m: v[3] for m, v in out.items()})
+    var, es_var, es, simulated = ({m: v[k] for m, v in out.items()} for k in range(4))
+    return DailyForecasts(aligned.common[days], pnl, var, es_var, es, simulated)
+
+
+def model_var_path(shares: dict[str, float], histories: dict[str, ForecastHistory], level: float,
+                   start: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dates, P&L, the model's VaR at `level`) (T,) each, of the days from `start` on that every holding traded:
+    `daily_forecasts`' model alone, for a chart."""
+    tickers = list(shares)
+    aligned = Aligned.of(histories, tickers, start)
+    days, price = aligned.days, aligned.price
+    var = np.array([_joint_on(day, shares, histories, aligned.index, price, aligned.residual).risk(level, 1).var
+                    for day in days])
+    share = np.array([shares[t] for t in tickers])
+    pnl = np.sum(share * (price[days] - price[days - 1]), axis=1) if len(days) else np.empty(0)
+    return aligned.common[days], pnl, var
+
+
+@dataclass
+class Aligned:
+    """The holdings' histories on their common dates (C,): each ticker's positions of them (`index`), prices, log
+    returns and residuals (C, n), and the tested `days` (positions in `common`) from a start on: those with a
+    forecast of every holding whose previous bar is, for each, the previous common date (a one-session return)."""
+
+    common: np.ndarray
+    index: dict[str, np.ndarray]
+    days: np.ndarray
+    price: np.ndarray
+    returns: np.ndarray
+    residual: np.ndarray
+
+    @classmethod
+    def of(cls, histories: dict[str, ForecastHistory], tickers: list[str], start: str) -> Aligned:
+        common = histories[tickers[0]].dates
+        for ticker in tickers[1:]:
+            common = np.intersect1d(common, histories[ticker].dates)
+        index = {t: np.searchsorted(histories[t].dates, common) for t in tickers}
+        one_session = np.all([np.diff(index[t]) == 1 for t in tickers], axis=0)
+        days = np.flatnonzero(np.concatenate([[False], one_session]) & (common >= np.datetime64(start, "D")))
+        if len(days):
+            days = days[np.all([np.isfinite(histories[t].mean[index[t][days]]) for t in tickers], axis=0)]
+        columns = {name: np.column_stack([getattr(histories[t], name)[index[t]] for t in tickers])
+                   for name in ("price", "returns", "residual")}
+        return cls(common, index, days, **columns)
+
+
+def _joint_on(day: int, shares: dict[str, float], histories: dict[str, ForecastHistory], index: dict,
+              price: np.ndarray, residual: np.ndarray, correlation_lambda: float = CORRELATION_LAMBDA,
+              tail_correction: bool = True) -> JointForecast:
+    """The joint forecast of common day `day` made at its origin, the day before: prices and residuals (C, n) on
+    the common days, `index` each ticker's positions of them in its history."""
+    origin = day - 1
+    forecasts = [HoldingForecast(t, shares[t], float(price[origin, i]), float(histories[t].mean[index[t][day]]),
+                                 float(histories[t].spread[index[t][day]]), histories[t].quantiles, 1)
+                 for i, t in enumerate(shares)]
+    correlation, shrinkage = shrunk_correlation(residual[max(1, origin + 1 - CORRELATION_WINDOW): origin + 1],
+                                               correlation_lambda)
+    history = residual[max(1, origin + 1 - TAIL_WINDOW): origin + 1] if tail_correction else None
+    return JointForecast.build(forecasts, correlation, shrinkage, history)
 
 
 def backtest_summary(daily: DailyForecasts, level: float) -> dict[str, dict]:
@@ -159,13 +203,6 @@ def acerbi_szekely_z2(pnl: np.ndarray, var: np.ndarray, es: np.ndarray, simulate
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _common_dates(dates: list[np.ndarray]) -> np.ndarray:
-    common = dates[0]
-    for more in dates[1:]:
-        common = np.intersect1d(common, more)
-    return common
-
-
 def _loss_side_draws(history: ForecastHistory, shares: float, uniforms: np.ndarray) -> np.ndarray:
     forecast = HoldingForecast(history.ticker, shares, 1.0, 0.0, 1.0, history.quantiles, 1)
     return forecast.loss_side_quantiles(uniforms.ravel()).reshape(uniforms.shape)

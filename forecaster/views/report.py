@@ -61,6 +61,7 @@ CHART_SESSIONS = 120  # closes in a ticker's detail chart
 MAX_REPORT_DAYS = 60  # sessions of forecast a page shows at most: its charts, tables and file stay small
 LOGGED_SESSIONS = 60  # of which the last this many show their logged bands (500 tickers' pages stay under 2 MB)
 BASELINE_SESSIONS = 250  # "the ticker's own past year"
+PORTFOLIO_SESSIONS = 250  # days of the portfolio's P&L against its VaR: the Basel traffic light's year
 MAX_DETAILED = 300  # tickers with a sparkline, a chart and a section of their own; the rest get one plain table row
 BASELINE_WARMUP = 250  # sessions before them that start the EWMA: its start weighs 0.94^250 ≈ 2e-7 by then
 SHORT_HISTORY = 250  # fewer sessions stored than this is flagged as a short history
@@ -117,6 +118,7 @@ class Report:
     warnings: list[str]
     record: list[dict]  # the track-record box: one row per horizon
     log_error: ForecastError | None = None  # the prediction log could not be read: no track record
+    portfolio: PortfolioSection | None = None  # when [portfolio] holdings are set
     failure_lines: list[tuple[str, str]] = field(init=False)
 
     @property
@@ -130,10 +132,36 @@ class Report:
             self.failure_lines.append(("prediction log", self.log_error.message))
 
 
+@dataclass
+class PortfolioSection:
+    """The holdings' risk (pipeline.PortfolioForecast), largest component VaR first, and the chart of the last
+    PORTFOLIO_SESSIONS days' P&L against the VaR made the evening before (`portfolio_chart`)."""
+
+    forecast: object
+    holdings: list  # risk.portfolio.HoldingRisk
+    alert: str | None
+    chart: dict
+    days: int
+    hits: int
+    expected: float
+
+
+def portfolio_section(store: Store, holdings, level: float, alert_var: float | None) -> PortfolioSection:
+    from forecaster.pipeline import portfolio_forecast, portfolio_path
+
+    forecast = portfolio_forecast(store, holdings, 1, level)
+    dates, pnl, var = portfolio_path(store, holdings, level, PORTFOLIO_SESSIONS)
+    return PortfolioSection(forecast, sorted(forecast.risk.holdings, key=lambda h: -h.component_var),
+                            forecast.risk.alert(alert_var), portfolio_chart(dates, pnl, var), len(pnl),
+                            int(np.sum(pnl < -var)), len(pnl) * (1.0 - level))
+
+
 def build_report(store: Store, tickers: list[str], *, days: int, level: float, jobs: int | None = None,
-                 today: dt.date | None = None, max_model_age_days: int | None = None) -> Report:
+                 today: dt.date | None = None, max_model_age_days: int | None = None, holdings=None,
+                 var_level: float = 0.99, alert_var: float | None = None) -> Report:
     """The page's data for `tickers` (see the module docstring), in up to `jobs` worker processes (default: one per
-    core) when there are enough tickers to pay for them."""
+    core) when there are enough tickers to pay for them; with `holdings`, their risk at `var_level` (a failure of it
+    is one of the page's failures, named "portfolio")."""
     if not 1 <= days <= MAX_REPORT_DAYS:
         raise UsageError(f"--days must be between 1 and {MAX_REPORT_DAYS} for a report (its charts show at most that "
                          f"many sessions ahead), got {days}")
@@ -160,10 +188,16 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
     views = sorted((view for part in parts for view in part[0]), key=lambda v: (-len(v.flags), -v.band, v.ticker))
     failures = sorted((failure for part in parts for failure in part[1]), key=lambda failure: order[failure[0]])
     warnings = [note for _, note in sorted((note for part in parts for note in part[2]), key=lambda n: order[n[0]])]
+    section = None
+    if holdings is not None:
+        try:
+            section = portfolio_section(store, holdings, var_level, alert_var)
+        except ForecastError as error:
+            failures.append(("portfolio", error))
     return Report(made_at=utc_now(), version=__version__, level=level, days=days,
                   data_date=max((view.as_of for view in views), default=None), tickers=views, failures=failures,
                   warnings=warnings, record=track_record([score for view in views for score in view.scores]),
-                  log_error=log_error)
+                  log_error=log_error, portfolio=section)
 
 
 def _canonical(ticker: str) -> str:
@@ -393,6 +427,26 @@ def detail_chart(bars: Bars, forecasts: list[dict], past: list[dict]) -> dict:
     }
 
 
+def portfolio_chart(dates: np.ndarray, pnl: np.ndarray, var: np.ndarray) -> dict:
+    """The portfolio's chart, 640 x 220: each day's P&L as a bar from 0 (`gains`, `losses`; those beyond the VaR
+    line apart, `breaches`) and the VaR made the evening before as a line below 0 (minus the VaR)."""
+    if not len(pnl):
+        return {}
+    low, high = float(min(pnl.min(), (-var).min(), 0.0)), float(max(pnl.max(), 0.0))
+    frame = Frame(640, 220, max(len(pnl) - 1, 1), low, high, left=4, right=64, top=8, bottom=22)
+    index = np.arange(len(pnl))
+    zero = np.zeros(len(pnl))
+    breach = pnl < -var
+    gain = pnl >= 0
+    return {"gains": frame.spans(index[gain], pnl[gain], zero[gain]),
+            "losses": frame.spans(index[~gain & ~breach], zero[~gain & ~breach], pnl[~gain & ~breach]),
+            "breaches": frame.spans(index[breach], zero[breach], pnl[breach]),
+            "var": frame.line(index, -var), "zero_y": int(frame.y(0.0)),
+            "y_labels": [(int(frame.y(high)) + 4, high), (int(frame.y(low)) + 4, low)],
+            "x_labels": [(int(frame.x(0)), str(dates[0]), "start"), (int(frame.x(frame.last)), str(dates[-1]), "end")],
+            "label_x": frame.width - frame.right + 4, "width": frame.width, "height": frame.height}
+
+
 # ------------------------------------------------------------------------------------------------------ the page
 def render(report: Report) -> str:
     """The page: HTML with its stylesheet and script inlined (forecaster/views/report_files/)."""
@@ -409,11 +463,13 @@ def render(report: Report) -> str:
 
 
 def write_report(store: Store, tickers: list[str], out: Path, *, days: int, level: float, jobs: int | None = None,
-                 today: dt.date | None = None, max_model_age_days: int | None = None) -> tuple[Path, Report]:
-    """Build the page of `tickers` and write it to `out` atomically (checked first: never inside the store)."""
+                 today: dt.date | None = None, max_model_age_days: int | None = None,
+                 **portfolio) -> tuple[Path, Report]:
+    """Build the page of `tickers` (and of the `portfolio` keywords of `build_report`: holdings, var_level,
+    alert_var) and write it to `out` atomically (checked first: never inside the store)."""
     path = store.check_output(out)
     report = build_report(store, tickers, days=days, level=level, jobs=jobs, today=today,
-                          max_model_age_days=max_model_age_days)
+                          max_model_age_days=max_model_age_days, **portfolio)
     atomic_write_text(path, render(report))
     return path, report
 
