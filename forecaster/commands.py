@@ -354,6 +354,11 @@ def settings(config: Config) -> list[dict]:
         value, where = config.resolve(setting.name)
         rows.append({"setting": setting.name, "value": setting.shown_default if value is None else value,
                      "source": where})
+        if setting.name == "portfolio.level":  # the holdings, a table rather than a setting, beside their section's
+            holdings = config.holdings
+            rows.append({"setting": "portfolio.holdings",
+                         "value": [f"{h.ticker} {h.shares:g}" for h in holdings.items] if holdings else [],
+                         "source": source if holdings else "default"})
     return rows
 
 

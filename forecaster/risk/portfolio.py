@@ -232,14 +232,12 @@ class TailSample:
 
     def ratios(self, alpha: float) -> tuple[float, float]:
         """(the portfolio's α-quantile over the holdings' average one, the same of the tail means below them)."""
-        def quantile_and_mean(values: np.ndarray) -> tuple[float, float]:
-            cut = float(np.quantile(values, alpha))
-            return cut, float(np.mean(values[values <= cut]))
-
-        portfolio = quantile_and_mean(self.portfolio)
-        own = np.array([quantile_and_mean(column) for column in self.holdings.T])  # (n, 2)
-        average = self.weights @ own
-        return portfolio[0] / average[0], portfolio[1] / average[1]
+        columns = np.column_stack([self.portfolio, self.holdings])  # (N, 1 + n)
+        cuts = np.quantile(columns, alpha, axis=0)
+        below = columns <= cuts
+        means = np.sum(np.where(below, columns, 0.0), axis=0) / np.sum(below, axis=0)
+        average_cut, average_mean = float(self.weights @ cuts[1:]), float(self.weights @ means[1:])
+        return float(cuts[0]) / average_cut, float(means[0]) / average_mean
 
 
 # ------------------------------------------------------------------------------------------- correlation
