@@ -706,8 +706,8 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     market, note = market_bars(store, config.market_ticker, before=test_start)
     outcome.notes.extend([note] if note else [])
     from forecaster.model.training import add_ticker, train_model
+    from forecaster.risk.evaluate import walk_forward
 
-    start = test_start.isoformat()
     try:
         if vintage is not None:
             model = vintage.load()
@@ -734,8 +734,8 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     evaluated = {row["ticker"]: row["bounds"] for row in baselines}
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
     har_pool = list(learners) if learners else list(evaluated)  # the home's HAR is pooled over its own tickers
-    outcome.rows.extend(_evaluations(model, {t: members[t] for t in evaluated}, full_market, start, horizons, level,
-                                     evaluated, har_pool, test_start))
+    outcome.rows.extend(walk_forward(model, {t: members[t] for t in evaluated}, full_market, test_start, horizons,
+                                     level, evaluated, har_pool))
     return outcome
 
 
@@ -743,38 +743,27 @@ def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_star
                     level: float, callback=None) -> list:
     """A ticker's walk-forward evaluations with a model of its own (a job of forecaster.parallel)."""
     from forecaster.model.training import train_model
-    from forecaster.risk.evaluate import baseline_bounds, check_test_start
+    from forecaster.risk.evaluate import check_test_start, no_network_bounds, walk_forward
 
     ticker = normalize_ticker(ticker)
     bars = store.read_bars(ticker)
     training = check_test_start(bars, ticker, test_start.isoformat(), config.min_rows, config.window)
     market, _ = market_bars(store, config.market_ticker, before=test_start)
     model = train_model({ticker: training}, market, config, "per-ticker", callback=callback)
-    bounds = baseline_bounds(bars, model.features, test_start.isoformat(), horizons, config.window, level)
+    bounds = no_network_bounds(bars, model.features, test_start.isoformat(), horizons, config.window, level)
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
-    return _evaluations(model, {ticker: bars}, full_market, test_start.isoformat(), horizons, level,
-                        {ticker: bounds}, [ticker], test_start)
+    return walk_forward(model, {ticker: bars}, full_market, test_start, horizons, level, {ticker: bounds}, [ticker])
 
 
 def baseline_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
                  level: float, features: str, window: int, callback=None) -> dict:
-    """A ticker's baselines that need no network (naive, linear, GARCH, GJR): a job of forecaster.parallel."""
-    from forecaster.risk.evaluate import baseline_bounds
+    """A ticker's bounds of the methods that need no network (risk.evaluate.NO_NETWORK: naive, linear, GARCH, GJR): a
+    job of forecaster.parallel."""
+    from forecaster.risk.evaluate import no_network_bounds
 
     bars = store.read_bars(ticker)
-    return {"ticker": ticker, "bounds": baseline_bounds(bars, features, test_start.isoformat(), horizons, window,
-                                                         level)}
-
-
-def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, start: str, horizons: list[int],
-                 level: float, baselines: dict, members: list[str], test_start: dt.date) -> list:
-    from forecaster.risk.evaluate import calibrate_har, model_evaluations
-
-    datas = {t: model.data(t, b, market) for t, b in bars.items()}
-    training_days = {t: len(b.before(test_start)) - 1 for t, b in bars.items()}
-    har = calibrate_har(model, datas, training_days, [t for t in members if t in datas])
-    by_ticker = model_evaluations(model, bars, market, start, horizons, level, har, baselines)
-    return [evaluation for ticker in bars for evaluation in by_ticker[ticker]]
+    return {"ticker": ticker, "bounds": no_network_bounds(bars, features, test_start.isoformat(), horizons, window,
+                                                           level)}
 
 
 def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
