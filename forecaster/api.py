@@ -154,8 +154,7 @@ class Home:
         from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
         store, config = self._open()
-        scores = commands.score(store, _names(tickers), since=parse_date(since, "since"),
-                                level=config.value("predict.level"))
+        scores = commands.score(store, config, _names(tickers), since=parse_date(since, "since"))
         result = _frame(scores.rows, COLUMNS + TAIL_COLUMNS)
         _raise_failures(scores.failures, len(scores.names) - len(scores.failures), result)
         return result

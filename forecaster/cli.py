@@ -15,7 +15,6 @@ import functools
 import inspect
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,7 +22,7 @@ import typer
 
 from forecaster.commands import parse_date
 from forecaster.errors import ExitCode, ForecastError, UsageError
-from forecaster.process import prepare_streams, stop_signals_interrupt
+from forecaster.process import debug_requested, prepare_streams, silence_warnings, stop_signals_interrupt
 from forecaster.views import output
 from forecaster.views.output import Format, JobProgress, ReportFormat, Terminal
 
@@ -72,7 +71,7 @@ def _session(home: Path | None, quiet: bool, debug: bool, verbose: bool = False)
     from forecaster.commands import open_home
 
     store, config = open_home(home)
-    return store, Terminal(quiet=quiet, debug=debug or _debug_from_environment(), verbose=verbose), config
+    return store, Terminal(quiet=quiet, debug=debug or debug_requested(), verbose=verbose), config
 
 
 def _with_settings(*sections: str):
@@ -106,10 +105,6 @@ def _with_settings(*sections: str):
         return with_settings
 
     return decorate
-
-
-def _debug_from_environment() -> bool:
-    return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
 
 
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=(),
@@ -245,7 +240,7 @@ def check(
     there is one)."""
     from forecaster.commands import check as check_home
 
-    terminal = Terminal(quiet=quiet, debug=debug or _debug_from_environment())
+    terminal = Terminal(quiet=quiet, debug=debug or debug_requested())
     store, problems = check_home(home)
     code = output.show_check(terminal, store.home, problems, format)
     if code is not None:
@@ -376,7 +371,7 @@ def score(
 
     since_date = parse_date(since, "--since")
     store, terminal, config = _session(home, quiet, debug)
-    scores = score_tickers(store, tickers, since=since_date, level=config.value("predict.level"))
+    scores = score_tickers(store, config, tickers, since=since_date)
     output.show_scores(terminal, scores, format, store.predictions_path)
     _finish(scores.failures, len(scores.names) - len(scores.failures), terminal)
 
@@ -402,11 +397,10 @@ def plot(
 ) -> None:
     """Draw recent prices, the next days' forecast with its band, past forecasts and an evaluation (a picture in the
     format its suffix names)."""
-    from forecaster.views.plot import plot_ticker
+    from forecaster.commands import plot as plot_ticker
 
     store, terminal, config = _session(home, quiet, debug)
-    path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation,
-                       level=config.value("predict.level", given.get("level")))
+    path = plot_ticker(store, config, ticker, out=out, last=last, days=days, evaluation=evaluation, given=given)
     terminal.info(f"wrote {path}")
 
 
@@ -452,11 +446,9 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args or _debug_from_environment()
+    debug = debug_requested(args)
     if not debug:
-        warnings.filterwarnings("ignore")
-        # ... and in the processes we start (joblib's workers, its resource tracker), whose stderr is ours
-        os.environ.setdefault("PYTHONWARNINGS", "ignore")
+        silence_warnings()
     prepare_streams()
     with stop_signals_interrupt():
         return _run(args, debug)

@@ -300,11 +300,10 @@ class Scores:
     failures: list[tuple[str, ForecastError]]
 
 
-def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | None = None,
-          level: float | None = None) -> Scores:
+def score(store: Store, config: Config, tickers: list[str] | None = None, *, since: dt.date | None = None) -> Scores:
     """Score the logged forecasts of `tickers` (by default every ticker in the log) whose dates have come, the band
-    at `level` (the configured predict.level) where several were logged; nothing logged and no tickers asked for is
-    an empty Scores, not a failure."""
+    at the configured predict.level where several were logged; nothing logged and no tickers asked for is an empty
+    Scores, not a failure."""
     from forecaster.data.prediction_log import read_predictions
     from forecaster.pipeline import require_tickers
     from forecaster.risk.track import score_tickers
@@ -314,8 +313,19 @@ def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | No
     if not tickers and not logged:
         return Scores([], [], [])
     names = require_tickers(tickers, logged, "") if tickers else logged
-    rows, failures = score_tickers(store, names, log, since, level)
+    rows, failures = score_tickers(store, names, log, since, config.value("predict.level"))
     return Scores(names, rows, failures)
+
+
+# --------------------------------------------------------------------------------------------------- plot
+def plot(store: Store, config: Config, ticker: str, *, out: Path | None = None, last: int = 120, days: int = 5,
+         evaluation: Path | None = None, given: dict) -> Path:
+    """Draw `ticker`'s picture (views.plot) and write it to `out` (default ./TICKER.png): the path written. Its band
+    is at the `given` level, else forecast.toml's predict.level."""
+    from forecaster.views.plot import plot_ticker
+
+    return plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation,
+                       level=config.value("predict.level", given.get("level")))
 
 
 # ------------------------------------------------------------------------------------------ report, config
