@@ -91,7 +91,7 @@ def training_config(config: Config, given: dict):
 # ------------------------------------------------------------------------------------------- fetch, import
 @dataclass
 class FetchPlan:
-    jobs: list  # data.fetching.FetchJob, to run with data.fetching.fetch_all
+    jobs: list  # data.fetch_jobs.FetchJob, to run with data.fetch_jobs.fetch_all
     notes: list[str] = field(default_factory=list)  # status lines for the user before the jobs run
 
 
@@ -101,23 +101,23 @@ def plan_fetch(store: Store, config: Config, tickers: list[str] | None = None, *
     """What `fetch` does: the bundled sample, one CSV file for the one ticker given, or Yahoo Finance updates of
     `tickers` (by default: the watchlist, every stored ticker and the market index, but those imported from files
     or the sample, which are named in a note) paced at `rate` (else forecast.toml's)."""
-    from forecaster.data import fetching, sources
+    from forecaster.data import fetch_jobs
 
     tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
-    sources.check_dates(start, end)
+    fetch_jobs.check_dates(start, end)
     if sample and (tickers or csv):
         raise UsageError("--sample takes no tickers and no --csv")
     if csv is not None and len(tickers) != 1:
         raise UsageError("--csv imports one ticker: give exactly one TICKER")
     rate = config.value("fetch.rate", rate)
     if sample:
-        return FetchPlan(fetching.sample_jobs())
+        return FetchPlan(fetch_jobs.sample_jobs())
     if csv is not None:
-        return FetchPlan([fetching.csv_job(tickers[0], csv, start, end)])  # validated before any lock is taken
+        return FetchPlan([fetch_jobs.csv_job(tickers[0], csv, start, end)])  # validated before any lock is taken
     plan = FetchPlan([])
     if not tickers:
         market = config.value("train.market")
-        tickers, imported, damaged = fetching.bare_fetch_tickers(store, config.watchlist_and,
+        tickers, imported, damaged = fetch_jobs.bare_fetch_tickers(store, config.watchlist_and,
                                                                  None if market == "none" else market)
         plan.jobs.extend(damaged)  # jobs of tickers whose data/TICKER.json is damaged: each fails, naming it
         if imported:
@@ -126,23 +126,23 @@ def plan_fetch(store: Store, config: Config, tickers: list[str] | None = None, *
         if not tickers and not imported and not damaged:
             raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
                              "tickers = [\"MSFT\", ...])")
-    if (note := fetching.duration_note(len(tickers), rate)) is not None:
+    if (note := fetch_jobs.duration_note(len(tickers), rate)) is not None:
         plan.notes.append(note)
-    plan.jobs[:0] = fetching.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
+    plan.jobs[:0] = fetch_jobs.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
     return plan
 
 
 def plan_import(paths: list[Path], *, start: dt.date | None = None, end: dt.date | None = None) -> FetchPlan:
     """What `import` does: one job per file of `paths` (folders: their .csv and .txt files)."""
-    from forecaster.data import fetching, sources
+    from forecaster.data import fetch_jobs
 
-    sources.check_dates(start, end)
-    return FetchPlan(fetching.import_jobs(paths, start, end))
+    fetch_jobs.check_dates(start, end)
+    return FetchPlan(fetch_jobs.import_jobs(paths, start, end))
 
 
 @dataclass
 class Stored:
-    results: list = field(default_factory=list)  # data.sources.FetchResult of each ticker stored
+    results: list = field(default_factory=list)  # data.updates.FetchResult of each ticker stored
     failures: list[tuple[str, ForecastError]] = field(default_factory=list)
     notices: list = field(default_factory=list)  # text.Notice about the data stored (a damaged file set aside, ...)
 
@@ -154,7 +154,7 @@ class Stored:
 def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -> Stored:
     """Run the jobs of a fetch or an import one after another; `each(job, result, error)` is called as each ends
     (result or error None). One ticker's failure never stops the others."""
-    from forecaster.data.fetching import fetch_all
+    from forecaster.data.fetch_jobs import fetch_all
 
     stored = Stored()
     for job, result, error in fetch_all(store, plan.jobs, replace):
@@ -169,7 +169,7 @@ def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -
 
 
 def stored_row(result) -> dict:
-    """A row of fetch's and import's table for one ticker stored (a data.sources.FetchResult)."""
+    """A row of fetch's and import's table for one ticker stored (a data.updates.FetchResult)."""
     values = (result.ticker, result.rows, result.first_date, result.last_date, result.added, result.changed)
     return dict(zip(STORED_COLUMNS, values, strict=True))
 

@@ -609,7 +609,7 @@ def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.dat
     as_of = bars.last_date
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        from forecaster.data.fetching import update_advice
+        from forecaster.data.fetch_jobs import update_advice
 
         advice = update_advice(store, ticker)
         warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
