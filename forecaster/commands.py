@@ -238,13 +238,13 @@ class Forecasts:
 def predict(store: Store, config: Config, tickers: list[str] | None = None, *, days: int = 1, given: dict) -> Forecasts:
     """Forecast the next `days` sessions of `tickers` (by default the watchlist and every ticker with a model) and
     log them."""
-    from forecaster.pipeline import check_days, predict_tickers
+    from forecaster.pipeline import check_days, forecast_and_log
 
     check_days(days)
     max_age = config.value("predict.max_model_age_days", given.get("max_model_age_days"))
     level = config.value("predict.level", given.get("level"))
     names = tickers_with_models(store, config, tickers)
-    predictions, failures, log_error = predict_tickers(store, names, days, level, max_model_age_days=max_age)
+    predictions, failures, log_error = forecast_and_log(store, names, days, level, max_model_age_days=max_age)
     return Forecasts(names, level, predictions, failures, log_error)
 
 
@@ -267,7 +267,7 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
     ones, which the pool does not train on) from `test_start` at each of `horizons` (default [1]); the daily forecasts
     are written to `predictions` ({ticker} in its name for several tickers or horizons), checked before any work."""
     from forecaster.data.store import atomic_write_text
-    from forecaster.pipeline import evaluate_models
+    from forecaster.pipeline import evaluate_tickers
     from forecaster.risk.evaluate import check_horizon, prediction_paths, prediction_tables
 
     horizons = list(dict.fromkeys(horizons or [1]))
@@ -283,7 +283,7 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
     outputs = {ticker: store.check_output(path) for ticker, path in
                prediction_paths(None if predictions is None else str(predictions), names, several).items()}
     with watcher.pool_training(training.epochs) as callback:
-        outcome = evaluate_models(store, names, training, test_start, horizons, level, unseen=kept_out,
+        outcome = evaluate_tickers(store, names, training, test_start, horizons, level, unseen=kept_out,
                                   run_jobs=run_jobs, callback=callback)
     for ticker, text in prediction_tables(outcome.rows).items():
         if ticker in outputs:

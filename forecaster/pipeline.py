@@ -412,7 +412,7 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float =
         max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     today = today or dt.date.today()
     predictions, failures = [], []
-    for ticker, result in _forecast_each(store, tickers, days, level).items():
+    for ticker, result in _serve_and_forecast(store, tickers, days, level).items():
         if isinstance(result, ForecastError):
             failures.append((ticker, result))
             continue
@@ -422,9 +422,9 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float =
     return predictions, failures
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
-                    max_model_age_days: int | None = None,
-                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]], ForecastError | None]:
+def forecast_and_log(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
+                     max_model_age_days: int | None = None,
+                     ) -> tuple[list[Prediction], list[tuple[str, ForecastError]], ForecastError | None]:
     """`forecast_tickers`, then log all the forecasts at once (one lock, one rewrite of the log, however many
     tickers), with each ticker's live record. Returns the predictions, the failures, and why the forecasts could not
     be logged (the log damaged, the disk full, the home read-only, its lock held too long), or None: the forecasts
@@ -445,18 +445,7 @@ def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 
     return predictions, failures, None
 
 
-def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
-                   today: dt.date | None = None) -> Prediction:
-    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised (or the log's)."""
-    predictions, failures, log_error = predict_tickers(store, [ticker], days, level, today)
-    if failures:
-        raise failures[0][1]
-    if log_error is not None:
-        raise log_error
-    return predictions[0]
-
-
-def _forecast_each(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
+def _serve_and_forecast(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
     """ticker -> (model, kind, bars, rows, notes) of its forecast, or its ForecastError (a name that is no ticker
     symbol fails alone): the pool is read once for all the tickers it serves, the others by their own models."""
     results: dict[str, object] = {}
@@ -592,17 +581,6 @@ def _dated(store: Store, ticker: str, bars: Bars, forecasts: list[dict], kind: s
     return rows
 
 
-def forecast_sessions(store: Store, ticker: str, days: int, level: float = 0.90) -> list[dict] | None:
-    """The forecast rows of one ticker for the `days` sessions after its last bar (as `predict` makes them, without
-    logging them); None when no model serves it."""
-    result = _forecast_each(store, [normalize_ticker(ticker)], days, level)[normalize_ticker(ticker)]
-    if isinstance(result, ModelMissing):
-        return None
-    if isinstance(result, ForecastError):
-        raise result
-    return result[3]
-
-
 def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.date,
               max_model_age_days: int) -> list[Notice]:
     warnings = []
@@ -663,7 +641,7 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
-def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
+def evaluate_tickers(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
                     horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
                     callback=None) -> BatchOutcome:
     """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.risk.evaluate): `rows` holds an
@@ -680,7 +658,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     if unseen and config.model != "pooled":
         raise UsageError("--unseen keeps tickers out of a pool: it needs --model pooled")
     if config.model == "per-ticker":
-        results, failures = run_jobs(evaluate_ticker, names, arguments)
+        results, failures = run_jobs(evaluate_own_model, names, arguments)
         return BatchOutcome([e for evaluations in results for e in evaluations], list(failures))
     from forecaster.model.vintages import latest
 
@@ -690,7 +668,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
                                        alone=len(names) == 1 and vintage is None, shipped=vintage is not None)
     if own:
         outcome.notes.extend(f"{note}: it is evaluated with a model of its own" for note in own.values())
-        results, failures = run_jobs(evaluate_ticker, list(own), arguments)
+        results, failures = run_jobs(evaluate_own_model, list(own), arguments)
         outcome.rows.extend(e for evaluations in results for e in evaluations)
         outcome.failures.extend(failures)
     if not members:
@@ -728,7 +706,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
         except ForecastError as error:
             outcome.failures.append((ticker, error))
             del members[ticker]
-    baselines, failures = run_jobs(baseline_job, list(members), {**arguments, "features": model.features,
+    baselines, failures = run_jobs(no_network_job, list(members), {**arguments, "features": model.features,
                                                                  "window": config.window})
     outcome.failures.extend(failures)
     evaluated = {row["ticker"]: row["bounds"] for row in baselines}
@@ -739,7 +717,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     return outcome
 
 
-def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
+def evaluate_own_model(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
                     level: float, callback=None) -> list:
     """A ticker's walk-forward evaluations with a model of its own (a job of forecaster.parallel)."""
     from forecaster.model.training import train_model
@@ -755,7 +733,7 @@ def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_star
     return walk_forward(model, {ticker: bars}, full_market, test_start, horizons, level, {ticker: bounds}, [ticker])
 
 
-def baseline_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
+def no_network_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
                  level: float, features: str, window: int, callback=None) -> dict:
     """A ticker's bounds of the methods that need no network (risk.evaluate.NO_NETWORK: naive, linear, GARCH, GJR): a
     job of forecaster.parallel."""
