@@ -154,7 +154,7 @@ def fetch(
     start_date, end_date = parse_date(start, "--start"), parse_date(end, "--end")
     store, terminal, config = _session(home, quiet, debug, verbose)
     plan = commands.plan_fetch(store, config, tickers, start=start_date, end=end_date, csv=csv, sample=sample,
-                      rate=given.get("rate"))
+                               rate=given.get("rate"))
     _store_all(terminal, store, plan, replace, "Fetching", "Fetched")
 
 
@@ -256,7 +256,7 @@ def train(
     until_date = parse_date(until, "--until")
     store, terminal, config = _session(home, quiet, debug, verbose)
     training = commands.train(store, config, tickers, until=until_date, given=given,
-                             watcher=JobProgress(terminal, logs=True))
+                               watcher=JobProgress(terminal, logs=True))
     output.show_training(terminal, training.outcome)
     _finish(training.outcome.failures, len(training.outcome.rows), terminal, reported=training.reported)
 
@@ -315,7 +315,7 @@ def evaluate(
     start = parse_date(test_start, "--test-start")
     store, terminal, config = _session(home, quiet, debug, verbose)
     run = commands.evaluate(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
-                           predictions=predictions, given=given, watcher=JobProgress(terminal))
+                            predictions=predictions, given=given, watcher=JobProgress(terminal))
     output.show_evaluation(terminal, run, format)
     _finish(run.outcome.failures, len({r["ticker"] for r in run.reports}), terminal, reported=run.reported)
 

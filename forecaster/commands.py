@@ -284,7 +284,7 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
                prediction_paths(None if predictions is None else str(predictions), names, several).items()}
     with watcher.pool_training(training.epochs) as callback:
         outcome = evaluate_tickers(store, names, training, test_start, horizons, level, unseen=kept_out,
-                                  run_jobs=run_jobs, callback=callback)
+                                   run_jobs=run_jobs, callback=callback)
     for ticker, text in prediction_tables(outcome.rows).items():
         if ticker in outputs:
             atomic_write_text(outputs[ticker], text)

@@ -77,7 +77,7 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
         f"--model pooled --test-start {test_start})")
     with terminal.progress("   training the pool", total=epochs) as advance:
         outcome = evaluate_tickers(store, tickers, config, dt.date.fromisoformat(test_start), [1],
-                                  run_jobs=JobRunner(store, 1), callback=lambda *args: advance())
+                                   run_jobs=JobRunner(store, 1), callback=lambda *args: advance())
     say("   Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals: coverage, and interval score")
     say("   relative to the RiskMetrics interval of naive (below 1: narrower or fewer misses)")
     point = []  # the model's RMSE over naive's, per ticker evaluated: what the closing line says

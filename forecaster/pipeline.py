@@ -642,8 +642,8 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 def evaluate_tickers(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
-                    horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
-                    callback=None) -> BatchOutcome:
+                     horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
+                     callback=None) -> BatchOutcome:
     """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.risk.evaluate): `rows` holds an
     Evaluation per ticker and horizon. Pooled: one pool trained on every ticker's bars before the test start (the
     `unseen` ones excepted: they are calibrated against it as tickers it never saw); per-ticker: each ticker's own
@@ -717,8 +717,8 @@ def evaluate_tickers(store: Store, names: list[str], config: TrainingConfig, tes
     return outcome
 
 
-def evaluate_own_model(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
-                    level: float, callback=None) -> list:
+def evaluate_own_model(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date,
+                       horizons: list[int], level: float, callback=None) -> list:
     """A ticker's walk-forward evaluations with a model of its own (a job of forecaster.parallel)."""
     from forecaster.model.training import train_model
     from forecaster.risk.evaluate import check_test_start, no_network_bounds, walk_forward
@@ -734,7 +734,7 @@ def evaluate_own_model(store: Store, ticker: str, config: TrainingConfig, test_s
 
 
 def no_network_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
-                 level: float, features: str, window: int, callback=None) -> dict:
+                   level: float, features: str, window: int, callback=None) -> dict:
     """A ticker's bounds of the methods that need no network (risk.evaluate.NO_NETWORK: naive, linear, GARCH, GJR): a
     job of forecaster.parallel."""
     from forecaster.risk.evaluate import no_network_bounds
