@@ -144,7 +144,7 @@ class Home:
         rows = summary_rows(run.reports)
         result = _frame(rows, list(rows[0]) if rows else ["ticker", "h", "method"], run.outcome.notes)
         result.attrs["reports"] = run.reports
-        _raise_failures(run.outcome.failures, len({r["ticker"] for r in run.reports}), result)
+        _raise_failures(run.outcome.failures, run.evaluated, result)
         return result
 
     # ----------------------------------------------------------------------------------------- results
@@ -156,7 +156,7 @@ class Home:
         store, config = self._open()
         scores = commands.score(store, config, _names(tickers), since=parse_date(since, "since"))
         result = _frame(scores.rows, COLUMNS + TAIL_COLUMNS)
-        _raise_failures(scores.failures, len(scores.names) - len(scores.failures), result)
+        _raise_failures(scores.failures, scores.scored, result)
         return result
 
     def report(self, tickers: list[str] | str | None = None, *, out: Path | str = "report.html", days: int = 5,

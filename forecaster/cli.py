@@ -317,7 +317,7 @@ def evaluate(
     run = commands.evaluate(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
                             predictions=predictions, given=given, watcher=JobProgress(terminal))
     output.show_evaluation(terminal, run, format)
-    _finish(run.outcome.failures, len({r["ticker"] for r in run.reports}), terminal, reported=run.reported)
+    _finish(run.outcome.failures, run.evaluated, terminal, reported=run.reported)
 
 
 # ------------------------------------------------------------------------------------------------------ config
@@ -352,7 +352,7 @@ def score(
     store, terminal, config = _session(home, quiet, debug)
     scores = commands.score(store, config, tickers, since=since_date)
     output.show_scores(terminal, scores, format, store.predictions_path)
-    _finish(scores.failures, len(scores.names) - len(scores.failures), terminal)
+    _finish(scores.failures, scores.scored, terminal)
 
 
 # -------------------------------------------------------------------------------------------------------- plot

@@ -259,6 +259,11 @@ class EvaluationRun:
     reports: list[dict]  # Evaluation.report() of each
     reported: list[ForecastError]  # the failures the job runner's watcher saw as they happened
 
+    @property
+    def evaluated(self) -> int:
+        """How many tickers were evaluated (at every horizon or some)."""
+        return len({report["ticker"] for report in self.reports})
+
 
 def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, test_start: dt.date,
              horizons: list[int] | None = None, unseen: list[str] | None = None, predictions: Path | str | None = None,
@@ -298,6 +303,11 @@ class Scores:
     names: list[str]  # the tickers scored: those asked for, else every ticker in the log
     rows: list[dict]  # risk.track.COLUMNS and TAIL_COLUMNS
     failures: list[tuple[str, ForecastError]]
+
+    @property
+    def scored(self) -> int:
+        """How many tickers were scored."""
+        return len(self.names) - len(self.failures)
 
 
 def score(store: Store, config: Config, tickers: list[str] | None = None, *, since: dt.date | None = None) -> Scores:
