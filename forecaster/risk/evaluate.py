@@ -56,8 +56,6 @@ from forecaster.text import plural
 
 MAX_HORIZON = 250  # the longest horizon evaluate measures: beyond what predict offers, to show where it ends
 LINEAR_VALIDATION = 0.15
-
-
 Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]  # (centre, lower, upper) of the H-day log return at each test day
 
 
