@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from forecaster.data.bars import read_csv  # noqa: E402
-from forecaster.data.fetching import symbol_from_file_name  # noqa: E402
+from forecaster.data.fetch_jobs import symbol_from_file_name  # noqa: E402
 from forecaster.errors import ForecastError  # noqa: E402
 from forecaster.model.serving import TrainingConfig  # noqa: E402
 from forecaster.model.training import add_ticker  # noqa: E402
 from forecaster.model.vintages import latest  # noqa: E402
-from forecaster.pipeline import forecast_history, for_vintage  # noqa: E402
+from forecaster.pipeline import for_vintage, forecast_history  # noqa: E402
 from forecaster.risk import portfolio as joint  # noqa: E402
 from forecaster.risk.portfolio_backtest import BACKTEST_METHODS, backtest_summary, daily_forecasts  # noqa: E402
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from forecaster.data.bars import read_csv  # noqa: E402
-from forecaster.data.fetching import symbol_from_file_name  # noqa: E402
+from forecaster.data.fetch_jobs import symbol_from_file_name  # noqa: E402
 from forecaster.data.store import Store  # noqa: E402
 from forecaster.errors import ForecastError  # noqa: E402
 from forecaster.model.serving import TrainingConfig  # noqa: E402

@@ -158,7 +158,7 @@ class Home:
         rows = summary_rows(run.reports)
         result = _frame(rows, list(rows[0]) if rows else ["ticker", "h", "method"], run.outcome.notes)
         result.attrs["reports"] = run.reports
-        _raise_failures(run.outcome.failures, len({r["ticker"] for r in run.reports}), result)
+        _raise_failures(run.outcome.failures, run.evaluated, result)
         return result
 
     def portfolio(self, holdings: Path | str | None = None, *, days: int = 1, level: float | None = None,
@@ -183,10 +183,9 @@ class Home:
         from forecaster.risk.track import COLUMNS, TAIL_COLUMNS
 
         store, config = self._open()
-        scores = commands.score(store, _names(tickers), since=parse_date(since, "since"),
-                                level=config.value("predict.level"))
+        scores = commands.score(store, config, _names(tickers), since=parse_date(since, "since"))
         result = _frame(scores.rows, COLUMNS + TAIL_COLUMNS)
-        _raise_failures(scores.failures, len(scores.names) - len(scores.failures), result)
+        _raise_failures(scores.failures, scores.scored, result)
         return result
 
     def report(self, tickers: list[str] | str | None = None, *, out: Path | str = "report.html", days: int = 5,

@@ -92,7 +92,7 @@ def _settings(found: _Found) -> list[str]:
 def _data(found: _Found, today: dt.date) -> dict:
     """Ticker -> its bars, for each stored ticker whose price file is sound; each price file's and each
     data/TICKER.json's problems added, and data older than predict's staleness rule."""
-    from forecaster.data.fetching import update_advice
+    from forecaster.data.fetch_jobs import update_advice
     from forecaster.pipeline import STALE_AFTER_DAYS
 
     store, readable = found.store, {}

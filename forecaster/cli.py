@@ -15,15 +15,15 @@ import functools
 import inspect
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from forecaster import commands
 from forecaster.commands import parse_date
 from forecaster.errors import ExitCode, ForecastError, UsageError
-from forecaster.process import prepare_streams, stop_signals_interrupt
+from forecaster.process import debug_requested, prepare_streams, silence_warnings, stop_signals_interrupt
 from forecaster.views import output
 from forecaster.views.output import Format, JobProgress, ReportFormat, Terminal
 
@@ -69,10 +69,8 @@ def _options(
 
 def _session(home: Path | None, quiet: bool, debug: bool, verbose: bool = False):
     """(store, terminal, config) of a command: the home, how to print, and HOME/forecast.toml."""
-    from forecaster.commands import open_home
-
-    store, config = open_home(home)
-    return store, Terminal(quiet=quiet, debug=debug or _debug_from_environment(), verbose=verbose), config
+    store, config = commands.open_home(home)
+    return store, Terminal(quiet=quiet, debug=debug or debug_requested(), verbose=verbose), config
 
 
 def _with_settings(*sections: str):
@@ -106,10 +104,6 @@ def _with_settings(*sections: str):
         return with_settings
 
     return decorate
-
-
-def _debug_from_environment() -> bool:
-    return os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
 
 
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=(),
@@ -157,21 +151,17 @@ def fetch(
     given: dict,
 ) -> None:
     """Download daily prices from Yahoo Finance (or import a CSV or the bundled sample) into the local store."""
-    from forecaster.commands import plan_fetch
-
     start_date, end_date = parse_date(start, "--start"), parse_date(end, "--end")
     store, terminal, config = _session(home, quiet, debug, verbose)
-    plan = plan_fetch(store, config, tickers, start=start_date, end=end_date, csv=csv, sample=sample,
-                      rate=given.get("rate"))
+    plan = commands.plan_fetch(store, config, tickers, start=start_date, end=end_date, csv=csv, sample=sample,
+                               rate=given.get("rate"))
     _store_all(terminal, store, plan, replace, "Fetching", "Fetched")
 
 
 def _store_all(terminal: Terminal, store, plan, replace: bool, action: str, title: str) -> None:
     """Run fetch or import jobs (commands.store_all) with one progress bar and print what was stored."""
-    from forecaster.commands import store_all
-
     with output.storing(terminal, action, plan.notes, len(plan.jobs)) as each:
-        stored = store_all(store, plan, replace, each)
+        stored = commands.store_all(store, plan, replace, each)
     output.show_stored(terminal, stored, title)
     _finish(stored.failures, len(stored.results), terminal, reported=True)
 
@@ -191,9 +181,7 @@ def import_(
     debug: DebugOption = False,
 ) -> None:
     """Import many CSV files in one run (a folder of them), each for the ticker its file name gives."""
-    from forecaster.commands import plan_import
-
-    plan = plan_import(paths, start=parse_date(start, "--start"), end=parse_date(end, "--end"))
+    plan = commands.plan_import(paths, start=parse_date(start, "--start"), end=parse_date(end, "--end"))
     store, terminal, _ = _session(home, quiet, debug, verbose)
     _store_all(terminal, store, plan, replace, "Importing", "Imported")
 
@@ -210,10 +198,8 @@ def remove(
 ) -> None:
     """Delete tickers from the store: their price data, fetch information and models (the prediction log keeps its
     rows)."""
-    from forecaster.commands import remove as remove_tickers
-
     store, terminal, _ = _session(home, quiet, debug)
-    removal = remove_tickers(store, tickers, None if yes else output.removal_confirmation(terminal, store.home))
+    removal = commands.remove(store, tickers, None if yes else output.removal_confirmation(terminal, store.home))
     output.show_removal(terminal, removal)
     _finish(removal.failures, len(removal.removed), terminal)
 
@@ -243,10 +229,8 @@ def check(
 ) -> None:
     """Check the whole store, read-only: every problem with its file and the command that fixes it (exit 3 when
     there is one)."""
-    from forecaster.commands import check as check_home
-
-    terminal = Terminal(quiet=quiet, debug=debug or _debug_from_environment())
-    store, problems = check_home(home)
+    terminal = Terminal(quiet=quiet, debug=debug or debug_requested())
+    store, problems = commands.check(home)
     code = output.show_check(terminal, store.home, problems, format)
     if code is not None:
         raise typer.Exit(code)
@@ -269,12 +253,10 @@ def train(
     given: dict,
 ) -> None:
     """Train the models (one pooled network for the watchlist, or one per ticker) and save them under models/."""
-    from forecaster.commands import train as train_tickers
-
     until_date = parse_date(until, "--until")
     store, terminal, config = _session(home, quiet, debug, verbose)
-    training = train_tickers(store, config, tickers, until=until_date, given=given,
-                             watcher=JobProgress(terminal, logs=True))
+    training = commands.train(store, config, tickers, until=until_date, given=given,
+                               watcher=JobProgress(terminal, logs=True))
     output.show_training(terminal, training.outcome)
     _finish(training.outcome.failures, len(training.outcome.rows), terminal, reported=training.reported)
 
@@ -295,10 +277,8 @@ def predict(
     given: dict,
 ) -> None:
     """Forecast the next trading sessions with the saved models (and log them in data/predictions.csv)."""
-    from forecaster.commands import predict as predict_tickers
-
     store, terminal, config = _session(home, quiet, debug, verbose)
-    forecasts = predict_tickers(store, config, tickers, days=days, given=given)
+    forecasts = commands.predict(store, config, tickers, days=days, given=given)
     output.show_forecasts(terminal, forecasts, format)
     _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal,
             unlogged=forecasts.log_error is not None)
@@ -334,9 +314,6 @@ def evaluate(
     given: dict,
 ) -> None:
     """Walk-forward test: the model against naive, linear, GARCH, GJR and HAR forecasts, each day from the past."""
-    from forecaster.commands import evaluate as evaluate_tickers
-    from forecaster.commands import evaluate_portfolio
-
     if not test_start:
         raise UsageError("--test-start DATE is required: the first day of the test period")
     start = parse_date(test_start, "--test-start")
@@ -345,13 +322,13 @@ def evaluate(
         if tickers or horizon or unseen or predictions:
             raise UsageError("--portfolio backtests the holdings in its file, one day ahead: give no tickers, "
                              "--horizon, --unseen or --predictions with it")
-        evaluation = evaluate_portfolio(store, config, holdings=portfolio, test_start=start, given=given,
-                                        watcher=JobProgress(terminal))
+        evaluation = commands.evaluate_portfolio(store, config, holdings=portfolio, test_start=start, given=given,
+                                                 watcher=JobProgress(terminal))
         return output.show_portfolio_evaluation(terminal, evaluation, format)
-    run = evaluate_tickers(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
-                           predictions=predictions, given=given, watcher=JobProgress(terminal))
+    run = commands.evaluate(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
+                            predictions=predictions, given=given, watcher=JobProgress(terminal))
     output.show_evaluation(terminal, run, format)
-    _finish(run.outcome.failures, len({r["ticker"] for r in run.reports}), terminal, reported=run.reported)
+    _finish(run.outcome.failures, run.evaluated, terminal, reported=run.reported)
 
 
 # --------------------------------------------------------------------------------------------------- portfolio
@@ -371,10 +348,9 @@ def portfolio(
     given: dict,
 ) -> None:
     """Value at risk and expected shortfall of your holdings, and each holding's share of them."""
-    from forecaster.commands import portfolio as portfolio_risk
-
     store, terminal, config = _session(home, quiet, debug, verbose)
-    output.show_portfolio(terminal, portfolio_risk(store, config, holdings=holdings, days=days, given=given), format)
+    output.show_portfolio(terminal, commands.portfolio(store, config, holdings=holdings, days=days, given=given),
+                          format)
 
 
 # ------------------------------------------------------------------------------------------------------ config
@@ -387,10 +363,8 @@ def config_(
 ) -> None:
     """Show the effective settings (watchlist, fetch, train, parallel and predict defaults) and where each comes
     from."""
-    from forecaster.commands import settings
-
     store, terminal, config = _session(home, quiet, debug)
-    output.show_settings(terminal, settings(config), config, format)
+    output.show_settings(terminal, commands.settings(config), config, format)
 
 
 # ------------------------------------------------------------------------------------------------------- score
@@ -407,13 +381,11 @@ def score(
 ) -> None:
     """Score every logged forecast whose date has come against what happened and against naive, and backtest the
     tails of its intervals."""
-    from forecaster.commands import score as score_tickers
-
     since_date = parse_date(since, "--since")
     store, terminal, config = _session(home, quiet, debug)
-    scores = score_tickers(store, tickers, since=since_date, level=config.value("predict.level"))
+    scores = commands.score(store, config, tickers, since=since_date)
     output.show_scores(terminal, scores, format, store.predictions_path)
-    _finish(scores.failures, len(scores.names) - len(scores.failures), terminal)
+    _finish(scores.failures, scores.scored, terminal)
 
 
 # -------------------------------------------------------------------------------------------------------- plot
@@ -437,11 +409,8 @@ def plot(
 ) -> None:
     """Draw recent prices, the next days' forecast with its band, past forecasts and an evaluation (a picture in the
     format its suffix names)."""
-    from forecaster.views.plot import plot_ticker
-
     store, terminal, config = _session(home, quiet, debug)
-    path = plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation,
-                       level=config.value("predict.level", given.get("level")))
+    path = commands.plot(store, config, ticker, out=out, last=last, days=days, evaluation=evaluation, given=given)
     terminal.info(f"wrote {path}")
 
 
@@ -460,10 +429,8 @@ def report(
     given: dict,
 ) -> None:
     """Write one self-contained HTML page of the watchlist: forecasts, bands, volatility, flags, track record."""
-    from forecaster.commands import report as write_report
-
     store, terminal, config = _session(home, quiet, debug)
-    path, page = write_report(store, config, tickers, out=out, days=days, given=given)
+    path, page = commands.report(store, config, tickers, out=out, days=days, given=given)
     output.show_report(terminal, path, page)
     _finish(page.failures, len(page.tickers), terminal, unlogged=page.log_error is not None)
 
@@ -487,11 +454,9 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """The console entry point: run one command, return its exit code (see errors.ExitCode)."""
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args or _debug_from_environment()
+    debug = debug_requested(args)
     if not debug:
-        warnings.filterwarnings("ignore")
-        # ... and in the processes we start (joblib's workers, its resource tracker), whose stderr is ours
-        os.environ.setdefault("PYTHONWARNINGS", "ignore")
+        silence_warnings()
     prepare_streams()
     with stop_signals_interrupt():
         return _run(args, debug)

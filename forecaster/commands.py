@@ -91,7 +91,7 @@ def training_config(config: Config, given: dict):
 # ------------------------------------------------------------------------------------------- fetch, import
 @dataclass
 class FetchPlan:
-    jobs: list  # data.fetching.FetchJob, to run with data.fetching.fetch_all
+    jobs: list  # data.fetch_jobs.FetchJob, to run with data.fetch_jobs.fetch_all
     notes: list[str] = field(default_factory=list)  # status lines for the user before the jobs run
 
 
@@ -101,23 +101,23 @@ def plan_fetch(store: Store, config: Config, tickers: list[str] | None = None, *
     """What `fetch` does: the bundled sample, one CSV file for the one ticker given, or Yahoo Finance updates of
     `tickers` (by default: the watchlist, every stored ticker and the market index, but those imported from files
     or the sample, which are named in a note) paced at `rate` (else forecast.toml's)."""
-    from forecaster.data import fetching, sources
+    from forecaster.data import fetch_jobs
 
     tickers = list(dict.fromkeys(normalize_ticker(t) for t in tickers or []))
-    sources.check_dates(start, end)
+    fetch_jobs.check_dates(start, end)
     if sample and (tickers or csv):
         raise UsageError("--sample takes no tickers and no --csv")
     if csv is not None and len(tickers) != 1:
         raise UsageError("--csv imports one ticker: give exactly one TICKER")
     rate = config.value("fetch.rate", rate)
     if sample:
-        return FetchPlan(fetching.sample_jobs())
+        return FetchPlan(fetch_jobs.sample_jobs())
     if csv is not None:
-        return FetchPlan([fetching.csv_job(tickers[0], csv, start, end)])  # validated before any lock is taken
+        return FetchPlan([fetch_jobs.csv_job(tickers[0], csv, start, end)])  # validated before any lock is taken
     plan = FetchPlan([])
     if not tickers:
         market = config.value("train.market")
-        tickers, imported, damaged = fetching.bare_fetch_tickers(store, config.watchlist_and,
+        tickers, imported, damaged = fetch_jobs.bare_fetch_tickers(store, config.watchlist_and,
                                                                  None if market == "none" else market)
         plan.jobs.extend(damaged)  # jobs of tickers whose data/TICKER.json is damaged: each fails, naming it
         if imported:
@@ -126,23 +126,23 @@ def plan_fetch(store: Store, config: Config, tickers: list[str] | None = None, *
         if not tickers and not imported and not damaged:
             raise UsageError(f"give one or more tickers, or --sample (or list a watchlist in {config.path}: "
                              "tickers = [\"MSFT\", ...])")
-    if (note := fetching.duration_note(len(tickers), rate)) is not None:
+    if (note := fetch_jobs.duration_note(len(tickers), rate)) is not None:
         plan.notes.append(note)
-    plan.jobs[:0] = fetching.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
+    plan.jobs[:0] = fetch_jobs.yahoo_jobs(store, tickers, start, end, rate) if tickers else []
     return plan
 
 
 def plan_import(paths: list[Path], *, start: dt.date | None = None, end: dt.date | None = None) -> FetchPlan:
     """What `import` does: one job per file of `paths` (folders: their .csv and .txt files)."""
-    from forecaster.data import fetching, sources
+    from forecaster.data import fetch_jobs
 
-    sources.check_dates(start, end)
-    return FetchPlan(fetching.import_jobs(paths, start, end))
+    fetch_jobs.check_dates(start, end)
+    return FetchPlan(fetch_jobs.import_jobs(paths, start, end))
 
 
 @dataclass
 class Stored:
-    results: list = field(default_factory=list)  # data.sources.FetchResult of each ticker stored
+    results: list = field(default_factory=list)  # data.updates.FetchResult of each ticker stored
     failures: list[tuple[str, ForecastError]] = field(default_factory=list)
     notices: list = field(default_factory=list)  # text.Notice about the data stored (a damaged file set aside, ...)
 
@@ -154,7 +154,7 @@ class Stored:
 def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -> Stored:
     """Run the jobs of a fetch or an import one after another; `each(job, result, error)` is called as each ends
     (result or error None). One ticker's failure never stops the others."""
-    from forecaster.data.fetching import fetch_all
+    from forecaster.data.fetch_jobs import fetch_all
 
     stored = Stored()
     for job, result, error in fetch_all(store, plan.jobs, replace):
@@ -169,7 +169,7 @@ def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -
 
 
 def stored_row(result) -> dict:
-    """A row of fetch's and import's table for one ticker stored (a data.sources.FetchResult)."""
+    """A row of fetch's and import's table for one ticker stored (a data.updates.FetchResult)."""
     values = (result.ticker, result.rows, result.first_date, result.last_date, result.added, result.changed)
     return dict(zip(STORED_COLUMNS, values, strict=True))
 
@@ -238,13 +238,13 @@ class Forecasts:
 def predict(store: Store, config: Config, tickers: list[str] | None = None, *, days: int = 1, given: dict) -> Forecasts:
     """Forecast the next `days` sessions of `tickers` (by default the watchlist and every ticker with a model) and
     log them."""
-    from forecaster.pipeline import check_days, predict_tickers
+    from forecaster.pipeline import check_days, forecast_and_log
 
     check_days(days)
     max_age = config.value("predict.max_model_age_days", given.get("max_model_age_days"))
     level = config.value("predict.level", given.get("level"))
     names = tickers_with_models(store, config, tickers)
-    predictions, failures, log_error = predict_tickers(store, names, days, level, max_model_age_days=max_age)
+    predictions, failures, log_error = forecast_and_log(store, names, days, level, max_model_age_days=max_age)
     return Forecasts(names, level, predictions, failures, log_error)
 
 
@@ -259,6 +259,11 @@ class EvaluationRun:
     reports: list[dict]  # Evaluation.report() of each
     reported: list[ForecastError]  # the failures the job runner's watcher saw as they happened
 
+    @property
+    def evaluated(self) -> int:
+        """How many tickers were evaluated (at every horizon or some)."""
+        return len({report["ticker"] for report in self.reports})
+
 
 def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, test_start: dt.date,
              horizons: list[int] | None = None, unseen: list[str] | None = None, predictions: Path | str | None = None,
@@ -267,7 +272,7 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
     ones, which the pool does not train on) from `test_start` at each of `horizons` (default [1]); the daily forecasts
     are written to `predictions` ({ticker} in its name for several tickers or horizons), checked before any work."""
     from forecaster.data.store import atomic_write_text
-    from forecaster.pipeline import evaluate_models
+    from forecaster.pipeline import evaluate_tickers
     from forecaster.risk.evaluate import check_horizon, prediction_paths, prediction_tables
 
     horizons = list(dict.fromkeys(horizons or [1]))
@@ -283,8 +288,8 @@ def evaluate(store: Store, config: Config, tickers: list[str] | None = None, *, 
     outputs = {ticker: store.check_output(path) for ticker, path in
                prediction_paths(None if predictions is None else str(predictions), names, several).items()}
     with watcher.pool_training(training.epochs) as callback:
-        outcome = evaluate_models(store, names, training, test_start, horizons, level, unseen=kept_out,
-                                  run_jobs=run_jobs, callback=callback)
+        outcome = evaluate_tickers(store, names, training, test_start, horizons, level, unseen=kept_out,
+                                   run_jobs=run_jobs, callback=callback)
     for ticker, text in prediction_tables(outcome.rows).items():
         if ticker in outputs:
             atomic_write_text(outputs[ticker], text)
@@ -299,12 +304,16 @@ class Scores:
     rows: list[dict]  # risk.track.COLUMNS and TAIL_COLUMNS
     failures: list[tuple[str, ForecastError]]
 
+    @property
+    def scored(self) -> int:
+        """How many tickers were scored."""
+        return len(self.names) - len(self.failures)
 
-def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | None = None,
-          level: float | None = None) -> Scores:
+
+def score(store: Store, config: Config, tickers: list[str] | None = None, *, since: dt.date | None = None) -> Scores:
     """Score the logged forecasts of `tickers` (by default every ticker in the log) whose dates have come, the band
-    at `level` (the configured predict.level) where several were logged; nothing logged and no tickers asked for is
-    an empty Scores, not a failure."""
+    at the configured predict.level where several were logged; nothing logged and no tickers asked for is an empty
+    Scores, not a failure."""
     from forecaster.data.prediction_log import read_predictions
     from forecaster.pipeline import require_tickers
     from forecaster.risk.track import score_tickers
@@ -314,8 +323,19 @@ def score(store: Store, tickers: list[str] | None = None, *, since: dt.date | No
     if not tickers and not logged:
         return Scores([], [], [])
     names = require_tickers(tickers, logged, "") if tickers else logged
-    rows, failures = score_tickers(store, names, log, since, level)
+    rows, failures = score_tickers(store, names, log, since, config.value("predict.level"))
     return Scores(names, rows, failures)
+
+
+# --------------------------------------------------------------------------------------------------- plot
+def plot(store: Store, config: Config, ticker: str, *, out: Path | None = None, last: int = 120, days: int = 5,
+         evaluation: Path | None = None, given: dict) -> Path:
+    """Draw `ticker`'s picture (views.plot) and write it to `out` (default ./TICKER.png): the path written. Its band
+    is at the `given` level, else forecast.toml's predict.level."""
+    from forecaster.views.plot import plot_ticker
+
+    return plot_ticker(store, ticker, out=out, last=last, days=days, evaluation=evaluation,
+                       level=config.value("predict.level", given.get("level")))
 
 
 # ------------------------------------------------------------------------------------------ report, config

@@ -6,11 +6,12 @@ import contextlib
 import datetime as dt
 from pathlib import Path
 
-from forecaster.data import sources
+from forecaster.data.fetch_jobs import SAMPLE_TICKERS, read_sample
 from forecaster.data.store import Store
+from forecaster.data.updates import update_ticker
 from forecaster.jobs import JobRunner, JobWatcher
 from forecaster.model.serving import TrainingConfig
-from forecaster.pipeline import evaluate_models, predict_ticker, train_models
+from forecaster.pipeline import evaluate_tickers, forecast_and_log, train_models
 from forecaster.risk.evaluate import METHODS
 from forecaster.text import plural
 from forecaster.views.output import Terminal
@@ -53,13 +54,12 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     say(f"forecast demo in {store.home if keep else 'a temporary home'}\n")
 
     say("1. Import the bundled sample (forecast fetch --sample)")
-    for ticker in sources.SAMPLE_TICKERS:
-        result = sources.update_ticker(store, ticker, lambda stored, t=ticker: sources.read_sample(t),
-                                       source="sample")
+    for ticker in SAMPLE_TICKERS:
+        result = update_ticker(store, ticker, lambda stored, t=ticker: read_sample(t), source="sample")
         say(f"   {ticker:6} {result.rows} daily bars, {result.first_date} .. {result.last_date}")
 
     config = TrainingConfig(epochs=epochs, patience=5, model="pooled")
-    tickers = list(sources.SAMPLE_TICKERS)
+    tickers = list(SAMPLE_TICKERS)
     say(f"\n2. Train one network on all three, pooled (forecast train --model pooled --epochs {epochs} --patience 5;"
         "\n   by default, 'forecast train' calibrates them against the network shipped with forecaster instead)")
     with terminal.progress("   training the pool", total=epochs) as advance:
@@ -76,8 +76,8 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
     say(f"\n3. Walk-forward test from {test_start}, a pool trained on the three before it (forecast evaluate "
         f"--model pooled --test-start {test_start})")
     with terminal.progress("   training the pool", total=epochs) as advance:
-        outcome = evaluate_models(store, tickers, config, dt.date.fromisoformat(test_start), [1],
-                                  run_jobs=JobRunner(store, 1), callback=lambda *args: advance())
+        outcome = evaluate_tickers(store, tickers, config, dt.date.fromisoformat(test_start), [1],
+                                   run_jobs=JobRunner(store, 1), callback=lambda *args: advance())
     say("   Point forecasts: RMSE relative to naive (below 1 is better). 90% intervals: coverage, and interval score")
     say("   relative to the RiskMetrics interval of naive (below 1: narrower or fewer misses)")
     point = []  # the model's RMSE over naive's, per ticker evaluated: what the closing line says
@@ -95,8 +95,11 @@ def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:
                 + ("" if direction is None else f"; direction {direction:.2f}"))
 
     say("\n4. Forecast the next 5 sessions (forecast predict --days 5)")
-    for ticker in sources.SAMPLE_TICKERS:
-        rows = predict_ticker(store, ticker, 5).rows
+    for ticker in SAMPLE_TICKERS:
+        predictions, failures, log_error = forecast_and_log(store, [ticker], 5)
+        if failures or log_error is not None:
+            raise failures[0][1] if failures else log_error
+        rows = predictions[0].rows
         say(f"   {ticker:6} last close {rows[0]['as_of']}: {rows[0]['last_close']:.2f}")
         for row in rows:
             say(f"          {row['date']}  {row['forecast']:9.2f}  [{row['lower']:.2f}, {row['upper']:.2f}]")

@@ -412,7 +412,7 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float =
         max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     today = today or dt.date.today()
     predictions, failures = [], []
-    for ticker, result in _forecast_each(store, tickers, days, level).items():
+    for ticker, result in _serve_and_forecast(store, tickers, days, level).items():
         if isinstance(result, ForecastError):
             failures.append((ticker, result))
             continue
@@ -422,9 +422,9 @@ def forecast_tickers(store: Store, tickers: list[str], days: int, level: float =
     return predictions, failures
 
 
-def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
-                    max_model_age_days: int | None = None,
-                    ) -> tuple[list[Prediction], list[tuple[str, ForecastError]], ForecastError | None]:
+def forecast_and_log(store: Store, tickers: list[str], days: int, level: float = 0.90, today: dt.date | None = None,
+                     max_model_age_days: int | None = None,
+                     ) -> tuple[list[Prediction], list[tuple[str, ForecastError]], ForecastError | None]:
     """`forecast_tickers`, then log all the forecasts at once (one lock, one rewrite of the log, however many
     tickers), with each ticker's live record. Returns the predictions, the failures, and why the forecasts could not
     be logged (the log damaged, the disk full, the home read-only, its lock held too long), or None: the forecasts
@@ -445,18 +445,7 @@ def predict_tickers(store: Store, tickers: list[str], days: int, level: float = 
     return predictions, failures, None
 
 
-def predict_ticker(store: Store, ticker: str, days: int, level: float = 0.90,
-                   today: dt.date | None = None) -> Prediction:
-    """`predict_tickers` for one ticker: its Prediction, or its ForecastError raised (or the log's)."""
-    predictions, failures, log_error = predict_tickers(store, [ticker], days, level, today)
-    if failures:
-        raise failures[0][1]
-    if log_error is not None:
-        raise log_error
-    return predictions[0]
-
-
-def _forecast_each(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
+def _serve_and_forecast(store: Store, tickers: list[str], days: int, level: float) -> dict[str, object]:
     """ticker -> (model, kind, bars, rows, notes) of its forecast, or its ForecastError (a name that is no ticker
     symbol fails alone): the pool is read once for all the tickers it serves, the others by their own models."""
     results, served = _serve_each(store, tickers)
@@ -604,24 +593,13 @@ def _dated(store: Store, ticker: str, bars: Bars, forecasts: list[dict], kind: s
     return rows
 
 
-def forecast_sessions(store: Store, ticker: str, days: int, level: float = 0.90) -> list[dict] | None:
-    """The forecast rows of one ticker for the `days` sessions after its last bar (as `predict` makes them, without
-    logging them); None when no model serves it."""
-    result = _forecast_each(store, [normalize_ticker(ticker)], days, level)[normalize_ticker(ticker)]
-    if isinstance(result, ModelMissing):
-        return None
-    if isinstance(result, ForecastError):
-        raise result
-    return result[3]
-
-
 def _warnings(store: Store, ticker: str, model: Model, bars: Bars, today: dt.date,
               max_model_age_days: int) -> list[Notice]:
     warnings = []
     as_of = bars.last_date
     age = (today - dt.date.fromisoformat(as_of)).days
     if age > STALE_AFTER_DAYS:
-        from forecaster.data.fetching import update_advice
+        from forecaster.data.fetch_jobs import update_advice
 
         advice = update_advice(store, ticker)
         warnings.append(Notice(ticker, f"{ticker}: data ends {as_of}, {age} {plural(age, 'day')} ago; {advice.one}",
@@ -675,9 +653,9 @@ def require_tickers(tickers: list[str], available: list[str], what: str) -> list
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
-def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
-                    horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
-                    callback=None) -> BatchOutcome:
+def evaluate_tickers(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,
+                     horizons: list[int], level: float = 0.90, *, unseen: tuple[str, ...] = (), run_jobs,
+                     callback=None) -> BatchOutcome:
     """Walk-forward evaluations of `names` from `test_start` at each horizon (forecaster.risk.evaluate): `rows` holds an
     Evaluation per ticker and horizon. Pooled: one pool trained on every ticker's bars before the test start (the
     `unseen` ones excepted: they are calibrated against it as tickers it never saw); per-ticker: each ticker's own
@@ -692,7 +670,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     if unseen and config.model != "pooled":
         raise UsageError("--unseen keeps tickers out of a pool: it needs --model pooled")
     if config.model == "per-ticker":
-        results, failures = run_jobs(evaluate_ticker, names, arguments)
+        results, failures = run_jobs(evaluate_own_model, names, arguments)
         return BatchOutcome([e for evaluations in results for e in evaluations], list(failures))
     from forecaster.model.vintages import latest
 
@@ -702,7 +680,7 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
                                        alone=len(names) == 1 and vintage is None, shipped=vintage is not None)
     if own:
         outcome.notes.extend(f"{note}: it is evaluated with a model of its own" for note in own.values())
-        results, failures = run_jobs(evaluate_ticker, list(own), arguments)
+        results, failures = run_jobs(evaluate_own_model, list(own), arguments)
         outcome.rows.extend(e for evaluations in results for e in evaluations)
         outcome.failures.extend(failures)
     if not members:
@@ -718,8 +696,8 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
     market, note = market_bars(store, config.market_ticker, before=test_start)
     outcome.notes.extend([note] if note else [])
     from forecaster.model.training import add_ticker, train_model
+    from forecaster.risk.evaluate import walk_forward
 
-    start = test_start.isoformat()
     try:
         if vintage is not None:
             model = vintage.load()
@@ -740,53 +718,42 @@ def evaluate_models(store: Store, names: list[str], config: TrainingConfig, test
         except ForecastError as error:
             outcome.failures.append((ticker, error))
             del members[ticker]
-    baselines, failures = run_jobs(baseline_job, list(members), {**arguments, "features": model.features,
+    baselines, failures = run_jobs(no_network_job, list(members), {**arguments, "features": model.features,
                                                                  "window": config.window})
     outcome.failures.extend(failures)
     evaluated = {row["ticker"]: row["bounds"] for row in baselines}
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
     har_pool = list(learners) if learners else list(evaluated)  # the home's HAR is pooled over its own tickers
-    outcome.rows.extend(_evaluations(model, {t: members[t] for t in evaluated}, full_market, start, horizons, level,
-                                     evaluated, har_pool, test_start))
+    outcome.rows.extend(walk_forward(model, {t: members[t] for t in evaluated}, full_market, test_start, horizons,
+                                     level, evaluated, har_pool))
     return outcome
 
 
-def evaluate_ticker(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
-                    level: float, callback=None) -> list:
+def evaluate_own_model(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date,
+                       horizons: list[int], level: float, callback=None) -> list:
     """A ticker's walk-forward evaluations with a model of its own (a job of forecaster.parallel)."""
     from forecaster.model.training import train_model
-    from forecaster.risk.evaluate import baseline_bounds, check_test_start
+    from forecaster.risk.evaluate import check_test_start, no_network_bounds, walk_forward
 
     ticker = normalize_ticker(ticker)
     bars = store.read_bars(ticker)
     training = check_test_start(bars, ticker, test_start.isoformat(), config.min_rows, config.window)
     market, _ = market_bars(store, config.market_ticker, before=test_start)
     model = train_model({ticker: training}, market, config, "per-ticker", callback=callback)
-    bounds = baseline_bounds(bars, model.features, test_start.isoformat(), horizons, config.window, level)
+    bounds = no_network_bounds(bars, model.features, test_start.isoformat(), horizons, config.window, level)
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
-    return _evaluations(model, {ticker: bars}, full_market, test_start.isoformat(), horizons, level,
-                        {ticker: bounds}, [ticker], test_start)
+    return walk_forward(model, {ticker: bars}, full_market, test_start, horizons, level, {ticker: bounds}, [ticker])
 
 
-def baseline_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
-                 level: float, features: str, window: int, callback=None) -> dict:
-    """A ticker's baselines that need no network (naive, linear, GARCH, GJR): a job of forecaster.parallel."""
-    from forecaster.risk.evaluate import baseline_bounds
+def no_network_job(store: Store, ticker: str, config: TrainingConfig, test_start: dt.date, horizons: list[int],
+                   level: float, features: str, window: int, callback=None) -> dict:
+    """A ticker's bounds of the methods that need no network (risk.evaluate.NO_NETWORK: naive, linear, GARCH, GJR): a
+    job of forecaster.parallel."""
+    from forecaster.risk.evaluate import no_network_bounds
 
     bars = store.read_bars(ticker)
-    return {"ticker": ticker, "bounds": baseline_bounds(bars, features, test_start.isoformat(), horizons, window,
-                                                         level)}
-
-
-def _evaluations(model: Model, bars: dict[str, Bars], market: Market | None, start: str, horizons: list[int],
-                 level: float, baselines: dict, members: list[str], test_start: dt.date) -> list:
-    from forecaster.risk.evaluate import calibrate_har, model_evaluations
-
-    datas = {t: model.data(t, b, market) for t, b in bars.items()}
-    training_days = {t: len(b.before(test_start)) - 1 for t, b in bars.items()}
-    har = calibrate_har(model, datas, training_days, [t for t in members if t in datas])
-    by_ticker = model_evaluations(model, bars, market, start, horizons, level, har, baselines)
-    return [evaluation for ticker in bars for evaluation in by_ticker[ticker]]
+    return {"ticker": ticker, "bounds": no_network_bounds(bars, features, test_start.isoformat(), horizons, window,
+                                                           level)}
 
 
 def _evaluation_members(store: Store, names: list[str], config: TrainingConfig, test_start: dt.date,

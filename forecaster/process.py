@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from forecaster.errors import ExitCode
 
@@ -34,6 +35,19 @@ class _ClosedOutput:
 
     def fileno(self) -> int:
         raise OSError("standard output is closed")
+
+
+def debug_requested(args: list[str] = ()) -> bool:
+    """Whether tracebacks were asked for: --debug among the command line's `args`, or FORECAST_DEBUG set (and not
+    0), as `forecast --debug` sets it for the command's sessions and worker processes."""
+    return "--debug" in args or os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
+
+
+def silence_warnings() -> None:
+    """No dependency's warning reaches the user: none from this process, nor from the processes it starts (joblib's
+    workers, its resource tracker), whose stderr is ours."""
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
 def prepare_streams() -> None:

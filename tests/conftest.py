@@ -68,7 +68,7 @@ def yahoo(monkeypatch, tmp_path):
     """A FakeYahoo serving the bundled MSFT sample, installed as the session `forecast fetch` uses."""
     reset_yfinance(tmp_path / "yf-cache")
     fake = FakeYahoo({"MSFT": sample_bars("MSFT")})
-    monkeypatch.setattr("forecaster.data.sources.yahoo_session", lambda: fake)
+    monkeypatch.setattr("forecaster.data.yahoo.yahoo_session", lambda: fake)
     yield fake
     reset_yfinance(tmp_path / "yf-cache")
 

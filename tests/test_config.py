@@ -182,7 +182,15 @@ def test_config_shows_every_setting_with_its_source(cli, isolated_home, monkeypa
     assert rows["train.window"] == {"setting": "train.window", "value": 30, "source": "default"}
     assert rows["parallel.jobs"]["value"] == "the number of cores"
     assert rows["parallel.scheduler"]["source"] == "$FORECAST_SCHEDULER"
-    assert set(rows) == {"tickers", *(setting.name for setting in SETTINGS)}
+    assert set(rows) == {"tickers", "portfolio.holdings", *(setting.name for setting in SETTINGS)}
+    assert rows["portfolio.holdings"] == {"setting": "portfolio.holdings", "value": [], "source": "default"}
+
+
+def test_config_shows_the_holdings_of_forecast_toml(cli, isolated_home):
+    path = write_config(isolated_home, "[portfolio]\nholdings = { msft = 10, IBM = -2.5 }\n")
+    rows = {row["setting"]: row for row in json.loads(cli("config", "-f", "json").out)}
+    assert rows["portfolio.holdings"] == {"setting": "portfolio.holdings", "value": ["MSFT 10", "IBM -2.5"],
+                                          "source": str(path)}
 
 
 def test_config_gives_a_long_watchlist_as_a_list_left_aligned_in_the_table(cli, isolated_home):

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import random_walk_bars
 from fake_yahoo import FakeYahoo, reset_yfinance
-from forecaster.data.sources import Pacer
+from forecaster.data.yahoo import Pacer
 
 N_TICKERS = 120
 UNKNOWN = ["NOPE1", "NOPE2"]  # not on Yahoo: in the middle of the watchlist
@@ -25,8 +25,8 @@ def watchlist_yahoo(monkeypatch, tmp_path, isolated_home):
     fake = FakeYahoo({**{t: random_walk_bars(40, seed=i, start="2024-03-01") for i, t in enumerate(tickers)},
                       "^GSPC": random_walk_bars(40, seed=999, start="2024-03-01")})  # the market index
     fake.rate_limited_by_ticker = {**dict.fromkeys(RATE_LIMITED_ONCE, 1), **dict.fromkeys(RATE_LIMITED_ALWAYS, 9)}
-    monkeypatch.setattr("forecaster.data.sources.yahoo_session", lambda: fake)
-    monkeypatch.setattr("forecaster.data.sources.RATE_LIMIT_BACKOFF", (0.01, 0.02))
+    monkeypatch.setattr("forecaster.data.yahoo.yahoo_session", lambda: fake)
+    monkeypatch.setattr("forecaster.data.yahoo.RATE_LIMIT_BACKOFF", (0.01, 0.02))
     watchlist = tickers[:50] + UNKNOWN + tickers[50:]
     (isolated_home / "forecast.toml").write_text(
         f"tickers = {json.dumps(watchlist)}\n\n[fetch]\nrate = 100\n\n[train]\nmarket = \"^GSPC\"\n")

@@ -186,6 +186,52 @@ def test_interval_score_and_quantiles_at_any_level_and_horizon():
     assert all(g in grid for g in (0.001, 0.25))
 
 
+# --------------------------------------------------------------------------------- the forecasting methods
+def test_no_method_without_a_network_sees_past_the_origin_of_its_forecast():
+    """naive, linear, GARCH and GJR, fitted before the test start (day 200), forecast each day from its origin: bars
+    rewritten from day 240 on change no forecast made from an earlier origin, and change the later ones."""
+    from forecaster.risk.evaluate import METHODS, no_network_bounds
+
+    bars = random_walk_bars(300)
+    later = np.arange(len(bars)) >= 240
+    changed = Bars(bars.dates, *(np.where(later, c * 1.3, c) for c in (bars.open, bars.high, bars.low, bars.close,
+                                                                       bars.adj_close)), bars.volume)
+    test_start = str(bars.dates[200])
+    before, after = (no_network_bounds(b, "range", test_start, [1, 5], 10, 0.90) for b in (bars, changed))
+    for horizon in (1, 5):
+        assert list(before[horizon]) == [m for m in METHODS if m in ("naive", "linear", "garch", "gjr")]
+        origins = np.arange(199, 299) - horizon  # series days (the bars after the first) of the test days' origins
+        unseen = origins < 239  # the first return that changed is the one into bar 240, series day 239
+        for method, bounds in before[horizon].items():
+            for x, y in zip(bounds, after[horizon][method], strict=True):
+                np.testing.assert_array_equal(x[unseen], y[unseen], err_msg=method)
+            assert not np.array_equal(bounds[1][~unseen], after[horizon][method][1][~unseen]), method
+
+
+def test_naive_is_no_move_inside_plus_or_minus_z_sigma_root_h():
+    from forecaster.risk.evaluate import Naive, TestDays
+
+    series = build_series(random_walk_bars(100), "range")
+    days = TestDays(np.array([50, 60, 70]), 4)
+    centre, lower, upper = Naive(series, 50, 10).bounds(days, 0.90)
+    sigma = series.volatility[[46, 56, 66]]
+    np.testing.assert_array_equal(centre, 0.0)
+    np.testing.assert_allclose(upper, 1.6448536 * sigma * 2, rtol=1e-7)  # z of 90%, sqrt(4) sessions
+    np.testing.assert_allclose(lower, -upper)
+
+
+def test_the_daily_forecasts_have_three_columns_a_method_in_the_order_users_read():
+    from forecaster.risk.evaluate import METHODS, PREDICTION_COLUMNS, method_columns
+
+    assert METHODS == ("model", "naive", "linear", "garch", "gjr", "har")
+    assert PREDICTION_COLUMNS == ["date", "horizon", "level", "actual", "model", "lower", "upper", "naive", "linear",
+                                  "origin_close", "naive_lower", "naive_upper", "linear_lower", "linear_upper",
+                                  "garch", "garch_lower", "garch_upper", "gjr", "gjr_lower", "gjr_upper", "har",
+                                  "har_lower", "har_upper"]
+    assert method_columns("model") == ("model", "lower", "upper")
+    assert method_columns("gjr") == ("gjr", "gjr_lower", "gjr_upper")
+
+
 # ----------------------------------------------------------------------------------- evaluate --horizon
 def test_evaluate_horizon_contract(cli, isolated_home, tmp_path):
     bars = random_walk_bars(300)

@@ -7,7 +7,7 @@ import pytest
 from conftest import sample_bars, snapshot
 from fake_yahoo import FakeYahoo, _open_timestamp
 from forecaster.data.bars import Bars, format_csv
-from forecaster.data.sources import configure_yfinance, fetch_yahoo
+from forecaster.data.yahoo import configure_yfinance, fetch_yahoo
 from forecaster.errors import DataUnavailable, NetworkError
 
 
@@ -57,7 +57,7 @@ def test_empty_response_is_unknown_ticker_unless_a_range_was_asked(yahoo, tmp_pa
 @pytest.fixture
 def no_backoff_wait(monkeypatch):
     pauses = []
-    monkeypatch.setattr("forecaster.data.sources.time.sleep", pauses.append)
+    monkeypatch.setattr("forecaster.data.yahoo.time.sleep", pauses.append)
     return pauses
 
 

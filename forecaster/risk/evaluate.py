@@ -7,19 +7,25 @@ method forecasts the adjusted close of d from data up to the origin t = d - H, H
 own day or anything after its origin. Scalers, shrinkage, calibration, the HAR and the GARCH parameters come from the
 training span only; the GARCH variance is then filtered forward with its parameters held fixed.
 
-Methods, each with a point forecast and a central interval at `level` for the H-day log return R = log(P_d / P_t):
+Methods, each a `ForecastMethod`: fitted on the bars before the test start, then asked at each horizon for a point
+forecast and a central interval at `level` of the H-day log return R = log(P_d / P_t) (`Bounds`) at every test day:
 
-- model: the network's mean path and calibrated, mean-reverting volatility path (forecaster.model.serving);
-- naive: no move, with the RiskMetrics interval ±z σ_t sqrt(H), σ the EWMA(0.94) of squared returns, z the normal
-  quantile of the level;
-- linear: ridge regression of R on the flattened window of the ticker's features (direct H-day forecast; fitted on
-  the first 85% of the training windows), its interval from the quantiles of its residuals on the other 15% scaled
-  by σ_t sqrt(H);
-- garch, gjr: GARCH(1,1) and GJR-GARCH(1,1) with Student-t errors (the `arch` package): constant mean, interval
-  ±q_ν sqrt(V) with V the forecast H-day variance and q_ν the unit-variance t quantile;
-- har: the pool's log-HAR on the range alone (model.baseline's σ_HAR: no network, no correction), with the same
+- model (`Network`): the network's mean path and calibrated, mean-reverting volatility path
+  (forecaster.model.serving), every ticker's windows passed through the network in one batch per horizon;
+- naive (`Naive`): no move, with the RiskMetrics interval ±z σ_t sqrt(H), σ the EWMA(0.94) of squared returns, z
+  the normal quantile of the level;
+- linear (`Linear`): ridge regression of R on the flattened window of the ticker's features (direct H-day forecast;
+  fitted on the first 85% of the training windows), its interval from the quantiles of its residuals on the other
+  15% scaled by σ_t sqrt(H);
+- garch, gjr (`Garch`, `Gjr`): GARCH(1,1) and GJR-GARCH(1,1) with Student-t errors (the `arch` package): constant
+  mean, interval ±q_ν sqrt(V) with V the forecast H-day variance and q_ν the unit-variance t quantile;
+- har (`Har`): the pool's log-HAR on the range alone (model.baseline's σ_HAR: no network, no correction), with the same
   variance path and pooled, partially pooled quantiles as the model (forecaster.model.calibration) — the bar a network
   has to clear.
+
+`walk_forward` puts them together, given a trained model and the bounds of the methods that need no network
+(`no_network_bounds`, a per-ticker job: naive, linear, GARCH, GJR). The reports, the columns of the daily forecasts
+(`PREDICTION_COLUMNS`) and the summary tables follow the order of `METHODS`.
 
 Metrics over the test days: RMSE, MAE, MAPE (%) of the price forecasts, directional accuracy (over the days on which
 both the forecast and the price moved; None for a method that never predicts a move), and of the interval its
@@ -31,9 +37,11 @@ Basel traffic light of the last 250 days.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -43,12 +51,12 @@ from forecaster.model.calibration import Evidence, calibrate_newcomer, calibrate
 from forecaster.model.panel import Market, TickerData
 from forecaster.model.serving import Model
 from forecaster.model.volatility import cumulative_variance, garch_forecasts, interval_score, long_run_variance
-from forecaster.model.windows import build_series
+from forecaster.model.windows import Series, build_series
 from forecaster.text import plural
 
-METHODS = ("model", "naive", "linear", "garch", "gjr", "har")
 MAX_HORIZON = 250  # the longest horizon evaluate measures: beyond what predict offers, to show where it ends
 LINEAR_VALIDATION = 0.15
+Bounds = tuple[np.ndarray, np.ndarray, np.ndarray]  # (centre, lower, upper) of the H-day log return at each test day
 
 
 @dataclass
@@ -81,12 +89,12 @@ class Evaluation:
     dates: np.ndarray  # (n,) test days
     actual: np.ndarray  # (n,) adjusted close
     previous: np.ndarray  # (n,) adjusted close at the origin, `horizon` sessions before
-    bounds: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # method -> (centre, lower, upper) log returns
+    bounds: dict[str, Bounds]  # each method's name -> its bounds, in the order of METHODS
     served_by: str = ""  # the model evaluated: "pooled", "per-ticker" or "shipped <date>" (Model.label)
 
     def metrics(self) -> dict[str, dict]:
-        return {method: score(*self.bounds[method], self.actual, self.previous, self.level, self.horizon)
-                for method in METHODS}
+        return {method: score(*bounds, self.actual, self.previous, self.level, self.horizon)
+                for method, bounds in self.bounds.items()}
 
     def report(self) -> dict:
         return {"ticker": self.ticker, "test_start": self.test_start, "horizon": self.horizon, "level": self.level,
@@ -95,22 +103,15 @@ class Evaluation:
     def prediction_rows(self) -> list[dict]:
         """Per test day: date, actual, origin close, and each method's forecast with its interval (prices)."""
         rows = []
-        prices = {method: [self.previous * np.exp(b) for b in self.bounds[method]] for method in METHODS}
+        prices = {method: [self.previous * np.exp(b) for b in bounds] for method, bounds in self.bounds.items()}
         for i, date in enumerate(self.dates):
             row = {"date": str(date), "horizon": self.horizon, "level": self.level,
                    "origin_close": float(self.previous[i]), "actual": float(self.actual[i])}
-            for method in METHODS:
-                centre, lower, upper = prices[method]
-                prefix = "" if method == "model" else f"{method}_"
-                row[method] = float(centre[i])
-                row[f"{prefix}lower"], row[f"{prefix}upper"] = float(lower[i]), float(upper[i])
+            for method, method_prices in prices.items():
+                row.update((column, float(price[i]))
+                           for column, price in zip(method_columns(method), method_prices, strict=True))
             rows.append(row)
         return rows
-
-
-PREDICTION_COLUMNS = ["date", "horizon", "level", "actual", "model", "lower", "upper", "naive", "linear",
-                      "origin_close", "naive_lower", "naive_upper", "linear_lower", "linear_upper", "garch",
-                      "garch_lower", "garch_upper", "gjr", "gjr_lower", "gjr_upper", "har", "har_lower", "har_upper"]
 
 
 def prediction_paths(template: str | None, tickers: list[str], several: bool) -> dict[str, Path]:
@@ -171,64 +172,135 @@ def check_test_start(bars: Bars, ticker: str, test_start: str, min_rows: int, wi
     return training
 
 
-# -------------------------------------------------------------------------------------------- the baselines
-def baseline_bounds(bars: Bars, features: str, test_start: str, horizons: list[int], window: int,
-                    level: float) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """horizon -> {naive, linear, garch, gjr: (centre, lower, upper) of the H-day log return at each test day}: the
-    methods that need no network (a per-ticker job of forecaster.parallel)."""
-    from scipy import stats
+# ------------------------------------------------------------------------------------------------ the methods
+class ForecastMethod(Protocol):
+    """A method of the evaluation: fitted on one ticker's bars strictly before the test start (when it is made, or
+    once when first asked), then asked for its `Bounds` at the test days of each horizon."""
 
-    from forecaster.model.volatility import student_quantile
+    name: str  # its key in the reports; its columns in the daily forecasts are `method_columns(name)`
 
+    def bounds(self, days: TestDays, level: float) -> Bounds:
+        ...
+
+
+class Naive:
+    """No move, with the RiskMetrics interval ±z σ_t sqrt(H)."""
+
+    name = "naive"
+
+    def __init__(self, series: Series, first_test: int, window: int):
+        self.volatility = series.volatility  # an EWMA: σ_t sees nothing after t
+
+    def bounds(self, days: TestDays, level: float) -> Bounds:
+        from scipy import stats
+
+        z = float(stats.norm.ppf((1 + level) / 2))
+        sigma = self.volatility[days.origins] * math.sqrt(days.horizon)
+        return np.zeros(len(days.origins)), -z * sigma, z * sigma
+
+
+class Linear:
+    """Ridge regression of the H-day return on the window of the ticker's features, a regression per horizon, each
+    fitted on the training windows (those before `first_test`) when asked; its interval from the quantiles of its
+    residuals on the last LINEAR_VALIDATION of them, in units of σ_t sqrt(H)."""
+
+    name = "linear"
+
+    def __init__(self, series: Series, first_test: int, window: int):
+        self.series, self.first_test, self.window = series, first_test, window
+
+    def bounds(self, days: TestDays, level: float) -> Bounds:
+        from sklearn.linear_model import Ridge
+
+        series, window, horizon = self.series, self.window, days.horizon
+        train_days = series.features[:self.first_test]
+        mean, scale = train_days.mean(axis=0), train_days.std(axis=0)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        total = np.concatenate([[0.0], np.cumsum(series.returns)])
+
+        def windows(ends):
+            offsets = np.arange(-window + 1, 1)
+            return ((series.features[ends[:, None] + offsets] - mean) / scale).reshape(len(ends), -1)
+
+        ends = np.arange(window - 1, self.first_test - horizon)
+        if len(ends) < 10:
+            raise UsageError("too little history before --test-start for the linear baseline")
+        target = total[ends + horizon + 1] - total[ends + 1]
+        split = len(ends) - max(5, int(len(ends) * LINEAR_VALIDATION))
+        ridge = Ridge(alpha=1.0).fit(windows(ends[:split]), target[:split])
+        held_out = ends[split:]
+        residual = (target[split:] - ridge.predict(windows(held_out))) / (series.volatility[held_out]
+                                                                          * math.sqrt(horizon))
+        q_low, q_high = np.quantile(residual, [(1 - level) / 2, (1 + level) / 2])
+        centre = ridge.predict(windows(days.origins))
+        sigma = series.volatility[days.origins] * math.sqrt(horizon)
+        return centre, centre + float(q_low) * sigma, centre + float(q_high) * sigma
+
+
+class Garch:
+    """GARCH(1,1) with Student-t errors: fitted once, on the returns before `first_test`, when first asked; then
+    filtered forward with its parameters held fixed (model.volatility.garch_forecasts)."""
+
+    name = "garch"
+    asymmetric = False
+
+    def __init__(self, series: Series, first_test: int, window: int):
+        self.returns, self.first_test = series.returns, first_test
+        self.params = None  # the fitted parameters, once asked
+
+    def bounds(self, days: TestDays, level: float) -> Bounds:
+        from forecaster.model.volatility import student_quantile
+
+        mean, variance, self.params = garch_forecasts(self.returns, self.first_test, days.origins, days.horizon,
+                                                      self.asymmetric, self.params)
+        half = student_quantile(float(self.params["nu"]), level) * np.sqrt(variance)
+        return mean, mean - half, mean + half
+
+
+class Gjr(Garch):
+    """GJR-GARCH(1,1) with Student-t errors, as `Garch`."""
+
+    name = "gjr"
+    asymmetric = True
+
+
+NO_NETWORK = (Naive, Linear, Garch, Gjr)  # the methods fitted on a ticker's bars alone: `no_network_bounds`
+
+
+def no_network_bounds(bars: Bars, features: str, test_start: str, horizons: list[int], window: int,
+                      level: float) -> dict[int, dict[str, Bounds]]:
+    """horizon -> {name: Bounds} of each NO_NETWORK method, fitted on the ticker's bars before the test start (a
+    per-ticker job of forecaster.parallel: it takes and returns plain data)."""
     series = build_series(bars, features)
     start = np.datetime64(test_start, "D")
     first_test = int(np.flatnonzero(series.dates >= start)[0])
-    z = float(stats.norm.ppf((1 + level) / 2))
+    methods: list[ForecastMethod] = [method(series, first_test, window) for method in NO_NETWORK]
     out = {}
-    garch_fits = {}
     for horizon in horizons:
         days = test_days(series.dates, start, horizon, window, "")
-        origins, root_h = days.origins, math.sqrt(horizon)
-        sigma = series.volatility[origins] * root_h
-        methods = {"naive": (np.zeros(len(origins)), -z * sigma, z * sigma)}
-        centre, q_low, q_high = _linear(series, first_test, origins, horizon, window, level)
-        methods["linear"] = (centre, centre + q_low * sigma, centre + q_high * sigma)
-        for method, asymmetric in (("garch", False), ("gjr", True)):
-            mean, variance, garch_fits[method] = garch_forecasts(series.returns, first_test, origins, horizon,
-                                                                 asymmetric, garch_fits.get(method))
-            half = student_quantile(float(garch_fits[method]["nu"]), level) * np.sqrt(variance)
-            methods[method] = (mean, mean - half, mean + half)
-        out[horizon] = methods
+        out[horizon] = {method.name: method.bounds(days, level) for method in methods}
     return out
 
 
-def _linear(series, first_test: int, origins: np.ndarray, horizon: int, window: int,
-            level: float) -> tuple[np.ndarray, float, float]:
-    """The ridge forecast at `origins` and its residual quantiles in units of σ sqrt(H) (see the module docstring)."""
-    from sklearn.linear_model import Ridge
+class Har:
+    """The pool's log-HAR alone (σ_HAR of model.baseline: no network, no correction), with the model's variance path
+    and its own calibration (`calibrate_har`)."""
 
-    train_days = series.features[:first_test]
-    mean, scale = train_days.mean(axis=0), train_days.std(axis=0)
-    scale = np.where(scale > 1e-12, scale, 1.0)
-    total = np.concatenate([[0.0], np.cumsum(series.returns)])
+    name = "har"
 
-    def windows(ends):
-        offsets = np.arange(-window + 1, 1)
-        return ((series.features[ends[:, None] + offsets] - mean) / scale).reshape(len(ends), -1)
+    def __init__(self, data: TickerData, calibration: dict):
+        self.sigma, self.calibration = data.baseline.har, calibration
 
-    ends = np.arange(window - 1, first_test - horizon)
-    if len(ends) < 10:
-        raise UsageError("too little history before --test-start for the linear baseline")
-    target = total[ends + horizon + 1] - total[ends + 1]
-    split = len(ends) - max(5, int(len(ends) * LINEAR_VALIDATION))
-    ridge = Ridge(alpha=1.0).fit(windows(ends[:split]), target[:split])
-    held_out = ends[split:]
-    residual = (target[split:] - ridge.predict(windows(held_out))) / (series.volatility[held_out] * math.sqrt(horizon))
-    q_low, q_high = np.quantile(residual, [(1 - level) / 2, (1 + level) / 2])
-    return ridge.predict(windows(origins)), float(q_low), float(q_high)
+    def bounds(self, days: TestDays, level: float) -> Bounds:
+        long_run = long_run_variance(self.sigma)
+        origins = days.origins
+        variance = cumulative_variance(self.sigma[origins] ** 2, long_run[origins], self.calibration["persistence"],
+                                       days.horizon)
+        low, high = quantile_at(self.calibration["quantiles"], days.horizon, level)
+        spread = np.sqrt(variance)
+        return np.zeros(len(origins)), low * spread, high * spread
 
 
-# ------------------------------------------------------------------------------------------------- the HAR
 def har_evidence(model: Model, data: TickerData, training_days: int) -> Evidence:
     """The HAR baseline's evidence on a ticker's training span: σ_HAR with no network (m = s = 0), every window
     held out."""
@@ -251,40 +323,80 @@ def calibrate_har(model: Model, datas: dict[str, TickerData], training_days: dic
     return calibrations
 
 
-def har_bounds(data: TickerData, calibration: dict, days: TestDays,
-               level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sigma = data.baseline.har
-    long_run = long_run_variance(sigma)
-    origins = days.origins
-    variance = cumulative_variance(sigma[origins] ** 2, long_run[origins], calibration["persistence"], days.horizon)
-    low, high = quantile_at(calibration["quantiles"], days.horizon, level)
-    spread = np.sqrt(variance)
-    return np.zeros(len(origins)), low * spread, high * spread
+class Network:
+    """The trained model: the network's mean and calibrated volatility paths at each horizon's test days, computed
+    for every ticker at once by `networks` (one batched pass through the network, as predict serves it)."""
+
+    name = "model"
+
+    def __init__(self, model: Model, ticker: str, paths: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]):
+        self.model, self.ticker = model, ticker
+        self.paths = paths  # horizon -> (origins, centre, spread): the H-day mean and its standard deviation
+
+    def bounds(self, days: TestDays, level: float) -> Bounds:
+        origins, centre, spread = self.paths[days.horizon]
+        if not np.array_equal(origins, days.origins):
+            raise ValueError(f"{self.ticker}: the network's paths were computed for other test days")
+        low, high = self.model.quantiles(self.ticker, days.horizon, level)
+        return centre, centre + low * spread, centre + high * spread
+
+
+def networks(model: Model, datas: dict[str, TickerData], days: dict[str, dict[int, TestDays]],
+             horizons: list[int]) -> dict[str, Network]:
+    """Each ticker's `Network` for its test `days` (ticker -> horizon -> TestDays): its paths from one batched
+    network pass per horizon over every ticker's windows."""
+    paths: dict[str, dict] = {ticker: {} for ticker in datas}
+    for horizon in horizons:
+        items = [(ticker, data, days[ticker][horizon].origins) for ticker, data in datas.items()]
+        for (ticker, _, origins), (means, variance, _) in zip(items, model.paths(items, horizon), strict=True):
+            paths[ticker][horizon] = (origins, means[:, -1], np.sqrt(variance[:, -1]))
+    return {ticker: Network(model, ticker, by_horizon) for ticker, by_horizon in paths.items()}
+
+
+METHODS = tuple(method.name for method in (Network, *NO_NETWORK, Har))  # the order of reports, columns and tables
+
+
+def method_columns(method: str) -> tuple[str, str, str]:
+    """A method's columns in the daily forecasts (centre, lower, upper, as prices): the model's are 'model', 'lower'
+    and 'upper', every other method's NAME, NAME_lower and NAME_upper."""
+    prefix = "" if method == Network.name else f"{method}_"
+    return method, f"{prefix}lower", f"{prefix}upper"
+
+
+# the columns of the daily forecasts: the first ones in the order the file has had since it held three methods, then
+# the others' three each
+FIRST_COLUMNS = ["date", "horizon", "level", "actual", "model", "lower", "upper", "naive", "linear", "origin_close",
+                 "naive_lower", "naive_upper", "linear_lower", "linear_upper"]
+PREDICTION_COLUMNS = [*FIRST_COLUMNS, *(column for method in METHODS for column in method_columns(method)
+                                        if column not in FIRST_COLUMNS)]
 
 
 # ----------------------------------------------------------------------------------------------- together
-def model_evaluations(model: Model, bars_by_ticker: dict[str, Bars], market: Market | None, test_start: str,
-                      horizons: list[int], level: float, har_calibration: dict[str, dict],
-                      baselines: dict[str, dict]) -> dict[str, list[Evaluation]]:
-    """Every ticker's Evaluation at each horizon, from the trained model, its HAR calibration and the baselines'
-    bounds (`baseline_bounds` per ticker)."""
+def walk_forward(model: Model, bars_by_ticker: dict[str, Bars], market: Market | None, test_start: dt.date,
+                 horizons: list[int], level: float, no_network: dict[str, dict[int, dict[str, Bounds]]],
+                 har_members: list[str]) -> list[Evaluation]:
+    """Every ticker's Evaluation at each horizon (ticker by ticker, horizons in order): the trained model's and the
+    HAR's bounds (calibrated over `har_members`, the others as newcomers), beside the bounds of the methods that need
+    no network (`no_network_bounds` of each ticker)."""
     start = np.datetime64(test_start, "D")
     datas = {t: model.data(t, bars, market) for t, bars in bars_by_ticker.items()}
-    out: dict[str, list[Evaluation]] = {t: [] for t in bars_by_ticker}
+    training_days = {t: len(bars.before(test_start)) - 1 for t, bars in bars_by_ticker.items()}
+    har = calibrate_har(model, datas, training_days, [t for t in har_members if t in datas])
+    days: dict[str, dict[int, TestDays]] = {t: {} for t in datas}
     for horizon in horizons:
-        items = [(t, data, test_days(data.series.dates, start, horizon, model.window, t).days - horizon)
-                 for t, data in datas.items()]
-        for (ticker, data, origins), (means, variance, _) in zip(items, model.paths(items, horizon), strict=True):
-            days = TestDays(origins + horizon, horizon)
-            low, high = model.quantiles(ticker, horizon, level)
-            centre, spread = means[:, -1], np.sqrt(variance[:, -1])
-            bounds = {"model": (centre, centre + low * spread, centre + high * spread),
-                      "har": har_bounds(data, har_calibration[ticker], days, level),
-                      **baselines[ticker][horizon]}
+        for ticker, data in datas.items():
+            days[ticker][horizon] = test_days(data.series.dates, start, horizon, model.window, ticker)
+    served = networks(model, datas, days, horizons)
+    out = []
+    for ticker, data in datas.items():
+        methods: list[ForecastMethod] = [served[ticker], Har(data, har[ticker])]
+        for horizon, ticker_days in days[ticker].items():
+            bounds = {**no_network[ticker][horizon], **{m.name: m.bounds(ticker_days, level) for m in methods}}
             series = data.series
-            out[ticker].append(Evaluation(ticker, str(series.dates[days.days[0]]), horizon, level,
-                                          series.dates[days.days], series.price[days.days],
-                                          series.price[days.origins], bounds, model.label))
+            out.append(Evaluation(ticker, str(series.dates[ticker_days.days[0]]), horizon, level,
+                                  series.dates[ticker_days.days], series.price[ticker_days.days],
+                                  series.price[ticker_days.origins], {name: bounds[name] for name in METHODS},
+                                  model.label))
     return out
 
 

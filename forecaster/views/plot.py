@@ -19,7 +19,7 @@ import numpy as np
 from forecaster.data.bars import Bars
 from forecaster.data.files import read_input_file
 from forecaster.data.store import Store, atomic_write_bytes, normalize_ticker
-from forecaster.errors import UsageError
+from forecaster.errors import ModelMissing, UsageError
 
 FIGURE_INCHES = (11, 6)
 DPI = 100
@@ -32,7 +32,7 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
     """Draw TICKER's figure (see `render`) from the store and write it to `out` (default ./TICKER.png)."""
     from forecaster.data.prediction_log import read_predictions
     from forecaster.model.serving import check_level
-    from forecaster.pipeline import check_days, forecast_sessions
+    from forecaster.pipeline import check_days, forecast_tickers
     from forecaster.risk.track import resolved
 
     ticker = normalize_ticker(ticker)
@@ -43,7 +43,10 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
     path = output_path(store, out if out is not None else Path.cwd() / f"{ticker}.png")
     bars = store.read_bars(ticker)
     evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
-    forecast_rows = forecast_sessions(store, ticker, days, level)
+    predictions, failures = forecast_tickers(store, [ticker], days, level)
+    if failures and not isinstance(failures[0][1], ModelMissing):  # no model serving it: a picture without a band
+        raise failures[0][1]
+    forecast_rows = predictions[0].rows if predictions else None
     first_shown = str(bars.dates[-min(last, len(bars))])
     logged = [r for r in resolved(ticker, read_predictions(store), bars, level=level) if r["date"] >= first_shown]
     atomic_write_bytes(path, render(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged,

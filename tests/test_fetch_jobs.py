@@ -1,5 +1,6 @@
-"""Where bars come from (forecaster.data.fetching): bulk import from file names, `remove`, each ticker's recorded source
-and what a bare `fetch` does with it, imports that store nothing, long paced runs, failures as they happen."""
+"""What fetch and import do (forecaster.data.fetch_jobs): bulk import from file names, `remove`, each ticker's
+recorded source and what a bare `fetch` does with it, imports that store nothing, long paced runs, failures as they
+happen."""
 
 import html
 import json
@@ -8,7 +9,7 @@ import pytest
 
 from conftest import FAST_TRAINING, import_bars, random_walk_bars, snapshot
 from forecaster.data.bars import format_csv
-from forecaster.data.fetching import symbol_from_file_name
+from forecaster.data.fetch_jobs import symbol_from_file_name
 from forecaster.data.store import Store
 
 
@@ -127,7 +128,7 @@ def test_a_fetch_with_no_rows_in_the_dates_asked_stores_nothing(cli, yahoo, isol
     assert not (isolated_home / "data" / "MSFT.csv").exists()
 
 
-# -------------------------------------------------------------------------------------------------- sources
+# ---------------------------------------------------------------------------------- each ticker's source
 def test_a_bare_fetch_leaves_imported_tickers_alone_and_asks_yahoo_for_the_rest(cli, yahoo, isolated_home, tmp_path):
     assert cli("fetch", "--sample", "-q").code == 0  # MSFT, IBM and ^GSPC, from the sample
     path = tmp_path / "abc.csv"
@@ -259,7 +260,7 @@ def test_a_re_import_writes_a_missing_source_file(cli, isolated_home, tmp_path):
 
 # ------------------------------------------------------------------------------------- pacing and failures
 def test_a_long_paced_fetch_says_how_long_and_reports_failures_as_they_happen(cli, yahoo, monkeypatch):
-    monkeypatch.setattr("forecaster.data.sources.Pacer.wait", lambda self: None)  # the test does not wait the minutes
+    monkeypatch.setattr("forecaster.data.yahoo.Pacer.wait", lambda self: None)  # the test does not wait the minutes
     result = cli("fetch", "NOPE1", "MSFT", "NOPE2", "--rate", "0.01")
     assert result.code == 4
     assert result.err.splitlines() == [

@@ -1,9 +1,10 @@
 """What `fetch` and `import` do, as jobs: where each ticker's bars come from, and the rules that choose them.
 
 A `FetchJob` is one ticker's update: a source label recorded in data/TICKER.json ("yahoo", "csv:FILE NAME",
-"sample") and a function that, given the stored bars, returns the bars to merge (forecaster.data.sources.update_ticker).
-`fetch_all` runs jobs one after another; one job's failure, whatever it is, is that job's outcome and never stops
-the others.
+"sample") and a function that, given the stored bars, returns the bars to merge: Yahoo's (forecaster.data.yahoo), a
+CSV file's or the bundled sample's (`import_csv_bars`, `read_sample`). `fetch_all` runs jobs one after another,
+each merged into the store by forecaster.data.updates.update_ticker; one job's failure, whatever it is, is that job's
+outcome and never stops the others.
 
 The rules, each in one place:
 
@@ -18,28 +19,33 @@ The rules, each in one place:
   `-` (share classes: BRK-B), upper-cased: `abr_b.us.txt` -> ABR-B, `msft.csv` -> MSFT, `0700.hk.csv` -> 0700.HK.
 - `update_advice`: how to bring a ticker's data up to date, by its source.
 
-Imports stay light (forecaster.data.sources, and yfinance with it, only when a job is built): `predict` uses
+Imports stay light (forecaster.data.yahoo, and yfinance with it, only when a Yahoo job is built): `predict` uses
 `update_advice`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forecaster.data.bars import Bars
+import numpy as np
+
+from forecaster.data.bars import Bars, parse_csv, read_csv
 from forecaster.data.store import Store, normalize_ticker
 from forecaster.errors import CorruptFile, ForecastError, UsageError, failure_of
 from forecaster.text import plural
 
 if TYPE_CHECKING:
-    from forecaster.data.sources import FetchResult
+    from forecaster.data.updates import FetchResult
 
 YAHOO, SAMPLE, CSV = "yahoo", "sample", "csv"
+SAMPLE_TICKERS = {"^GSPC": "GSPC.csv.gz", "MSFT": "MSFT.csv.gz", "IBM": "IBM.csv.gz"}
 IMPORT_EXTENSIONS = (".csv", ".txt")
 MARKET_SUFFIX = ".us"  # dropped from bulk-imported file names (abr_b.us.txt)
 LONG_RUN_SECONDS = 60.0  # a fetch paced to last longer than this says how long up front
@@ -120,9 +126,7 @@ def update_advice(store: Store, ticker: str) -> UpdateAdvice:
 
 # ----------------------------------------------------------------------------------------------------- jobs
 def sample_jobs() -> list[FetchJob]:
-    from forecaster.data import sources
-
-    return [FetchJob(t, lambda stored, t=t: sources.read_sample(t), SAMPLE) for t in sources.SAMPLE_TICKERS]
+    return [FetchJob(t, lambda stored, t=t: read_sample(t), SAMPLE) for t in SAMPLE_TICKERS]
 
 
 def csv_job(ticker: str, path: Path, start: dt.date | None = None, end: dt.date | None = None) -> FetchJob:
@@ -135,14 +139,14 @@ def csv_job(ticker: str, path: Path, start: dt.date | None = None, end: dt.date 
 
 def yahoo_jobs(store: Store, tickers: list[str], start: dt.date | None, end: dt.date | None,
                rate: float) -> list[FetchJob]:
-    """Yahoo Finance updates of `tickers` (see sources.yahoo_update), paced at `rate` requests a second."""
-    from forecaster.data import sources
+    """Yahoo Finance updates of `tickers` (see yahoo.yahoo_update), paced at `rate` requests a second."""
+    from forecaster.data import yahoo
 
-    sources.configure_yfinance(store.cache_dir / "yfinance")
-    session = sources.yahoo_session()
-    pacer = sources.Pacer(rate)
-    return [FetchJob(t, lambda stored, t=t: sources.yahoo_update(t, stored, start=start, end=end, session=session,
-                                                                 pacer=pacer), YAHOO)
+    yahoo.configure_yfinance(store.cache_dir / "yfinance")
+    session = yahoo.yahoo_session()
+    pacer = yahoo.Pacer(rate)
+    return [FetchJob(t, lambda stored, t=t: yahoo.yahoo_update(t, stored, start=start, end=end, session=session,
+                                                               pacer=pacer), YAHOO)
             for t in tickers]
 
 
@@ -202,10 +206,9 @@ def _import_files(paths: list[Path]) -> list[Path]:
 
 
 def _read_import(ticker: str, path: Path, start: dt.date | None, end: dt.date | None) -> Bars:
-    from forecaster.data import sources
     from forecaster.data.calendar import exchange_for, exchange_today
 
-    bars = sources.import_csv_bars(path, start, end, exchange_today(exchange_for(ticker)))
+    bars = import_csv_bars(path, start, end, exchange_today(exchange_for(ticker)))
     if not len(bars):
         raise UsageError(f"{path} has no rows{_range(start, end)}; nothing was stored")
     return bars
@@ -217,17 +220,45 @@ def _range(start: dt.date | None, end: dt.date | None) -> str:
     return f" from {start}" if start else (f" up to {end}" if end else "")
 
 
+def check_dates(start: dt.date | None, end: dt.date | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--start {start} is after --end {end}")
+
+
+# ----------------------------------------------------------------------------------------------- local files
+def read_sample(ticker: str) -> Bars:
+    """The bundled sample history of `ticker` (one of SAMPLE_TICKERS)."""
+    name = SAMPLE_TICKERS[ticker]
+    data = resources.files("forecaster.data").joinpath("sample_data", name).read_bytes()
+    return parse_csv(gzip.decompress(data).decode("utf-8"), f"sample {name}")
+
+
+def import_csv_bars(path: Path, start: dt.date | None = None, end: dt.date | None = None,
+                    today: dt.date | None = None) -> Bars:
+    """Bars of a CSV file between `start` and `end`; a row dated after `today` (at the exchange) is refused."""
+    return _between(read_csv(path, latest=today), start, end)
+
+
+def _between(bars: Bars, start: dt.date | None, end: dt.date | None) -> Bars:
+    mask = np.ones(len(bars), dtype=bool)
+    if start is not None:
+        mask &= bars.dates >= np.datetime64(start, "D")
+    if end is not None:
+        mask &= bars.dates <= np.datetime64(end, "D")
+    return bars.take(mask)
+
+
 # ------------------------------------------------------------------------------------------------------ run
 def fetch_all(store: Store, jobs: list[FetchJob], replace: bool = False
               ) -> Iterator[tuple[FetchJob, FetchResult | None, ForecastError | None]]:
     """Run the jobs one after another, yielding (job, result, None) or (job, None, error) as each finishes."""
-    from forecaster.data import sources
+    from forecaster.data.updates import update_ticker
 
     for job in jobs:
         result, error = None, job.problem
         if error is None:
             try:
-                result = sources.update_ticker(store, job.ticker, job.get_bars, source=job.source, replace=replace,
+                result = update_ticker(store, job.ticker, job.get_bars, source=job.source, replace=replace,
                                                path=job.path)
             except Exception as failure:
                 error = failure_of(failure, job.ticker)
