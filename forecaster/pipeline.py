@@ -812,15 +812,10 @@ def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | Non
 
     check_days(days)
     level = check_var_level(level)
-    holdings.check_stored(store.has_bars)
-    failures, served = _serve_each(store, holdings.tickers)
-    for ticker in holdings.tickers:
-        if ticker in failures:
-            raise failures[ticker]
     shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
     forecasts, residuals, last_dates, labels, notes = {}, {}, {}, [], []
     markets: dict = {}
-    for model, kind, items in served.values():
+    for model, kind, items in _served_holdings(store, holdings):
         labels.append(kind)
         market, market_note = _market_for(store, model, markets)
         for ticker, bars in items:
@@ -867,17 +862,23 @@ def portfolio_path(store: Store, holdings, level: float | None = None,
     from forecaster.risk.portfolio_backtest import model_var_path
 
     level = check_var_level(level)
-    holdings.check_stored(store.has_bars)
-    failures, served = _serve_each(store, holdings.tickers)
-    for ticker in holdings.tickers:
-        if ticker in failures:
-            raise failures[ticker]
-    items = [(model, ticker, bars) for model, _, served_items in served.values() for ticker, bars in served_items]
+    items = [(model, ticker, bars) for model, _, served in _served_holdings(store, holdings) for ticker, bars in served]
     start = max(bars.dates[max(0, len(bars) - sessions)] for _, _, bars in items)
     markets: dict = {}
     histories = {ticker: forecast_history(model, ticker, bars, _market_for(store, model, markets)[0], start)
                  for model, ticker, bars in items}
     return model_var_path(dict(zip(holdings.tickers, holdings.shares, strict=True)), histories, level, str(start))
+
+
+def _served_holdings(store: Store, holdings) -> list[tuple[Model, str, list[tuple[str, Bars]]]]:
+    """(model, label, [(ticker, bars)]) serving every holding, as `predict` would; the first holding that no model
+    can serve (or that is not stored) raises why: a portfolio's risk without one of its holdings would be wrong."""
+    holdings.check_stored(store.has_bars)
+    failures, served = _serve_each(store, holdings.tickers)
+    for ticker in holdings.tickers:
+        if ticker in failures:
+            raise failures[ticker]
+    return list(served.values())
 
 
 def check_var_level(level: float | None) -> float:
