@@ -142,8 +142,10 @@ class Home:
             raise UsageError("test_start is required: the first day of the test period")
         store, config = self._open()
         if portfolio is not None:
-            evaluation = commands.evaluate_portfolio(store, config, holdings=portfolio, test_start=start,
-                                                     given=_given(options, level=level))
+            evaluation = commands.evaluate_portfolio(
+                store, config, holdings=portfolio, test_start=start, given=_given(options, level=level),
+                tickers=_names(tickers), horizons=[horizon] if isinstance(horizon, int) else horizon,
+                unseen=_names(unseen), predictions=predictions)
             report = evaluation.document()
             rows = [{"method": method, **{f"var_{k}": v for k, v in s["var"].items()},
                      **{f"es_{k}": v for k, v in s["es"].items()}, "pinball": s["pinball"]}

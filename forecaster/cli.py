@@ -107,9 +107,9 @@ def _with_settings(*sections: str):
 
 
 def _finish(failures: list[tuple[str, ForecastError]], done: int, terminal: Terminal, reported=(),
-            unlogged: bool = False) -> None:
+            incomplete: bool = False) -> None:
     """Report a multi-ticker command's failures (views.output.finish) and exit with its code, if it failed."""
-    code = output.finish(terminal, failures, done, reported, unlogged)
+    code = output.finish(terminal, failures, done, reported, incomplete)
     if code is not None:
         raise typer.Exit(code)
 
@@ -281,7 +281,7 @@ def predict(
     forecasts = commands.predict(store, config, tickers, days=days, given=given)
     output.show_forecasts(terminal, forecasts, format)
     _finish(forecasts.failures, len(forecasts.names) - len(forecasts.failures), terminal,
-            unlogged=forecasts.log_error is not None)
+            incomplete=forecasts.log_error is not None)
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
@@ -319,11 +319,9 @@ def evaluate(
     start = parse_date(test_start, "--test-start")
     store, terminal, config = _session(home, quiet, debug, verbose)
     if portfolio is not None:
-        if tickers or horizon or unseen or predictions:
-            raise UsageError("--portfolio backtests the holdings in its file, one day ahead: give no tickers, "
-                             "--horizon, --unseen or --predictions with it")
         evaluation = commands.evaluate_portfolio(store, config, holdings=portfolio, test_start=start, given=given,
-                                                 watcher=JobProgress(terminal))
+                                                 watcher=JobProgress(terminal), tickers=tickers, horizons=horizon,
+                                                 unseen=unseen, predictions=predictions)
         return output.show_portfolio_evaluation(terminal, evaluation, format)
     run = commands.evaluate(store, config, tickers, test_start=start, horizons=horizon, unseen=unseen,
                             predictions=predictions, given=given, watcher=JobProgress(terminal))
@@ -432,7 +430,8 @@ def report(
     store, terminal, config = _session(home, quiet, debug)
     path, page = commands.report(store, config, tickers, out=out, days=days, given=given)
     output.show_report(terminal, path, page)
-    _finish(page.failures, len(page.tickers), terminal, unlogged=page.log_error is not None)
+    _finish(page.failures, len(page.tickers), terminal,
+            incomplete=page.log_error is not None or page.portfolio_error is not None)
 
 
 # -------------------------------------------------------------------------------------------------------- demo

@@ -414,15 +414,22 @@ def portfolio(store: Store, config: Config, *, holdings: Path | str | None = Non
     from forecaster.pipeline import portfolio_forecast
 
     forecast = portfolio_forecast(store, holdings_of(config, holdings), days,
-                                  config.value("portfolio.level", given.get("level")))
+                                  config.value("portfolio.level", given.get("level")),
+                                  max_model_age_days=config.value("predict.max_model_age_days"))
     return Portfolio(forecast, forecast.risk.alert(config.value("portfolio.alert_var", given.get("alert_var"))))
 
 
 def evaluate_portfolio(store: Store, config: Config, *, holdings: Path | str, test_start: dt.date, given: dict,
-                       watcher: JobWatcher | None = None):
+                       watcher: JobWatcher | None = None, tickers=None, horizons=None, unseen=None,
+                       predictions=None):
     """The walk-forward backtest of the holdings' one-day VaR and ES from `test_start` (pipeline
-    .PortfolioEvaluation); `given`'s level is the VaR's."""
+    .PortfolioEvaluation); `given`'s level is the VaR's. `evaluate`'s other arguments do not go with it: a
+    UsageError when any is given."""
     from forecaster.pipeline import evaluate_portfolio as backtest
+
+    if tickers or horizons or unseen or predictions:
+        raise UsageError("--portfolio backtests the holdings in its file, one day ahead: give no tickers, "
+                         "--horizon, --unseen or --predictions with it")
 
     training = training_config(config, given)
     watcher = watcher or JobWatcher()

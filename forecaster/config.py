@@ -99,8 +99,8 @@ class Setting:
         from forecaster.text import plain_number
 
         default = plain_number(self.default) if isinstance(self.default, float) else str(self.default)
-        return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine"}.get(self.name,
-                                                                                                         default)
+        return {"parallel.jobs": "the number of cores", "parallel.scheduler": "none: this machine",
+                "portfolio.alert_var": "none: never"}.get(self.name, default)
 
     @property
     def bounds(self) -> str:
@@ -155,8 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
             int, 0, 3650),
     Setting("portfolio", "level", 0.99, "Confidence level of the portfolio's value at risk and expected shortfall, "
             "e.g. 0.99: the loss exceeded one day in a hundred.", float, 0.9, 0.999),
-    Setting("portfolio", "alert_var", None, "Warn when the portfolio's value at risk passes this share of its value "
-            "(e.g. 0.03 for 3%; none: never).", float, 0, 1, open_low=True),
+    Setting("portfolio", "alert_var", None, "Warn (on stderr, -q or not) when the portfolio's value at risk passes "
+            "this share of its gross value, longs plus shorts (e.g. 0.03 for 3%).", float, 0, 1, open_low=True),
 )
 HOLDINGS_KEY = "holdings"  # [portfolio] holdings: a table of shares by ticker (forecaster.data.holdings), no Setting
 BY_NAME = {setting.name: setting for setting in SETTINGS}

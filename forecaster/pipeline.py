@@ -797,10 +797,14 @@ class PortfolioForecast:
         return {**self.risk.as_dict(), "as_of": self.as_of, "model": ", ".join(self.served_by)}
 
 
-def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | None = None) -> PortfolioForecast:
+def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | None = None, today: dt.date | None = None,
+                       max_model_age_days: int | None = None) -> PortfolioForecast:
     """The value at risk and expected shortfall of `holdings` (data.holdings.Holdings) over the next `days` sessions
     at `level` (forecaster.risk.portfolio), from each holding's forecast as `predict` makes it; the first holding
-    that cannot be forecast fails the whole (a VaR without one of its holdings would be wrong)."""
+    that cannot be forecast fails the whole (a VaR without one of its holdings would be wrong). With the warnings
+    `predict` gives of each holding (stale data, a model older than its data) and of one whose data ends before the
+    others'."""
+    from forecaster.config import BY_NAME
     from forecaster.risk.portfolio import (
         CORRELATION_WINDOW,
         MIN_CORRELATION_DAYS,
@@ -812,6 +816,8 @@ def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | Non
 
     check_days(days)
     level = check_var_level(level)
+    if max_model_age_days is None:
+        max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
     forecasts, residuals, last_dates, labels, notes = {}, {}, {}, [], []
     markets: dict = {}
@@ -830,6 +836,7 @@ def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | Non
             residuals[ticker] = (data.series.dates[1:], data.series.returns[1:] / data.baseline.sigma[:-1])
             last_dates[ticker] = bars.last_date
             notes.extend(_market_notes(ticker, model, market, market_note, bars))
+            notes.extend(_warnings(store, ticker, model, bars, today or dt.date.today(), max_model_age_days))
     dates = np.unique(np.concatenate([d for d, _ in residuals.values()]))[-TAIL_WINDOW:]
     matrix = np.full((len(dates), len(holdings.tickers)), np.nan)
     for column, ticker in enumerate(holdings.tickers):
@@ -906,7 +913,8 @@ class PortfolioEvaluation:
     def document(self) -> dict:
         """`forecast evaluate --portfolio FILE -f json`'s document: the model's backtest as `portfolio`, the
         baselines' under `baselines`."""
-        return {"test_start": self.test_start, "days": len(self.daily.pnl), "model": self.served_by,
+        return {"test_start": self.test_start, "test_end": str(self.daily.dates[-1]), "days": len(self.daily.pnl),
+                "model": self.served_by,
                 "portfolio": self.summary["model"],
                 "baselines": {method: s for method, s in self.summary.items() if method != "model"}}
 
@@ -924,10 +932,12 @@ def evaluate_portfolio(store: Store, holdings, config: TrainingConfig, test_star
 
     level = check_var_level(level)
     config.check()
-    if config.model == "per-ticker":
-        raise UsageError("--portfolio evaluates one network for all the holdings: use --model shipped or pooled")
     holdings.check_stored(store.has_bars)
     notes: list[str] = []
+    if config.model == "per-ticker":  # one network joins the holdings: the shipped one, as a new home's default
+        notes.append("models of their own are not backtested together: the portfolio is evaluated with the shipped "
+                     "network (--model pooled: one trained on the holdings)")
+        config = dataclasses.replace(config, model="shipped")
     vintage = latest(test_start) if config.model == "shipped" else None
     bars = {}
     for ticker in holdings.tickers:
@@ -944,13 +954,18 @@ def evaluate_portfolio(store: Store, holdings, config: TrainingConfig, test_star
             model = add_ticker(model, ticker, bars[ticker].before(test_start), market, config)
     else:
         if config.model == "shipped":
-            notes.append(no_vintage_note(test_start))
+            notes.append(no_vintage_note(test_start).replace("the home's tickers", "the holdings"))
         model = train_model({t: b.before(test_start) for t, b in bars.items()}, market, config, "pooled",
                             callback=callback)
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
     histories = {t: forecast_history(model, t, bars[t], full_market, test_start) for t in holdings.tickers}
     shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
     daily = daily_forecasts(shares, histories, level, test_start.isoformat())
+    ends = {ticker: bars[ticker].last_date for ticker in holdings.tickers}
+    first_end = min(ends, key=ends.get)
+    if ends[first_end] < max(ends.values()):
+        notes.append(f"the test ends {ends[first_end]}, where {first_end}'s data does (the others' goes on to "
+                     f"{max(ends.values())})")
     return PortfolioEvaluation(test_start.isoformat(), level, model.label, daily, backtest_summary(daily, level),
                                notes)
 

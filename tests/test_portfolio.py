@@ -172,7 +172,7 @@ def test_portfolio_from_forecast_toml_with_an_alert(cli, two_tickers, isolated_h
     lines = result.out.splitlines()
     assert lines[0] == "ticker,shares,value,weight,component_var,component_es,marginal_var,standalone_var"
     assert [line.split(",")[0] for line in lines[1:]] == ["IBM", "MSFT", "TOTAL"]
-    assert "passes the alert at 0.1% ([portfolio] alert_var)" in result.err
+    assert "passes the alert at 0.1% (alert_var)" in result.err
     assert cli("portfolio", "-q", "--alert-var", "0.5").err == ""
 
 
@@ -180,7 +180,12 @@ def test_portfolio_from_forecast_toml_with_an_alert(cli, two_tickers, isolated_h
     ("ticker,shares\nIBM,100\nZZZ,5\n", "holdings.csv line 3: ZZZ has no stored data; run 'forecast fetch ZZZ'"),
     ("ticker,shares\nIBM,100\n\nibm,5\n", "holdings.csv line 4: IBM is held twice (first at "),
     ("ticker,shares\nIBM,ten\n", "holdings.csv line 2: shares must be a number, got 'ten'"),
-    ("ticker,shares\nIBM,0\n", "holdings.csv line 2: shares must be a finite number other than 0"),
+    ("ticker,shares\nIBM,0\n", "holdings.csv line 2: shares must be a number other than 0"),
+    ("ticker,shares\nIBM,1e200\n", "holdings.csv line 2: shares must be a number other than 0 (negative for a "
+                                     "short) and at most 1e+12 in size, got '1e200'"),
+    ("ticker,shares\nIBM,1_000\n", "holdings.csv line 2: shares must be a number, got '1_000'"),
+    ("ticker,shares\nIBM,1,000\n", "holdings.csv line 2: expected 2 columns (ticker,shares), got 3"),
+    ("ticker,shares,ticker\nIBM,1,MSFT\n", "holdings.csv line 1: the header names ticker twice"),
     ("symbol,amount\nIBM,1\n", "holdings.csv line 1: the header must name the columns ticker and shares"),
     ("ticker,shares\n", "holdings.csv: no holdings"),
 ])
@@ -196,6 +201,24 @@ def test_bad_holdings_in_forecast_toml_name_the_line(cli, isolated_home):
     result = cli("portfolio")
     assert result.code == 2
     assert "forecast.toml line 3: [portfolio] holdings: IBM must be a number of shares, got 'many'" in result.err
+
+
+def test_a_dotted_symbol_unquoted_in_forecast_toml_says_to_quote_it(cli, isolated_home):
+    (isolated_home / "forecast.toml").write_text("[portfolio]\nholdings = { BRK.B = 1 }\n")
+    result = cli("portfolio")
+    assert result.code == 2
+    assert ('forecast.toml line 2: [portfolio] holdings: a symbol with a dot must be quoted in TOML: "BRK.B" = ...'
+            in result.err)
+
+
+def test_the_alert_is_printed_even_with_quiet_and_stale_data_is_warned(cli, two_tickers):
+    path = write_holdings(two_tickers, "ticker,shares\nIBM,100\n")
+    result = cli("portfolio", "--holdings", path, "-q", "--alert-var", "0.001")
+    assert result.code == 0
+    assert result.err.startswith("Warning: portfolio: value at risk ")
+    assert "passes the alert at 0.1% (alert_var)" in result.err
+    result = cli("portfolio", "--holdings", path, "-v")
+    assert "IBM: data ends 2013-03-01" in result.err  # the bundled sample is years old
 
 
 def test_no_holdings_is_a_usage_error(cli):
@@ -230,10 +253,23 @@ def test_evaluate_portfolio_reports_the_model_and_both_baselines(cli, two_ticker
 
 
 def test_evaluate_portfolio_refuses_tickers_beside_it(cli, two_tickers):
+    import forecaster as fc
+
     path = write_holdings(two_tickers, "ticker,shares\nIBM,100\n")
     result = cli("evaluate", "IBM", "--portfolio", path, "--test-start", "2012-06-01")
     assert result.code == 2
     assert "--portfolio backtests the holdings in its file" in result.err
+    with pytest.raises(fc.UsageError, match="--portfolio backtests the holdings in its file"):
+        fc.Home().evaluate(portfolio=path, test_start="2012-06-01", horizon=5)
+
+
+def test_evaluate_portfolio_with_per_ticker_models_set_uses_the_shipped_network(cli, two_tickers, isolated_home):
+    (isolated_home / "forecast.toml").write_text("[train]\nmodel = \"per-ticker\"\n")
+    path = write_holdings(two_tickers, "ticker,shares\nIBM,100\nMSFT,10\n")
+    result = cli("evaluate", "--portfolio", path, "--test-start", "2012-06-01", "-f", "json")
+    assert result.code == 0, result.err
+    assert "models of their own are not backtested together" in result.err
+    assert json.loads(result.out)["model"].startswith("shipped ")
 
 
 def test_no_look_ahead_changing_later_bars_leaves_earlier_vars_identical(cli, two_tickers, isolated_home):
@@ -292,3 +328,6 @@ def test_a_portfolio_that_cannot_be_forecast_is_a_failure_on_the_page(cli, two_t
     assert "portfolio-title" not in page
     assert "<b>portfolio</b>: " in page and "ZZZ has no stored data" in page
     assert result.code == 4
+    assert result.err == (f"Error: portfolio: {isolated_home / 'forecast.toml'} line 2: ZZZ has no stored data; run "
+                          "'forecast fetch ZZZ' (or import its file) first\n")
+    assert "tickers failed" not in result.err

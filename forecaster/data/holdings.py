@@ -6,8 +6,9 @@ comment), one line per ticker; shares may be fractional, negative for a short. I
     [portfolio]
     holdings = { AAPL = 100, MSFT = 50, TSLA = -10 }
 
-Every problem is a UsageError naming the file and the line: a missing column, a symbol that is not one, shares that
-are not a finite non-zero number, a ticker given twice. Whether each ticker is stored is the caller's check
+Every problem is a UsageError naming the file and the line: a header without both columns (or naming one twice), a
+line with more or fewer cells than the header (`MSFT,1,000` is not a thousand shares), a symbol that is not one,
+shares that are not a plain number other than 0 and at most MAX_SHARES in size, a ticker given twice. Whether each ticker is stored is the caller's check
 (`check_stored`), with the same line numbers. Standard library only.
 """
 
@@ -23,6 +24,9 @@ from pathlib import Path
 from forecaster.data.files import read_input_file
 from forecaster.data.store import normalize_ticker
 from forecaster.errors import UsageError
+
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # what a shares cell may hold: 100, -2.5, 1e6
+MAX_SHARES = 1e12  # more shares than any company has issued: a typo, and beyond it money overflows
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,17 @@ def read_holdings_file(path: Path | str) -> Holdings:
     if "ticker" not in columns or "shares" not in columns:
         raise UsageError(f"{path} line {header_number}: the header must name the columns ticker and shares, "
                          f"got {header.strip()!r}")
+    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    if repeated:
+        raise UsageError(f"{path} line {header_number}: the header names {repeated[0]} twice")
     ticker_at, shares_at = columns.index("ticker"), columns.index("shares")
     entries = []
     for number, line in lines[1:]:
         cells = next(csv.reader(io.StringIO(line)), [])
         where = f"{path} line {number}"
-        if len(cells) <= max(ticker_at, shares_at):
-            raise UsageError(f"{where}: expected {len(columns)} columns ({header.strip()}), got {line.strip()!r}")
+        if len(cells) != len(columns):  # 'MSFT,1,000' is 1 share and a stray column, not a thousand shares
+            raise UsageError(f"{where}: expected {len(columns)} columns ({header.strip()}), got {len(cells)}: "
+                             f"{line.strip()!r} (write a thousand as 1000, without a separator)")
         entries.append((cells[ticker_at], _shares_of(cells[shares_at].strip(), where), where))
     return _holdings(entries, str(path))
 
@@ -89,6 +97,10 @@ def holdings_from_config(table, path: Path, text: str) -> Holdings:
     entries = []
     for name, value in table.items():
         where = f"{path}{_line_of_key(text, name)}"
+        if isinstance(value, dict):  # BRK.B = 1 is the table BRK holding B = 1 in TOML
+            dotted = f"{name}.{next(iter(value), '')}"
+            raise UsageError(f"{path}{_line_of_key(text, dotted) or _line_of_key(text, 'holdings')}: [portfolio] "
+                             f"holdings: a symbol with a dot must be quoted in TOML: \"{dotted}\" = ...")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(f"{where}: [portfolio] holdings: {name} must be a number of shares, got {value!r}")
         entries.append((name, _shares_of(value, where), where))
@@ -113,12 +125,15 @@ def _holdings(entries: list[tuple[str, float, str]], source: str) -> Holdings:
 
 
 def _shares_of(value, where: str) -> float:
+    if isinstance(value, str) and not NUMBER.fullmatch(value):
+        raise UsageError(f"{where}: shares must be a number, got {value!r}")
     try:
         shares = float(value)
     except (TypeError, ValueError):
         raise UsageError(f"{where}: shares must be a number, got {value!r}") from None
-    if not math.isfinite(shares) or shares == 0:
-        raise UsageError(f"{where}: shares must be a finite number other than 0 (negative for a short), got {value!r}")
+    if not math.isfinite(shares) or shares == 0 or abs(shares) > MAX_SHARES:
+        raise UsageError(f"{where}: shares must be a number other than 0 (negative for a short) and at most "
+                         f"{MAX_SHARES:.0e} in size, got {value!r}")
     return shares
 
 

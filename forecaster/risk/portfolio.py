@@ -119,11 +119,11 @@ class PortfolioRisk:
         return 100.0 * self.es / self.gross
 
     def alert(self, limit: float | None) -> str | None:
-        """The warning when the VaR passes `limit` of the gross value ([portfolio] alert_var), else None."""
+        """The warning when the VaR passes `limit` of the gross value (alert_var), else None."""
         if limit is None or not self.var > limit * self.gross:
             return None
-        return (f"portfolio: value at risk {self.var_percent:.2f}% of its value ({self.days}-day, "
-                f"{100 * self.level:g}%) passes the alert at {100 * limit:g}% ([portfolio] alert_var)")
+        return (f"portfolio: value at risk {self.var_percent:.2f}% of its gross value ({self.days}-day, "
+                f"{100 * self.level:g}%) passes the alert at {100 * limit:g}% (alert_var)")
 
     def as_dict(self) -> dict:
         return {"value": self.value, "gross_value": self.gross, "level": self.level, "days": self.days,

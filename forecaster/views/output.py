@@ -74,6 +74,10 @@ class Terminal:
         if not self.quiet:
             self._line(f"Warning: {message}")
 
+    def alert(self, message: str) -> None:
+        """A warning the user asked for (a threshold they set): on stderr whatever the verbosity, -q included."""
+        self._line(f"Warning: {message}")
+
     def info(self, message: str) -> None:
         """A progress or status line on stderr (never in --quiet)."""
         if not self.quiet:
@@ -232,17 +236,17 @@ def interrupted(terminal: Terminal) -> int:
 
 
 def finish(terminal: Terminal, failures: list[tuple[str, ForecastError]], done: int, reported=(),
-           unlogged: bool = False) -> int | None:
+           incomplete: bool = False) -> int | None:
     """Report the per-ticker failures of a multi-ticker command (but those already `reported` as they happened:
     True for all, or a collection of the errors), then the count; the exit code (None: success): 4 when some tickers
     succeeded, else the failures' own code (errors.batch_failure); 4 too when nothing failed but the forecasts could
-    not be logged (`unlogged`: predict, report)."""
+    not be logged, a report's portfolio not forecast (`incomplete`: exit 4 even without failures)."""
     from forecaster.errors import ExitCode, TickersFailed, batch_failure
 
     terminal.failures(failures, reported)
     error = batch_failure(failures, done)
     if error is None:
-        return int(ExitCode.PARTIAL) if unlogged else None
+        return int(ExitCode.PARTIAL) if incomplete else None
     if isinstance(error, TickersFailed):
         terminal.error(error.message)
     return int(error.exit_code)
@@ -414,6 +418,10 @@ def show_report(terminal: Terminal, path, page) -> None:
                   f"{len(page.warnings)} {plural(len(page.warnings), 'warning')}")
     if page.log_error is not None:
         terminal.error(page.log_error.message)
+    if page.portfolio_error is not None:
+        terminal.error(f"portfolio: {page.portfolio_error.message}")
+    elif page.portfolio is not None and page.portfolio.alert:
+        terminal.alert(page.portfolio.alert)
 
 
 class JobProgress(JobWatcher):
@@ -577,7 +585,7 @@ def show_portfolio(terminal: Terminal, result, fmt: Format) -> None:
     risk = forecast.risk
     terminal.notices(forecast.notes, every=fmt is Format.json)
     if result.alert:
-        terminal.warn(result.alert)
+        terminal.alert(result.alert)
     document = forecast.document()
     if fmt is Format.json:
         terminal.document(document)
@@ -610,10 +618,11 @@ def show_portfolio_evaluation(terminal: Terminal, evaluation, fmt: ReportFormat)
     rows = [{"method": method, "VaR hits": s["var"]["hits"], "expected": s["var"]["expected"],
              "Kupiec p": s["var"]["kupiec_p"], "Christoffersen p": s["var"]["christoffersen_p"],
              "cond. coverage p": s["var"]["conditional_coverage_p"], "traffic light": s["var"]["traffic_light"],
-             "ES Z2": s["es"]["statistic"], "ES p": s["es"]["p_value"], "pinball": s["pinball"]}
-            for method, s in summary.items()]
+             "DQ p": s["var"]["dq_p"], "ES Z2": s["es"]["statistic"], "ES p": s["es"]["p_value"],
+             "pinball": s["pinball"]} for method, s in summary.items()]
     days = len(evaluation.daily.pnl)
-    title = (f"Portfolio backtest from {evaluation.test_start} over {days} days: one-day VaR at "
+    title = (f"Portfolio backtest from {evaluation.test_start} to {evaluation.daily.dates[-1]}, {days} "
+             f"{plural(days, 'day')}: one-day VaR at "
              f"{100 * evaluation.level:g}%, ES at {100 * summary['model']['es']['level']:g}% (model: "
              f"{evaluation.served_by})")
     terminal.results(rows, list(rows[0]), title=title)

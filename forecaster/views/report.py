@@ -119,6 +119,7 @@ class Report:
     record: list[dict]  # the track-record box: one row per horizon
     log_error: ForecastError | None = None  # the prediction log could not be read: no track record
     portfolio: PortfolioSection | None = None  # when [portfolio] holdings are set
+    portfolio_error: ForecastError | None = None  # ... and their risk could not be forecast
     failure_lines: list[tuple[str, str]] = field(init=False)
 
     @property
@@ -130,6 +131,8 @@ class Report:
         self.failure_lines = [(name, error.message) for name, error in self.failures]
         if self.log_error is not None:
             self.failure_lines.append(("prediction log", self.log_error.message))
+        if self.portfolio_error is not None:
+            self.failure_lines.append(("portfolio", self.portfolio_error.message))
 
 
 @dataclass
@@ -160,8 +163,8 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
                  today: dt.date | None = None, max_model_age_days: int | None = None, holdings=None,
                  var_level: float = 0.99, alert_var: float | None = None) -> Report:
     """The page's data for `tickers` (see the module docstring), in up to `jobs` worker processes (default: one per
-    core) when there are enough tickers to pay for them; with `holdings`, their risk at `var_level` (a failure of it
-    is one of the page's failures, named "portfolio")."""
+    core) when there are enough tickers to pay for them; with `holdings`, their risk at `var_level` (when it cannot be
+    forecast, the page says why, as the "portfolio" failure)."""
     if not 1 <= days <= MAX_REPORT_DAYS:
         raise UsageError(f"--days must be between 1 and {MAX_REPORT_DAYS} for a report (its charts show at most that "
                          f"many sessions ahead), got {days}")
@@ -188,16 +191,16 @@ def build_report(store: Store, tickers: list[str], *, days: int, level: float, j
     views = sorted((view for part in parts for view in part[0]), key=lambda v: (-len(v.flags), -v.band, v.ticker))
     failures = sorted((failure for part in parts for failure in part[1]), key=lambda failure: order[failure[0]])
     warnings = [note for _, note in sorted((note for part in parts for note in part[2]), key=lambda n: order[n[0]])]
-    section = None
+    section, portfolio_error = None, None
     if holdings is not None:
         try:
             section = portfolio_section(store, holdings, var_level, alert_var)
         except ForecastError as error:
-            failures.append(("portfolio", error))
+            portfolio_error = error
     return Report(made_at=utc_now(), version=__version__, level=level, days=days,
                   data_date=max((view.as_of for view in views), default=None), tickers=views, failures=failures,
                   warnings=warnings, record=track_record([score for view in views for score in view.scores]),
-                  log_error=log_error, portfolio=section)
+                  log_error=log_error, portfolio=section, portfolio_error=portfolio_error)
 
 
 def _canonical(ticker: str) -> str:
