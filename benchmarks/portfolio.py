@@ -10,7 +10,7 @@ VaR at --level, the portfolios whose Kupiec test rejects at 5%, those in the Bas
 against the model's; then the wall time.
 
     python benchmarks/portfolio.py [--data-dir DIR] [--portfolios 50] [--size 10] [--test-start 2015-01-02]
-        [--level 0.99] [--lam 0.97] [--json FILE]
+        [--level 0.99] [--lam 0.99] [--json FILE]
 """
 
 from __future__ import annotations
