@@ -359,8 +359,7 @@ def config_(
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Show the effective settings (watchlist, fetch, train, parallel and predict defaults) and where each comes
-    from."""
+    """Show the effective settings (the watchlist, the holdings and every default) and where each comes from."""
     store, terminal, config = _session(home, quiet, debug)
     output.show_settings(terminal, commands.settings(config), config, format)
 
