@@ -5,9 +5,14 @@ baseline (forecaster.model.baseline) can be screened first on the baseline alone
 Newton QLIKE fit, offsets partially pooled) on every other history of the folder before the test start, then each of
 the N shock tickers gets its level and shrunk offset from its own bars before the test start, its baseline σ (HAR
 times the slow correction) over the whole history, and a 90% band σ × its own empirical 5% and 95% quantiles of
-r_{t+1} / σ_t over its last 1,000 days before the test start (no pooling of the quantiles, no network). Reported: the share of test days outside the band, after shocks as in
-shocks.py, the interval score against RiskMetrics (±1.645 σ_EWMA) and the tickers' coverage in 0.87-0.93; with
-`--panel DIR` the same on another folder (the development panel), with the HAR fitted on the whole training folder.
+r_{t+1} / σ_t over its last 1,000 days before the test start (no pooling of the quantiles, no network). Reported:
+the share of test days outside the band, after shocks as in shocks.py, the interval score against RiskMetrics
+(±1.645 σ_EWMA) and the tickers' coverage in 0.87-0.93; with `--panel DIR` the same on another folder (the
+development panel), with the HAR fitted on the same other histories. Variants (--variant, parts joined by +): `base`
+(the range HAR), `yz` (range variance plus the squared gap as the proxy), `cc` (the larger of range variance and r²),
+`J`/`G`/`J5`/`L` (log regressors: the jump of r² or of the gap² beyond the range variance, its 5-day mean, a leverage
+term), `A1`/`A5`/`AJ`/`AG` (terms added to the variance in levels: r², its 5-day mean, r² beyond the range variance,
+the squared gap).
 
     python benchmarks/baseline_shocks.py [--variant NAME ...] [--data-dir DIR] [--tickers 100] [--panel DIR]
 """
@@ -123,7 +128,7 @@ def fit_additive(samples):
                     options={"maxiter": 3000, "maxfun": 6000, "ftol": 1e-13, "gtol": 1e-9})
     beta, gamma, a = done.x[:k], done.x[k:k + m], done.x[k + m:]
     offsets, variances = a - levels, []
-    for i, (f, g, level, r) in enumerate(samples):
+    for i, (f, g, _, r) in enumerate(samples):
         e = np.exp(a[i] + f @ beta)
         v = e + g @ gamma
         w = e / v
@@ -275,7 +280,9 @@ def main() -> None:
         rows = [("shock panel", evaluate(tests, variant, beta, pooled, cut, gamma))]
         if panel:
             rows.append(("dev panel", evaluate(panel, variant, beta, pooled, cut, gamma)))
-        print(f"\n{variant}: β = {np.round(beta, 4).tolist()}, γ = {None if gamma is None else np.round(gamma, 4).tolist()}, offset {pooled.value:.3f} (τ² {pooled.spread:.3f}); "
+        shares = np.round(gamma, 4).tolist()
+        print(f"\n{variant}: β = {np.round(beta, 4).tolist()}, γ = {shares}, offset {pooled.value:.3f} "
+              f"(τ² {pooled.spread:.3f}); "
               f"σ after a 50% gap / RiskMetrics' = {gap_response(variant, beta, pooled, gamma):.2f}; "
               f"{time.perf_counter() - started:.0f} s")
         for name, result in rows:
