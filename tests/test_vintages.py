@@ -61,8 +61,6 @@ def test_a_fresh_home_with_one_ticker_is_served_by_the_shipped_vintage_without_t
     assert not (isolated_home / "models").exists()  # predict calibrated it for this forecast only
 
 
-@pytest.mark.xfail(strict=True, reason="issue 23, not solved: the band is 0.16 (up) and 0.10 (down) of RiskMetrics' "
-                   "log width on main, 0.64 and 0.80 with the HAR's shock terms (the network takes them back)")
 @pytest.mark.parametrize("gap", [1.5, 0.5])
 def test_a_ticker_whose_last_bar_gaps_50_percent_gets_a_band_as_wide_as_riskmetrics(cli, tmp_path, gap):
     """Issue 23: the day after a 50% overnight gap (the day's own range as usual: the range alone is blind to it),
