@@ -60,7 +60,7 @@ def comparable(meta: dict) -> dict:
 
 def test_the_pool_records_one_network_and_each_tickers_calibration(pooled):
     meta = pooled.meta
-    assert (meta["format_version"], meta["kind"], meta["features"]) == (3, "pooled", "range")
+    assert (meta["format_version"], meta["kind"], meta["features"]) == (4, "pooled", "range")
     assert meta["inputs"] == ["return", "range", "gap", "intraday", "volume_change", "level", "correction",
                               "market_return", "market_range"]
     assert meta["market"] == {"ticker": "^M", "last_date": str(random_walk_bars(300, seed=7).dates[-1])}
@@ -287,7 +287,8 @@ def test_damaged_models_are_reported_with_the_file_and_the_fix(saved, damage, me
 
 
 @pytest.mark.parametrize(("version", "message"), [
-    (99, r"has model format 99, newer than this forecaster .* reads \(format 3\)"),
+    (99, r"has model format 99, newer than this forecaster .* reads \(format 4\)"),
+    (3, r"is a model from an older forecaster \(format 3\); run 'forecast train' to retrain it"),
     (2, r"is a model from an older forecaster \(format 2\); run 'forecast train' to retrain it"),
 ])
 def test_other_formats_are_refused_with_the_way_out(saved, version, message):

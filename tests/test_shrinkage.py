@@ -6,7 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from forecaster.model.baseline import CORRECTION_CAP, Har, fit_har, fit_offset, har_terms, ticker_baseline
+from forecaster.model.baseline import (
+    CORRECTION_CAP,
+    Har,
+    fit_har,
+    fit_offset,
+    har_sigma,
+    har_terms,
+    ticker_baseline,
+)
 from forecaster.model.calibration import (
     TAIL_PROBABILITIES,
     Evidence,
@@ -135,15 +143,53 @@ def test_the_pooled_har_recovers_shared_coefficients_and_each_tickers_offset():
     samples = []
     for seed, (level, offset) in enumerate([(-9.0, 0.3), (-8.0, 0.6), (-10.0, 0.1)]):
         x, returns = simulated_har(3000, level, offset, seed=seed)
-        samples.append((har_terms(x)[:-1], float(np.mean(x)), returns[1:]))
+        samples.append((har_terms(x)[:-1], shocks_of(returns)[:-1], float(np.mean(x)), returns[1:]))
     har, offsets, variances = fit_har(samples)
-    assert sum(har.beta) == pytest.approx(0.9, abs=0.1)
+    assert sum(har.beta) == pytest.approx(0.9, abs=0.1) and har.shock[0] < 0.02  # no shock term in these data
     assert offsets == pytest.approx([0.3, 0.6, 0.1], abs=0.12)
     assert all(0 < v < 0.01 for v in variances)
-    terms, level, next_returns = samples[1]
-    estimate, variance = fit_offset(terms, level, next_returns, har)
+    terms, shocks, level, next_returns = samples[1]
+    estimate, variance = fit_offset(terms, shocks, level, next_returns, har)
     assert estimate == pytest.approx(offsets[1], abs=0.05) and variance == pytest.approx(variances[1], rel=0.2)
     assert Har.from_json(har.to_json()) == har
+
+
+def shocks_of(returns: np.ndarray, gaps: np.ndarray | None = None) -> np.ndarray:
+    """The shock terms (n, 2): r² and the squared gap (none here unless given)."""
+    return np.column_stack([returns**2, np.zeros(len(returns)) if gaps is None else gaps**2])
+
+
+def simulated_shocks(n: int, level: float, offset: float, shock: tuple[float, float], seed: int = 0):
+    """Gaussian returns whose variance is the HAR's exp(...) plus `shock` times the last squared return and the last
+    squared overnight gap (a day's return is its gap plus its intraday move, the gap a third of its variance)."""
+    rng = np.random.default_rng(seed)
+    x = np.full(n, level)
+    returns, gaps = np.zeros(n), np.zeros(n)
+    for t in range(22, n):
+        terms = har_terms(x[: t])[-1]
+        variance = (math.exp(level + offset + np.dot((0.2, 0.3, 0.4), terms - level))
+                    + shock[0] * returns[t - 1] ** 2 + shock[1] * gaps[t - 1] ** 2)
+        gaps[t] = math.sqrt(variance / 3) * rng.standard_normal()
+        returns[t] = gaps[t] + math.sqrt(2 * variance / 3) * rng.standard_normal()
+        x[t] = math.log(variance) - offset + 0.5 * rng.standard_normal()
+    return x, returns, gaps
+
+
+def test_the_shock_term_is_recovered_and_passes_a_jump_on_in_proportion():
+    samples = []
+    for seed, (level, offset) in enumerate([(-9.0, 0.3), (-8.0, 0.6), (-10.0, 0.1), (-8.5, 0.2)]):
+        x, returns, gaps = simulated_shocks(4000, level, offset, (0.1, 0.2), seed=seed)
+        samples.append((har_terms(x)[:-1], shocks_of(returns, gaps)[:-1], float(np.mean(x)), returns[1:]))
+    har, offsets, variances = fit_har(samples)
+    assert har.shock == pytest.approx((0.1, 0.2), abs=0.08) and sum(har.beta) == pytest.approx(0.9, abs=0.1)
+    terms, shocks, level, next_returns = samples[2]
+    estimate, variance = fit_offset(terms, shocks, level, next_returns, har)
+    assert estimate == pytest.approx(offsets[2], abs=1e-6) and variance == pytest.approx(variances[2], rel=1e-6)
+    # the day after a 40% gap the HAR's variance has risen by (γ_r + γ_gap) r²: faster than RiskMetrics' 0.06 r²
+    calm = har_sigma(terms[-1:], shocks_of(np.array([0.0])), level, offsets[2], har)[0]
+    jump = math.log(1.4)
+    shocked = har_sigma(terms[-1:], shocks_of(np.array([jump]), np.array([jump])), level, offsets[2], har)[0]
+    assert shocked**2 - calm**2 == pytest.approx(sum(har.shock) * jump**2) and sum(har.shock) > 0.06
 
 
 def test_the_correction_starts_at_one_is_causal_and_capped():
@@ -151,7 +197,7 @@ def test_the_correction_starts_at_one_is_causal_and_capped():
     x = np.full(400, math.log(1e-4))
     returns = np.full(400, 0.01)  # moves exactly as the HAR expects: z² = 1 every day
     returns[300] = 1.0  # a 100-sigma day
-    baseline = ticker_baseline(returns, har_terms(x), math.log(1e-4), 0.0, har)
+    baseline = ticker_baseline(returns, har_terms(x), shocks_of(returns), math.log(1e-4), 0.0, har)
     assert baseline.correction[0] == 1.0 and baseline.correction[299] == pytest.approx(1.0)
     jump = baseline.correction[300] - baseline.correction[299]
     assert jump == pytest.approx(0.005 * (CORRECTION_CAP - 1.0))  # counted as a 7-sigma day, not a 100-sigma one

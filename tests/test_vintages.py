@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from conftest import import_bars, random_walk_bars
 from forecaster.data.bars import Bars, format_csv
 from forecaster.model.serving import Model, TrainingConfig
 from forecaster.model.vintages import SOURCE, build_vintage, latest, vintages, vintages_dir
+from forecaster.model.volatility import ewma_volatility
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = vintages()
@@ -57,6 +59,23 @@ def test_a_fresh_home_with_one_ticker_is_served_by_the_shipped_vintage_without_t
     assert [row["model"] for row in rows] == [NEWEST.name] * 2
     assert all(row["lower"] < row["forecast"] < row["upper"] for row in rows)
     assert not (isolated_home / "models").exists()  # predict calibrated it for this forecast only
+
+
+@pytest.mark.parametrize("gap", [1.5, 0.5])
+def test_a_ticker_whose_last_bar_gaps_50_percent_gets_a_band_as_wide_as_riskmetrics(cli, tmp_path, gap):
+    """Issue 23: the day after a 50% overnight gap (the day's own range as usual: the range alone is blind to it),
+    the next day's 90% band is at least as wide as RiskMetrics' (EWMA(0.94) of r², ±1.645σ)."""
+    bars = random_walk_bars(300)
+    open_, high, low, close = (a.copy() for a in (bars.open, bars.high, bars.low, bars.close))
+    open_[-1] = close[-2] * gap
+    close[-1] = open_[-1] * 1.002
+    high[-1], low[-1] = max(open_[-1], close[-1]) * 1.004, min(open_[-1], close[-1]) * 0.996
+    import_bars(cli, tmp_path, "GAP", Bars(bars.dates, open_, high, low, close, close.copy(), bars.volume))
+    result = cli("predict", "GAP", "--days", "1", "-f", "json")
+    assert result.code == 0, result.err
+    row = json.loads(result.out)[0]
+    riskmetrics = ewma_volatility(np.diff(np.log(close)))[-1]
+    assert math.log(row["upper"] / row["lower"]) >= 2 * 1.645 * riskmetrics
 
 
 def test_train_with_the_shipped_model_saves_a_pool_that_later_tickers_join(cli, isolated_home, tmp_path):

@@ -1,19 +1,25 @@
-"""The volatility the network corrects: a log-HAR on the daily range with one set of coefficients for every ticker of
-a pool, times a slow calibration correction.
+"""The volatility the network corrects: a log-HAR on the daily range plus two shock terms, with one set of
+coefficients for every ticker of a pool, times a slow calibration correction.
 
 For ticker i on day t (a volatility known at the close of t forecasts r_{t+1}):
 
     x_t = log of the day's variance proxy: Parkinson's range variance log(H/L)² / (4 log 2) with real OHLC, else r_t²,
           floored at the variance of a MIN_RANGE range (a halted or stale day)
+    s_t = the shock terms: r_t² and, with real OHLC, the squared overnight gap g_t² = log(O_t / P_{t-1})²
     HAR terms: x_t and the means of x over the last 5 and 22 days (over fewer at the start of a history)
     μ_i = the mean of x over the ticker's training span: its own level
-    log σ²_HAR,t = μ_i + δ_i + β1 (x_t - μ_i) + β5 (x5_t - μ_i) + β22 (x22_t - μ_i)
+    σ²_HAR,t = exp(μ_i + δ_i + β1 (x_t - μ_i) + β5 (x5_t - μ_i) + β22 (x22_t - μ_i)) + γ_r r_t² + γ_g g_t²
 
-β is one set of coefficients for all tickers (Corsi's HAR, pooled as in Bollerslev, Hood, Huss and Pedersen's "Risk
-Everywhere", 2018); δ_i, how the ticker's close-to-close variance relates to its range (overnight moves, tick size), is
-the ticker's own, partially pooled (model.shrinkage). Both are fitted by QLIKE, the Gaussian likelihood of r_{t+1},
-Σ log σ² + r²/σ², which is robust to the noise of a one-day variance proxy (Patton 2011): Newton's method on all
-tickers' training days at once, each ticker's δ_i eliminated through the Schur complement.
+β and γ are one set of coefficients for all tickers (Corsi's HAR, pooled as in Bollerslev, Hood, Huss and Pedersen's
+"Risk Everywhere", 2018); δ_i, how the ticker's close-to-close variance relates to its range (overnight moves, tick
+size), is the ticker's own, partially pooled (model.shrinkage). The shock terms are ARCH terms in levels: the range
+does not see the move between sessions, and a log-HAR is concave in the day's variance, so a 20% move or a 50% gap
+raised it far less than the next days' moves bore out (issue 23's shock panel); in levels the squared move passes on
+in proportion (γ_r + γ_g about 0.4 on the training universe before 2015, against RiskMetrics' 0.06). All are fitted
+by QLIKE,
+the Gaussian likelihood of r_{t+1}, Σ log σ² + r²/σ², which is robust to the noise of a one-day variance proxy
+(Patton 2011): Fisher scoring on all tickers' training days at once, each ticker's δ_i eliminated through the Schur
+complement.
 
     c_t = EWMA_λ of min(z_t², 50), λ = 0.995, from c = 1, with z_t = r_t / σ_HAR,t-1
     σ_t = σ_HAR,t sqrt(c_t)
@@ -37,6 +43,7 @@ from forecaster.model.volatility import ewma, range_variance
 from forecaster.model.windows import MIN_RANGE, Series
 
 HAR_LAGS = (1, 5, 22)
+SHOCKS = 2  # shock terms: r_t² and the squared overnight gap
 CORRECTION_LAMBDA = 0.995
 CORRECTION_CAP = 50.0  # z² above this counts as this in the correction (a 7-sigma day)
 NEWTON_STEPS = 50
@@ -45,17 +52,20 @@ VARIANCE_FLOOR = MIN_RANGE**2 / (4.0 * math.log(2.0))
 
 @dataclass(frozen=True)
 class Har:
-    """The pooled HAR: coefficients β (on x, x5, x22 minus the level) and the pooled offset δ̄ with its spread τ²."""
+    """The pooled HAR: coefficients β (on x, x5, x22 minus the level), the shock terms' γ (on r_t² and gap_t²) and
+    the pooled offset δ̄ with its spread τ²."""
 
     beta: tuple[float, float, float]
     offset: Pooled
+    shock: tuple[float, float] = (0.0, 0.0)
 
     def to_json(self) -> dict:
-        return {"beta": list(self.beta), "offset": self.offset.as_list()}
+        return {"beta": list(self.beta), "shock": list(self.shock), "offset": self.offset.as_list()}
 
     @classmethod
     def from_json(cls, data: dict) -> Har:
-        return cls(tuple(float(b) for b in data["beta"]), Pooled(*map(float, data["offset"])))
+        return cls(tuple(float(b) for b in data["beta"]), Pooled(*map(float, data["offset"])),
+                   tuple(float(g) for g in data["shock"]))
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,12 @@ def log_variance_proxy(series: Series, use_range: bool = True) -> np.ndarray:
     return np.log(np.maximum(proxy, VARIANCE_FLOOR))
 
 
+def shock_terms(series: Series, use_range: bool = True) -> np.ndarray:
+    """(n, 2): r_t² and the squared overnight gap (0 without real OHLC or `use_range`), the shock terms' days."""
+    real = use_range and series.gap is not None
+    return np.column_stack([series.returns**2, series.gap**2 if real else np.zeros(len(series))])
+
+
 def har_terms(x: np.ndarray) -> np.ndarray:
     """(n, 3): x_t and the means of x over the last 5 and 22 days, over the days there are at the start."""
     x = np.asarray(x, dtype=float)
@@ -87,88 +103,143 @@ def har_terms(x: np.ndarray) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def har_sigma(terms: np.ndarray, level: float, offset: float, har: Har) -> np.ndarray:
-    """σ_HAR,t (n,) from the HAR terms (n, 3), the ticker's level μ and offset δ."""
-    return np.exp(0.5 * (level + offset + (terms - level) @ np.asarray(har.beta)))
+def har_sigma(terms: np.ndarray, shocks: np.ndarray, level: float, offset: float, har: Har) -> np.ndarray:
+    """σ_HAR,t (n,) from the HAR terms (n, 3) and shock terms (n, 2) of the same days, the ticker's level μ and
+    offset δ."""
+    return np.sqrt(np.exp(level + offset + (terms - level) @ np.asarray(har.beta)) + shocks @ np.asarray(har.shock))
 
 
-def ticker_baseline(returns: np.ndarray, terms: np.ndarray, level: float, offset: float, har: Har) -> TickerBaseline:
+def ticker_baseline(returns: np.ndarray, terms: np.ndarray, shocks: np.ndarray, level: float, offset: float,
+                    har: Har) -> TickerBaseline:
     """σ_HAR, the correction c and the baseline σ of one ticker, day by day (see the module docstring)."""
-    sigma_har = har_sigma(terms, level, offset, har)
+    sigma_har = har_sigma(terms, shocks, level, offset, har)
     z2 = np.ones(len(returns))
     z2[1:] = (returns[1:] / sigma_har[:-1]) ** 2
     correction = ewma(np.minimum(z2, CORRECTION_CAP), CORRECTION_LAMBDA, start=1.0)
     return TickerBaseline(sigma_har, correction, sigma_har * np.sqrt(correction))
 
 
-def fit_har(samples: list[tuple[np.ndarray, float, np.ndarray]]) -> tuple[Har, np.ndarray, np.ndarray]:
-    """Fit β and each ticker's offset δ_i by QLIKE on `samples`, one (terms (n_i, 3), level μ_i, next returns (n_i,))
-    per ticker: the HAR terms of each training day t and r_{t+1}. Returns the Har (δ̄ and τ² pooled from the δ̂_i), the
-    δ̂_i and their sampling variances.
+def fit_har(samples: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]]) -> tuple[Har, np.ndarray, np.ndarray]:
+    """Fit β, γ and each ticker's offset δ_i by QLIKE on `samples`, one (terms (n_i, 3), shock terms (n_i, 2), level
+    μ_i, next returns (n_i,)) per ticker: the HAR and shock terms of each training day t and r_{t+1}. Returns the Har
+    (δ̄ and τ² pooled from the δ̂_i), the δ̂_i and their sampling variances.
 
-    Newton's method on the convex QLIKE, Σ η + r² e^{-η} with η = μ_i + δ_i + β'(x - μ_i), with β >= 0 (a coefficient
-    the fit would make negative, which no volatility has, is held at 0 and the others refitted: on a short or
-    featureless history the HAR then falls back on fewer terms rather than on nonsense); the variance of δ̂_i is the
-    sandwich Σ (1 - z²)² / (Σ z²)², z² = r² e^{-η}, which holds under heavy tails too."""
-    centred = [(terms - level, level, next_returns**2) for terms, level, next_returns in samples]
-    free = np.ones(len(HAR_LAGS), dtype=bool)
+    QLIKE, Σ log v + r² / v with v = e^η + γ's, η = μ_i + δ_i + β'(x - μ_i), s the shock terms, is minimised by
+    Fisher scoring (Gauss-Newton on log v: each step solves Σ J J' Δ = Σ J (1 - r²/v), J = ∂ log v / ∂θ, with step
+    halving should QLIKE rise), with β, γ >= 0 (a coefficient the fit would make negative, which no volatility has, is
+    held at 0 and the others refitted: on a short or featureless history the HAR then falls back on fewer terms rather
+    than on nonsense); the variance of δ̂_i is the sandwich Σ (w (1 - z²))² / (Σ w²)², z² = r² / v, w = e^η / v,
+    which holds under heavy tails too."""
+    centred = [(np.column_stack([terms - level, shocks]), level, next_returns**2)
+               for terms, shocks, level, next_returns in samples]
+    free = np.ones(len(HAR_LAGS) + SHOCKS, dtype=bool)
     while True:
-        beta, intercept = _newton(centred, free)
-        if np.all(beta >= 0):
+        theta, intercept = _fisher(centred, free)
+        if np.all(theta >= 0):
             break
-        free &= beta > 0
+        free &= theta > 0
+    beta, shock = theta[:len(HAR_LAGS)], theta[len(HAR_LAGS):]
     offsets, variances = np.empty(len(centred)), np.empty(len(centred))
     for i, (features, level, r2) in enumerate(centred):
         offsets[i] = intercept[i] - level
-        variances[i] = offset_variance(r2 * np.exp(-(intercept[i] + features @ beta)))
-    return Har(tuple(float(b) + 0.0 for b in beta), pool(offsets, variances)), offsets, variances
+        exp_part = np.exp(intercept[i] + features[:, :len(HAR_LAGS)] @ beta)
+        variance = exp_part + features[:, len(HAR_LAGS):] @ shock
+        variances[i] = offset_variance(r2 / variance, exp_part / variance)
+    return (Har(tuple(float(b) + 0.0 for b in beta), pool(offsets, variances), tuple(float(g) + 0.0 for g in shock)),
+            offsets, variances)
 
 
-def _newton(centred: list[tuple[np.ndarray, float, np.ndarray]], free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(β, the tickers' intercepts μ_i + δ_i) minimising QLIKE with β held at 0 outside `free`; the intercepts are
-    eliminated from each Newton step through the Schur complement of their diagonal block."""
+def _qlike(centred, free: np.ndarray, theta: np.ndarray, intercept: np.ndarray) -> float:
+    total = 0.0
+    for i, (features, _, r2) in enumerate(centred):
+        variance = _variance(features, free, theta, intercept[i])[1]
+        total += float(np.sum(np.log(variance) + r2 / variance))
+    return total
+
+
+def _variance(features: np.ndarray, free: np.ndarray, theta: np.ndarray, intercept: float):
+    """(e^η (n,), v (n,)) of one ticker: `theta` holds the free coefficients, β's then γ's."""
+    har_free, shock_free = free[:len(HAR_LAGS)], free[len(HAR_LAGS):]
+    split = int(har_free.sum())
+    exp_part = np.exp(intercept + features[:, :len(HAR_LAGS)][:, har_free] @ theta[:split])
+    return exp_part, exp_part + features[:, len(HAR_LAGS):][:, shock_free] @ theta[split:]
+
+
+def _fisher(centred: list[tuple[np.ndarray, float, np.ndarray]], free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(β and γ (the last SHOCKS) held at 0 outside `free`, the tickers' intercepts μ_i + δ_i) minimising QLIKE; the
+    intercepts are eliminated from each step through the Schur complement of their diagonal block."""
     k, count = int(free.sum()), len(centred)
-    beta = np.zeros(k)
+    theta = np.zeros(k)
     intercept = np.array([math.log(max(float(np.mean(r2)), VARIANCE_FLOOR)) for _, _, r2 in centred])
+    loss = _qlike(centred, free, theta, intercept)
     for _ in range(NEWTON_STEPS):
-        grad_beta, hess_beta = np.zeros(k), np.zeros((k, k))
-        grad_int, hess_int, hess_cross = np.zeros(count), np.zeros(count), np.zeros((count, k))
+        grad, fisher = np.zeros(k), np.zeros((k, k))
+        grad_int, fisher_int, fisher_cross = np.zeros(count), np.zeros(count), np.zeros((count, k))
         for i, (features, _, r2) in enumerate(centred):
-            x = features[:, free]
-            scaled = r2 * np.exp(-(intercept[i] + x @ beta))  # z², the Hessian's weights
-            slope = 1.0 - scaled
-            grad_beta += x.T @ slope
-            hess_beta += (x * scaled[:, None]).T @ x
-            grad_int[i], hess_int[i], hess_cross[i] = slope.sum(), scaled.sum(), x.T @ scaled
-        hess_int = np.maximum(hess_int, 1e-12)
-        schur = hess_beta - (hess_cross / hess_int[:, None]).T @ hess_cross
-        step_beta = np.linalg.solve(schur + 1e-9 * np.eye(k), grad_beta - hess_cross.T @ (grad_int / hess_int))
-        step_int = (grad_int - hess_cross @ step_beta) / hess_int
-        beta -= step_beta
-        intercept -= step_int
-        if np.max(np.abs(step_beta), initial=0.0) < 1e-9 and np.max(np.abs(step_int)) < 1e-9:
+            exp_part, variance = _variance(features, free, theta, intercept[i])
+            weight = exp_part / variance  # ∂ log v / ∂η
+            jacobian = np.column_stack([features[:, :len(HAR_LAGS)][:, free[:len(HAR_LAGS)]] * weight[:, None],
+                                        features[:, len(HAR_LAGS):][:, free[len(HAR_LAGS):]] / variance[:, None]])
+            slope = 1.0 - r2 / variance
+            grad += jacobian.T @ slope
+            fisher += jacobian.T @ jacobian
+            grad_int[i], fisher_int[i], fisher_cross[i] = weight @ slope, weight @ weight, jacobian.T @ weight
+        fisher_int = np.maximum(fisher_int, 1e-12)
+        schur = fisher - (fisher_cross / fisher_int[:, None]).T @ fisher_cross
+        step = np.linalg.solve(schur + 1e-9 * np.eye(k), grad - fisher_cross.T @ (grad_int / fisher_int))
+        step_int = (grad_int - fisher_cross @ step) / fisher_int
+        split = int(free[:len(HAR_LAGS)].sum())
+        for _ in range(30):  # step halving: QLIKE must not rise, and the shock terms' γ must stay >= 0 (v > 0)
+            trial, trial_int = theta - step, intercept - step_int
+            trial[split:] = np.maximum(trial[split:], 0.0)
+            trial_loss = _qlike(centred, free, trial, trial_int)
+            if trial_loss <= loss:
+                break
+            step, step_int = step / 2, step_int / 2
+        else:
+            break
+        theta, intercept, loss = trial, trial_int, trial_loss
+        if np.max(np.abs(step), initial=0.0) < 1e-9 and np.max(np.abs(step_int)) < 1e-9:
             break
     full = np.zeros(len(free))
-    full[free] = beta
+    full[free] = theta
     return full, intercept
 
 
-def fit_offset(terms: np.ndarray, level: float, next_returns: np.ndarray, har: Har) -> tuple[float, float]:
-    """δ̂ of one ticker against a fitted HAR (β fixed) and its variance: the QLIKE optimum, log mean(r² / σ²_HAR at
-    δ = 0); NaN and an infinite variance without days."""
+def fit_offset(terms: np.ndarray, shocks: np.ndarray, level: float, next_returns: np.ndarray,
+               har: Har) -> tuple[float, float]:
+    """δ̂ of one ticker against a fitted HAR (β and γ fixed) and its variance: the QLIKE optimum (without the shock
+    term log mean(r² / σ²_HAR at δ = 0), with it Fisher scoring from there); NaN and an infinite variance without
+    days. `terms` and `shocks` are of the days before `next_returns`."""
     if not len(next_returns):
         return math.nan, math.inf
-    plain = har_sigma(terms, level, 0.0, har) ** 2
-    ratio = next_returns**2 / plain
-    mean = float(np.mean(ratio))
+    plain = np.exp(level + (terms - level) @ np.asarray(har.beta))
+    added = shocks @ np.asarray(har.shock)
+    r2 = next_returns**2
+    mean = float(np.mean(r2 / plain))
     if not mean > 0:
         return math.nan, math.inf
-    return math.log(mean), offset_variance(ratio / mean)
+    estimate = math.log(mean)
+    if not any(har.shock):
+        return estimate, offset_variance(r2 / plain / mean)
+    for _ in range(NEWTON_STEPS):
+        exp_part = plain * math.exp(estimate)
+        variance = exp_part + added
+        weight = exp_part / variance
+        step = float(weight @ (1.0 - r2 / variance)) / max(float(weight @ weight), 1e-300)
+        estimate -= step
+        if abs(step) < 1e-10:
+            break
+    exp_part = plain * math.exp(estimate)
+    variance = exp_part + added
+    return estimate, offset_variance(r2 / variance, exp_part / variance)
 
 
-def offset_variance(z2: np.ndarray) -> float:
-    """The sandwich variance of a log-variance offset fitted by QLIKE to the days' z² (at the optimum mean(z²) = 1)."""
-    total = float(np.sum(z2))
+def offset_variance(z2: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """The sandwich variance of a log-variance offset fitted by QLIKE to the days' z² (at the optimum mean(z²) = 1),
+    each day's score weighted by `weight`, ∂ log σ² / ∂δ (1 without the shock term)."""
+    weight = np.ones(len(z2)) if weight is None else weight
+    total = float(weight @ weight)
     if len(z2) < 2 or not total > 0:
         return math.inf
-    return float(np.sum((1.0 - z2) ** 2)) / total**2
+    return float(np.sum((weight * (1.0 - z2)) ** 2)) / total**2

@@ -274,6 +274,7 @@ META_RULES: tuple[tuple[str, Rule], ...] = (
     ("inputs", _inputs_in_order),
     ("pool.nu", degrees_of_freedom),
     ("pool.har.beta", numbers(lambda m: 3, number(0, 10))),
+    ("pool.har.shock", numbers(lambda m: 2, number(0, 10))),
     ("pool.har.offset", _PAIR),
     ("pool.input_scale", numbers(_inputs, number(above=0))),
     ("training.first_date", _DATE),

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecaster.data.bars import Bars
-from forecaster.model.baseline import Har, TickerBaseline, har_terms, log_variance_proxy, ticker_baseline
+from forecaster.model.baseline import Har, TickerBaseline, har_terms, log_variance_proxy, shock_terms, ticker_baseline
 from forecaster.model.windows import FEATURE_SETS, Series, build_series
 
 OWN_INPUTS = {"range": ("return", "range", "gap", "intraday", "volume_change", "level", "correction"),
@@ -161,5 +161,5 @@ def ticker_data(ticker: str, bars: Bars, features: str, market: Market | None, h
     """A ticker's arrays from its bars, with its fitted level, offset and scaler (from a model's calibration)."""
     series = build_series(bars, features)
     _, terms = har_inputs(series, features)
-    baseline = ticker_baseline(series.returns, terms, level, offset, har)
+    baseline = ticker_baseline(series.returns, terms, shock_terms(series, features == "range"), level, offset, har)
     return TickerData(ticker, series, baseline, standardize(raw_inputs(series, baseline, market), *scaler))

@@ -55,7 +55,8 @@ from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
 from forecaster.text import plural
 
-FORMAT_VERSION = 3  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration
+FORMAT_VERSION = 4  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration;
+# 4: the HAR's variance has shock terms, r² and the squared gap (a model of format 3 would be misread: refused)
 POOL = "_pool"  # the pooled model's folder under models/ (no ticker symbol starts with '_')
 KINDS = ("pooled", "per-ticker")
 MIN_TRAIN_WINDOWS = 60
@@ -404,7 +405,7 @@ def read_meta(path: Path, rebuild: str, shown: str) -> dict:
     if not isinstance(meta, dict) or "format_version" not in meta:
         raise CorruptFile(f"{path} is not forecaster model metadata; {rebuild}")
     version = meta["format_version"]
-    if version in (1, 2):
+    if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
         raise CorruptFile(f"{path} is a model from an older forecaster (format {version}); {rebuild}")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CorruptFile(f"{path} has model format {version!r}, newer than this forecaster ({__version__}) reads "

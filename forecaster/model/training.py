@@ -32,7 +32,7 @@ from forecaster import __version__
 from forecaster.data.bars import Bars, format_csv
 from forecaster.data.store import utc_now
 from forecaster.errors import UsageError
-from forecaster.model.baseline import Har, TickerBaseline, fit_har, fit_offset, ticker_baseline
+from forecaster.model.baseline import Har, TickerBaseline, fit_har, fit_offset, shock_terms, ticker_baseline
 from forecaster.model.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
 from forecaster.model.guards import check_trainable
 from forecaster.model.losses import distribution_loss
@@ -183,9 +183,10 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     series = build_series(bars, features)
     x, terms = har_inputs(series, features)
     level = float(np.mean(x))
-    estimate, variance = fit_offset(terms[:-1], level, series.returns[1:], har)
+    shocks = shock_terms(series, features == "range")
+    estimate, variance = fit_offset(terms[:-1], shocks[:-1], level, series.returns[1:], har)
     offset = har.offset.shrink(estimate, variance)
-    baseline = ticker_baseline(series.returns, terms, level, offset, har)
+    baseline = ticker_baseline(series.returns, terms, shocks, level, offset, har)
     data, scaler = _ticker_data(ticker, series, baseline, raw_inputs(series, baseline, market_data),
                                 np.asarray(model.meta["pool"]["input_scale"], dtype=float))
     ends = np.arange(model.window - 1, len(series) - 1)
@@ -210,12 +211,14 @@ def _members(bars_by_ticker: dict[str, Bars], features: str, market: Market | No
         series = build_series(bars, features)
         x, terms = har_inputs(series, features)
         prepared.append((ticker, bars, series, terms, float(np.mean(x))))
-    har, estimates, variances = fit_har([(terms[:-1], level, series.returns[1:])
-                                         for _, _, series, terms, level in prepared])
+    shocks = [shock_terms(series, features == "range") for _, _, series, _, _ in prepared]
+    har, estimates, variances = fit_har([(terms[:-1], shock[:-1], level, series.returns[1:])
+                                         for (_, _, series, terms, level), shock in zip(prepared, shocks, strict=True)])
     arrays = []
-    for (_, _, series, terms, level), estimate, variance in zip(prepared, estimates, variances, strict=True):
+    for (_, _, series, terms, level), shock, estimate, variance in zip(prepared, shocks, estimates, variances,
+                                                                       strict=True):
         offset = har.offset.shrink(float(estimate), float(variance))
-        baseline = ticker_baseline(series.returns, terms, level, offset, har)
+        baseline = ticker_baseline(series.returns, terms, shock, level, offset, har)
         arrays.append((offset, baseline, raw_inputs(series, baseline, market)))
     spread = pooled_spread([raw for _, _, raw in arrays])
     members = []

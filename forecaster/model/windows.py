@@ -15,7 +15,8 @@ indexed t below uses data up to and including day t only.
   `auto` (the default) is `range` where the data has real OHLC and `returns` where it does not (a close-only CSV
   import with Open = High = Low = Close on most days); asking for `range` on such data is a usage error.
 - Volatilities known at t (see model.volatility): σ_t, the EWMA(0.94) of r² (RiskMetrics), and, with real OHLC,
-  the EWMA(0.90) of Parkinson's range variance log(High/Low)²/(4 log 2), and the log range log(High_t / Low_t).
+  the EWMA(0.90) of Parkinson's range variance log(High/Low)²/(4 log 2), the log range log(High_t / Low_t) and the
+  gap (the HAR's variance proxy, model.baseline).
   forecaster.model.panel turns a series into the network's scale-free inputs.
 
 pandas is not used here: `predict` must start fast.
@@ -44,8 +45,8 @@ class Series:
     """Per-day arrays aligned with `dates` (the bars' dates minus the first, which has no return).
 
     dates (n,) datetime64[D]; price (n,) adjusted close P_t; features (n, F); returns (n,) r_t; volatility (n,) the
-    EWMA σ_t of r²; range_volatility (n,) the EWMA of the range variance and log_range (n,) log(High_t / Low_t), each
-    None without real OHLC.
+    EWMA σ_t of r²; range_volatility (n,) the EWMA of the range variance, log_range (n,) log(High_t / Low_t) and gap
+    (n,) the overnight gap log(O_t / P_{t-1}), each None without real OHLC.
     """
 
     dates: np.ndarray
@@ -55,6 +56,7 @@ class Series:
     volatility: np.ndarray
     range_volatility: np.ndarray | None = None
     log_range: np.ndarray | None = None
+    gap: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -95,9 +97,9 @@ def build_series(bars: Bars, features: str = "returns") -> Series:
     columns = {"return": returns, "range": np.log(np.maximum(log_range, MIN_RANGE)), "gap": gap,
                "intraday": np.log(price[1:] / open_adjusted[1:]),
                "volume_change": np.diff(np.log(bars.volume + 1.0)) if "volume_change" in wanted else None}
-    range_volatility, real_range = None, None
+    range_volatility, real_range, real_gap = None, None, None
     if has_real_ohlc(bars):
         range_volatility = np.sqrt(np.maximum(ewma(range_variance(log_range), RANGE_LAMBDA), 1e-12))
-        real_range = log_range
+        real_range, real_gap = log_range, gap
     return Series(bars.dates[1:], price[1:], np.column_stack([columns[name] for name in wanted]),
-                  returns, ewma_volatility(returns), range_volatility, real_range)
+                  returns, ewma_volatility(returns), range_volatility, real_range, real_gap)
