@@ -8,8 +8,8 @@ comment), one line per ticker; shares may be fractional, negative for a short. I
 
 Every problem is a UsageError naming the file and the line: a header without both columns (or naming one twice), a
 line with more or fewer cells than the header (`MSFT,1,000` is not a thousand shares), a symbol that is not one,
-shares that are not a plain number other than 0 and at most MAX_SHARES in size, a ticker given twice. Whether each ticker is stored is the caller's check
-(`check_stored`), with the same line numbers. Standard library only.
+shares that are not a plain number other than 0 and at most MAX_SHARES in size, a ticker given twice. Whether each
+ticker is stored is the caller's check (`check_stored`), with the same line numbers. Standard library only.
 """
 
 from __future__ import annotations
