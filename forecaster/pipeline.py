@@ -49,8 +49,8 @@ from forecaster.text import Notice, plural
 STALE_AFTER_DAYS = 5
 STALE_DATA, OLD_MODEL, MARKET = "stale data", "old model", "market"  # the kinds of a forecast's warnings (Notice.flag)
 # sessions ahead predict forecasts at most: the longest horizon whose intervals were measured right on the
-# development panel (docs/accuracy.md: at 60 sessions 91.7% inside a 90% interval, 0.994 x RiskMetrics; at 250,
-# 93.3% and 1.052: too wide and worse than RiskMetrics, so not offered)
+# development panel (docs/accuracy.md: at 60 sessions 92.1% inside a 90% interval, 0.999 x RiskMetrics; at 250,
+# 94.3% and 1.075: too wide and worse than RiskMetrics, so not offered)
 MAX_FORECAST_DAYS = 60
 
 
