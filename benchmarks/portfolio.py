@@ -65,7 +65,7 @@ def main() -> None:
         except ForecastError as error:
             print(f"skipped {ticker}: {error.message}")
             continue
-        histories[ticker] = forecast_history(model, ticker, bars, None, test_start)
+        histories[ticker] = forecast_history(model, ticker, model.data(ticker, bars, None), test_start)
     prepared = time.perf_counter() - began
     rng = np.random.default_rng(args.seed)
     names = sorted(histories)

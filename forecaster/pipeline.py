@@ -31,7 +31,7 @@ from forecaster.data.store import Store, normalize_ticker, stored_exists
 from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
-from forecaster.model.panel import Market
+from forecaster.model.panel import Market, TickerData
 from forecaster.model.serving import (
     NO_DATA_FIX,
     POOL,
@@ -791,6 +791,7 @@ class PortfolioForecast:
     as_of: str  # the newest last date of the holdings' data
     served_by: list[str]  # the models' labels
     notes: list[Notice] = field(default_factory=list)
+    path: tuple | None = None  # (dates, P&L, VaR) of the last days, when asked for (`path_sessions`)
 
     def document(self) -> dict:
         """`forecast portfolio -f json`'s document: the totals, the holdings, the date and the model."""
@@ -798,12 +799,14 @@ class PortfolioForecast:
 
 
 def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | None = None, today: dt.date | None = None,
-                       max_model_age_days: int | None = None) -> PortfolioForecast:
+                       max_model_age_days: int | None = None, path_sessions: int = 0) -> PortfolioForecast:
     """The value at risk and expected shortfall of `holdings` (data.holdings.Holdings) over the next `days` sessions
     at `level` (forecaster.risk.portfolio), from each holding's forecast as `predict` makes it; the first holding
     that cannot be forecast fails the whole (a VaR without one of its holdings would be wrong). With the warnings
     `predict` gives of each holding (stale data, a model older than its data) and of one whose data ends before the
-    others'."""
+    others'. With `path_sessions`, also the `path` of about that many last days the holdings all traded: each day's
+    one-day VaR made the evening before by the models as they stand now (for a chart; `evaluate_portfolio` is the
+    walk-forward test, with models that saw nothing of the days they forecast)."""
     from forecaster.config import BY_NAME
     from forecaster.risk.portfolio import (
         CORRELATION_WINDOW,
@@ -819,13 +822,14 @@ def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | Non
     if max_model_age_days is None:
         max_model_age_days = BY_NAME["predict.max_model_age_days"].default
     shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
-    forecasts, residuals, last_dates, labels, notes = {}, {}, {}, [], []
+    forecasts, residuals, last_dates, labels, notes, datas = {}, {}, {}, [], [], {}
     markets: dict = {}
     for model, kind, items in _served_holdings(store, holdings):
         labels.append(kind)
         market, market_note = _market_for(store, model, markets)
         for ticker, bars in items:
             data = model.data(ticker, bars, market)
+            datas[ticker] = (model, data)
             if len(data) < model.window:
                 raise DataUnavailable(f"{ticker}: {len(bars)} rows of history are fewer than the model's window of "
                                       f"{model.window}")
@@ -858,23 +862,14 @@ def portfolio_forecast(store: Store, holdings, days: int = 1, level: float | Non
                                         f"valued at that day's close", kind="holdings whose data ends before the "
                                                                             "others'",
                                 advice="run 'forecast fetch' to update them", flag=STALE_DATA))
-    return PortfolioForecast(joint.risk(level, days), as_of, list(dict.fromkeys(labels)), notes)
+    path = None
+    if path_sessions:
+        from forecaster.risk.portfolio_backtest import model_var_path
 
-
-def portfolio_path(store: Store, holdings, level: float | None = None,
-                   sessions: int = 250) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dates, P&L, VaR at `level`) over about the last `sessions` days the holdings all traded: each day's one-day
-    VaR made the evening before by the models as they stand now (for a chart; `evaluate_portfolio` is the
-    walk-forward test, with models that saw nothing of the days they forecast)."""
-    from forecaster.risk.portfolio_backtest import model_var_path
-
-    level = check_var_level(level)
-    items = [(model, ticker, bars) for model, _, served in _served_holdings(store, holdings) for ticker, bars in served]
-    start = max(bars.dates[max(0, len(bars) - sessions)] for _, _, bars in items)
-    markets: dict = {}
-    histories = {ticker: forecast_history(model, ticker, bars, _market_for(store, model, markets)[0], start)
-                 for model, ticker, bars in items}
-    return model_var_path(dict(zip(holdings.tickers, holdings.shares, strict=True)), histories, level, str(start))
+        start = max(data.series.dates[max(0, len(data) - path_sessions)] for _, data in datas.values())
+        histories = {ticker: forecast_history(model, ticker, data, start) for ticker, (model, data) in datas.items()}
+        path = model_var_path(shares, histories, level, str(start))
+    return PortfolioForecast(joint.risk(level, days), as_of, list(dict.fromkeys(labels)), notes, path)
 
 
 def _served_holdings(store: Store, holdings) -> list[tuple[Model, str, list[tuple[str, Bars]]]]:
@@ -958,7 +953,8 @@ def evaluate_portfolio(store: Store, holdings, config: TrainingConfig, test_star
         model = train_model({t: b.before(test_start) for t, b in bars.items()}, market, config, "pooled",
                             callback=callback)
     full_market = Market.from_bars(market[0], store.read_bars(market[0])) if market else None
-    histories = {t: forecast_history(model, t, bars[t], full_market, test_start) for t in holdings.tickers}
+    histories = {t: forecast_history(model, t, model.data(t, bars[t], full_market), test_start)
+                 for t in holdings.tickers}
     shares = dict(zip(holdings.tickers, holdings.shares, strict=True))
     daily = daily_forecasts(shares, histories, level, test_start.isoformat())
     ends = {ticker: bars[ticker].last_date for ticker in holdings.tickers}
@@ -970,11 +966,11 @@ def evaluate_portfolio(store: Store, holdings, config: TrainingConfig, test_star
                                notes)
 
 
-def forecast_history(model: Model, ticker: str, bars: Bars, market: Market | None, test_start: dt.date):
-    """The model's one-session forecasts of each of the ticker's days from `test_start` on (ForecastHistory)."""
+def forecast_history(model: Model, ticker: str, data: TickerData, test_start: dt.date):
+    """The model's one-session forecasts of each of the ticker's days from `test_start` on (ForecastHistory), from
+    its inputs and baseline (`model.data`)."""
     from forecaster.risk.portfolio_backtest import ForecastHistory
 
-    data = model.data(ticker, bars, market)
     series = data.series
     first = max(int(np.searchsorted(series.dates, np.datetime64(test_start, "D"))), model.window)
     ends = np.arange(first - 1, len(series) - 1)

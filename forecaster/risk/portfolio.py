@@ -72,15 +72,15 @@ class HoldingForecast:
         extrapolated linearly in log p (the tables stop at 0.1%; the tail mean needs what lies beyond)."""
         p = np.asarray(p, dtype=float)
         lower_tail = np.minimum(p, 1.0 - p)
-        lower, upper = quantile_curves(self.quantiles, self.horizon, lower_tail)
         first, second = TAIL_PROBABILITIES[:2]
-        (low_1, low_2), (up_1, up_2) = quantile_curves(self.quantiles, self.horizon, np.array([first, second]))
+        wanted = np.concatenate([lower_tail, [first, second, 0.25]])  # and the anchors of the two extensions
+        lower, upper = quantile_curves(self.quantiles, self.horizon, wanted)
+        (low_1, low_2, low_edge), (up_1, up_2, up_edge) = lower[-3:], upper[-3:]
         beyond = np.log(np.maximum(lower_tail, 1e-300) / first) / math.log(first / second)
-        lower = np.where(lower_tail < first, low_1 + (low_1 - low_2) * beyond, lower)
-        upper = np.where(lower_tail < first, up_1 + (up_1 - up_2) * beyond, upper)
+        lower = np.where(lower_tail < first, low_1 + (low_1 - low_2) * beyond, lower[:-3])
+        upper = np.where(lower_tail < first, up_1 + (up_1 - up_2) * beyond, upper[:-3])
         below, above = (lower, upper) if self.shares > 0 else (-upper, -lower)
-        low_edge, high_edge = quantile_curves(self.quantiles, self.horizon, np.array([0.25]))
-        k_low, k_high = (low_edge[0], high_edge[0]) if self.shares > 0 else (-high_edge[0], -low_edge[0])
+        k_low, k_high = (low_edge, up_edge) if self.shares > 0 else (-up_edge, -low_edge)
         middle = k_low + (p - 0.25) / 0.5 * (k_high - k_low)
         return np.where(p <= 0.25, below, np.where(p >= 0.75, above, middle))
 

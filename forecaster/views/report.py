@@ -150,10 +150,10 @@ class PortfolioSection:
 
 
 def portfolio_section(store: Store, holdings, level: float, alert_var: float | None) -> PortfolioSection:
-    from forecaster.pipeline import portfolio_forecast, portfolio_path
+    from forecaster.pipeline import portfolio_forecast
 
-    forecast = portfolio_forecast(store, holdings, 1, level)
-    dates, pnl, var = portfolio_path(store, holdings, level, PORTFOLIO_SESSIONS)
+    forecast = portfolio_forecast(store, holdings, 1, level, path_sessions=PORTFOLIO_SESSIONS)
+    dates, pnl, var = forecast.path
     return PortfolioSection(forecast, sorted(forecast.risk.holdings, key=lambda h: -h.component_var),
                             forecast.risk.alert(alert_var), portfolio_chart(dates, pnl, var), len(pnl),
                             int(np.sum(pnl < -var)), len(pnl) * (1.0 - level))
