@@ -12,7 +12,7 @@ development panel), with the HAR fitted on the same other histories. Variants (-
 (the range HAR), `yz` (range variance plus the squared gap as the proxy), `cc` (the larger of range variance and r²),
 `J`/`G`/`J5`/`L` (log regressors: the jump of r² or of the gap² beyond the range variance, its 5-day mean, a leverage
 term), `A1`/`A5`/`AJ`/`AG` (terms added to the variance in levels: r², its 5-day mean, r² beyond the range variance,
-the squared gap).
+the squared gap), `AP`/`AN` and `AGP`/`AGN` (r² and the squared gap split by the move's sign).
 
     python benchmarks/baseline_shocks.py [--variant NAME ...] [--data-dir DIR] [--tickers 100] [--panel DIR]
 """
@@ -91,6 +91,14 @@ def additive(series, variant: str) -> np.ndarray:
             out.append(np.maximum(0.0, r2 - rv))
         elif part == "AG":
             out.append(g2)
+        elif part == "AP":  # r² of a rise only
+            out.append(np.where(series.returns > 0, r2, 0.0))
+        elif part == "AN":  # r² of a fall only
+            out.append(np.where(series.returns < 0, r2, 0.0))
+        elif part == "AGP":  # the squared gap of a gap up only
+            out.append(np.where(series.features[:, 2] > 0, g2, 0.0))
+        elif part == "AGN":
+            out.append(np.where(series.features[:, 2] < 0, g2, 0.0))
     return np.column_stack(out) if out else np.empty((len(r2), 0))
 
 

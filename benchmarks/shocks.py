@@ -8,7 +8,7 @@ its daily bands (--predictions). Then, for the model and every baseline, the sha
 over all days, on the days after a close-to-close move beyond 10% and beyond 20%, and after an overnight gap (open
 against the previous close) beyond 10%; with the interval score against RiskMetrics and the tickers' coverage.
 
-    python benchmarks/shocks.py [--data-dir DIR] [--tickers 100] [--test-start 2015-01-02] [--jobs 2]
+    python benchmarks/shocks.py [--data-dir DIR] [--tickers 100] [--test-start 2015-01-02] [--jobs 2] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -84,13 +84,16 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=100)
     parser.add_argument("--test-start", default="2015-01-02")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="write the vintage, home and daily bands here (kept) for analysis")
     args = parser.parse_args()
     start = dt.date.fromisoformat(args.test_start)
     universe = read_folder(args.data_dir)
     ranked = sorted(universe, key=lambda t: -shock_counts(universe[t], np.datetime64("2017-01-01")))
     chosen = [t for t in ranked if universe[t].dates[-1] >= np.datetime64(start) and
               np.sum(universe[t].dates < np.datetime64(start)) > 60][: args.tickers]
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = str(args.keep or scratch)
+        Path(root).mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         others = {t: b for t, b in universe.items() if t not in chosen}
         vintage, _ = build_vintage(others, start, TrainingConfig(market="none"), Path(root) / "vintages")
