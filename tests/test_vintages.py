@@ -236,28 +236,65 @@ def test_a_vintage_in_a_folder_of_another_date_is_damaged(cli, own_vintages, tmp
             "rebuild it, or unset $FORECAST_VINTAGES") in result.err
 
 
+def _scaled(bars: Bars, factor: float) -> Bars:
+    return Bars(bars.dates, bars.open * factor, bars.high * factor, bars.low * factor, bars.close * factor,
+                bars.adj_close * factor, bars.volume)
+
+
+def _wild(n: int, seed: int, volatility: float) -> Bars:
+    """A random walk of `volatility` a day with consistent OHLC (a small name in the news)."""
+    rng = np.random.default_rng(seed)
+    dates = np.busday_offset(np.datetime64("2020-01-02", "D"), np.arange(n), roll="forward")
+    close = 20 * np.exp(np.cumsum(volatility * rng.standard_t(3, n) / math.sqrt(3)))
+    open_ = close * np.exp(0.3 * volatility * rng.standard_normal(n))
+    high = np.maximum(open_, close) * np.exp(0.5 * volatility * rng.random(n))
+    low = np.minimum(open_, close) * np.exp(-0.5 * volatility * rng.random(n))
+    return Bars(dates, open_, high, low, close, close.copy(), rng.integers(10_000, 90_000, n).astype(float))
+
+
+def _gapped(bars: Bars, factor: float) -> Bars:
+    """`bars` with the last bar opening and staying at `factor` times the previous close (an overnight gap)."""
+    open_, high, low, close = (a.copy() for a in (bars.open, bars.high, bars.low, bars.close))
+    level = close[-2] * factor
+    open_[-1], close[-1], high[-1], low[-1] = level, level * 1.01, level * 1.03, level * 0.98
+    return Bars(bars.dates, open_, high, low, close, close.copy(), bars.volume)
+
+
 def test_a_forecast_at_the_longest_horizon_is_finite_ordered_and_does_not_drift_and_one_more_is_refused(cli,
                                                                                                         tmp_path):
     from forecaster.pipeline import MAX_FORECAST_DAYS
 
+    histories = {ticker: random_walk_bars(400, seed=seed, drift=0.002 * (seed - 1))
+                 for seed, ticker in enumerate(("ABC", "XYZ", "PQR"))}
+    histories.update({
+        "PENNY": _scaled(random_walk_bars(400, seed=5), 0.0022),  # a close of about 0.22
+        "WILD": _wild(400, seed=6, volatility=0.08),  # 8% a day, Student-t moves: a name in the news
+        "GAPUP": _gapped(random_walk_bars(400, seed=7), 1.5),  # the last bar gaps 50% up ...
+        "GAPDN": _gapped(random_walk_bars(400, seed=8), 0.5),  # ... or down
+        "CLIMB": random_walk_bars(400, seed=9, drift=0.01),  # +1% a day for a year and a half
+    })
     last_close = {}
-    for seed, ticker in enumerate(("ABC", "XYZ", "PQR")):
-        bars = random_walk_bars(400, seed=seed, drift=0.002 * (seed - 1))
+    for ticker, bars in histories.items():
         import_bars(cli, tmp_path, ticker, bars)
         last_close[ticker] = bars.adj_close[-1]
     result = cli("predict", "--days", str(MAX_FORECAST_DAYS), "-f", "json")
     assert result.code == 0, result.err
     rows = json.loads(result.out)
-    assert len(rows) == 3 * MAX_FORECAST_DAYS
+    assert len(rows) == len(histories) * MAX_FORECAST_DAYS
     for row in rows:
         assert all(np.isfinite([row["lower"], row["forecast"], row["upper"], row["volatility"]]))
         assert 0 < row["lower"] < row["forecast"] < row["upper"]
-    for ticker in ("ABC", "XYZ", "PQR"):
+    for ticker in histories:
         mine = [row for row in rows if row["ticker"] == ticker]
         assert {row["forecast"] for row in mine} == {mine[0]["forecast"]}  # the next session's mean, then none
-        assert abs(mine[-1]["forecast"] / last_close[ticker] - 1) < 0.01
+        # the one mean there is: within 1% of the last close on a quiet walk, and after a 50% gap or on a name
+        # moving 8% a day, within a quarter of the next session's band (the pool's view of a reversal, not a drift)
+        shift = abs(math.log(mine[0]["forecast"] / last_close[ticker]))
+        band = math.log(mine[0]["upper"] / mine[0]["lower"])
+        assert shift < (0.01 if ticker in ("ABC", "XYZ", "PQR", "CLIMB") else 0.25 * band), ticker
         widths = [row["upper"] - row["lower"] for row in mine]
         assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
+        assert mine[-1]["upper"] / mine[-1]["lower"] < 1e3, ticker  # no band from nothing to everything
     beyond = cli("predict", "--days", str(MAX_FORECAST_DAYS + 1))
     assert (beyond.code, beyond.err) == (2, f"Error: --days must be between 1 and {MAX_FORECAST_DAYS} (the longest "
                                             f"horizon whose intervals are measured), got {MAX_FORECAST_DAYS + 1}\n")
