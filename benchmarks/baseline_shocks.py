@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.shocks import read_folder, shock_counts  # noqa: E402
+from benchmarks.shocks import read_folder, shock_tickers  # noqa: E402
 from forecaster.model.baseline import (  # noqa: E402
     CORRECTION_CAP,
     CORRECTION_LAMBDA,
@@ -265,9 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     cut = np.datetime64(args.test_start)
     universe = cached(args.data_dir)
-    ranked = sorted(universe, key=lambda t: -shock_counts(universe[t], np.datetime64("2017-01-01")))
-    chosen = [t for t in ranked if universe[t].dates[-1] >= cut and np.sum(universe[t].dates < cut) > 60]
-    chosen = chosen[: args.tickers]
+    chosen = shock_tickers(universe, cut, args.tickers)
     config = TrainingConfig(market="none")
     train = prepared({t: b for t, b in universe.items() if t not in chosen}, cut, config)
     train = dict(list(train.items())[:: args.subsample])

@@ -56,6 +56,13 @@ def shock_counts(bars, before: np.datetime64) -> int:
     return int(np.sum(np.abs(np.diff(np.log(close))) > math.log(1.10))) if len(close) > 1 else 0
 
 
+def shock_tickers(universe: dict, start: np.datetime64, count: int) -> list[str]:
+    """The shock panel: the `count` tickers with the most close-to-close moves beyond 10% before 2017 that trade on
+    and more than 60 sessions before `start`."""
+    ranked = sorted(universe, key=lambda t: -shock_counts(universe[t], np.datetime64("2017-01-01")))
+    return [t for t in ranked if universe[t].dates[-1] >= start and np.sum(universe[t].dates < start) > 60][:count]
+
+
 def misses(path: Path, bars, method: str) -> dict[str, tuple[int, int]]:
     """shock kind -> (days outside the band, days) for one ticker's --predictions file."""
     prefix = "" if method == "model" else f"{method}_"
@@ -88,9 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     start = dt.date.fromisoformat(args.test_start)
     universe = read_folder(args.data_dir)
-    ranked = sorted(universe, key=lambda t: -shock_counts(universe[t], np.datetime64("2017-01-01")))
-    chosen = [t for t in ranked if universe[t].dates[-1] >= np.datetime64(start) and
-              np.sum(universe[t].dates < np.datetime64(start)) > 60][: args.tickers]
+    chosen = shock_tickers(universe, np.datetime64(start), args.tickers)
     with tempfile.TemporaryDirectory() as scratch:
         root = str(args.keep or scratch)
         Path(root).mkdir(parents=True, exist_ok=True)

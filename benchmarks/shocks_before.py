@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.shocks import read_folder, shock_counts  # noqa: E402
+from benchmarks.shocks import read_folder, shock_tickers  # noqa: E402
 from forecaster.model.calibration import CALIBRATION_WINDOWS  # noqa: E402
 from forecaster.model.serving import Model, TrainingConfig  # noqa: E402
 from forecaster.model.training import add_ticker  # noqa: E402
@@ -58,9 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     start = dt.date.fromisoformat(args.test_start)
     universe = read_folder(args.data_dir)
-    ranked = sorted(universe, key=lambda t: -shock_counts(universe[t], np.datetime64("2017-01-01")))
-    chosen = [t for t in ranked if universe[t].dates[-1] >= np.datetime64(start) and
-              np.sum(universe[t].dates < np.datetime64(start)) > 60][: args.tickers]
+    chosen = shock_tickers(universe, np.datetime64(start), args.tickers)
     config = TrainingConfig(market="none")
     with tempfile.TemporaryDirectory() as root:
         folder = args.vintage
