@@ -12,7 +12,8 @@ development panel), with the HAR fitted on the same other histories. Variants (-
 (the range HAR), `yz` (range variance plus the squared gap as the proxy), `cc` (the larger of range variance and r²),
 `J`/`G`/`J5`/`L` (log regressors: the jump of r² or of the gap² beyond the range variance, its 5-day mean, a leverage
 term), `A1`/`A5`/`AJ`/`AG` (terms added to the variance in levels: r², its 5-day mean, r² beyond the range variance,
-the squared gap), `AP`/`AN` and `AGP`/`AGN` (r² and the squared gap split by the move's sign).
+the squared gap), `AP`/`AN` and `AGP`/`AGN` (r² and the squared gap split by the move's sign); `K` gives each
+ticker its own multiple κ of the pooled shock terms, fitted with its offset and partially pooled (log κ).
 
     python benchmarks/baseline_shocks.py [--variant NAME ...] [--data-dir DIR] [--tickers 100] [--panel DIR]
 """
@@ -145,6 +146,56 @@ def fit_additive(samples):
     return beta, gamma, pool(offsets, np.array(variances))
 
 
+def offset_and_shock_scale(plain, added, r2) -> tuple[np.ndarray, np.ndarray]:
+    """((δ̂, log κ̂), their 2x2 sandwich covariance) of one ticker by Fisher scoring on QLIKE with
+    v = plain e^δ + κ added (variant `K`: each ticker's own multiple of the pooled shock terms)."""
+    theta = np.array([math.log(max(float(np.mean(r2 / plain)), 1e-300)), 0.0])
+
+    def loss(t):
+        v = plain * math.exp(t[0]) + math.exp(t[1]) * added
+        return float(np.sum(np.log(v) + r2 / v))
+
+    current = loss(theta)
+    for _ in range(50):
+        e, k = plain * math.exp(theta[0]), math.exp(theta[1]) * added
+        v = e + k
+        jacobian = np.column_stack([e / v, k / v])
+        fisher = jacobian.T @ jacobian + 1e-9 * np.eye(2)
+        step = np.linalg.solve(fisher, jacobian.T @ (1 - r2 / v))
+        for _ in range(30):
+            trial = theta - step
+            trial[1] = min(max(trial[1], -6.0), 4.0)
+            if loss(trial) <= current:
+                break
+            step = step / 2
+        else:
+            break
+        theta, current = trial, loss(trial)
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    e, k = plain * math.exp(theta[0]), math.exp(theta[1]) * added
+    v = e + k
+    jacobian = np.column_stack([e / v, k / v])
+    bread = np.linalg.pinv(jacobian.T @ jacobian)
+    meat = (jacobian * (1 - r2 / v)[:, None]).T @ (jacobian * (1 - r2 / v)[:, None])
+    covariance = bread @ meat @ bread
+    if not jacobian[:, 1].any() or not np.isfinite(covariance).all():
+        covariance = np.diag([covariance[0, 0] if np.isfinite(covariance[0, 0]) else math.inf, math.inf])
+    return theta, covariance
+
+
+def shock_scale_pools(samples, beta, gamma):
+    """(the offsets' pool, the log shock scales' pool) from every training history's joint (δ̂, log κ̂) (variant K)."""
+    estimates, variances = [], []
+    for features, extras, level, r2 in samples:
+        plain = np.exp(level + features @ beta)
+        theta, covariance = offset_and_shock_scale(plain, extras @ gamma, r2)
+        estimates.append(theta)
+        variances.append(np.diag(covariance))
+    estimates, variances = np.array(estimates), np.array(variances)
+    return pool(estimates[:, 0], variances[:, 0]), pool(estimates[:, 1], variances[:, 1])
+
+
 def sigma_of(series, variant, beta, pooled, train: np.ndarray, gamma=None):
     """Baseline σ (n,) of one evaluated ticker: level and offset from its days before the test (`train` mask)."""
     x, extra = design(series, variant)
@@ -154,6 +205,11 @@ def sigma_of(series, variant, beta, pooled, train: np.ndarray, gamma=None):
     n = int(train.sum())
     added = additive(series, variant) @ gamma if gamma is not None and len(gamma) else np.zeros(len(plain))
     r2 = series.returns[1:n] ** 2
+    if isinstance(pooled, tuple):  # variant K: the ticker's own shock scale, shrunk toward the pool's
+        theta, covariance = offset_and_shock_scale(plain[: n - 1], added[: n - 1], r2)
+        offset = pooled[0].shrink(float(theta[0]), float(covariance[0, 0]))
+        scale = math.exp(pooled[1].shrink(float(theta[1]), float(covariance[1, 1])))
+        return _corrected(series, np.sqrt(plain * math.exp(offset) + scale * added))
     ratio = r2 / plain[: n - 1]
     mean = float(np.mean(ratio))
     estimate, variance = math.log(mean), offset_variance(ratio / mean)
@@ -168,7 +224,10 @@ def sigma_of(series, variant, beta, pooled, train: np.ndarray, gamma=None):
                 break
         variance = float(np.sum((w * (1 - r2 / v)) ** 2)) / float(np.sum(w**2)) ** 2
     offset = pooled.shrink(estimate, variance)
-    sigma_har = np.sqrt(plain * math.exp(offset) + added)
+    return _corrected(series, np.sqrt(plain * math.exp(offset) + added))
+
+
+def _corrected(series, sigma_har: np.ndarray) -> np.ndarray:
     z2 = np.ones(len(series))
     z2[1:] = (series.returns[1:] / sigma_har[:-1]) ** 2
     correction = ewma(np.minimum(z2, CORRECTION_CAP), CORRECTION_LAMBDA, start=1.0)
@@ -283,12 +342,16 @@ def main() -> None:
             samples.append((features_of(x, extra, level)[:-1], additive(series, variant)[:-1], level,
                             series.returns[1:] ** 2))
         beta, gamma, pooled = fit_additive(samples)
+        if "K" in variant.split("+"):
+            pooled = shock_scale_pools(samples, beta, gamma)
+            print(f"  shock scales: log κ pooled {pooled[1].value:.3f}, τ² {pooled[1].spread:.3f}", file=sys.stderr)
         rows = [("shock panel", evaluate(tests, variant, beta, pooled, cut, gamma))]
         if panel:
             rows.append(("dev panel", evaluate(panel, variant, beta, pooled, cut, gamma)))
         shares = np.round(gamma, 4).tolist()
-        print(f"\n{variant}: β = {np.round(beta, 4).tolist()}, γ = {shares}, offset {pooled.value:.3f} "
-              f"(τ² {pooled.spread:.3f}); "
+        offsets = pooled[0] if isinstance(pooled, tuple) else pooled
+        print(f"\n{variant}: β = {np.round(beta, 4).tolist()}, γ = {shares}, offset {offsets.value:.3f} "
+              f"(τ² {offsets.spread:.3f}); "
               f"σ after a 50% gap / RiskMetrics' = {gap_response(variant, beta, pooled, gamma):.2f}; "
               f"{time.perf_counter() - started:.0f} s")
         for name, result in rows:

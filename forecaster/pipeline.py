@@ -28,7 +28,7 @@ from forecaster.data.bars import Bars
 from forecaster.data.calendar import exchange_for, next_sessions
 from forecaster.data.prediction_log import record_predictions
 from forecaster.data.store import Store, normalize_ticker, stored_exists
-from forecaster.errors import DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
+from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
 from forecaster.model.calibration import CALIBRATED_HORIZONS
 from forecaster.model.guards import check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market, TickerData
@@ -39,6 +39,7 @@ from forecaster.model.serving import (
     TrainingConfig,
     check_level,
     pool_members,
+    pool_meta,
     served_without_data,
     serving_model,
     too_short,
@@ -165,6 +166,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
     outcome.failures.extend(degenerate)
     with store.lock(POOL):
         model = _with_changes_since(store, model, before, market, config, until, outcome)
+        model = _keeping_what_failed(store, model, outcome)
         members = {name: history for name, history in members.items() if name in model.meta["tickers"]}
         if not members:
             return outcome
@@ -260,6 +262,29 @@ def _with_changes_since(store: Store, model: Model, before: set[str], market, co
         outcome.notes.append(f"{', '.join(joined)}: calibrated against the stored pool while this one trained, now "
                              "calibrated against this one")
     return model
+
+
+def _keeping_what_failed(store: Store, model: Model, outcome: BatchOutcome) -> Model:
+    """`model`, a pool about to be saved, with the stored pool's calibration of each ticker that failed this run
+    (unreadable data, a band that would have no width, ...), when both pools are the same shipped network: its
+    previous calibration is as good as it was, and a retrain never loses what it could not redo (call under the
+    pool's lock). A network trained on the home's tickers is new each time: what was calibrated against the old one
+    cannot stay."""
+    vintage = model.meta.get("vintage")
+    failed = {name for name, _ in outcome.failures} - set(model.meta["tickers"])
+    if not vintage or not failed:
+        return model
+    try:
+        stored = pool_meta(store)
+    except (ModelMissing, CorruptFile):
+        return model
+    kept = sorted(failed & set(stored["tickers"])) if stored.get("vintage") == vintage else []
+    if not kept:
+        return model
+    outcome.notes.append(f"{', '.join(kept)}: {plural(len(kept), 'its', 'their')} previous calibration against "
+                         f"{model.label} stays (this run could not redo it)")
+    tickers = {**model.meta["tickers"], **{name: stored["tickers"][name] for name in kept}}
+    return Model(model.network, {**model.meta, "tickers": tickers})
 
 
 def _without_degenerate_bands(model: Model, members: dict[str, Bars],

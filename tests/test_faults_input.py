@@ -116,11 +116,11 @@ def rewrite_meta(path, change):
          "{weights} does not match its checksum in meta.json (damaged?); run 'forecast train' to retrain it"),
         (lambda meta, weights, m: meta.write_text(meta.read_text()[:50]),
          "{meta} is not valid JSON (JSONDecodeError); run 'forecast train' to retrain it"),
-        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=5)),
-         "{meta} has model format 5, newer than this forecaster (0.1.0) reads (format 4); upgrade forecaster or run "
+        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=6)),
+         "{meta} has model format 6, newer than this forecaster (0.1.0) reads (format 5); upgrade forecaster or run "
          "'forecast train' to retrain it"),
-        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=3)),
-         "{meta} is a model from an older forecaster (format 3); run 'forecast train' to retrain it"),
+        (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=4)),
+         "{meta} is a model from an older forecaster (format 4); run 'forecast train' to retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d.update(format_version=1)),
          "{meta} is a model from an older forecaster (format 1); run 'forecast train' to retrain it"),
         (lambda meta, weights, m: rewrite_meta(meta, lambda d: d["hyperparameters"].update(hidden=9)),

@@ -60,7 +60,7 @@ def comparable(meta: dict) -> dict:
 
 def test_the_pool_records_one_network_and_each_tickers_calibration(pooled):
     meta = pooled.meta
-    assert (meta["format_version"], meta["kind"], meta["features"]) == (4, "pooled", "range")
+    assert (meta["format_version"], meta["kind"], meta["features"]) == (5, "pooled", "range")
     assert meta["inputs"] == ["return", "range", "gap", "intraday", "volume_change", "level", "correction",
                               "market_return", "market_range"]
     assert meta["market"] == {"ticker": "^M", "last_date": str(random_walk_bars(300, seed=7).dates[-1])}
@@ -287,8 +287,8 @@ def test_damaged_models_are_reported_with_the_file_and_the_fix(saved, damage, me
 
 
 @pytest.mark.parametrize(("version", "message"), [
-    (99, r"has model format 99, newer than this forecaster .* reads \(format 4\)"),
-    (3, r"is a model from an older forecaster \(format 3\); run 'forecast train' to retrain it"),
+    (99, r"has model format 99, newer than this forecaster .* reads \(format 5\)"),
+    (4, r"is a model from an older forecaster \(format 4\); run 'forecast train' to retrain it"),
     (2, r"is a model from an older forecaster \(format 2\); run 'forecast train' to retrain it"),
 ])
 def test_other_formats_are_refused_with_the_way_out(saved, version, message):
@@ -317,6 +317,10 @@ def test_other_formats_are_refused_with_the_way_out(saved, version, message):
     (lambda m: m.update(kind="psychic"), "kind must be one of pooled, per-ticker, got 'psychic'"),
     (lambda m: m.update(tickers={}), "tickers must name the tickers the model serves, got {}"),
     (lambda m: m["tickers"]["AAA"].pop("offset"), "tickers.AAA.offset is missing"),
+    (lambda m: m["tickers"]["AAA"].pop("shock_scale"), "tickers.AAA.shock_scale is missing"),
+    (lambda m: m["tickers"]["AAA"].update(shock_scale=-1.0), "tickers.AAA.shock_scale must be between 0 and 60, got "
+                                                             "-1.0"),
+    (lambda m: m["pool"]["har"].pop("shock_scale"), "pool.har.shock_scale is missing"),
     (lambda m: m.update(weights_file="../../etc/passwd"), "weights_file must be a weights file name"),
 ])
 def test_every_value_read_from_a_model_is_checked(saved, edit, problem):

@@ -47,8 +47,8 @@ def test_train_saves_one_pool_with_every_tickers_calibration(cli, watchlist):
                          "inputs", "market", "notes", "pool", "training", "tickers", "weights_file", "weights_sha256"}
     assert (meta["kind"], meta["features"], meta["market"]["ticker"]) == ("pooled", "range", "^GSPC")
     assert list(meta["tickers"]) == list(TICKERS) and meta["training"]["tickers"] == 3
-    assert set(meta["tickers"]["AAA"]) == {"member", "level", "offset", "scaler", "network_share", "scale_share",
-                                           "persistence", "quantiles", "training"}
+    assert set(meta["tickers"]["AAA"]) == {"member", "level", "offset", "shock_scale", "scaler", "network_share",
+                                           "scale_share", "persistence", "quantiles", "training"}
     assert "the pool: trained 3 epochs on 3 tickers to 2020-12-30" in result.err
     predicted = json.loads(cli("predict", *TICKERS, "-f", "json", "-q").out)
     assert [(r["ticker"], r["model"]) for r in predicted] == [(t, "pooled") for t in TICKERS]

@@ -10,7 +10,7 @@ from forecaster.model.baseline import (
     CORRECTION_CAP,
     Har,
     fit_har,
-    fit_offset,
+    fit_ticker,
     har_sigma,
     har_terms,
     ticker_baseline,
@@ -144,13 +144,12 @@ def test_the_pooled_har_recovers_shared_coefficients_and_each_tickers_offset():
     for seed, (level, offset) in enumerate([(-9.0, 0.3), (-8.0, 0.6), (-10.0, 0.1)]):
         x, returns = simulated_har(3000, level, offset, seed=seed)
         samples.append((har_terms(x)[:-1], shocks_of(returns)[:-1], float(np.mean(x)), returns[1:]))
-    har, offsets, variances = fit_har(samples)
+    har, fits = fit_har(samples)
     assert sum(har.beta) == pytest.approx(0.9, abs=0.1) and har.shock[0] < 0.02  # no shock term in these data
-    assert offsets == pytest.approx([0.3, 0.6, 0.1], abs=0.12)
-    assert all(0 < v < 0.01 for v in variances)
+    assert [f.offset for f in fits] == pytest.approx([0.3, 0.6, 0.1], abs=0.12)
+    assert all(0 < f.offset_variance < 0.01 for f in fits)
     terms, shocks, level, next_returns = samples[1]
-    estimate, variance = fit_offset(terms, shocks, level, next_returns, har)
-    assert estimate == pytest.approx(offsets[1], abs=0.05) and variance == pytest.approx(variances[1], rel=0.2)
+    assert fit_ticker(terms, shocks, level, next_returns, har) == fits[1]  # a newcomer is fitted as a member was
     assert Har.from_json(har.to_json()) == har
 
 
@@ -180,16 +179,36 @@ def test_the_shock_term_is_recovered_and_passes_a_jump_on_in_proportion():
     for seed, (level, offset) in enumerate([(-9.0, 0.3), (-8.0, 0.6), (-10.0, 0.1), (-8.5, 0.2)]):
         x, returns, gaps = simulated_shocks(4000, level, offset, (0.1, 0.2), seed=seed)
         samples.append((har_terms(x)[:-1], shocks_of(returns, gaps)[:-1], float(np.mean(x)), returns[1:]))
-    har, offsets, variances = fit_har(samples)
+    har, fits = fit_har(samples)
     assert har.shock == pytest.approx((0.1, 0.2), abs=0.08) and sum(har.beta) == pytest.approx(0.9, abs=0.1)
     terms, shocks, level, next_returns = samples[2]
-    estimate, variance = fit_offset(terms, shocks, level, next_returns, har)
-    assert estimate == pytest.approx(offsets[2], abs=1e-6) and variance == pytest.approx(variances[2], rel=1e-6)
-    # the day after a 40% gap the HAR's variance has risen by (γ_r + γ_gap) r²: faster than RiskMetrics' 0.06 r²
-    calm = har_sigma(terms[-1:], shocks_of(np.array([0.0])), level, offsets[2], har)[0]
+    offset, shock_scale = fits[2].shrunk(har)
+    assert shock_scale == pytest.approx(1.0, abs=0.3)  # every ticker here bears out the same shock response
+    # the day after a 40% gap the HAR's variance has risen by κ (γ_r + γ_gap) r²: faster than RiskMetrics' 0.06 r²
+    calm = har_sigma(terms[-1:], shocks_of(np.array([0.0])), level, offset, shock_scale, har)[0]
     jump = math.log(1.4)
-    shocked = har_sigma(terms[-1:], shocks_of(np.array([jump]), np.array([jump])), level, offsets[2], har)[0]
-    assert shocked**2 - calm**2 == pytest.approx(sum(har.shock) * jump**2) and sum(har.shock) > 0.06
+    shocked = har_sigma(terms[-1:], shocks_of(np.array([jump]), np.array([jump])), level, offset, shock_scale, har)[0]
+    assert shocked**2 - calm**2 == pytest.approx(shock_scale * sum(har.shock) * jump**2)
+    assert shock_scale * sum(har.shock) > 0.06
+
+
+def test_each_tickers_shock_scale_is_its_own_where_its_shocks_say_so_and_the_pools_where_they_do_not():
+    samples, scales = [], (0.3, 1.0, 3.0)
+    for seed, scale in enumerate(scales):
+        x, returns, gaps = simulated_shocks(4000, -8.5, 0.3, (0.1 * scale, 0.2 * scale), seed=seed)
+        samples.append((har_terms(x)[:-1], shocks_of(returns, gaps)[:-1], float(np.mean(x)), returns[1:]))
+    har, fits = fit_har(samples)
+    assert har.shock_scale.spread > 0.05  # the tickers differ beyond their noise
+    estimated = [math.exp(f.log_shock_scale) / math.exp(har.shock_scale.value) for f in fits]
+    assert np.all(np.diff(estimated) > 0)  # in the order of the truth
+    assert estimated[-1] / estimated[0] == pytest.approx(scales[-1] / scales[0], rel=0.5)
+    shrunk = [fit.shrunk(har)[1] for fit in fits]
+    assert min(shrunk) > math.exp(min(f.log_shock_scale for f in fits)) * 0.999  # pulled toward the pool, not past
+    # a ticker without a shock in its history says nothing of its shock scale: the pool's
+    x, returns, _ = simulated_shocks(600, -8.5, 0.3, (0.0, 0.0), seed=20)
+    quiet = fit_ticker(har_terms(x)[:-1], np.zeros((599, 2)), float(np.mean(x)), returns[1:], har)
+    assert math.isinf(quiet.log_shock_scale_variance)
+    assert quiet.shrunk(har)[1] == pytest.approx(math.exp(har.shock_scale.value))
 
 
 def test_the_correction_starts_at_one_is_causal_and_capped():
@@ -197,7 +216,7 @@ def test_the_correction_starts_at_one_is_causal_and_capped():
     x = np.full(400, math.log(1e-4))
     returns = np.full(400, 0.01)  # moves exactly as the HAR expects: z² = 1 every day
     returns[300] = 1.0  # a 100-sigma day
-    baseline = ticker_baseline(returns, har_terms(x), shocks_of(returns), math.log(1e-4), 0.0, har)
+    baseline = ticker_baseline(returns, har_terms(x), shocks_of(returns), math.log(1e-4), 0.0, 1.0, har)
     assert baseline.correction[0] == 1.0 and baseline.correction[299] == pytest.approx(1.0)
     jump = baseline.correction[300] - baseline.correction[299]
     assert jump == pytest.approx(0.005 * (CORRECTION_CAP - 1.0))  # counted as a 7-sigma day, not a 100-sigma one

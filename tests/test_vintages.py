@@ -96,6 +96,25 @@ def test_train_with_the_shipped_model_saves_a_pool_that_later_tickers_join(cli, 
     assert json.loads(cli("predict", "ABC", "-f", "json").out) == saved_rows
 
 
+def test_a_ticker_a_retrain_cannot_redo_keeps_its_calibration_against_the_same_shipped_network(cli, isolated_home,
+                                                                                                tmp_path):
+    for seed, ticker in enumerate(("ABC", "XYZ")):
+        import_bars(cli, tmp_path, ticker, random_walk_bars(300, seed=seed))
+    assert cli("train", "-q").code == 0
+    pool = isolated_home / "models" / "_pool" / "meta.json"
+    before = json.loads(pool.read_text())["tickers"]["ABC"]
+    served = json.loads(cli("predict", "ABC", "-f", "json").out)
+    data = isolated_home / "data" / "ABC.csv"
+    sound = data.read_bytes()
+    data.write_bytes(sound + b"garbage,row\n")  # a damaged file: this run cannot recalibrate ABC
+    result = cli("train")
+    assert result.code == 4
+    assert f"ABC: its previous calibration against {NEWEST.name} stays (this run could not redo it)" in result.err
+    assert json.loads(pool.read_text())["tickers"]["ABC"] == before
+    data.write_bytes(sound)  # repaired: served as before, without a retrain
+    assert json.loads(cli("predict", "ABC", "-f", "json").out) == served
+
+
 def test_evaluate_uses_only_a_vintage_whose_data_ends_before_the_test_start(cli, isolated_home, tmp_path):
     import_bars(cli, tmp_path, "ABC", random_walk_bars(2000, start="2009-01-02"))
     for test_start, served_by in (("2015-01-02", "shipped 2014-12-31"), ("2013-06-03", "shipped 2010-12-31")):

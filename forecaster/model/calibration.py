@@ -323,14 +323,15 @@ def quantile_curves(quantiles: dict, horizon: int, p: np.ndarray) -> tuple[np.nd
 @dataclass(frozen=True)
 class TickerCalibration:
     """A ticker's section of a model's meta.json (`tickers.TICKER`, checked by guards.check_meta), as forecasts read
-    it: whether the network trained on it (`member`) or it was calibrated against the network later; its HAR level
-    and offset (forecaster.model.baseline); its inputs' scaler (means and spreads, one per input); the network's
-    shares of the mean (α) and the scale (λ), the persistence φ and the quantiles per calibrated horizon (see the
-    module docstring); and the span of its data the model learned from."""
+    it: whether the network trained on it (`member`) or it was calibrated against the network later; its HAR level,
+    offset and shock scale (forecaster.model.baseline); its inputs' scaler (means and spreads, one per input); the
+    network's shares of the mean (α) and the scale (λ), the persistence φ and the quantiles per calibrated horizon
+    (see the module docstring); and the span of its data the model learned from."""
 
     member: bool
     level: float
     offset: float
+    shock_scale: float
     scaler_mean: list[float]
     scaler_scale: list[float]
     network_share: float
@@ -344,7 +345,8 @@ class TickerCalibration:
     @classmethod
     def from_json(cls, section: dict) -> TickerCalibration:
         training = section["training"]
-        return cls(bool(section.get("member")), section["level"], section["offset"], section["scaler"]["mean"],
+        return cls(bool(section.get("member")), section["level"], section["offset"], section["shock_scale"],
+                   section["scaler"]["mean"],
                    section["scaler"]["scale"], section["network_share"], section["scale_share"],
                    section["persistence"], section["quantiles"], training["first_date"], training["last_date"],
                    training["rows"])

@@ -276,6 +276,7 @@ META_RULES: tuple[tuple[str, Rule], ...] = (
     ("pool.har.beta", numbers(lambda m: 3, number(0, 10))),
     ("pool.har.shock", numbers(lambda m: 2, number(0, 10))),
     ("pool.har.offset", _PAIR),
+    ("pool.har.shock_scale", _PAIR),
     ("pool.input_scale", numbers(_inputs, number(above=0))),
     ("training.first_date", _DATE),
     ("training.last_date", _DATE),
@@ -292,6 +293,7 @@ VINTAGE_RULES: tuple[tuple[str, Rule], ...] = (
 TICKER_RULES: tuple[tuple[str, Rule], ...] = (
     ("level", number(-60, 10)),
     ("offset", number(-20, 20)),
+    ("shock_scale", number(0, 60)),
     ("scaler.mean", numbers(_inputs, number())),
     ("scaler.scale", numbers(_inputs, number(above=0))),
     ("network_share", number(0, 1)),

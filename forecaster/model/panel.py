@@ -157,9 +157,11 @@ def standardize(raw: np.ndarray, mean, scale) -> np.ndarray:
 
 
 def ticker_data(ticker: str, bars: Bars, features: str, market: Market | None, har: Har, level: float,
-                offset: float, scaler: tuple) -> TickerData:
-    """A ticker's arrays from its bars, with its fitted level, offset and scaler (from a model's calibration)."""
+                offset: float, shock_scale: float, scaler: tuple) -> TickerData:
+    """A ticker's arrays from its bars, with its fitted level, offset, shock scale and scaler (from a model's
+    calibration)."""
     series = build_series(bars, features)
     _, terms = har_inputs(series, features)
-    baseline = ticker_baseline(series.returns, terms, shock_terms(series, features == "range"), level, offset, har)
+    baseline = ticker_baseline(series.returns, terms, shock_terms(series, features == "range"), level, offset,
+                               shock_scale, har)
     return TickerData(ticker, series, baseline, standardize(raw_inputs(series, baseline, market), *scaler))

@@ -55,8 +55,9 @@ from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
 from forecaster.text import plural
 
-FORMAT_VERSION = 4  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration;
-# 4: the HAR's variance has shock terms, r² and the squared gap (a model of format 3 would be misread: refused)
+FORMAT_VERSION = 5  # 3: pooled network, scale-free inputs over a HAR baseline, partially pooled calibration;
+# 4: the HAR's variance has shock terms, r² and the squared gap (a model of format 3 would be misread: refused);
+# 5: each ticker has its own multiple of the shock terms, its shock scale (format 4 has none: refused)
 POOL = "_pool"  # the pooled model's folder under models/ (no ticker symbol starts with '_')
 KINDS = ("pooled", "per-ticker")
 MIN_TRAIN_WINDOWS = 60
@@ -205,6 +206,7 @@ class Model:
         else:
             market = None
         return ticker_data(ticker, bars, self.features, market, self.har, calibration.level, calibration.offset,
+                           calibration.shock_scale,
                            scaler)
 
     def outputs(self, windows: np.ndarray) -> np.ndarray:

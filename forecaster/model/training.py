@@ -32,7 +32,7 @@ from forecaster import __version__
 from forecaster.data.bars import Bars, format_csv
 from forecaster.data.store import utc_now
 from forecaster.errors import UsageError
-from forecaster.model.baseline import Har, TickerBaseline, fit_har, fit_offset, shock_terms, ticker_baseline
+from forecaster.model.baseline import Har, TickerBaseline, fit_har, fit_ticker, shock_terms, ticker_baseline
 from forecaster.model.calibration import CALIBRATION_WINDOWS, Evidence, calibrate_newcomer, calibrate_pool
 from forecaster.model.guards import check_trainable
 from forecaster.model.losses import distribution_loss
@@ -68,13 +68,15 @@ NU_SAMPLE = 200_000  # training returns the degrees of freedom are fitted on, at
 
 @dataclass
 class Member:
-    """A ticker being trained: its bars, arrays, HAR level and offset, scaler, and its windows' last days."""
+    """A ticker being trained: its bars, arrays, HAR level, offset and shock scale, scaler, and its windows' last
+    days."""
 
     ticker: str
     bars: Bars
     data: TickerData
     level: float
     offset: float
+    shock_scale: float
     scaler: tuple[np.ndarray, np.ndarray]
     ends: np.ndarray  # days ending a window with a known next return
     validation: int  # how many of the last `ends` validate
@@ -184,9 +186,8 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     x, terms = har_inputs(series, features)
     level = float(np.mean(x))
     shocks = shock_terms(series, features == "range")
-    estimate, variance = fit_offset(terms[:-1], shocks[:-1], level, series.returns[1:], har)
-    offset = har.offset.shrink(estimate, variance)
-    baseline = ticker_baseline(series.returns, terms, shocks, level, offset, har)
+    offset, shock_scale = fit_ticker(terms[:-1], shocks[:-1], level, series.returns[1:], har).shrunk(har)
+    baseline = ticker_baseline(series.returns, terms, shocks, level, offset, shock_scale, har)
     data, scaler = _ticker_data(ticker, series, baseline, raw_inputs(series, baseline, market_data),
                                 np.asarray(model.meta["pool"]["input_scale"], dtype=float))
     ends = np.arange(model.window - 1, len(series) - 1)
@@ -196,7 +197,7 @@ def add_ticker(model: Model, ticker: str, bars: Bars, market: tuple[str, Bars] |
     from forecaster.model.calibration import PoolCalibration
 
     calibration = calibrate_newcomer(evidence, PoolCalibration.from_json(model.meta["pool"]), model.meta["pool"]["nu"])
-    member = Member(ticker, bars, data, level, offset, scaler, ends, 0)
+    member = Member(ticker, bars, data, level, offset, shock_scale, scaler, ends, 0)
     tickers = dict(model.meta["tickers"])
     tickers[ticker] = _ticker_meta(member, calibration, utc_now(), member=False)
     return Model(model.network, {**model.meta, "tickers": tickers})
@@ -212,21 +213,21 @@ def _members(bars_by_ticker: dict[str, Bars], features: str, market: Market | No
         x, terms = har_inputs(series, features)
         prepared.append((ticker, bars, series, terms, float(np.mean(x))))
     shocks = [shock_terms(series, features == "range") for _, _, series, _, _ in prepared]
-    har, estimates, variances = fit_har([(terms[:-1], shock[:-1], level, series.returns[1:])
-                                         for (_, _, series, terms, level), shock in zip(prepared, shocks, strict=True)])
+    har, fits = fit_har([(terms[:-1], shock[:-1], level, series.returns[1:])
+                         for (_, _, series, terms, level), shock in zip(prepared, shocks, strict=True)])
     arrays = []
-    for (_, _, series, terms, level), shock, estimate, variance in zip(prepared, shocks, estimates, variances,
-                                                                       strict=True):
-        offset = har.offset.shrink(float(estimate), float(variance))
-        baseline = ticker_baseline(series.returns, terms, shock, level, offset, har)
-        arrays.append((offset, baseline, raw_inputs(series, baseline, market)))
-    spread = pooled_spread([raw for _, _, raw in arrays])
+    for (_, _, series, terms, level), shock, fit in zip(prepared, shocks, fits, strict=True):
+        offset, shock_scale = fit.shrunk(har)
+        baseline = ticker_baseline(series.returns, terms, shock, level, offset, shock_scale, har)
+        arrays.append((offset, shock_scale, baseline, raw_inputs(series, baseline, market)))
+    spread = pooled_spread([raw for *_, raw in arrays])
     members = []
-    for (ticker, bars, series, _, level), (offset, baseline, raw) in zip(prepared, arrays, strict=True):
+    for (ticker, bars, series, _, level), (offset, shock_scale, baseline, raw) in zip(prepared, arrays, strict=True):
         data, scaler = _ticker_data(ticker, series, baseline, raw, spread)
         ends = np.arange(config.window - 1, len(series) - 1)
         validation = max(MIN_VALIDATION_WINDOWS if own else 2, int(round(len(ends) * VALIDATION_FRACTION)))
-        members.append(Member(ticker, bars, data, level, offset, scaler, ends, min(validation, len(ends) - 1)))
+        members.append(Member(ticker, bars, data, level, offset, shock_scale, scaler, ends,
+                              min(validation, len(ends) - 1)))
     return members, har, spread
 
 
@@ -279,6 +280,7 @@ def _ticker_meta(ticker: Member, calibration: dict, calibrated_at: str, member: 
         "member": member,
         "level": ticker.level,
         "offset": ticker.offset,
+        "shock_scale": ticker.shock_scale,
         "scaler": {"mean": [float(v) for v in ticker.scaler[0]], "scale": [float(v) for v in ticker.scaler[1]]},
         **calibration,
         "training": {"first_date": ticker.bars.first_date, "last_date": ticker.bars.last_date,
