@@ -27,8 +27,9 @@ default. The file (TOML, read with the standard library's tomllib)::
     holdings = { AAPL = 100, MSFT = -20 }   # shares held (negative: short), for `forecast portfolio`
     alert_var = 0.03    # warn when the one-day value at risk passes 3% of the portfolio's value
 
-A malformed file, an unknown section or key, or a bad value is a UsageError naming the file, the line and the key.
-Only the standard library and the symbols' rule are imported here: `predict` reads the watchlist and starts fast.
+A malformed file, an unknown section or key, a section given a value, or a bad value is a UsageError naming the
+file, the line and the key. Only the standard library and the symbols' rule are imported here: `predict` reads the
+watchlist and starts fast.
 """
 
 from __future__ import annotations
@@ -222,7 +223,10 @@ def load_config(home: Path) -> Config:
     for key, value in document.items():
         if key == "tickers":
             tickers = _tickers(value, path, _line_of(text, None, key))
-        elif key in SECTIONS and isinstance(value, dict):
+        elif key in SECTIONS and not isinstance(value, dict):
+            raise UsageError(f"{path}{_line_of(text, None, key)}: {key} must be a section (a table), not a value: "
+                             f"write [{key}] on a line of its own and its settings below it")
+        elif key in SECTIONS:
             for option, option_value in value.items():
                 where = f"{path}{_line_of(text, key, option)}"
                 if key == "portfolio" and option == HOLDINGS_KEY:
