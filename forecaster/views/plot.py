@@ -55,15 +55,14 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
 
 
 def output_path(store: Store, out: Path) -> Path:
-    """`out`, checked before any work: a known picture suffix, a folder that exists, outside the store's folders."""
+    """`out`, checked before any work: a file (Store.check_output: in a folder that exists, outside the store's
+    folders) with a known picture suffix."""
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory; give a file name such as {out / 'chart.png'}")
     path = store.check_output(out)
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"--out {out}: unknown picture format {out.suffix or '(no suffix)'!r}; use one of "
                          f"{', '.join(FORMATS)}")
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {out}: folder {path.parent} does not exist")
     return path
 
 
