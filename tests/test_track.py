@@ -421,6 +421,26 @@ def test_an_evaluation_still_plots_after_a_dividend_readjusted_the_prices_before
     assert (result.code, result.err) == (0, f"wrote {tmp_path / 'mev.png'}\n")
 
 
+def test_every_title_of_the_picture_fits_inside_it(msft_evaluation, isolated_home):
+    import matplotlib.pyplot as plt
+
+    from forecaster.data.store import Store
+    from forecaster.views.plot import draw, read_evaluation
+
+    rows = [{**row, "level": 0.975} for row in read_evaluation(msft_evaluation)]  # a wide label: "97.5% interval"
+    figure = draw("MSFT", Store(isolated_home).read_bars("MSFT"), last=120, forecast_rows=None, logged=[],
+                  evaluation=rows)
+    renderer = figure.canvas.get_renderer()
+    try:
+        titles = [axes.title for axes in figure.axes]
+        assert "its 97.5% interval holds" in titles[1].get_text()
+        for title in titles:
+            box = title.get_window_extent(renderer)
+            assert 0 <= box.x0 and box.x1 <= figure.bbox.width, title.get_text()
+    finally:
+        plt.close(figure)
+
+
 def test_a_one_off_level_is_logged_beside_the_configured_band_which_score_keeps_scoring(cli, isolated_home, tmp_path):
     bars = random_walk_bars(260, seed=3)
     early, full = tmp_path / "early.csv", tmp_path / "full.csv"

@@ -70,7 +70,19 @@ def output_path(store: Store, out: Path) -> Path:
 
 def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
            evaluation: list[dict] | None, file_format: str = "png") -> bytes:
-    """The figure as bytes of `file_format` (one of FORMATS' values).
+    """The figure (`draw`) as bytes of `file_format` (one of FORMATS' values)."""
+    import matplotlib.pyplot as plt
+
+    figure = draw(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged, evaluation=evaluation)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=file_format, dpi=DPI)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def draw(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
+         evaluation: list[dict] | None):
+    """The matplotlib figure, laid out (the caller closes it).
 
     forecast_rows: the model's next sessions (date, forecast, lower, upper) or None without a model; logged: past
     predictions with date <= the last bar, already restated (date, forecast); evaluation: walk-forward rows
@@ -124,18 +136,15 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
         ratio = _rmse([r["model"] for r in evaluation], actual) / _rmse([r["naive"] for r in evaluation], actual)
         held = np.mean([r["lower"] <= r["actual"] <= r["upper"] for r in evaluation]) if banded else None
         coverage = f"; its {interval} holds {held:.0%} of the prices" if banded else ""
-        bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}: "
-                         f"model RMSE = {ratio:.4f} x naive{coverage}")
+        bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}\n"
+                         f"model RMSE = {ratio:.4f} x naive{coverage}")  # two lines: one is wider than the figure
         bottom.set_ylabel("adjusted close")
         _dated_axis(bottom, mdates)
         bottom.legend(loc="upper left")
         bottom.grid(alpha=0.3)
 
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=file_format, dpi=DPI)
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure
 
 
 def interval_label(level: float | None) -> str:
