@@ -35,6 +35,7 @@ watchlist and starts fast.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 import tomllib
@@ -85,10 +86,7 @@ class Setting:
                 except UsageError as error:
                     raise ValueError(f"must be a ticker symbol or none: {error.message}") from None
             return value.strip().lower() if self.symbol else value
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                self.kind is int and not (math.isfinite(value) and value == int(value))):
-            raise ValueError(f"must be {'an integer' if self.kind is int else 'a number'}, got {value!r}")
-        value = self.kind(value)
+        value = number_of(value, self.kind)
         low_ok = self.low is None or (value > self.low if self.open_low else value >= self.low)
         if not (math.isfinite(value) and low_ok and (self.high is None or value <= self.high)):
             raise ValueError(f"must be {self.bounds}, got {value!r}")
@@ -109,6 +107,15 @@ class Setting:
         if self.open_low:
             return f"greater than {_number(self.low)} and at most {_number(self.high)}"
         return f"between {_number(self.low)} and {_number(self.high)}"
+
+
+def number_of(value, kind: type) -> int | float:
+    """`value` as `kind`, int or float; ValueError saying what it must be when it is none (a bool, a string, 2.5 for
+    an int). NumPy's numbers are numbers; 3.0 is an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+            kind is int and not (math.isfinite(value) and value == int(value))):
+        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    return kind(value)
 
 
 def _feature_sets() -> tuple[str, ...]:
