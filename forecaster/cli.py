@@ -436,8 +436,9 @@ def report(
 # -------------------------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(
-    home: Annotated[Optional[Path], typer.Option("--home", help="Run in this home and keep it [default: a "
-                                                 "temporary home, removed afterwards].", show_default=False)] = None,
+    home: Annotated[Optional[Path], typer.Option("--home", help="Run in this home and keep it: a new or empty "
+                                                 "folder, or a demo's [default: a temporary home, removed "
+                                                 "afterwards].", show_default=False)] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs (few: it is a demonstration).")] = 30,
     quiet: QuietOption = False,
     debug: DebugOption = False,

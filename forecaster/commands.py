@@ -41,7 +41,10 @@ def open_home(home: Path | str | None) -> tuple[Store, Config]:
 
 
 def parse_date(value: str | dt.date | None, name: str) -> dt.date | None:
-    """A date argument (YYYY-MM-DD, or a date); UsageError naming the argument `name` when it is none."""
+    """A date argument (YYYY-MM-DD, or a date; a datetime, pandas' Timestamp too, is its date); UsageError naming
+    the argument `name` when it is none."""
+    if isinstance(value, dt.datetime):
+        return value.date()
     if value is None or isinstance(value, dt.date):
         return value
     try:

@@ -27,13 +27,15 @@ default. The file (TOML, read with the standard library's tomllib)::
     holdings = { AAPL = 100, MSFT = -20 }   # shares held (negative: short), for `forecast portfolio`
     alert_var = 0.03    # warn when the one-day value at risk passes 3% of the portfolio's value
 
-A malformed file, an unknown section or key, or a bad value is a UsageError naming the file, the line and the key.
-Only the standard library and the symbols' rule are imported here: `predict` reads the watchlist and starts fast.
+A malformed file, an unknown section or key, a section given a value, or a bad value is a UsageError naming the
+file, the line and the key. Only the standard library and the symbols' rule are imported here: `predict` reads the
+watchlist and starts fast.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 import tomllib
@@ -84,10 +86,7 @@ class Setting:
                 except UsageError as error:
                     raise ValueError(f"must be a ticker symbol or none: {error.message}") from None
             return value.strip().lower() if self.symbol else value
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                self.kind is int and not (math.isfinite(value) and value == int(value))):
-            raise ValueError(f"must be {'an integer' if self.kind is int else 'a number'}, got {value!r}")
-        value = self.kind(value)
+        value = number_of(value, self.kind)
         low_ok = self.low is None or (value > self.low if self.open_low else value >= self.low)
         if not (math.isfinite(value) and low_ok and (self.high is None or value <= self.high)):
             raise ValueError(f"must be {self.bounds}, got {value!r}")
@@ -108,6 +107,15 @@ class Setting:
         if self.open_low:
             return f"greater than {_number(self.low)} and at most {_number(self.high)}"
         return f"between {_number(self.low)} and {_number(self.high)}"
+
+
+def number_of(value, kind: type) -> int | float:
+    """`value` as `kind`, int or float; ValueError saying what it must be when it is none (a bool, a string, 2.5 for
+    an int). NumPy's numbers are numbers; 3.0 is an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
+            kind is int and not (math.isfinite(value) and value == int(value))):
+        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    return kind(value)
 
 
 def _feature_sets() -> tuple[str, ...]:
@@ -222,7 +230,10 @@ def load_config(home: Path) -> Config:
     for key, value in document.items():
         if key == "tickers":
             tickers = _tickers(value, path, _line_of(text, None, key))
-        elif key in SECTIONS and isinstance(value, dict):
+        elif key in SECTIONS and not isinstance(value, dict):
+            raise UsageError(f"{path}{_line_of(text, None, key)}: {key} must be a section (a table), not a value: "
+                             f"write [{key}] on a line of its own and its settings below it")
+        elif key in SECTIONS:
             for option, option_value in value.items():
                 where = f"{path}{_line_of(text, key, option)}"
                 if key == "portfolio" and option == HOLDINGS_KEY:

@@ -38,12 +38,56 @@ def run_demo_in(home: Path | None, epochs: int, terminal: Terminal) -> None:
 
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    if home is not None:
+        check_demo_home(Store(home))
     directory = Path(tempfile.mkdtemp(prefix="forecast-demo-")) if home is None else home
     try:
         run_demo(directory, epochs, terminal, keep=home is not None)
     finally:
         if home is None:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def check_demo_home(store: Store) -> None:
+    """UsageError when the home holds anything the demo would not have made (`not_the_demos`): the demo imports the
+    sample over what is stored and retrains the pool on the sample alone, so a home of the user's would lose its
+    tickers' models. An empty home, or one a demo ran in before, is fine."""
+    from forecaster.errors import UsageError
+
+    found = not_the_demos(store)
+    if found:
+        raise UsageError(f"--home {store.home} is not empty: it holds {'; '.join(found)}, which the demo would "
+                         "retrain or mix its sample into; give a new folder, or no --home (a temporary one)")
+
+
+def not_the_demos(store: Store) -> list[str]:
+    """What the home holds that the demo does not make, in words ('data of AAPL, KO', 'models of AAPL',
+    'forecast.toml'): tickers stored but not from the bundled sample, models of other tickers or of their own
+    (the demo's pool serves the sample), forecasts of other tickers in the log, a settings file. [] for an empty
+    home or a demo's. A file that cannot be read counts as the user's."""
+    from forecaster.data.prediction_log import read_predictions
+    from forecaster.errors import ForecastError
+    from forecaster.model.serving import model_kinds
+    from forecaster.text import first_names
+
+    def from_the_sample(ticker: str) -> bool:
+        try:
+            return ticker in SAMPLE_TICKERS and store.fetch_info(ticker).get("source") == "sample"
+        except ForecastError:
+            return False
+
+    def logged() -> list[str]:
+        try:
+            return sorted({row["ticker"] for row in read_predictions(store)} - set(SAMPLE_TICKERS))
+        except ForecastError:
+            return ["(a log that cannot be read)"]
+
+    found = {"data of": [t for t in store.tickers() if not from_the_sample(t)],
+             "models of": sorted(t for t, kind in model_kinds(store).items()
+                                 if t not in SAMPLE_TICKERS or kind != "pooled"),
+             "forecasts of": logged()}
+    listed = [f"{what} {first_names(names)}" for what, names in found.items() if names]
+    return listed + ([store.config_path.name] if store.config_path.exists() else [])
 
 
 def run_demo(home: Path, epochs: int, terminal: Terminal, keep: bool) -> None:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 CLEAN_DIGITS = 12  # significant digits of the numbers in CSV and JSON output
+NAMES_SHOWN = 5  # names in a summary line: the first five, then how many more
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,9 @@ def plain_number(value: float) -> str:
 def plural(count: int, word: str, plural_form: str | None = None) -> str:
     """'1 epoch', '2 epochs' (the number is not included: f"{n} {plural(n, 'epoch')}")."""
     return word if count == 1 else (plural_form or word + "s")
+
+
+def first_names(names: list[str], shown: int = NAMES_SHOWN) -> str:
+    """'AAPL, AMZN, GOOG, META, MSFT and 495 more': the first `shown` of `names`, then how many more there are."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

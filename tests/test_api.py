@@ -1,6 +1,7 @@
 """The Python API (forecaster.api.Home): what each command does, as DataFrames, raising the errors whose exit codes
 the CLI gives; and the examples of the README and docs/python-api.md run as written."""
 
+import inspect
 import io
 import json
 import re
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 import forecaster as fc
-from conftest import FAST_TRAINING_OPTIONS, random_walk_bars
+from conftest import FAST_TRAINING_OPTIONS, random_walk_bars, snapshot
 from forecaster.data.bars import format_csv
 from forecaster.risk.track import COLUMNS as SCORE_COLUMNS
 from forecaster.risk.track import TAIL_COLUMNS
@@ -140,6 +141,53 @@ def test_a_bad_option_is_the_usage_error_of_the_cli(home_with_abc, cli):
         fc.Home().train(scheduler="http://localhost:8787")
     with pytest.raises(fc.UsageError, match="^since 'yesterday' is not a date"):
         fc.Home().score(since="yesterday")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda home: home.predict("ABC", days=2.5), "days must be an integer, got 2.5"),
+    (lambda home: home.predict("ABC", days="3"), "days must be an integer, got '3'"),
+    (lambda home: home.portfolio(days=True), "days must be an integer, got True"),
+    (lambda home: home.report(days=1.5), "days must be an integer, got 1.5"),
+    (lambda home: home.predict([]), "no tickers given: tickers is empty"),
+    (lambda home: home.remove([]), "no tickers given: tickers is empty"),
+    (lambda home: home.remove(None), "tickers is required"),
+    (lambda home: home.train(()), "no tickers given: tickers is empty"),
+    (lambda home: home.predict(3), "tickers must be a ticker symbol or a list of them, got 3"),
+    (lambda home: home.score(["ABC", None]), "tickers must be a ticker symbol or a list of them, got ['ABC', None]"),
+    (lambda home: home.evaluate("ABC", test_start=None), "test_start is required"),
+    (lambda home: home.evaluate("ABC", test_start=20200803), "test_start 20200803 is not a date (expected YYYY-MM-DD)"),
+    (lambda home: home.evaluate("ABC", test_start="2020-08-03", horizon=[]), "no horizons given: horizon is empty"),
+    (lambda home: home.evaluate("ABC", test_start="2020-08-03", horizon=[1, "5"]),
+     "horizon must be an integer, got '5'"),
+    (lambda home: home.evaluate("ABC", test_start="2020-08-03", unseen=7),
+     "unseen must be a ticker symbol or a list of them, got 7"),
+    (lambda home: home.predict("ABC", level="0.9"), "--level must be a number, got '0.9'"),
+    (lambda home: home.fetch(start=2020), "start 2020 is not a date (expected YYYY-MM-DD)"),
+    (lambda home: home.import_files([]), "no files given: paths is empty"),
+    (lambda home: home.report(out=3), "out must be a file name (a str or a Path), got 3"),
+])
+def test_an_argument_of_the_wrong_type_is_a_usage_error_naming_it_before_any_work(home_with_abc, call, message):
+    before = snapshot(home_with_abc)
+    with pytest.raises(fc.UsageError) as raised:
+        call(fc.Home())
+    assert raised.value.message == message
+    assert snapshot(home_with_abc) == before
+
+
+def test_every_method_checks_its_arguments_in_the_one_place():
+    from forecaster.api import ARGUMENTS
+
+    for name, method in vars(fc.Home).items():
+        if not name.startswith("_") and set(inspect.signature(method).parameters) & set(ARGUMENTS):
+            assert hasattr(method, "__wrapped__"), f"Home.{name} does not check its arguments"
+
+
+def test_a_datetime_is_its_date_and_whole_numbers_need_not_be_ints(home_with_abc):
+    home = fc.Home()
+    evaluation = home.evaluate("ABC", test_start=pd.Timestamp("2020-08-03 16:00"), horizon=np.int64(1),
+                               **FAST_TRAINING_OPTIONS)
+    assert [(r["test_start"], r["horizon"]) for r in evaluation.attrs["reports"]] == [("2020-08-03", 1)]
+    assert list(home.predict(("ABC",), days=2.0)["horizon"]) == [1, 2]
 
 
 def test_an_unknown_keyword_is_a_type_error_naming_the_options(home_with_abc):

@@ -291,6 +291,43 @@ def test_demo_runs_the_whole_pipeline_offline(cli, tmp_path):
         assert len(list(csv.DictReader(handle))) == 15
 
 
+def a_users_tickers(cli, request, tmp_path):
+    request.getfixturevalue("home_with_abc")  # ABC stored, trained and forecast
+
+
+def a_sample_ticker_from_a_file(cli, request, tmp_path):
+    path = tmp_path / "MSFT.csv"
+    path.write_text(format_csv(random_walk_bars(60)))
+    assert cli("fetch", "MSFT", "--csv", path, "-q").code == 0
+
+
+def a_settings_file(cli, request, tmp_path):
+    (tmp_path / "home" / "forecast.toml").write_text('tickers = ["AAPL"]\n')
+
+
+@pytest.mark.parametrize(("make", "held"), [
+    (a_users_tickers, "data of ABC; models of ABC; forecasts of ABC"),
+    (a_sample_ticker_from_a_file, "data of MSFT"),
+    (a_settings_file, "forecast.toml"),
+])
+def test_demo_refuses_a_home_that_holds_anything_it_would_not_make(cli, request, isolated_home, tmp_path, make, held):
+    make(cli, request, tmp_path)
+    before = snapshot(isolated_home)
+    result = cli("demo", "--home", isolated_home, "--epochs", "1")
+    assert (result.code, result.out, result.err) == (
+        2, "", f"Error: --home {isolated_home} is not empty: it holds {held}, which the demo would retrain or mix "
+               "its sample into; give a new folder, or no --home (a temporary one)\n")
+    assert snapshot(isolated_home) == before
+
+
+def test_demo_runs_in_a_home_that_holds_only_the_sample_as_a_demo_leaves_it(cli, isolated_home):
+    assert cli("fetch", "--sample", "-q").code == 0
+    assert cli("train", "MSFT", *FAST, "-q").code == 0  # the home's pool, serving the sample only
+    result = cli("demo", "--home", isolated_home, "--epochs", "1", "-q")
+    assert result.code == 0, result.err
+    assert f"forecast demo in {isolated_home}" in result.out
+
+
 @pytest.mark.slow
 def test_predict_imports_neither_sklearn_nor_yfinance_nor_pandas_nor_arch(cli, trained, isolated_home):
     heavy = ('sklearn', 'yfinance', 'pandas', 'torch', 'arch', 'scipy', 'joblib', 'distributed', 'matplotlib')

@@ -66,6 +66,11 @@ scheduler = "tcp://127.0.0.1:8786"
                                           "layers, epochs, batch_size, lr, patience, seed, features, model, market)"),
     ("[training]\nwindow = 20\n", "{path} line 1: unknown key 'training' (known: tickers, [fetch], [parallel], "
                                   "[portfolio], [predict], [train])"),
+    ("train = 5\n", "{path} line 1: train must be a section (a table), not a value: write [train] on a line of its "
+                    "own and its settings below it"),
+    ("tickers = [\"MSFT\"]\npredict = { level = 0.95 }\nparallel = \"2\"\n",  # an inline table is a section
+     "{path} line 3: parallel must be a section (a table), not a value: write [parallel] on a line of its own and "
+     "its settings below it"),
     ("watchlist = [\"A\"]\n", "{path} line 1: unknown key 'watchlist' (known: tickers, [fetch], [parallel], "
                               "[portfolio], [predict], [train])"),
     ("[train]\nmarket = \"S&P\"\n", "{path} line 2: [train] market must be a ticker symbol or none: invalid ticker "

@@ -67,6 +67,38 @@ def test_an_output_that_is_not_a_regular_file_is_refused_and_left_alone(cli, tra
     assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) in (["out.png"], ["out.png", "pipe"])
 
 
+@pytest.mark.parametrize("command", [
+    ["plot", "ABC", "--out", "{out}"],
+    ["report", "--out", "{out}"],
+    ["evaluate", "ABC", "--test-start", "2020-08-03", *FAST_TRAIN, "--predictions", "{out}"],
+])
+def test_an_output_in_a_missing_folder_is_refused_alike_by_every_command_and_no_folder_is_made(cli, trained_home,
+                                                                                            tmp_path, command):
+    out = tmp_path / "missing" / "folder" / "out.png"
+    before = snapshot(trained_home)
+    result = cli(*[part.format(out=out) for part in command])
+    assert (result.code, result.out, result.err) == (
+        2, "", f"Error: cannot write {out}: folder {out.parent} does not exist\n")
+    assert snapshot(trained_home) == before
+    assert not (tmp_path / "missing").exists()
+
+
+def test_an_output_under_a_file_is_refused_naming_it(cli, trained_home, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n")
+    out = tmp_path / "notes.txt" / "report.html"
+    result = cli("report", "--out", out)
+    assert (result.code, result.err) == (2, f"Error: cannot write {out}: {tmp_path / 'notes.txt'} is not a folder\n")
+
+
+def test_a_relative_output_is_written_in_the_working_folder_that_exists(cli, trained_home, tmp_path):
+    result = cli("report", "--out", "page.html", "-q")
+    assert result.code == 0, result.err
+    assert (tmp_path / "work" / "page.html").is_file()
+    missing = cli("report", "--out", "pages/page.html")
+    assert (missing.code, missing.err) == (
+        2, f"Error: cannot write pages/page.html: folder {tmp_path / 'work' / 'pages'} does not exist\n")
+
+
 # ----------------------------------------------------------------------------------------------------- inputs
 @pytest.mark.parametrize("make, kind", [
     (lambda d: fifo(d / "in.csv"), FIFO_KIND),

@@ -370,6 +370,77 @@ def test_the_evaluation_panel_names_its_naive_line_by_horizon_and_shows_the_mode
     assert "naive (close 5 sessions earlier)" in chart.read_text()
 
 
+@pytest.fixture
+def msft_evaluation(cli, isolated_home, tmp_path):
+    """The sample stored, and MSFT's walk-forward evaluation from 2012-06-01 in eval.csv."""
+    assert cli("fetch", "--sample", "-q").code == 0
+    path = tmp_path / "eval.csv"
+    assert cli("evaluate", "MSFT", "--test-start", "2012-06-01", *FAST_TRAINING, "--predictions", path,
+               "-q").code == 0
+    return path
+
+
+def rewrite_csv(path, out, change, first=()):
+    """`out`: the CSV file `path` with `change(row)` applied to each row (a dict), `first` columns put first."""
+    with path.open() as handle:
+        rows = [change(row) for row in csv.DictReader(handle)]
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*first, *(k for k in rows[0] if k not in first)])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def test_an_evaluation_of_another_ticker_is_refused_naming_the_file(cli, msft_evaluation, tmp_path):
+    result = cli("plot", "IBM", "--evaluation", msft_evaluation, "--out", tmp_path / "iev.png")
+    assert (result.code, result.out, result.err) == (
+        2, "", f"Error: --evaluation {msft_evaluation} is not the evaluation of IBM: its actual prices move unlike "
+               "IBM's stored closes on 169 of 186 days (another ticker's file?)\n")
+    assert not (tmp_path / "iev.png").exists()
+    named = rewrite_csv(msft_evaluation, tmp_path / "named.csv", lambda row: {**row, "ticker": "msft"}, ["ticker"])
+    result = cli("plot", "IBM", "--evaluation", named, "--out", tmp_path / "iev.png")
+    assert (result.code, result.err) == (
+        2, f"Error: --evaluation {named} is the evaluation of MSFT, not of IBM: plot it with its ticker, or write "
+           "IBM's with 'forecast evaluate IBM --predictions'\n")
+    assert cli("plot", "MSFT", "--evaluation", named, "--out", tmp_path / "mev.png", "-q").code == 0
+    elsewhen = tmp_path / "elsewhen.csv"
+    elsewhen.write_text("date,actual,model,naive\n2099-01-02,100,101,100\n2099-01-05,101,100,100\n")
+    result = cli("plot", "IBM", "--evaluation", elsewhen, "--out", tmp_path / "iev.png")
+    assert (result.code, result.err) == (
+        2, f"Error: --evaluation {elsewhen} is not the evaluation of IBM: no close of IBM is stored on its dates "
+           "(2099-01-02 to 2099-01-05)\n")
+
+
+def test_an_evaluation_still_plots_after_a_dividend_readjusted_the_prices_before_it(cli, msft_evaluation, tmp_path):
+    def before_the_dividend(row):  # the adjusted closes before 2012-11-13 scaled down, as a dividend since does
+        factor = 0.98 if row["date"] < "2012-11-13" else 1.0
+        return {**row, "actual": str(float(row["actual"]) * factor)}
+
+    readjusted = rewrite_csv(msft_evaluation, tmp_path / "readjusted.csv", before_the_dividend)
+    result = cli("plot", "MSFT", "--evaluation", readjusted, "--out", tmp_path / "mev.png")
+    assert (result.code, result.err) == (0, f"wrote {tmp_path / 'mev.png'}\n")
+
+
+def test_every_title_of_the_picture_fits_inside_it(msft_evaluation, isolated_home):
+    import matplotlib.pyplot as plt
+
+    from forecaster.data.store import Store
+    from forecaster.views.plot import draw, read_evaluation
+
+    rows = [{**row, "level": 0.975} for row in read_evaluation(msft_evaluation)]  # a wide label: "97.5% interval"
+    figure = draw("MSFT", Store(isolated_home).read_bars("MSFT"), last=120, forecast_rows=None, logged=[],
+                  evaluation=rows)
+    renderer = figure.canvas.get_renderer()
+    try:
+        titles = [axes.title for axes in figure.axes]
+        assert "its 97.5% interval holds" in titles[1].get_text()
+        for title in titles:
+            box = title.get_window_extent(renderer)
+            assert 0 <= box.x0 and box.x1 <= figure.bbox.width, title.get_text()
+    finally:
+        plt.close(figure)
+
+
 def test_a_one_off_level_is_logged_beside_the_configured_band_which_score_keeps_scoring(cli, isolated_home, tmp_path):
     bars = random_walk_bars(260, seed=3)
     early, full = tmp_path / "early.csv", tmp_path / "full.csv"

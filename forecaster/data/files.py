@@ -7,8 +7,9 @@ root, `--out /dev/full` destroyed the device). Two helpers, one per direction:
 
 - `read_input_file(path, what)`: the bytes of a file the user gave (a CSV to import, an evaluation file,
   forecast.toml); UsageError naming the path and what it is otherwise;
-- `check_output_file(path)`: a path the user gave for us to write (a plot, evaluation rows); UsageError when it
-  exists and is not a regular file, so nothing is touched.
+- `check_output_file(path)`: a path the user gave for us to write (a plot, a page, evaluation rows); UsageError when
+  it exists and is not a regular file, or its folder does not exist (no folder is created: a mistyped folder in a
+  cron line is an error, not a new folder), so nothing is touched.
 
 `read_regular` is their common core, also used for the store's own files (forecaster.data.store.read_stored_bytes).
 Standard library only: `predict` reads forecast.toml and starts fast.
@@ -73,13 +74,24 @@ def read_input_file(path: Path, what: str = "a file", missing_ok: bool = False) 
 
 def check_output_file(path: Path) -> None:
     """UsageError when `path`, which the user gave for us to write, exists and is not a regular file (symlinks
-    followed); nothing is opened or written. A path that does not exist yet is fine."""
+    followed), or does not exist and neither does its folder; nothing is opened, written or created. A new file in
+    a folder that exists is fine."""
     try:
         status = os.stat(path)
     except OSError:
+        _check_output_folder(path)
         return  # absent (or in a folder we cannot search): writing it will say what is wrong
     if stat.S_ISDIR(status.st_mode):
         raise UsageError(f"{path} is a directory; give a file name")
     if not stat.S_ISREG(status.st_mode):
         kind = NotAFile(Path(path), status.st_mode).kind
         raise UsageError(f"{path} is {kind}, not a regular file; nothing was written (give a file name)")
+
+
+def _check_output_folder(path: Path) -> None:
+    """UsageError when the folder a new output file `path` goes into (after symlinks) is missing or is no folder."""
+    folder = Path(path).expanduser().resolve().parent
+    if not folder.exists():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: {folder} is not a folder")

@@ -146,9 +146,10 @@ class Store:
 
     # ---------------------------------------------------------------------------------------------- outputs
     def check_output(self, path: Path) -> Path:
-        """`path` resolved, for a file the user asked us to write (a plot, evaluation rows); UsageError when it lies
-        inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself writes, or
-        exists and is not a regular file (a directory, a FIFO, a device: see forecaster.data.files)."""
+        """`path` resolved, for a file the user asked us to write (a plot, a page, evaluation rows); UsageError when
+        it lies inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself
+        writes, exists and is not a regular file (a directory, a FIFO, a device), or goes into a folder that does
+        not exist, which is not created (see forecaster.data.files)."""
         resolved = Path(path).expanduser().resolve()
         if resolved == self.config_path.resolve():
             raise UsageError(f"{path} is the home's settings file; write the output somewhere else")

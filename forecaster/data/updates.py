@@ -85,14 +85,27 @@ def history_conflict(stored: Bars, incoming: Bars) -> str | None:
     CONFLICT_TOLERANCE means a different series (another ticker's file, a wrong column, a bad source).
     """
     common, change, was, now = _move_changes(stored, incoming)
-    moved = change > CONFLICT_TOLERANCE
-    count = int(moved.sum())
-    if count <= max(CONFLICT_MIN_DAYS, CONFLICT_SHARE * len(moved)):
+    count = rewritten_moves(change)
+    if not count:
         return None
-    i = int(moved.argmax())
-    return (f"the new data changes the daily moves of {count} of the {len(moved)} days already stored (from "
+    i = int((change > CONFLICT_TOLERANCE).argmax())
+    return (f"the new data changes the daily moves of {count} of the {len(change)} days already stored (from "
             f"{common[i + 1]}: stored {100 * was[i]:+.2f}%, new {100 * now[i]:+.2f}%), which no dividend or split "
             "re-adjustment does: is it another series?")
+
+
+def rewritten_moves(change: np.ndarray) -> int:
+    """How many daily moves two price series of the same dates disagree on (`change`: `move_changes`), when they
+    are too many to be one series re-adjusted (a dividend, a split) or revised (a bar or two): 0 when they are one
+    series."""
+    count = int(np.sum(change > CONFLICT_TOLERANCE))
+    return count if count > max(CONFLICT_MIN_DAYS, CONFLICT_SHARE * len(change)) else 0
+
+
+def move_changes(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """How much the daily log return into each price but the first changed from `before` to `after`, two series
+    of prices on the same dates (one shorter than they are)."""
+    return np.abs(np.diff(np.log(after)) - np.diff(np.log(before)))
 
 
 def _move_changes(stored: Bars, incoming: Bars) -> tuple[np.ndarray, ...]:
@@ -103,9 +116,8 @@ def _move_changes(stored: Bars, incoming: Bars) -> tuple[np.ndarray, ...]:
     if len(common) < 2:
         return common, np.zeros(0), np.zeros(0), np.zeros(0)
     old, new = np.searchsorted(stored.dates, common), np.searchsorted(incoming.dates, common)
-    change = np.zeros(len(common) - 1)
-    for before, after in ((stored.adj_close[old], incoming.adj_close[new]), (stored.close[old], incoming.close[new])):
-        change = np.maximum(change, np.abs(np.diff(np.log(after)) - np.diff(np.log(before))))
+    change = np.maximum(move_changes(stored.adj_close[old], incoming.adj_close[new]),
+                        move_changes(stored.close[old], incoming.close[new]))
     return common, change, np.diff(np.log(stored.adj_close[old])), np.diff(np.log(incoming.adj_close[new]))
 
 

@@ -26,11 +26,10 @@ from enum import Enum
 
 from forecaster.errors import ForecastError, InternalFailure
 from forecaster.jobs import JobWatcher
-from forecaster.text import Notice, clean_number, plain_number, plural, rows_to_csv
+from forecaster.text import Notice, clean_number, first_names, plain_number, plural, rows_to_csv
 
 SIGNIFICANT_DIGITS = 4  # the fewest significant digits a table shows of a nonzero number
 MAX_DECIMALS = 10  # beyond this a column is shown in scientific notation
-NAMES_SHOWN = 5  # tickers named in a summary line
 
 
 class Format(str, Enum):
@@ -115,10 +114,7 @@ class Terminal:
                 self.failure(*group[0])
             else:
                 tickers = [ticker for ticker, _ in group]
-                shown = ", ".join(tickers[:NAMES_SHOWN])
-                if len(tickers) > NAMES_SHOWN:
-                    shown += f" and {len(tickers) - NAMES_SHOWN} more"
-                self.error(f"{group[0][1].message} ({len(tickers)} tickers: {shown})")
+                self.error(f"{group[0][1].message} ({len(tickers)} tickers: {first_names(tickers)})")
 
     def confirm(self, question: str) -> bool | None:
         """Ask a yes/no question on the terminal: True for yes, False for anything else, None when nobody can
@@ -492,9 +488,7 @@ def summarize(notices: list[Notice], every: bool = False) -> list[str]:
         if len(members) == 1:
             lines.append(members[0].message)
             continue
-        names = ", ".join(notice.ticker for notice in members[:NAMES_SHOWN])
-        if len(members) > NAMES_SHOWN:
-            names += f" and {len(members) - NAMES_SHOWN} more"
+        names = first_names([notice.ticker for notice in members])
         advice = f"; {members[0].advice}" if members[0].advice else ""
         lines.append(f"{group}: {len(members)} tickers ({names}){advice} (--verbose lists each)")
     return lines

@@ -43,6 +43,8 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
     path = output_path(store, out if out is not None else Path.cwd() / f"{ticker}.png")
     bars = store.read_bars(ticker)
     evaluation_rows = read_evaluation(evaluation) if evaluation is not None else None
+    if evaluation_rows is not None:
+        check_evaluation_is_of(evaluation, evaluation_rows, ticker, bars)
     predictions, failures = forecast_tickers(store, [ticker], days, level)
     if failures and not isinstance(failures[0][1], ModelMissing):  # no model serving it: a picture without a band
         raise failures[0][1]
@@ -55,21 +57,32 @@ def plot_ticker(store: Store, ticker: str, *, out: Path | None, last: int, days:
 
 
 def output_path(store: Store, out: Path) -> Path:
-    """`out`, checked before any work: a known picture suffix, a folder that exists, outside the store's folders."""
+    """`out`, checked before any work: a file (Store.check_output: in a folder that exists, outside the store's
+    folders) with a known picture suffix."""
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory; give a file name such as {out / 'chart.png'}")
     path = store.check_output(out)
     if out.suffix.lower() not in FORMATS:
         raise UsageError(f"--out {out}: unknown picture format {out.suffix or '(no suffix)'!r}; use one of "
                          f"{', '.join(FORMATS)}")
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {out}: folder {path.parent} does not exist")
     return path
 
 
 def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
            evaluation: list[dict] | None, file_format: str = "png") -> bytes:
-    """The figure as bytes of `file_format` (one of FORMATS' values).
+    """The figure (`draw`) as bytes of `file_format` (one of FORMATS' values)."""
+    import matplotlib.pyplot as plt
+
+    figure = draw(ticker, bars, last=last, forecast_rows=forecast_rows, logged=logged, evaluation=evaluation)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=file_format, dpi=DPI)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def draw(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | None, logged: list[dict],
+         evaluation: list[dict] | None):
+    """The matplotlib figure, laid out (the caller closes it).
 
     forecast_rows: the model's next sessions (date, forecast, lower, upper) or None without a model; logged: past
     predictions with date <= the last bar, already restated (date, forecast); evaluation: walk-forward rows
@@ -123,18 +136,15 @@ def render(ticker: str, bars: Bars, *, last: int, forecast_rows: list[dict] | No
         ratio = _rmse([r["model"] for r in evaluation], actual) / _rmse([r["naive"] for r in evaluation], actual)
         held = np.mean([r["lower"] <= r["actual"] <= r["upper"] for r in evaluation]) if banded else None
         coverage = f"; its {interval} holds {held:.0%} of the prices" if banded else ""
-        bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}: "
-                         f"model RMSE = {ratio:.4f} x naive{coverage}")
+        bottom.set_title(f"Walk-forward evaluation, {len(evaluation)} days from {evaluation[0]['date']}\n"
+                         f"model RMSE = {ratio:.4f} x naive{coverage}")  # two lines: one is wider than the figure
         bottom.set_ylabel("adjusted close")
         _dated_axis(bottom, mdates)
         bottom.legend(loc="upper left")
         bottom.grid(alpha=0.3)
 
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=file_format, dpi=DPI)
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure
 
 
 def interval_label(level: float | None) -> str:
@@ -154,7 +164,8 @@ def naive_label(horizon: int | None) -> str:
 
 def read_evaluation(path: Path) -> list[dict]:
     """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats), lower, upper and level
-    when the file has them, and horizon (sessions ahead: the file's column, else inferred; None if unknown)."""
+    when the file has them, horizon (sessions ahead: the file's column, else inferred; None if unknown), and ticker
+    (upper-case) when it has a ticker column."""
     try:
         text = read_input_file(Path(path), "an evaluation file").decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -177,13 +188,41 @@ def read_evaluation(path: Path) -> list[dict]:
             raise UsageError(f"{path} row {line}: bad date or number") from None
         if not all(np.isfinite(list(values.values()))) or not 0 < values.get("level", 0.5) < 1:
             raise UsageError(f"{path} row {line}: bad date or number")
-        rows.append({"date": row["date"], **values, "horizon": horizon})
+        rows.append({"date": row["date"], **values, "horizon": horizon,
+                     **({"ticker": row["ticker"].strip().upper()} if row.get("ticker") else {})})
     if not rows:
         raise UsageError(f"{path} has no rows")
     if rows[0]["horizon"] is None:
         horizon = _repeated_horizon(rows)
         rows = [{**row, "horizon": horizon} for row in rows]
     return rows
+
+
+def check_evaluation_is_of(path: Path, rows: list[dict], ticker: str, bars: Bars) -> None:
+    """UsageError naming the file when the evaluation `rows` (read_evaluation) are not `ticker`'s: another symbol in
+    their ticker column, or, without one, actual prices that are not the ticker's stored closes on their dates, by
+    the rule that tells a re-adjusted history from another series (data.updates.rewritten_moves; a dividend since
+    the file was written leaves it the ticker's). A file of one stored date cannot be told apart and is taken."""
+    from forecaster.data.updates import move_changes, rewritten_moves
+
+    named = sorted({row["ticker"] for row in rows if row.get("ticker")})
+    if named:
+        if named != [ticker]:
+            raise UsageError(f"--evaluation {path} is the evaluation of {', '.join(named)}, not of {ticker}: plot it "
+                             f"with its ticker, or write {ticker}'s with 'forecast evaluate {ticker} --predictions'")
+        return
+    actual = {np.datetime64(row["date"], "D"): row["actual"] for row in rows}  # a date once, whatever its horizons
+    dates = np.array(sorted(actual), dtype="datetime64[D]")
+    common = dates[np.isin(dates, bars.dates)]
+    if not len(common):
+        raise UsageError(f"--evaluation {path} is not the evaluation of {ticker}: no close of {ticker} is stored on "
+                         f"its dates ({dates[0]} to {dates[-1]})")
+    stored = bars.adj_close[np.searchsorted(bars.dates, common)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = rewritten_moves(move_changes(stored, np.array([actual[date] for date in common])))
+    if moved:
+        raise UsageError(f"--evaluation {path} is not the evaluation of {ticker}: its actual prices move unlike "
+                         f"{ticker}'s stored closes on {moved} of {len(common) - 1} days (another ticker's file?)")
 
 
 def _repeated_horizon(rows: list[dict]) -> int | None:
