@@ -4,7 +4,9 @@ Read-only: it reads every price file and its data/TICKER.json, every model (the 
 vintages), the prediction log and forecast.toml, through the readers every command uses (Store.read_bars,
 Store.fetch_info, Model.load and Vintage.load with guards.check_meta, read_predictions, load_config), so a file is
 a problem here exactly when a command would refuse it. It takes no lock and writes nothing of the store (the cache of
-parsed price files under .cache/ may be filled, as by any read). Each problem is one `Problem`:
+parsed price files under .cache/ may be filled, as by any read). A folder that is no home at all (none there, or
+nothing of forecast's in it: a mistyped --home or $FORECAST_HOME) is an error, Store.require_home, not a healthy
+home. Each problem is one `Problem`:
 
 - a file that cannot be read or is damaged (a price file, data/TICKER.json, a model, a vintage, the log,
   forecast.toml), and a data/TICKER.json that is missing (where the data came from is unknown);
@@ -60,7 +62,9 @@ class _Found:
 
 def check_home(store: Store, today: dt.date | None = None) -> list[Problem]:
     """Every problem of the home `store` (see the module docstring), in the order: settings, data, models, vintages,
-    the log, leftover files; [] when it is healthy."""
+    the log, leftover files; [] when it is healthy. DataUnavailable when `store` is no home at all
+    (Store.require_home: a mistyped --home or $FORECAST_HOME)."""
+    store.require_home()
     found = _Found(store)
     watchlist = _settings(found)
     bars = _data(found, today or dt.date.today())

@@ -84,6 +84,23 @@ def test_a_healthy_home_is_one_line_on_stderr_and_exit_0(home, cli):
     assert snapshot(home) == before
 
 
+def test_a_mistyped_home_is_no_healthy_home_and_is_not_created(cli, tmp_path):
+    typo = tmp_path / "typo"
+    result = cli("check", "--home", typo)
+    assert (result.code, result.out) == (3, "")
+    assert result.err == f"Error: no forecaster home at {typo}: no such folder (check --home or $FORECAST_HOME)\n"
+    assert not typo.exists()
+
+
+def test_a_folder_holding_nothing_of_forecasts_is_no_home(cli, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    result = cli("check", "--home", tmp_path / "elsewhere", "-f", "json")
+    assert (result.code, result.out) == (3, "")
+    assert result.err == (f"Error: no forecaster home at {tmp_path / 'elsewhere'}: it holds no data/, models/ or "
+                          "forecast.toml (check --home or $FORECAST_HOME, or run 'forecast fetch TICKER' to start one "
+                          "there)\n")
+
+
 def test_the_api_returns_a_frame_of_the_problems(home):
     import forecaster as fc
 

@@ -129,6 +129,19 @@ def test_home_option_and_home_that_is_a_file(cli, tmp_path):
                                             "$FORECAST_HOME)\n")
 
 
+@pytest.mark.parametrize("command", [("list",), ("config",), ("check",), ("list", "-f", "json"), ("score",),
+                                     ("predict",)])
+def test_a_command_that_only_reads_creates_no_home(cli, tmp_path, command):
+    cli(*command, "--home", tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_command_that_writes_creates_the_home(cli, tmp_path):
+    assert not (tmp_path / "new" / "home").exists()
+    assert cli("fetch", "--sample", "--home", tmp_path / "new" / "home", "-q").code == 0
+    assert (tmp_path / "new" / "home" / "data" / "MSFT.json").is_file()
+
+
 def test_list_on_empty_home_explains_what_to_do(cli, isolated_home):
     result = cli("list")
     assert result.code == 0

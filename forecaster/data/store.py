@@ -1,6 +1,7 @@
 """Where everything lives, and how it is written safely.
 
-One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the current directory::
+One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the current directory (created by the
+first write, never by a command that only reads)::
 
     HOME/forecast.toml          the watchlist and option defaults (see forecaster.config), written by the user
     HOME/data/TICKER.csv        daily bars (see forecaster.data.bars for the format)
@@ -62,7 +63,9 @@ def normalize_ticker(ticker: str) -> str:
 
 
 def resolve_home(home: Path | str | None = None) -> Path:
-    """The home directory, absolute: `home`, else $FORECAST_HOME, else the current directory. Created if missing.
+    """The home directory, absolute: `home`, else $FORECAST_HOME, else the current directory. Not created here: the
+    first write creates it (every write makes its folders), so a command that only reads (list, config, check) never
+    leaves an empty folder behind a mistyped --home or $FORECAST_HOME.
 
     Absolute, because the path also goes to processes that do not share our working directory (Dask workers)."""
     if home is None:
@@ -70,10 +73,6 @@ def resolve_home(home: Path | str | None = None) -> Path:
     path = Path(os.path.abspath(Path(home).expanduser()))
     if path.exists() and not path.is_dir():
         raise UsageError(f"home {path} is not a directory (set by --home or ${HOME_ENV})")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create home {path}: {error.strerror}") from None
     return path
 
 
@@ -88,6 +87,17 @@ class Store:
         self.cache_dir = self.home / ".cache"
         self.bars_cache_dir = self.cache_dir / "bars"
         self.config_path = self.home / CONFIG_FILE
+
+    def require_home(self) -> None:
+        """DataUnavailable (exit 3) unless the home is one: a folder holding data/, models/ or forecast.toml. A
+        mistyped --home or $FORECAST_HOME names no such folder, or one that holds nothing of forecast's; `check`
+        must not call it healthy."""
+        where = f"check --home or ${HOME_ENV}"
+        if not stored_exists(self.home):
+            raise DataUnavailable(f"no forecaster home at {self.home}: no such folder ({where})")
+        if not any(stored_exists(path) for path in (self.data_dir, self.models_dir, self.config_path)):
+            raise DataUnavailable(f"no forecaster home at {self.home}: it holds no data/, models/ or {CONFIG_FILE} "
+                                  f"({where}, or run 'forecast fetch TICKER' to start one there)")
 
     # ----------------------------------------------------------------------------------------------------- paths
     def bars_path(self, ticker: str) -> Path:
