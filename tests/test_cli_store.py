@@ -66,6 +66,8 @@ def test_csv_import_respects_start_and_end(cli, isolated_home, tmp_path):
         (b"\x89PNG\r\n\x1a\n\x00\x00", "{path} is not a CSV file (not UTF-8 text)"),
         ("Date,Close\n2020-01-02,1\n", "{path}: missing column(s) Open, High, Low, Volume (expected "
                                        "Date,Open,High,Low,Close,Adj Close,Volume)"),
+        ("Date,Open,High,Low,Close,Adj Close,Volume,Close\n2020-01-02,1,2,1,1,1,1,1.5\n",
+         "{path}: the column Close is in the header twice (columns 5 and 8); keep one"),
         (HEADER + "yesterday,1,2,1,1,1,1\n", "{path} row 2: bad Date 'yesterday' (expected YYYY-MM-DD)"),
         (HEADER + "2020-01-02,1,2,1,one,1,1\n", "{path} row 2: bad Close 'one' (not a number)"),
         (HEADER + "2020-01-02,1,2,1,0,1,1\n", "{path} row 2: Close must be positive, got 0"),
