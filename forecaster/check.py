@@ -9,7 +9,8 @@ nothing of forecast's in it: a mistyped --home or $FORECAST_HOME) is an error, S
 home. Each problem is one `Problem`:
 
 - a file that cannot be read or is damaged (a price file, data/TICKER.json, a model, a vintage, the log,
-  forecast.toml), and a data/TICKER.json that is missing (where the data came from is unknown);
+  forecast.toml), and a data/TICKER.json that is missing (where the data came from is unknown); a price file with
+  the repair its source gives (fetch_jobs.update_advice: a sample file is restored by 'fetch --sample');
 - a ticker whose data changed since its model was calibrated (guards.changed_training_data, the rule `predict`
   refuses such a model by), and a model section of a ticker with no data (a pool from another home);
 - a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC: the
@@ -102,16 +103,16 @@ def _data(found: _Found, today: dt.date) -> dict:
     store, readable = found.store, {}
     for ticker in store.tickers():
         advice = update_advice(store, ticker)
+        sidecar = store.fetch_info_path(ticker)
         try:
             readable[ticker] = bars = store.read_bars(ticker)
         except ForecastError as error:
-            found.add(store.bars_path(ticker), ticker, error.message, advice.one)
+            found.add(store.bars_path(ticker), ticker, error.message, advice.repair)
         else:
             age = (today - dt.date.fromisoformat(bars.last_date)).days
             if age > STALE_AFTER_DAYS:
                 found.add(store.bars_path(ticker), ticker, f"{advice.data} ends {bars.last_date}, {age} days ago "
                           f"(more than {STALE_AFTER_DAYS})", advice.one)
-        sidecar = store.fetch_info_path(ticker)
         repair = (f"run 'forecast fetch {ticker} --csv FILE' with the file it came from, or 'forecast fetch {ticker}' "
                   "if it came from Yahoo")
         if advice.damaged is not None:

@@ -69,9 +69,23 @@ def only(rows: list[dict]) -> dict:
 
 
 def cut_back(home: Path, ticker: str, rows: int) -> None:
+    """The ticker's data file cut back to its first `rows` rows by hand, at a row boundary."""
     path = home / "data" / f"{ticker}.csv"
     bars = parse_csv(path.read_text(), str(path))
     path.write_text(format_csv(bars.take(slice(0, rows))))
+
+
+def stored(home: Path, ticker: str) -> Bars:
+    path = home / "data" / f"{ticker}.csv"
+    return parse_csv(path.read_text(), str(path))
+
+
+def import_file(cli, folder: Path, ticker: str, bars: Bars, *options: str) -> None:
+    """`bars` stored as `ticker` as a user stores them: 'forecast fetch TICKER --csv FILE [options]'."""
+    path = folder / f"{ticker}-new.csv"
+    path.write_text(format_csv(bars))
+    result = cli("fetch", ticker, "--csv", path, "-q", *options)
+    assert result.code == 0, result.err
 
 
 # ------------------------------------------------------------------------------------------------- healthy
@@ -137,14 +151,32 @@ def test_a_missing_sidecar_is_named(home, cli):
     assert row["problem"] == "data/XYZ.json is missing: where XYZ's data came from is unknown (it counts as Yahoo's)"
 
 
-def test_stale_data_is_named_with_predicts_rule(home, cli):
+def test_stale_data_is_named_with_predicts_rule(home, cli, tmp_path):
     bars = fresh_bars(0)
     old = Bars(bars.dates - np.timedelta64(30, "D"), *bars.columns()[1:])
-    (home / "data" / "ABC.csv").write_text(format_csv(old))
+    import_file(cli, tmp_path, "ABC", old, "--replace")
     rows = problems(cli)
     stale = [row for row in rows if row["path"] == "data/ABC.csv"]
     assert only(stale)["problem"].startswith(f"imported data ends {old.last_date}, ")
     assert only(stale)["problem"].endswith(" days ago (more than 5)")
+
+
+SAMPLE_REPAIR = ("run 'forecast fetch --sample' to restore the bundled sample ('forecast fetch MSFT' gets the live "
+                 "data instead)")
+
+
+def test_a_damaged_sample_file_is_named_with_the_samples_repair(cli, isolated_home):
+    assert cli("fetch", "--sample", "-q").code == 0
+    data = isolated_home / "data" / "MSFT.csv"
+    data.unlink()
+    os.mkfifo(data)
+    row = only([row for row in problems(cli) if row["path"] == "data/MSFT.csv"])
+    assert row["problem"].startswith(f"{data} is a FIFO (named pipe), not a file")
+    assert row["fix"] == SAMPLE_REPAIR
+    assert cli("fetch", "--sample", "-q").code == 0
+    left = only([row for row in problems(cli) if row["ticker"] == "MSFT"])
+    assert left["problem"].startswith("bundled sample data ends 2013-03-01, ")  # stale, as the sample is
+    assert (isolated_home / "data" / "MSFT.csv.damaged").is_fifo()
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -168,21 +200,19 @@ def test_data_cut_back_under_a_calibrated_model_is_named(home, cli):
     assert row["fix"] == "run 'forecast train ABC' to recalibrate it"
 
 
-def test_newer_rows_under_a_calibrated_model_are_no_problem(home, cli):
-    path = home / "data" / "ABC.csv"
-    bars = parse_csv(path.read_text(), str(path))
-    newer = np.busday_offset(bars.dates[-1], 1)
+def test_newer_rows_under_a_calibrated_model_are_no_problem(home, cli, tmp_path):
+    bars = stored(home, "ABC")
+    newer = bars.dates[-1] + np.timedelta64(1, "D")  # at most yesterday: the template's data ends two days ago
     grown = Bars(*(np.append(column, column[-1] if i else newer) for i, column in enumerate(bars.columns())))
-    path.write_text(format_csv(grown))
+    import_file(cli, tmp_path, "ABC", grown)
     assert cli("check").code == 0
     assert cli("predict", "ABC").code == 0
 
 
-def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_problem(home, cli):
-    path = home / "data" / "ABC.csv"
-    bars = parse_csv(path.read_text(), str(path))
+def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_problem(home, cli, tmp_path):
+    bars = stored(home, "ABC")
     adjusted = Bars(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.adj_close * 0.98, bars.volume)
-    path.write_text(format_csv(adjusted))  # every earlier price re-adjusted by one factor, as Yahoo restates it
+    import_file(cli, tmp_path, "ABC", adjusted)  # every earlier price re-adjusted by one factor, as Yahoo restates it
     assert cli("check").code == 0
     assert cli("predict", "ABC").code == 0
 

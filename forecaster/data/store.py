@@ -191,7 +191,7 @@ class Store:
 
     def _read_bars_file(self, path: Path, ticker: str) -> Bars:
         """The bars in `path`, from the cache of parsed files when it holds these bytes (forecaster.data.bars_cache)."""
-        repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
+        repair = replace_advice(ticker)
         data = read_stored_bytes(path, repair)
         ticker, content_digest = normalize_ticker(ticker), bars_cache.digest(data)
         bars = bars_cache.load(self.bars_cache_dir, ticker, content_digest)
@@ -319,6 +319,11 @@ class Store:
                 removed.append(path)
             bars_cache.forget(self.bars_cache_dir, ticker)
         return removed
+
+
+def replace_advice(ticker: str) -> str:
+    """How to replace a ticker's damaged data file when where it came from is not known here."""
+    return f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
 
 
 FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TICKER.json may name
