@@ -9,8 +9,9 @@ nothing of forecast's in it: a mistyped --home or $FORECAST_HOME) is an error, S
 home. Each problem is one `Problem`:
 
 - a file that cannot be read or is damaged (a price file, data/TICKER.json, a model, a vintage, the log,
-  forecast.toml), and a data/TICKER.json that is missing (where the data came from is unknown); a price file with
-  the repair its source gives (fetch_jobs.update_advice: a sample file is restored by 'fetch --sample');
+  forecast.toml), a data/TICKER.json that is missing (where the data came from is unknown), and a price file that
+  changed since it was stored (Store.changed_since_written: cut back or edited by hand), each with the repair its
+  source gives (fetch_jobs.update_advice: a sample file is restored by 'fetch --sample');
 - a ticker whose data changed since its model was calibrated (guards.changed_training_data, the rule `predict`
   refuses such a model by), and a model section of a ticker with no data (a pool from another home);
 - a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC: the
@@ -109,6 +110,10 @@ def _data(found: _Found, today: dt.date) -> dict:
         except ForecastError as error:
             found.add(store.bars_path(ticker), ticker, error.message, advice.repair)
         else:
+            if advice.damaged is None and store.changed_since_written(ticker):
+                found.add(store.bars_path(ticker), ticker, f"{found.shown(store.bars_path(ticker))} changed since it "
+                          f"was stored (cut back or edited?): its SHA-256 is not the one {found.shown(sidecar)} "
+                          f"records; it holds {len(bars)} rows, {bars.first_date} to {bars.last_date}", advice.repair)
             age = (today - dt.date.fromisoformat(bars.last_date)).days
             if age > STALE_AFTER_DAYS:
                 found.add(store.bars_path(ticker), ticker, f"{advice.data} ends {bars.last_date}, {age} days ago "

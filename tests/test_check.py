@@ -161,8 +161,26 @@ def test_stale_data_is_named_with_predicts_rule(home, cli, tmp_path):
     assert only(stale)["problem"].endswith(" days ago (more than 5)")
 
 
+def changes(rows: list[dict]) -> list[dict]:
+    """The rows of price files changed since they were stored, of `problems`' rows."""
+    return [row for row in rows if " changed since it was stored " in row["problem"]]
+
+
 SAMPLE_REPAIR = ("run 'forecast fetch --sample' to restore the bundled sample ('forecast fetch MSFT' gets the live "
                  "data instead)")
+
+
+def test_a_sample_file_cut_back_at_a_row_boundary_is_named_with_the_samples_repair(cli, isolated_home):
+    assert cli("fetch", "--sample", "-q").code == 0
+    data = isolated_home / "data" / "MSFT.csv"
+    data.write_text("".join(data.read_text().splitlines(keepends=True)[:2000]))  # still a sound price file
+    assert changes(problems(cli)) == [{
+        "path": "data/MSFT.csv", "ticker": "MSFT",
+        "problem": "data/MSFT.csv changed since it was stored (cut back or edited?): its SHA-256 is not the one "
+                   "data/MSFT.json records; it holds 1999 rows, 2000-03-01 to 2008-02-12",
+        "fix": SAMPLE_REPAIR}]
+    assert cli("fetch", "--sample", "-q").code == 0
+    assert changes(problems(cli)) == []  # the sample's own staleness is all that is left
 
 
 def test_a_damaged_sample_file_is_named_with_the_samples_repair(cli, isolated_home):
@@ -177,6 +195,25 @@ def test_a_damaged_sample_file_is_named_with_the_samples_repair(cli, isolated_ho
     left = only([row for row in problems(cli) if row["ticker"] == "MSFT"])
     assert left["problem"].startswith("bundled sample data ends 2013-03-01, ")  # stale, as the sample is
     assert (isolated_home / "data" / "MSFT.csv.damaged").is_fifo()
+
+
+def test_a_yahoo_file_changed_since_the_last_fetch_is_named_with_a_whole_download(cli, isolated_home, yahoo):
+    for _ in range(2):  # the second fetch finds nothing new: what it checked is recorded all the same
+        assert cli("fetch", "MSFT", "-q").code == 0
+    cut_back(isolated_home, "MSFT", 3000)
+    assert [(row["path"], row["fix"]) for row in changes(problems(cli))] == [
+        ("data/MSFT.csv", "run 'forecast fetch MSFT --replace' to download its whole history again")]
+    assert cli("fetch", "MSFT", "--replace", "-q").code == 0
+    assert changes(problems(cli)) == []
+
+
+def test_an_imported_file_cut_back_is_named_with_its_reimport(home, cli):
+    cut_back(home, "ABC", 150)
+    row = only(changes(problems(cli)))
+    assert row["problem"].endswith(" records; it holds 150 rows, " + f"{stored(home, 'ABC').first_date} to "
+                                   f"{stored(home, 'ABC').last_date}")
+    assert re.fullmatch(r"re-import it with 'forecast fetch ABC --csv .+/check-files/ABC\.csv' \(or 'forecast "
+                        r"import FILE\.\.\.'\)", row["fix"])
 
 
 # ------------------------------------------------------------------------------------------------ models

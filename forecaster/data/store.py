@@ -229,14 +229,18 @@ class Store:
 
     def record_fetch(self, ticker: str, source: str, path: str | None = None) -> None:
         """Note when and from where `ticker` was last fetched, its bars unchanged (call with the ticker's lock
-        held)."""
-        self._write_fetch_info(ticker, source, None, path)
+        held), with the SHA-256 of its data file as this fetch found it in agreement with its source."""
+        self._write_fetch_info(ticker, source, self._bars_digest(ticker), path, replacing=False)
 
-    def _write_fetch_info(self, ticker: str, source: str, digest: str | None, path: str | None = None) -> None:
-        """`path`: the file imported (its absolute path), which advice to re-import it names."""
+    def _write_fetch_info(self, ticker: str, source: str, digest: str | None, path: str | None = None,
+                          replacing: bool = True) -> None:
+        """`digest`: the SHA-256 of the data file described (None: it cannot be read); `path`: the file imported (its
+        absolute path), which advice to re-import it names; `replacing`: a data file of `digest` is about to replace
+        the stored one (`write_bars`), whose source is kept under "replaces" when it changes."""
         info: dict = {"fetched_at": utc_now(), "source": source, **({"path": path} if path else {})}
         if digest is not None:
             info["sha256"] = digest
+        if digest is not None and replacing:
             stored = self._bars_digest(ticker)
             try:
                 before = self.fetch_info(ticker)
@@ -259,7 +263,21 @@ class Store:
         naming the file when it cannot be read or holds anything else, for the caller to decide whether the ticker
         fails or falls back. When the last write changed the source and the data file is still the one it replaces
         (a kill came between the two writes: see `write_bars`), the source of that data."""
+        info = self._fetch_record(normalize_ticker(ticker))
+        return {key: info[key] for key in ("fetched_at", "source", "path") if key in info}
+
+    def changed_since_written(self, ticker: str) -> bool:
+        """True when the data file is not the one the last fetch or import stored or checked: its SHA-256 is not the
+        one data/TICKER.json records (it was cut back or edited since). False when it is, or when there is nothing
+        to compare: no SHA-256 recorded (a home from before they were, a file put in data/ by hand) or no data file
+        that reads. CorruptFile when data/TICKER.json is damaged."""
         symbol = normalize_ticker(ticker)
+        recorded, digest = self._fetch_record(symbol).get("sha256"), self._bars_digest(symbol)
+        return None not in (recorded, digest) and digest != recorded
+
+    def _fetch_record(self, symbol: str) -> dict:
+        """data/TICKER.json, checked (`check_fetch_info`), as it describes the data file (see `fetch_info`); {} when
+        there is none."""
         path = self.fetch_info_path(symbol)
         repair = (f"re-import the file it came from with 'forecast fetch {symbol} --csv FILE', or run 'forecast fetch "
                   f"{symbol}' if it came from Yahoo, to rewrite it")
@@ -276,8 +294,8 @@ class Store:
             raise CorruptFile(f"{path} is damaged: {problem}; {repair}")
         replaced = info.get("replaces")
         if replaced is not None and self._bars_digest(symbol) == replaced["sha256"] != info.get("sha256"):
-            info = replaced
-        return {key: info[key] for key in ("fetched_at", "source", "path") if key in info}
+            return replaced
+        return info
 
     def has_fetch_info(self, ticker: str) -> bool:
         """True when data/TICKER.json exists and is sound: a write of the ticker's data rewrites it otherwise."""
