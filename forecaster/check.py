@@ -13,7 +13,9 @@ home. Each problem is one `Problem`:
   changed since it was stored (Store.changed_since_written: cut back or edited by hand), each with the repair its
   source gives (fetch_jobs.update_advice: a sample file is restored by 'fetch --sample');
 - a ticker whose data changed since its model was calibrated (guards.changed_training_data, the rule `predict`
-  refuses such a model by), and a model section of a ticker with no data (a pool from another home);
+  refuses such a model by), or whose data is another series than the one it was calibrated on, with the same dates
+  (guards.other_training_series: check only, it hashes the history), and a model section of a ticker with no data
+  (a pool from another home);
 - a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC: the
   rule is `predict`'s own, pipeline.unservable), and a watchlist ticker with no data;
 - data older than `predict`'s staleness rule (pipeline.STALE_AFTER_DAYS);
@@ -165,10 +167,20 @@ def _models(found: _Found, bars: dict) -> dict[Path, str | None]:
                 continue
             try:
                 model.check_data(ticker, bars[ticker])
+                model.check_series(ticker, bars[ticker], _history_replaced_at(store, ticker))
             except ForecastError as error:
                 found.add(folder / "meta.json", ticker, error.message,
                           recalibrate_advice(ticker, len(bars[ticker]), model.window))
     return named
+
+
+def _history_replaced_at(store: Store, ticker: str) -> str | None:
+    """When the ticker's stored history was last replaced by another series (None: unknown; a damaged
+    data/TICKER.json is a problem of its own)."""
+    try:
+        return store.history_replaced_at(ticker)
+    except CorruptFile:
+        return None
 
 
 def _unserved(found: _Found, bars: dict) -> None:

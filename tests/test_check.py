@@ -254,6 +254,37 @@ def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_prob
     assert cli("predict", "ABC").code == 0
 
 
+def test_another_series_with_the_same_dates_under_a_calibrated_model_is_named(home, cli, tmp_path):
+    other = fresh_bars(7)  # another history on the same dates: the dates alone do not tell
+    assert other.dates.tolist() == stored(home, "ABC").dates.tolist()
+    import_file(cli, tmp_path, "ABC", other, "--replace")
+    row = only([row for row in problems(cli) if row["path"] == "models/_pool/meta.json"])
+    replaced_at = json.loads((home / "data" / "ABC.json").read_text())["history_replaced_at"]
+    assert row == {"path": "models/_pool/meta.json", "ticker": "ABC",
+                   "problem": f"ABC: its model was calibrated on other data: the stored data is another series, which "
+                              f"replaced the history at {replaced_at} (--replace), after it was calibrated on the 200 "
+                              f"rows from {other.first_date} to {other.last_date}; run 'forecast train ABC' to "
+                              "recalibrate it",
+                   "fix": "run 'forecast train ABC' to recalibrate it"}
+    assert cli("train", "ABC", *FAST_TRAINING, "-q").code == 0
+    assert cli("check").code == 0
+
+
+def test_a_re_adjusted_history_stored_with_replace_is_no_other_series(home, cli, tmp_path):
+    bars = stored(home, "ABC")
+    adjusted = Bars(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.adj_close * 0.98, bars.volume)
+    import_file(cli, tmp_path, "ABC", adjusted, "--replace")
+    assert "history_replaced_at" not in json.loads((home / "data" / "ABC.json").read_text())
+    assert cli("check").code == 0
+
+
+def test_the_series_calibrated_on_stored_again_is_no_problem(home, cli, tmp_path):
+    bars = stored(home, "ABC")
+    import_file(cli, tmp_path, "ABC", fresh_bars(7), "--replace")
+    import_file(cli, tmp_path, "ABC", bars, "--replace")  # back to the very data the model learned from
+    assert cli("check").code == 0
+
+
 def test_a_pool_naming_a_ticker_without_data_is_named(home, cli):
     (home / "data" / "XYZ.csv").unlink()
     (home / "data" / "XYZ.json").unlink()

@@ -216,14 +216,18 @@ class Store:
             raise CorruptFile(f"cannot move the damaged {path} aside: {error.strerror}") from None
         return aside
 
-    def write_bars(self, ticker: str, bars: Bars, source: str | None = None, path: str | None = None) -> None:
+    def write_bars(self, ticker: str, bars: Bars, source: str | None = None, path: str | None = None,
+                   new_history: bool = False) -> None:
         """Replace the stored bars of `ticker` atomically (call with the ticker's lock held); with `source`, and
         data/TICKER.json with them, as one unit: data/TICKER.json is written first, naming the SHA-256 of the new
         bars and, when the source changes, the source and SHA-256 of the bars they replace; `fetch_info` then goes
-        by the data file's content, so a kill between the two writes leaves the old bars with their own source."""
+        by the data file's content, so a kill between the two writes leaves the old bars with their own source.
+        `new_history`: the bars are another series than the stored ones, not an extension, revision or
+        re-adjustment of them (--replace over updates.history_conflict); data/TICKER.json records when
+        (`history_replaced_at`), and keeps it through later writes."""
         data = format_csv(bars).encode("utf-8")
         if source is not None:
-            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest(), path)
+            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest(), path, new_history=new_history)
         atomic_write_bytes(self.bars_path(ticker), data)
         bars_cache.save(self.bars_cache_dir, normalize_ticker(ticker), bars_cache.digest(data), bars)
 
@@ -233,19 +237,24 @@ class Store:
         self._write_fetch_info(ticker, source, self._bars_digest(ticker), path, replacing=False)
 
     def _write_fetch_info(self, ticker: str, source: str, digest: str | None, path: str | None = None,
-                          replacing: bool = True) -> None:
+                          replacing: bool = True, new_history: bool = False) -> None:
         """`digest`: the SHA-256 of the data file described (None: it cannot be read); `path`: the file imported (its
         absolute path), which advice to re-import it names; `replacing`: a data file of `digest` is about to replace
-        the stored one (`write_bars`), whose source is kept under "replaces" when it changes."""
+        the stored one (`write_bars`), whose source is kept under "replaces" when it changes; `new_history`: see
+        `write_bars`."""
+        symbol = normalize_ticker(ticker)
+        try:
+            before = {key: value for key, value in self._fetch_record(symbol).items() if key != "replaces"}
+        except CorruptFile:
+            before = {}
         info: dict = {"fetched_at": utc_now(), "source": source, **({"path": path} if path else {})}
         if digest is not None:
             info["sha256"] = digest
+        replaced_at = info["fetched_at"] if new_history else before.get("history_replaced_at")
+        if replaced_at is not None:
+            info["history_replaced_at"] = replaced_at
         if digest is not None and replacing:
-            stored = self._bars_digest(ticker)
-            try:
-                before = self.fetch_info(ticker)
-            except CorruptFile:
-                before = {}
+            stored = self._bars_digest(symbol)
             if stored not in (None, digest) and before.get("source") != source:
                 info["replaces"] = {**before, "sha256": stored}
         atomic_write_text(self.fetch_info_path(ticker), json.dumps(info, indent=2) + "\n")
@@ -274,6 +283,11 @@ class Store:
         symbol = normalize_ticker(ticker)
         recorded, digest = self._fetch_record(symbol).get("sha256"), self._bars_digest(symbol)
         return None not in (recorded, digest) and digest != recorded
+
+    def history_replaced_at(self, ticker: str) -> str | None:
+        """When the stored series last replaced another (see `write_bars`), or None: never since it was first
+        stored (or since data/TICKER.json recorded it). CorruptFile when data/TICKER.json is damaged."""
+        return self._fetch_record(normalize_ticker(ticker)).get("history_replaced_at")
 
     def _fetch_record(self, symbol: str) -> dict:
         """data/TICKER.json, checked (`check_fetch_info`), as it describes the data file (see `fetch_info`); {} when
@@ -350,7 +364,7 @@ FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TI
 def check_fetch_info(info, replaced: bool = False) -> str | None:
     """What is wrong with the content of a data/TICKER.json, or None: a JSON object whose `source`, if there, is
     "yahoo", "sample" or "csv:FILE NAME", whose `path` (of the file imported), if there, is a string, whose
-    `fetched_at`, if there, is an ISO date and time, whose `sha256`, if
+    `fetched_at` and `history_replaced_at`, if there, are ISO dates and times, whose `sha256`, if
     there (required in `replaces`), is a SHA-256 in hex, and whose `replaces`, if there, is such an object too (the
     source of the data the last write replaced: see Store.write_bars). Other keys are ignored."""
     where, whose = ("its replaces", "in replaces, its ") if replaced else ("it", "its ")
@@ -359,11 +373,12 @@ def check_fetch_info(info, replaced: bool = False) -> str | None:
     source = info.get("source", "yahoo")
     if not (isinstance(source, str) and (source in FETCH_SOURCES or (source.startswith("csv:") and source[4:]))):
         return f"{whose}source is {json.dumps(source)[:40]}, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""
-    fetched_at = info.get("fetched_at", "2000-01-01T00:00:00")
-    try:
-        datetime.fromisoformat(fetched_at)
-    except (TypeError, ValueError):
-        return f"{whose}fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+    for key in ("fetched_at", "history_replaced_at"):
+        when = info.get(key, "2000-01-01T00:00:00")
+        try:
+            datetime.fromisoformat(when)
+        except (TypeError, ValueError):
+            return f"{whose}{key} is {json.dumps(when)[:40]}, not a date and time"
     path = info.get("path", "file")
     if not (isinstance(path, str) and path):
         return f"{whose}path is {json.dumps(path)[:40]}, not the path of a file"

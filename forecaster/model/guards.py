@@ -17,7 +17,8 @@ whose values no trained model can have, and a forecast that is not a number.
   positive finite number, no band with lower above upper.
 - `changed_training_data(bars, training)`: whether a ticker's stored data still extends the data its model was
   trained or calibrated on (its `training` section in meta.json); `predict` refuses the model and `check` names it
-  when it does not.
+  when it does not. `other_training_series(bars, training, history_replaced_at)`: whether, with those dates, they
+  are another series than the one it learned from (`check` only: it hashes the history).
 
 numpy only: `predict` loads models and starts fast.
 """
@@ -25,6 +26,7 @@ numpy only: `predict` loads models and starts fast.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.data.bars import Bars
+from forecaster.data.bars import Bars, format_csv
 from forecaster.errors import CorruptFile, DataUnavailable, UsageError
 from forecaster.text import plural
 
@@ -103,6 +105,31 @@ def changed_training_data(bars: Bars, training: dict) -> str | None:
         return (f"the stored rows ({bars.first_date} to {bars.last_date}) do not begin with {calibrated}: another "
                 "history")
     return None
+
+
+def other_training_series(bars: Bars, training: dict, history_replaced_at: str | None) -> str | None:
+    """What is wrong when the stored `bars`, which extend the data a model was calibrated on by its dates
+    (`changed_training_data`), are yet another series than that data, or None. Its `training` section records the
+    SHA-256 of `format_csv` of the rows it learned from (`data_sha256`, the first `rows` rows) and when
+    (`calibrated_at`); but every dividend or split restates the earlier prices, and so the SHA-256, while leaving the
+    daily moves and the calibration as they were. So a SHA-256 that differs counts only when the store replaced the
+    history by another series (--replace over updates.history_conflict) at or after the calibration:
+    `history_replaced_at`, which data/TICKER.json records. Hashing a whole history is for `check`, not for
+    `predict`, which must start fast."""
+    digest, calibrated = training.get("data_sha256"), training.get("calibrated_at")
+    rows = int(training["rows"])
+    if not (digest and calibrated and history_replaced_at) or len(bars) < rows:
+        return None
+    try:
+        if dt.datetime.fromisoformat(history_replaced_at) < dt.datetime.fromisoformat(calibrated):
+            return None
+    except (TypeError, ValueError):  # a time unknown (calibrated_at is not checked when a model is read): compare
+        pass
+    if hashlib.sha256(format_csv(bars.take(slice(0, rows))).encode()).hexdigest() == digest:
+        return None
+    return (f"the stored data is another series, which replaced the history at {history_replaced_at} (--replace), "
+            f"after it was calibrated on the {rows} {plural(rows, 'row')} from {training['first_date']} to "
+            f"{training['last_date']}")
 
 
 # ------------------------------------------------------------------------------------------------ model files
