@@ -16,8 +16,8 @@ home. Each problem is one `Problem`:
   refuses such a model by), or whose data is another series than the one it was calibrated on, with the same dates
   (guards.other_training_series: check only, it hashes the history), and a model section of a ticker with no data
   (a pool from another home);
-- a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC: the
-  rule is `predict`'s own, pipeline.unservable), and a watchlist ticker with no data;
+- a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC, too
+  still for any model: the rule is `predict`'s own, pipeline.unservable), and a watchlist ticker with no data;
 - data older than `predict`'s staleness rule (pipeline.STALE_AFTER_DAYS);
 - weights files no meta.json names, and temporary files a killed write left (`.NAME.xxxx.tmp`) older than
   STALE_TEMP_SECONDS (a younger one may be a write under way).
@@ -194,6 +194,10 @@ def _unserved(found: _Found, bars: dict) -> None:
 
 
 def _serve_advice(ticker: str, error: ForecastError) -> str:
+    from forecaster.model.guards import TooStill
+
+    if isinstance(error, TooStill):  # no model can be made of its data: training again is no fix
+        return error.fix
     if "--model per-ticker" in error.message:
         return f"run 'forecast train {ticker} --model per-ticker'"
     if "history" in error.message:

@@ -304,6 +304,28 @@ def test_a_ticker_no_model_can_serve_is_named(home, cli, tmp_path):
     assert row["fix"] == "fetch or import more history of SHORT (the problem says how much)"
 
 
+STILL = ("FLAT: every close is the same (50): there is no movement to learn and no risk to forecast; fetch or import "
+         "other data for FLAT, or take it out with 'forecast remove FLAT --yes'")
+
+
+@pytest.mark.parametrize("vintages", ["shipped", "none installed"])
+def test_a_history_no_model_can_be_made_of_is_named_with_a_fix_that_can_succeed(home, cli, tmp_path, monkeypatch,
+                                                                                vintages):
+    if vintages == "none installed":
+        (tmp_path / "no-vintages").mkdir()
+        monkeypatch.setenv("FORECAST_VINTAGES", str(tmp_path / "no-vintages"))
+    bars = fresh_bars(8)
+    flat = np.full(len(bars), 50.0)
+    import_file(cli, tmp_path, "FLAT", Bars(bars.dates, flat, flat, flat, flat, flat, bars.volume))
+    row = only(problems(cli))
+    assert row == {"path": "data/FLAT.csv", "ticker": "FLAT", "problem": STILL,
+                   "fix": "fetch or import other data for FLAT, or take it out with 'forecast remove FLAT --yes'"}
+    for args in (["predict", "FLAT"], ["train", "FLAT", *FAST_TRAINING]):  # neither advises what cannot succeed
+        assert (cli(*args).code, cli(*args).err) == (2, f"Error: {STILL}\n"), args
+    assert cli("remove", "FLAT", "--yes", "-q").code == 0
+    assert cli("check").code == 0
+
+
 def test_a_ticker_without_a_model_is_named_when_no_shipped_network_is_installed(home, cli, tmp_path, no_vintages):
     source = tmp_path / "NEW.csv"
     source.write_text(format_csv(fresh_bars(6)))

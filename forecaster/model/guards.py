@@ -1,9 +1,11 @@
 """What forecaster refuses to trust: data too degenerate to train on, a model whose band is degenerate, a model file
 whose values no trained model can have, and a forecast that is not a number.
 
-- `check_trainable(bars, ticker)`: called by training before any work. A history whose closes never move, or do
-  not move on more than half of its days or of its last RECENT_DAYS days (a halted or thinly traded symbol, a
-  stale feed), has no risk to forecast: its intervals would have zero width. UsageError naming the ticker and why.
+- `check_trainable(bars, ticker)`: called by training before any work, and by `predict` and `check` for a ticker
+  no model serves. A history whose closes never move, or do not move on more than half of its days or of its last
+  RECENT_DAYS days (a halted or thinly traded symbol, a stale feed), has no risk to forecast: its intervals would
+  have zero width. TooStill (a UsageError) naming the ticker, why, and what can succeed instead (other data, or
+  removing it: training again never will).
 - `check_band(forecasts, ticker)`: the last check before a model is saved: its intervals at every horizon must be
   finite and wider than nothing.
 - `check_meta(meta, path, advice)`: every value of a loaded model's meta.json that forecasts use, one rule per field
@@ -46,23 +48,41 @@ WINDOW_ARRAY = "window"  # the array of a weights file that records the window i
 
 
 # ------------------------------------------------------------------------------------------------- training
+class TooStill(UsageError):
+    """A history no model can be made of (see `check_trainable`); `fix` says what can succeed instead, since
+    training it again never will."""
+
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+    def __reduce__(self):  # sent back from a worker process whole: pickle's default passes the message alone
+        return type(self), (self.message, self.fix)
+
+    @classmethod
+    def of(cls, ticker: str, reason: str) -> TooStill:
+        fix = f"fetch or import other data for {ticker}, or take it out with 'forecast remove {ticker} --yes'"
+        return cls(f"{ticker}: {reason}; {fix}", fix)
+
+
 def check_trainable(bars: Bars, ticker: str) -> None:
-    """UsageError, naming `ticker` and the reason, when `bars` are too still to train on (see the module
-    docstring); nothing otherwise. Too few rows is left to training, which knows how many it needs."""
+    """TooStill (a UsageError), naming `ticker`, the reason and what to do instead, when `bars` are too still to
+    train on (see the module docstring); nothing otherwise. Too few rows is left to training, which knows how many
+    it needs."""
     prices = bars.adj_close
     if len(prices) < 2:
         return
     if np.all(prices == prices[0]):
-        raise UsageError(f"{ticker}: every close is the same ({prices[0]:.6g}): there is no movement to learn and no "
-                         "risk to forecast")
+        raise TooStill.of(ticker, f"every close is the same ({prices[0]:.6g}): there is no movement to learn and "
+                                  "no risk to forecast")
     still = np.abs(np.diff(np.log(prices))) < 1e-12
     recent = min(RECENT_DAYS, len(still))
     for days, span in ((still[-RECENT_DAYS:], f"the last {recent} {plural(recent, 'day')}"),
                        (still, f"its {len(still)} {plural(len(still), 'day')}")):
         count = int(days.sum())
         if count > MAX_STILL_SHARE * len(days):
-            raise UsageError(f"{ticker}: prices do not move on {count} of {span} (a halted or thinly traded symbol, "
-                             "or a stale feed?): a model of them would forecast no risk at all")
+            raise TooStill.of(ticker, f"prices do not move on {count} of {span} (a halted or thinly traded symbol, "
+                                      "or a stale feed?): a model of them would forecast no risk at all")
 
 
 def check_band(forecasts: list[dict], ticker: str) -> None:
