@@ -4,14 +4,20 @@ Read-only: it reads every price file and its data/TICKER.json, every model (the 
 vintages), the prediction log and forecast.toml, through the readers every command uses (Store.read_bars,
 Store.fetch_info, Model.load and Vintage.load with guards.check_meta, read_predictions, load_config), so a file is
 a problem here exactly when a command would refuse it. It takes no lock and writes nothing of the store (the cache of
-parsed price files under .cache/ may be filled, as by any read). Each problem is one `Problem`:
+parsed price files under .cache/ may be filled, as by any read). A folder that is no home at all (none there, or
+nothing of forecast's in it: a mistyped --home or $FORECAST_HOME) is an error, Store.require_home, not a healthy
+home. Each problem is one `Problem`:
 
 - a file that cannot be read or is damaged (a price file, data/TICKER.json, a model, a vintage, the log,
-  forecast.toml), and a data/TICKER.json that is missing (where the data came from is unknown);
+  forecast.toml), a data/TICKER.json that is missing (where the data came from is unknown), and a price file that
+  changed since it was stored (Store.changed_since_written: cut back or edited by hand), each with the repair its
+  source gives (fetch_jobs.update_advice: a sample file is restored by 'fetch --sample');
 - a ticker whose data changed since its model was calibrated (guards.changed_training_data, the rule `predict`
-  refuses such a model by), and a model section of a ticker with no data (a pool from another home);
-- a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC: the
-  rule is `predict`'s own, pipeline.unservable), and a watchlist ticker with no data;
+  refuses such a model by), or whose data is another series than the one it was calibrated on, with the same dates
+  (guards.other_training_series: check only, it hashes the history), and a model section of a ticker with no data
+  (a pool from another home);
+- a stored ticker that no model serves and that no shipped network can serve either (too short, no real OHLC, too
+  still for any model: the rule is `predict`'s own, pipeline.unservable), and a watchlist ticker with no data;
 - data older than `predict`'s staleness rule (pipeline.STALE_AFTER_DAYS);
 - weights files no meta.json names, and temporary files a killed write left (`.NAME.xxxx.tmp`) older than
   STALE_TEMP_SECONDS (a younger one may be a write under way).
@@ -60,7 +66,9 @@ class _Found:
 
 def check_home(store: Store, today: dt.date | None = None) -> list[Problem]:
     """Every problem of the home `store` (see the module docstring), in the order: settings, data, models, vintages,
-    the log, leftover files; [] when it is healthy."""
+    the log, leftover files; [] when it is healthy. DataUnavailable when `store` is no home at all
+    (Store.require_home: a mistyped --home or $FORECAST_HOME)."""
+    store.require_home()
     found = _Found(store)
     watchlist = _settings(found)
     bars = _data(found, today or dt.date.today())
@@ -98,16 +106,20 @@ def _data(found: _Found, today: dt.date) -> dict:
     store, readable = found.store, {}
     for ticker in store.tickers():
         advice = update_advice(store, ticker)
+        sidecar = store.fetch_info_path(ticker)
         try:
             readable[ticker] = bars = store.read_bars(ticker)
         except ForecastError as error:
-            found.add(store.bars_path(ticker), ticker, error.message, advice.one)
+            found.add(store.bars_path(ticker), ticker, error.message, advice.repair)
         else:
+            if advice.damaged is None and store.changed_since_written(ticker):
+                found.add(store.bars_path(ticker), ticker, f"{found.shown(store.bars_path(ticker))} changed since it "
+                          f"was stored (cut back or edited?): its SHA-256 is not the one {found.shown(sidecar)} "
+                          f"records; it holds {len(bars)} rows, {bars.first_date} to {bars.last_date}", advice.repair)
             age = (today - dt.date.fromisoformat(bars.last_date)).days
             if age > STALE_AFTER_DAYS:
                 found.add(store.bars_path(ticker), ticker, f"{advice.data} ends {bars.last_date}, {age} days ago "
                           f"(more than {STALE_AFTER_DAYS})", advice.one)
-        sidecar = store.fetch_info_path(ticker)
         repair = (f"run 'forecast fetch {ticker} --csv FILE' with the file it came from, or 'forecast fetch {ticker}' "
                   "if it came from Yahoo")
         if advice.damaged is not None:
@@ -155,10 +167,20 @@ def _models(found: _Found, bars: dict) -> dict[Path, str | None]:
                 continue
             try:
                 model.check_data(ticker, bars[ticker])
+                model.check_series(ticker, bars[ticker], _history_replaced_at(store, ticker))
             except ForecastError as error:
                 found.add(folder / "meta.json", ticker, error.message,
                           recalibrate_advice(ticker, len(bars[ticker]), model.window))
     return named
+
+
+def _history_replaced_at(store: Store, ticker: str) -> str | None:
+    """When the ticker's stored history was last replaced by another series (None: unknown; a damaged
+    data/TICKER.json is a problem of its own)."""
+    try:
+        return store.history_replaced_at(ticker)
+    except CorruptFile:
+        return None
 
 
 def _unserved(found: _Found, bars: dict) -> None:
@@ -172,6 +194,10 @@ def _unserved(found: _Found, bars: dict) -> None:
 
 
 def _serve_advice(ticker: str, error: ForecastError) -> str:
+    from forecaster.model.guards import TooStill
+
+    if isinstance(error, TooStill):  # no model can be made of its data: training again is no fix
+        return error.fix
     if "--model per-ticker" in error.message:
         return f"run 'forecast train {ticker} --model per-ticker'"
     if "history" in error.message:

@@ -30,7 +30,7 @@ from forecaster.data.prediction_log import record_predictions
 from forecaster.data.store import Store, normalize_ticker, stored_exists
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError, failure_of
 from forecaster.model.calibration import CALIBRATED_HORIZONS
-from forecaster.model.guards import check_band, check_forecasts, check_trainable
+from forecaster.model.guards import TooStill, check_band, check_forecasts, check_trainable
 from forecaster.model.panel import Market, TickerData
 from forecaster.model.serving import (
     NO_DATA_FIX,
@@ -522,7 +522,8 @@ def _serve_each(store: Store, tickers: list[str]) -> tuple[dict[str, ForecastErr
             results[ticker] = failure_of(error, ticker)
             continue
         served.setdefault(id(model), (model, kind, []))[2].append((ticker, bars))
-    unserved = [t for t, error in results.items() if isinstance(error, ModelMissing) and store.has_bars(t)]
+    unserved = _trainable(store, [t for t, error in results.items()
+                                  if isinstance(error, ModelMissing) and store.has_bars(t)], results)
     if unserved:
         shipped = _calibrated_on_vintage(store, unserved, results, keep_reasons=pool is not None)
         if shipped is not None:
@@ -566,13 +567,32 @@ def _calibrated_on_vintage(store: Store, tickers: list[str], results: dict[str, 
 
 def unservable(store: Store, tickers: list[str]) -> dict[str, ForecastError]:
     """Of stored `tickers` that no model of the home serves, those that the shipped network cannot serve either, as
-    `predict` would calibrate them against it (too short, no real OHLC, no vintage installed), with why."""
+    `predict` would calibrate them against it (too short, no real OHLC, too still, no vintage installed), with
+    why."""
     results: dict[str, object] = {
         ticker: ModelMissing(f"no model serves {ticker}, and no shipped network is installed to calibrate it "
                              f"against; run 'forecast train {ticker}'") for ticker in tickers}
-    if tickers:
-        _calibrated_on_vintage(store, list(tickers), results, keep_reasons=False)
+    trainable = _trainable(store, list(tickers), results)
+    if trainable:
+        _calibrated_on_vintage(store, trainable, results, keep_reasons=False)
     return results
+
+
+def _trainable(store: Store, tickers: list[str], results: dict[str, object]) -> list[str]:
+    """Those of `tickers` (no model of the home serves them) that a model could be made of; each of the others,
+    too still for any model (guards.check_trainable), has that as its reason in `results`, with what can succeed
+    instead, whatever else was said of it: 'forecast train' would fail for it too."""
+    trainable = []
+    for ticker in tickers:
+        try:
+            check_trainable(store.read_bars(ticker), ticker)
+        except TooStill as error:
+            results[ticker] = error
+            continue
+        except ForecastError:
+            pass  # data that cannot be read: the reason given stands, and serving it says why
+        trainable.append(ticker)
+    return trainable
 
 
 def _or_itself(name: str) -> str:

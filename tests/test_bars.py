@@ -36,6 +36,10 @@ def test_rows_are_sorted_and_exact_duplicates_merged():
                           "Date,Open,High,Low,Close,Adj Close,Volume)"),
         ("Date,Open,Close\n2020-01-02,1,2\n", "f.csv: missing column(s) High, Low, Volume (expected "
                                               "Date,Open,High,Low,Close,Adj Close,Volume)"),
+        ("Date,Open,High,Low,Close,close,Volume\n2020-01-02,10,11,9,10.5,10.4,1000\n",
+         "f.csv: the column Close is in the header twice (columns 5 and 6); keep one"),
+        ("Date,Open,High,Low,Close,Volume,Close,CLOSE\n2020-01-02,10,11,9,10.5,1000,10,11\n",
+         "f.csv: the column Close is in the header 3 times (columns 5, 7 and 8); keep one"),
         (HEADER, "f.csv has a header but no rows"),
         (HEADER + "2020-13-02,10,11,9,10.5,10.4,1000\n", "f.csv row 2: bad Date '2020-13-02' (expected YYYY-MM-DD)"),
         (HEADER + GOOD + "02/01/2020,10,11,9,10.5,10.4,1000\n",

@@ -69,9 +69,23 @@ def only(rows: list[dict]) -> dict:
 
 
 def cut_back(home: Path, ticker: str, rows: int) -> None:
+    """The ticker's data file cut back to its first `rows` rows by hand, at a row boundary."""
     path = home / "data" / f"{ticker}.csv"
     bars = parse_csv(path.read_text(), str(path))
     path.write_text(format_csv(bars.take(slice(0, rows))))
+
+
+def stored(home: Path, ticker: str) -> Bars:
+    path = home / "data" / f"{ticker}.csv"
+    return parse_csv(path.read_text(), str(path))
+
+
+def import_file(cli, folder: Path, ticker: str, bars: Bars, *options: str) -> None:
+    """`bars` stored as `ticker` as a user stores them: 'forecast fetch TICKER --csv FILE [options]'."""
+    path = folder / f"{ticker}-new.csv"
+    path.write_text(format_csv(bars))
+    result = cli("fetch", ticker, "--csv", path, "-q", *options)
+    assert result.code == 0, result.err
 
 
 # ------------------------------------------------------------------------------------------------- healthy
@@ -82,6 +96,23 @@ def test_a_healthy_home_is_one_line_on_stderr_and_exit_0(home, cli):
     assert result.err == f"{home} is healthy: every file reads back sound\n"
     assert cli("check", "-f", "json").out == "[]\n"
     assert snapshot(home) == before
+
+
+def test_a_mistyped_home_is_no_healthy_home_and_is_not_created(cli, tmp_path):
+    typo = tmp_path / "typo"
+    result = cli("check", "--home", typo)
+    assert (result.code, result.out) == (3, "")
+    assert result.err == f"Error: no forecaster home at {typo}: no such folder (check --home or $FORECAST_HOME)\n"
+    assert not typo.exists()
+
+
+def test_a_folder_holding_nothing_of_forecasts_is_no_home(cli, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    result = cli("check", "--home", tmp_path / "elsewhere", "-f", "json")
+    assert (result.code, result.out) == (3, "")
+    assert result.err == (f"Error: no forecaster home at {tmp_path / 'elsewhere'}: it holds no data/, models/ or "
+                          "forecast.toml (check --home or $FORECAST_HOME, or run 'forecast fetch TICKER' to start one "
+                          "there)\n")
 
 
 def test_the_api_returns_a_frame_of_the_problems(home):
@@ -120,14 +151,69 @@ def test_a_missing_sidecar_is_named(home, cli):
     assert row["problem"] == "data/XYZ.json is missing: where XYZ's data came from is unknown (it counts as Yahoo's)"
 
 
-def test_stale_data_is_named_with_predicts_rule(home, cli):
+def test_stale_data_is_named_with_predicts_rule(home, cli, tmp_path):
     bars = fresh_bars(0)
     old = Bars(bars.dates - np.timedelta64(30, "D"), *bars.columns()[1:])
-    (home / "data" / "ABC.csv").write_text(format_csv(old))
+    import_file(cli, tmp_path, "ABC", old, "--replace")
     rows = problems(cli)
     stale = [row for row in rows if row["path"] == "data/ABC.csv"]
     assert only(stale)["problem"].startswith(f"imported data ends {old.last_date}, ")
     assert only(stale)["problem"].endswith(" days ago (more than 5)")
+
+
+def changes(rows: list[dict]) -> list[dict]:
+    """The rows of price files changed since they were stored, of `problems`' rows."""
+    return [row for row in rows if " changed since it was stored " in row["problem"]]
+
+
+SAMPLE_REPAIR = ("run 'forecast fetch --sample' to restore the bundled sample ('forecast fetch MSFT' gets the live "
+                 "data instead)")
+
+
+def test_a_sample_file_cut_back_at_a_row_boundary_is_named_with_the_samples_repair(cli, isolated_home):
+    assert cli("fetch", "--sample", "-q").code == 0
+    data = isolated_home / "data" / "MSFT.csv"
+    data.write_text("".join(data.read_text().splitlines(keepends=True)[:2000]))  # still a sound price file
+    assert changes(problems(cli)) == [{
+        "path": "data/MSFT.csv", "ticker": "MSFT",
+        "problem": "data/MSFT.csv changed since it was stored (cut back or edited?): its SHA-256 is not the one "
+                   "data/MSFT.json records; it holds 1999 rows, 2000-03-01 to 2008-02-12",
+        "fix": SAMPLE_REPAIR}]
+    assert cli("fetch", "--sample", "-q").code == 0
+    assert changes(problems(cli)) == []  # the sample's own staleness is all that is left
+
+
+def test_a_damaged_sample_file_is_named_with_the_samples_repair(cli, isolated_home):
+    assert cli("fetch", "--sample", "-q").code == 0
+    data = isolated_home / "data" / "MSFT.csv"
+    data.unlink()
+    os.mkfifo(data)
+    row = only([row for row in problems(cli) if row["path"] == "data/MSFT.csv"])
+    assert row["problem"].startswith(f"{data} is a FIFO (named pipe), not a file")
+    assert row["fix"] == SAMPLE_REPAIR
+    assert cli("fetch", "--sample", "-q").code == 0
+    left = only([row for row in problems(cli) if row["ticker"] == "MSFT"])
+    assert left["problem"].startswith("bundled sample data ends 2013-03-01, ")  # stale, as the sample is
+    assert (isolated_home / "data" / "MSFT.csv.damaged").is_fifo()
+
+
+def test_a_yahoo_file_changed_since_the_last_fetch_is_named_with_a_whole_download(cli, isolated_home, yahoo):
+    for _ in range(2):  # the second fetch finds nothing new: what it checked is recorded all the same
+        assert cli("fetch", "MSFT", "-q").code == 0
+    cut_back(isolated_home, "MSFT", 3000)
+    assert [(row["path"], row["fix"]) for row in changes(problems(cli))] == [
+        ("data/MSFT.csv", "run 'forecast fetch MSFT --replace' to download its whole history again")]
+    assert cli("fetch", "MSFT", "--replace", "-q").code == 0
+    assert changes(problems(cli)) == []
+
+
+def test_an_imported_file_cut_back_is_named_with_its_reimport(home, cli):
+    cut_back(home, "ABC", 150)
+    row = only(changes(problems(cli)))
+    assert row["problem"].endswith(" records; it holds 150 rows, " + f"{stored(home, 'ABC').first_date} to "
+                                   f"{stored(home, 'ABC').last_date}")
+    assert re.fullmatch(r"re-import it with 'forecast fetch ABC --csv .+/check-files/ABC\.csv' \(or 'forecast "
+                        r"import FILE\.\.\.'\)", row["fix"])
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -151,23 +237,52 @@ def test_data_cut_back_under_a_calibrated_model_is_named(home, cli):
     assert row["fix"] == "run 'forecast train ABC' to recalibrate it"
 
 
-def test_newer_rows_under_a_calibrated_model_are_no_problem(home, cli):
-    path = home / "data" / "ABC.csv"
-    bars = parse_csv(path.read_text(), str(path))
-    newer = np.busday_offset(bars.dates[-1], 1)
+def test_newer_rows_under_a_calibrated_model_are_no_problem(home, cli, tmp_path):
+    bars = stored(home, "ABC")
+    newer = bars.dates[-1] + np.timedelta64(1, "D")  # at most yesterday: the template's data ends two days ago
     grown = Bars(*(np.append(column, column[-1] if i else newer) for i, column in enumerate(bars.columns())))
-    path.write_text(format_csv(grown))
+    import_file(cli, tmp_path, "ABC", grown)
     assert cli("check").code == 0
     assert cli("predict", "ABC").code == 0
 
 
-def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_problem(home, cli):
-    path = home / "data" / "ABC.csv"
-    bars = parse_csv(path.read_text(), str(path))
+def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_problem(home, cli, tmp_path):
+    bars = stored(home, "ABC")
     adjusted = Bars(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.adj_close * 0.98, bars.volume)
-    path.write_text(format_csv(adjusted))  # every earlier price re-adjusted by one factor, as Yahoo restates it
+    import_file(cli, tmp_path, "ABC", adjusted)  # every earlier price re-adjusted by one factor, as Yahoo restates it
     assert cli("check").code == 0
     assert cli("predict", "ABC").code == 0
+
+
+def test_another_series_with_the_same_dates_under_a_calibrated_model_is_named(home, cli, tmp_path):
+    other = fresh_bars(7)  # another history on the same dates: the dates alone do not tell
+    assert other.dates.tolist() == stored(home, "ABC").dates.tolist()
+    import_file(cli, tmp_path, "ABC", other, "--replace")
+    row = only([row for row in problems(cli) if row["path"] == "models/_pool/meta.json"])
+    replaced_at = json.loads((home / "data" / "ABC.json").read_text())["history_replaced_at"]
+    assert row == {"path": "models/_pool/meta.json", "ticker": "ABC",
+                   "problem": f"ABC: its model was calibrated on other data: the stored data is another series, which "
+                              f"replaced the history at {replaced_at} (--replace), after it was calibrated on the 200 "
+                              f"rows from {other.first_date} to {other.last_date}; run 'forecast train ABC' to "
+                              "recalibrate it",
+                   "fix": "run 'forecast train ABC' to recalibrate it"}
+    assert cli("train", "ABC", *FAST_TRAINING, "-q").code == 0
+    assert cli("check").code == 0
+
+
+def test_a_re_adjusted_history_stored_with_replace_is_no_other_series(home, cli, tmp_path):
+    bars = stored(home, "ABC")
+    adjusted = Bars(bars.dates, bars.open, bars.high, bars.low, bars.close, bars.adj_close * 0.98, bars.volume)
+    import_file(cli, tmp_path, "ABC", adjusted, "--replace")
+    assert "history_replaced_at" not in json.loads((home / "data" / "ABC.json").read_text())
+    assert cli("check").code == 0
+
+
+def test_the_series_calibrated_on_stored_again_is_no_problem(home, cli, tmp_path):
+    bars = stored(home, "ABC")
+    import_file(cli, tmp_path, "ABC", fresh_bars(7), "--replace")
+    import_file(cli, tmp_path, "ABC", bars, "--replace")  # back to the very data the model learned from
+    assert cli("check").code == 0
 
 
 def test_a_pool_naming_a_ticker_without_data_is_named(home, cli):
@@ -187,6 +302,28 @@ def test_a_ticker_no_model_can_serve_is_named(home, cli, tmp_path):
     assert (row["path"], row["ticker"]) == ("data/SHORT.csv", "SHORT")
     assert row["problem"].startswith("no model for SHORT: SHORT has 20 rows of history; joining the pool")
     assert row["fix"] == "fetch or import more history of SHORT (the problem says how much)"
+
+
+STILL = ("FLAT: every close is the same (50): there is no movement to learn and no risk to forecast; fetch or import "
+         "other data for FLAT, or take it out with 'forecast remove FLAT --yes'")
+
+
+@pytest.mark.parametrize("vintages", ["shipped", "none installed"])
+def test_a_history_no_model_can_be_made_of_is_named_with_a_fix_that_can_succeed(home, cli, tmp_path, monkeypatch,
+                                                                                vintages):
+    if vintages == "none installed":
+        (tmp_path / "no-vintages").mkdir()
+        monkeypatch.setenv("FORECAST_VINTAGES", str(tmp_path / "no-vintages"))
+    bars = fresh_bars(8)
+    flat = np.full(len(bars), 50.0)
+    import_file(cli, tmp_path, "FLAT", Bars(bars.dates, flat, flat, flat, flat, flat, bars.volume))
+    row = only(problems(cli))
+    assert row == {"path": "data/FLAT.csv", "ticker": "FLAT", "problem": STILL,
+                   "fix": "fetch or import other data for FLAT, or take it out with 'forecast remove FLAT --yes'"}
+    for args in (["predict", "FLAT"], ["train", "FLAT", *FAST_TRAINING]):  # neither advises what cannot succeed
+        assert (cli(*args).code, cli(*args).err) == (2, f"Error: {STILL}\n"), args
+    assert cli("remove", "FLAT", "--yes", "-q").code == 0
+    assert cli("check").code == 0
 
 
 def test_a_ticker_without_a_model_is_named_when_no_shipped_network_is_installed(home, cli, tmp_path, no_vintages):

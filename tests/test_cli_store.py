@@ -66,6 +66,8 @@ def test_csv_import_respects_start_and_end(cli, isolated_home, tmp_path):
         (b"\x89PNG\r\n\x1a\n\x00\x00", "{path} is not a CSV file (not UTF-8 text)"),
         ("Date,Close\n2020-01-02,1\n", "{path}: missing column(s) Open, High, Low, Volume (expected "
                                        "Date,Open,High,Low,Close,Adj Close,Volume)"),
+        ("Date,Open,High,Low,Close,Adj Close,Volume,Close\n2020-01-02,1,2,1,1,1,1,1.5\n",
+         "{path}: the column Close is in the header twice (columns 5 and 8); keep one"),
         (HEADER + "yesterday,1,2,1,1,1,1\n", "{path} row 2: bad Date 'yesterday' (expected YYYY-MM-DD)"),
         (HEADER + "2020-01-02,1,2,1,one,1,1\n", "{path} row 2: bad Close 'one' (not a number)"),
         (HEADER + "2020-01-02,1,2,1,0,1,1\n", "{path} row 2: Close must be positive, got 0"),
@@ -127,6 +129,19 @@ def test_home_option_and_home_that_is_a_file(cli, tmp_path):
     result = cli("list", "--home", tmp_path / "f")
     assert (result.code, result.err) == (2, f"Error: home {tmp_path / 'f'} is not a directory (set by --home or "
                                             "$FORECAST_HOME)\n")
+
+
+@pytest.mark.parametrize("command", [("list",), ("config",), ("check",), ("list", "-f", "json"), ("score",),
+                                     ("predict",)])
+def test_a_command_that_only_reads_creates_no_home(cli, tmp_path, command):
+    cli(*command, "--home", tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_command_that_writes_creates_the_home(cli, tmp_path):
+    assert not (tmp_path / "new" / "home").exists()
+    assert cli("fetch", "--sample", "--home", tmp_path / "new" / "home", "-q").code == 0
+    assert (tmp_path / "new" / "home" / "data" / "MSFT.json").is_file()
 
 
 def test_list_on_empty_home_explains_what_to_do(cli, isolated_home):

@@ -184,6 +184,29 @@ def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
     assert log.read_text() == "this is not the log\n"
 
 
+def test_an_empty_prediction_log_is_an_empty_log(cli, trained_home):
+    log = trained_home / "data" / "predictions.csv"
+    log.write_text("")
+    assert (cli("score").code, cli("score", "-f", "json").out) == (0, "[]\n")
+    result = cli("predict", "ABC", "-q")
+    assert (result.code, result.err) == (0, "")
+    assert log.read_text().splitlines()[0] == ("ticker,as_of,date,horizon,forecast,lower,upper,level,last_close,"
+                                               "created_at")
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_a_log_row_cut_short_names_the_missing_value(cli, trained_home):
+    assert cli("predict", "ABC", "-q").code == 0
+    log = trained_home / "data" / "predictions.csv"
+    whole = log.read_text()
+    log.write_text(whole + whole.splitlines()[1].rsplit(",", 2)[0][:-2])  # a write cut in the middle of a row
+    reason = (f"{log} row 3: last_close is missing: the row has 8 of the 10 fields (cut short?); fix or delete that "
+              "row")
+    assert (cli("score").code, cli("score").err) == (3, f"Error: {reason}\n")
+    result = cli("predict", "ABC")
+    assert (result.code, result.err.splitlines()[-1]) == (4, f"Error: the forecasts were not logged: {reason}")
+
+
 # ----------------------------------------------------------------------------------------------- bad homes
 def test_home_whose_data_folder_is_a_file(cli, isolated_home, tmp_path):
     (isolated_home / "data").write_text("in the way")

@@ -176,6 +176,7 @@ DAMAGED_SOURCES = [
     ('{"source": "ftp"}', "its source is \"ftp\", not \"yahoo\", \"sample\" or \"csv:FILE NAME\""),
     ('{"source": "yahoo", "fetched_at": "yesterday"}', "its fetched_at is \"yesterday\", not a date and time"),
     ('{"source": "yahoo", "sha256": "abc"}', "its sha256 is \"abc\", not a SHA-256 in hex"),
+    ('{"source": "yahoo", "history_replaced_at": 5}', "its history_replaced_at is 5, not a date and time"),
     ('{"source": "yahoo", "replaces": 5}', "its replaces holds a number, not an object"),
     ('{"source": "yahoo", "replaces": {"source": "sample"}}', "in replaces, its sha256 is null, not a SHA-256 in hex"),
 ]

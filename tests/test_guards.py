@@ -44,6 +44,11 @@ def constant_bars(n=300, price=25.21) -> Bars:
     return Bars(random_walk_bars(n).dates, flat, flat, flat, flat, flat, np.zeros(n))
 
 
+def still_fix(ticker: str) -> str:
+    """What guards.check_trainable advises for a history no model can be made of: training again never succeeds."""
+    return f"fetch or import other data for {ticker}, or take it out with 'forecast remove {ticker} --yes'"
+
+
 # ---------------------------------------------------------------------------------------- degenerate histories
 @pytest.mark.parametrize("bars, reason", [
     (constant_bars(), "every close is the same (25.21): there is no movement to learn and no risk to forecast"),
@@ -56,7 +61,7 @@ def test_a_history_too_still_to_forecast_is_refused_before_any_work(cli, isolate
     store(cli, tmp_path, "ABC", bars)
     before = snapshot(isolated_home)
     result = cli("train", "ABC", *FAST_TRAINING)
-    assert (result.code, result.out, result.err) == (2, "", f"Error: ABC: {reason}\n")
+    assert (result.code, result.out, result.err) == (2, "", f"Error: ABC: {reason}; {still_fix('ABC')}\n")
     assert snapshot(isolated_home) == before  # no model, degenerate or not
 
 
@@ -64,7 +69,7 @@ def test_evaluate_refuses_a_still_history_too(cli, isolated_home, tmp_path):
     store(cli, tmp_path, "ABC", constant_bars())
     result = cli("evaluate", "ABC", "--test-start", "2020-11-02", *FAST_TRAINING)
     assert (result.code, result.err) == (2, "Error: ABC: every close is the same (25.21): there is no movement to "
-                                            "learn and no risk to forecast\n")
+                                            f"learn and no risk to forecast; {still_fix('ABC')}\n")
 
 
 def test_a_model_with_a_zero_width_band_is_never_saved(cli, isolated_home, tmp_path, monkeypatch):
@@ -100,7 +105,8 @@ def test_in_a_serial_batch_a_bug_in_one_ticker_is_that_tickers_failure(cli, isol
     errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
     assert errors == [
         "Error: BUG: internal error: ZeroDivisionError: float division by zero (rerun with --debug for details)",
-        "Error: FLAT: every close is the same (25.21): there is no movement to learn and no risk to forecast",
+        "Error: FLAT: every close is the same (25.21): there is no movement to learn and no risk to forecast; "
+        + still_fix("FLAT"),
         "Error: 2 of 4 tickers failed: BUG, FLAT",
     ]
     assert sorted(p.name for p in (isolated_home / "models").iterdir()) == ["AAA", "CCC"]
@@ -143,7 +149,8 @@ def test_in_a_parallel_batch_a_bug_or_a_dying_worker_is_that_tickers_failure(cli
     assert errors == [
         "Error: 3 of 5 tickers failed: BUG, FLAT, OOM",
         "Error: BUG: internal error: ZeroDivisionError: float division by zero (rerun with --debug for details)",
-        "Error: FLAT: every close is the same (25.21): there is no movement to learn and no risk to forecast",
+        "Error: FLAT: every close is the same (25.21): there is no movement to learn and no risk to forecast; "
+        + still_fix("FLAT"),
         "Error: OOM: the worker process running its job died (killed by the system: out of memory?); the other "
         "tickers went on",
     ]

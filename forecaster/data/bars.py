@@ -10,7 +10,8 @@ File format (one file per ticker, UTF-8, header first, rows sorted by date, no d
 
 Floats are written in Python's shortest round-trip form, so reading and writing a file is lossless.
 
-What cannot be a price history is refused (InvalidBars, naming the row): a non-finite or non-positive price, a
+A header naming one of the columns twice (in any case) is refused (InvalidBars, naming the column). What cannot be a
+price history is refused (InvalidBars, naming the row): a non-finite or non-positive price, a
 price above MAX_PRICE, a date before MIN_DATE, a bar whose Open or Close lies outside its High-Low range, and any bar
 whose prices on the adjusted basis, or whose log return, are not finite numbers (they would make every forecast
 NaN or infinite). What is possible but implausible — a daily move of the adjusted close by more than a factor
@@ -213,6 +214,7 @@ def parse_csv(text: str, source: str, latest=None) -> Bars:
     index = {name.strip().lower(): i for i, name in enumerate(header)}
     if len(header) < 2:
         raise InvalidBars(f"{source} is not a CSV file (no comma-separated header; expected {','.join(COLUMNS)})")
+    _check_columns_once(header, source)
     missing = [name for name in REQUIRED_COLUMNS if name.lower() not in index]
     if missing:
         raise InvalidBars(f"{source}: missing column(s) {', '.join(missing)} (expected {','.join(COLUMNS)})")
@@ -242,6 +244,18 @@ def parse_csv(text: str, source: str, latest=None) -> Bars:
     if not dates:
         raise InvalidBars(f"{source} has a header but no rows")
     return bars_from_columns(dates, *numbers, source=source, rows=rows, latest=latest)
+
+
+def _check_columns_once(header: list[str], source: str) -> None:
+    """InvalidBars naming the column when one of COLUMNS is in the header more than once, in any case (two Close
+    columns): which one holds the prices is anyone's guess, so neither is read."""
+    names = [name.strip().lower() for name in header]
+    for column in COLUMNS:
+        places = [str(i) for i, name in enumerate(names, start=1) if name == column.lower()]
+        if len(places) > 1:
+            times = "twice" if len(places) == 2 else f"{len(places)} times"
+            raise InvalidBars(f"{source}: the column {column} is in the header {times} (columns "
+                              f"{', '.join(places[:-1])} and {places[-1]}); keep one")
 
 
 def _parse_canonical(text: str, source: str, latest) -> Bars | None:

@@ -17,7 +17,7 @@ The rules, each in one place:
 - `symbol_from_file_name`: the ticker a bulk-imported file is for: the file name without its extension (.csv or
   .txt), without a trailing `.us` (the US market suffix of Stooq's and Kaggle's bulk downloads), with `_` read as
   `-` (share classes: BRK-B), upper-cased: `abr_b.us.txt` -> ABR-B, `msft.csv` -> MSFT, `0700.hk.csv` -> 0700.HK.
-- `update_advice`: how to bring a ticker's data up to date, by its source.
+- `update_advice`: how to bring a ticker's data up to date, and how to repair it, by its source.
 
 Imports stay light (forecaster.data.yahoo, and yfinance with it, only when a Yahoo job is built): `predict` uses
 `update_advice`.
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from forecaster.data.bars import Bars, parse_csv, read_csv
-from forecaster.data.store import Store, normalize_ticker
+from forecaster.data.store import Store, normalize_ticker, replace_advice
 from forecaster.errors import CorruptFile, ForecastError, UsageError, failure_of
 from forecaster.text import plural
 
@@ -99,29 +99,36 @@ class UpdateAdvice:
     data: str  # what the ticker's data is: "data", "imported data", "bundled sample data"
     one: str  # what to do for this ticker
     many: str  # what to do for several tickers with data of the same kind
+    repair: str  # how to replace its data file, damaged or changed since it was stored, with its source's
     damaged: CorruptFile | None = None  # data/TICKER.json is damaged: the advice is Yahoo's, the default
 
 
 def update_advice(store: Store, ticker: str) -> UpdateAdvice:
-    """How to bring `ticker`'s data up to date, by where it came from (a damaged data/TICKER.json: as Yahoo's, with
-    the damage in `damaged` for the caller to warn about)."""
+    """How to bring `ticker`'s data up to date, and to repair it, by where it came from (a damaged data/TICKER.json:
+    as Yahoo's, with the damage in `damaged` for the caller to warn about, and a repair from either source)."""
     try:
         source = stored_source(store, ticker)
     except CorruptFile as error:
         return UpdateAdvice("data", f"run 'forecast fetch {ticker}' to update", "run 'forecast fetch' to update them",
-                            error)
+                            replace_advice(ticker), error)
     kind = source_kind(source)
     if kind == CSV:
         name = store.fetch_info(ticker).get("path") or source.split(":", 1)[1] or "FILE"  # the path imported from
         name = name if shlex.quote(name) == name else f'"{name}"'  # a path with spaces, quoted for the shell
-        return UpdateAdvice("imported data", f"re-import it with 'forecast fetch {ticker} --csv {name}' (or "
-                                             "'forecast import FILE...')",
-                            "re-import their files with 'forecast import FILE...'")
+        reimport = f"re-import it with 'forecast fetch {ticker} --csv {name}' (or 'forecast import FILE...')"
+        return UpdateAdvice("imported data", reimport, "re-import their files with 'forecast import FILE...'",
+                            reimport)
     if kind == SAMPLE:
         return UpdateAdvice("bundled sample data", f"it is the bundled sample, which ends there; 'forecast fetch "
                                                    f"{ticker}' gets the live data",
-                            "the bundled sample ends there; 'forecast fetch TICKER' gets the live data")
-    return UpdateAdvice("data", f"run 'forecast fetch {ticker}' to update", "run 'forecast fetch' to update them")
+                            "the bundled sample ends there; 'forecast fetch TICKER' gets the live data",
+                            f"run 'forecast fetch --sample' to restore the bundled sample ('forecast fetch {ticker}' "
+                            "gets the live data instead)")
+    if kind == YAHOO:  # the whole history: an incremental fetch would leave a row changed by hand as it is
+        return UpdateAdvice("data", f"run 'forecast fetch {ticker}' to update", "run 'forecast fetch' to update them",
+                            f"run 'forecast fetch {ticker} --replace' to download its whole history again")
+    return UpdateAdvice("data", f"run 'forecast fetch {ticker}' to update", "run 'forecast fetch' to update them",
+                        replace_advice(ticker))
 
 
 # ----------------------------------------------------------------------------------------------------- jobs

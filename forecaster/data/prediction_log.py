@@ -8,9 +8,10 @@ beside it (a one-off `predict --level 0.98` keeps the cron job's 90% band: forec
 key, at the level asked for). Appends read, merge and atomically rewrite the file under the 'predictions' lock, so
 concurrent cron jobs never lose or duplicate rows.
 
-A row that no forecast can have written — a ticker not written as forecast writes symbols (`ko` for KO), a date that
-is not YYYY-MM-DD, a number that is not positive and finite, a horizon below 1, a lower bound above the upper one,
-another forecast for the key of an earlier row made at the same time (which one counts?) — makes the log damaged
+An empty file is an empty log. A row that no forecast can have written — one cut short (fewer fields than the
+header: a value missing), a ticker not written as forecast writes symbols (`ko` for KO), a date that is not
+YYYY-MM-DD, a number that is not positive and finite, a horizon below 1, a lower bound above the upper one, another
+forecast for the key of an earlier row made at the same time (which one counts?) — makes the log damaged
 (exit 3, the row and the column named), whichever command reads it. Of two rows with one key made at different
 times (logs joined by hand), the later made counts, here as in forecaster.risk.track.
 """
@@ -48,6 +49,8 @@ def read_predictions(store: Store) -> list[dict]:
         text = read_stored_text(path, advice)
     except FileNotFoundError:
         return []
+    if not text.strip():  # an empty file (created, or emptied, by hand) holds no forecasts: an empty log
+        return []
     if "\x00" in text:
         raise CorruptFile(f"{path} is damaged: it contains binary data; {advice}")
     reader = csv.DictReader(io.StringIO(text))
@@ -61,6 +64,10 @@ def read_predictions(store: Store) -> list[dict]:
         dates: set[str] = set()  # the dates already found valid (a log repeats a few hundred of them)
         made: dict[tuple, tuple[int, dict]] = {}  # (key, created_at) -> its first row and that row
         for line, row in enumerate(reader, start=2):
+            cut = [column for column in columns if row[column] is None]  # csv's value for a field the row lacks
+            if cut:
+                raise CorruptFile(f"{path} row {line}: {cut[0]} is missing: the row has {len(columns) - len(cut)} of "
+                                  f"the {len(columns)} fields (cut short?); fix or delete that row")
             row.update(unrecorded)
             rows.append(_parsed(row, f"{path} row {line}", dates))
             key = (*key_of(rows[-1]), row["created_at"])

@@ -1,6 +1,7 @@
 """Where everything lives, and how it is written safely.
 
-One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the current directory::
+One home directory holds it all: `--home DIR`, else `$FORECAST_HOME`, else the current directory (created by the
+first write, never by a command that only reads)::
 
     HOME/forecast.toml          the watchlist and option defaults (see forecaster.config), written by the user
     HOME/data/TICKER.csv        daily bars (see forecaster.data.bars for the format)
@@ -62,7 +63,9 @@ def normalize_ticker(ticker: str) -> str:
 
 
 def resolve_home(home: Path | str | None = None) -> Path:
-    """The home directory, absolute: `home`, else $FORECAST_HOME, else the current directory. Created if missing.
+    """The home directory, absolute: `home`, else $FORECAST_HOME, else the current directory. Not created here: the
+    first write creates it (every write makes its folders), so a command that only reads (list, config, check) never
+    leaves an empty folder behind a mistyped --home or $FORECAST_HOME.
 
     Absolute, because the path also goes to processes that do not share our working directory (Dask workers)."""
     if home is None:
@@ -70,10 +73,6 @@ def resolve_home(home: Path | str | None = None) -> Path:
     path = Path(os.path.abspath(Path(home).expanduser()))
     if path.exists() and not path.is_dir():
         raise UsageError(f"home {path} is not a directory (set by --home or ${HOME_ENV})")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create home {path}: {error.strerror}") from None
     return path
 
 
@@ -88,6 +87,17 @@ class Store:
         self.cache_dir = self.home / ".cache"
         self.bars_cache_dir = self.cache_dir / "bars"
         self.config_path = self.home / CONFIG_FILE
+
+    def require_home(self) -> None:
+        """DataUnavailable (exit 3) unless the home is one: a folder holding data/, models/ or forecast.toml. A
+        mistyped --home or $FORECAST_HOME names no such folder, or one that holds nothing of forecast's; `check`
+        must not call it healthy."""
+        where = f"check --home or ${HOME_ENV}"
+        if not stored_exists(self.home):
+            raise DataUnavailable(f"no forecaster home at {self.home}: no such folder ({where})")
+        if not any(stored_exists(path) for path in (self.data_dir, self.models_dir, self.config_path)):
+            raise DataUnavailable(f"no forecaster home at {self.home}: it holds no data/, models/ or {CONFIG_FILE} "
+                                  f"({where}, or run 'forecast fetch TICKER' to start one there)")
 
     # ----------------------------------------------------------------------------------------------------- paths
     def bars_path(self, ticker: str) -> Path:
@@ -182,7 +192,7 @@ class Store:
 
     def _read_bars_file(self, path: Path, ticker: str) -> Bars:
         """The bars in `path`, from the cache of parsed files when it holds these bytes (forecaster.data.bars_cache)."""
-        repair = f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
+        repair = replace_advice(ticker)
         data = read_stored_bytes(path, repair)
         ticker, content_digest = normalize_ticker(ticker), bars_cache.digest(data)
         bars = bars_cache.load(self.bars_cache_dir, ticker, content_digest)
@@ -207,32 +217,45 @@ class Store:
             raise CorruptFile(f"cannot move the damaged {path} aside: {error.strerror}") from None
         return aside
 
-    def write_bars(self, ticker: str, bars: Bars, source: str | None = None, path: str | None = None) -> None:
+    def write_bars(self, ticker: str, bars: Bars, source: str | None = None, path: str | None = None,
+                   new_history: bool = False) -> None:
         """Replace the stored bars of `ticker` atomically (call with the ticker's lock held); with `source`, and
         data/TICKER.json with them, as one unit: data/TICKER.json is written first, naming the SHA-256 of the new
         bars and, when the source changes, the source and SHA-256 of the bars they replace; `fetch_info` then goes
-        by the data file's content, so a kill between the two writes leaves the old bars with their own source."""
+        by the data file's content, so a kill between the two writes leaves the old bars with their own source.
+        `new_history`: the bars are another series than the stored ones, not an extension, revision or
+        re-adjustment of them (--replace over updates.history_conflict); data/TICKER.json records when
+        (`history_replaced_at`), and keeps it through later writes."""
         data = format_csv(bars).encode("utf-8")
         if source is not None:
-            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest(), path)
+            self._write_fetch_info(ticker, source, hashlib.sha256(data).hexdigest(), path, new_history=new_history)
         atomic_write_bytes(self.bars_path(ticker), data)
         bars_cache.save(self.bars_cache_dir, normalize_ticker(ticker), bars_cache.digest(data), bars)
 
     def record_fetch(self, ticker: str, source: str, path: str | None = None) -> None:
         """Note when and from where `ticker` was last fetched, its bars unchanged (call with the ticker's lock
-        held)."""
-        self._write_fetch_info(ticker, source, None, path)
+        held), with the SHA-256 of its data file as this fetch found it in agreement with its source."""
+        self._write_fetch_info(ticker, source, self._bars_digest(ticker), path, replacing=False)
 
-    def _write_fetch_info(self, ticker: str, source: str, digest: str | None, path: str | None = None) -> None:
-        """`path`: the file imported (its absolute path), which advice to re-import it names."""
+    def _write_fetch_info(self, ticker: str, source: str, digest: str | None, path: str | None = None,
+                          replacing: bool = True, new_history: bool = False) -> None:
+        """`digest`: the SHA-256 of the data file described (None: it cannot be read); `path`: the file imported (its
+        absolute path), which advice to re-import it names; `replacing`: a data file of `digest` is about to replace
+        the stored one (`write_bars`), whose source is kept under "replaces" when it changes; `new_history`: see
+        `write_bars`."""
+        symbol = normalize_ticker(ticker)
+        try:
+            before = {key: value for key, value in self._fetch_record(symbol).items() if key != "replaces"}
+        except CorruptFile:
+            before = {}
         info: dict = {"fetched_at": utc_now(), "source": source, **({"path": path} if path else {})}
         if digest is not None:
             info["sha256"] = digest
-            stored = self._bars_digest(ticker)
-            try:
-                before = self.fetch_info(ticker)
-            except CorruptFile:
-                before = {}
+        replaced_at = info["fetched_at"] if new_history else before.get("history_replaced_at")
+        if replaced_at is not None:
+            info["history_replaced_at"] = replaced_at
+        if digest is not None and replacing:
+            stored = self._bars_digest(symbol)
             if stored not in (None, digest) and before.get("source") != source:
                 info["replaces"] = {**before, "sha256": stored}
         atomic_write_text(self.fetch_info_path(ticker), json.dumps(info, indent=2) + "\n")
@@ -250,7 +273,26 @@ class Store:
         naming the file when it cannot be read or holds anything else, for the caller to decide whether the ticker
         fails or falls back. When the last write changed the source and the data file is still the one it replaces
         (a kill came between the two writes: see `write_bars`), the source of that data."""
+        info = self._fetch_record(normalize_ticker(ticker))
+        return {key: info[key] for key in ("fetched_at", "source", "path") if key in info}
+
+    def changed_since_written(self, ticker: str) -> bool:
+        """True when the data file is not the one the last fetch or import stored or checked: its SHA-256 is not the
+        one data/TICKER.json records (it was cut back or edited since). False when it is, or when there is nothing
+        to compare: no SHA-256 recorded (a home from before they were, a file put in data/ by hand) or no data file
+        that reads. CorruptFile when data/TICKER.json is damaged."""
         symbol = normalize_ticker(ticker)
+        recorded, digest = self._fetch_record(symbol).get("sha256"), self._bars_digest(symbol)
+        return None not in (recorded, digest) and digest != recorded
+
+    def history_replaced_at(self, ticker: str) -> str | None:
+        """When the stored series last replaced another (see `write_bars`), or None: never since it was first
+        stored (or since data/TICKER.json recorded it). CorruptFile when data/TICKER.json is damaged."""
+        return self._fetch_record(normalize_ticker(ticker)).get("history_replaced_at")
+
+    def _fetch_record(self, symbol: str) -> dict:
+        """data/TICKER.json, checked (`check_fetch_info`), as it describes the data file (see `fetch_info`); {} when
+        there is none."""
         path = self.fetch_info_path(symbol)
         repair = (f"re-import the file it came from with 'forecast fetch {symbol} --csv FILE', or run 'forecast fetch "
                   f"{symbol}' if it came from Yahoo, to rewrite it")
@@ -267,8 +309,8 @@ class Store:
             raise CorruptFile(f"{path} is damaged: {problem}; {repair}")
         replaced = info.get("replaces")
         if replaced is not None and self._bars_digest(symbol) == replaced["sha256"] != info.get("sha256"):
-            info = replaced
-        return {key: info[key] for key in ("fetched_at", "source", "path") if key in info}
+            return replaced
+        return info
 
     def has_fetch_info(self, ticker: str) -> bool:
         """True when data/TICKER.json exists and is sound: a write of the ticker's data rewrites it otherwise."""
@@ -312,13 +354,18 @@ class Store:
         return removed
 
 
+def replace_advice(ticker: str) -> str:
+    """How to replace a ticker's damaged data file when where it came from is not known here."""
+    return f"run 'forecast fetch {ticker}' (or 'forecast fetch {ticker} --csv FILE') to replace it"
+
+
 FETCH_SOURCES = ("yahoo", "sample")  # with "csv:FILE NAME": the sources data/TICKER.json may name
 
 
 def check_fetch_info(info, replaced: bool = False) -> str | None:
     """What is wrong with the content of a data/TICKER.json, or None: a JSON object whose `source`, if there, is
     "yahoo", "sample" or "csv:FILE NAME", whose `path` (of the file imported), if there, is a string, whose
-    `fetched_at`, if there, is an ISO date and time, whose `sha256`, if
+    `fetched_at` and `history_replaced_at`, if there, are ISO dates and times, whose `sha256`, if
     there (required in `replaces`), is a SHA-256 in hex, and whose `replaces`, if there, is such an object too (the
     source of the data the last write replaced: see Store.write_bars). Other keys are ignored."""
     where, whose = ("its replaces", "in replaces, its ") if replaced else ("it", "its ")
@@ -327,11 +374,12 @@ def check_fetch_info(info, replaced: bool = False) -> str | None:
     source = info.get("source", "yahoo")
     if not (isinstance(source, str) and (source in FETCH_SOURCES or (source.startswith("csv:") and source[4:]))):
         return f"{whose}source is {json.dumps(source)[:40]}, not \"yahoo\", \"sample\" or \"csv:FILE NAME\""
-    fetched_at = info.get("fetched_at", "2000-01-01T00:00:00")
-    try:
-        datetime.fromisoformat(fetched_at)
-    except (TypeError, ValueError):
-        return f"{whose}fetched_at is {json.dumps(fetched_at)[:40]}, not a date and time"
+    for key in ("fetched_at", "history_replaced_at"):
+        when = info.get(key, "2000-01-01T00:00:00")
+        try:
+            datetime.fromisoformat(when)
+        except (TypeError, ValueError):
+            return f"{whose}{key} is {json.dumps(when)[:40]}, not a date and time"
     path = info.get("path", "file")
     if not (isinstance(path, str) and path):
         return f"{whose}path is {json.dumps(path)[:40]}, not the path of a file"

@@ -37,7 +37,9 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
     """Merge the bars returned by `get_bars(stored_bars)` into the store, atomically, under the ticker's lock.
 
     Refused (UsageError, nothing written) when the new bars would rewrite the stored history beyond a re-adjustment
-    (see `history_conflict`), unless `replace`: then they replace it whole; and when nothing would be stored at all.
+    (see `history_conflict`), unless `replace`: then they replace it whole, and data/TICKER.json records when the
+    history was replaced by another series (Store.write_bars: `check` compares it with the models' calibrations);
+    and when nothing would be stored at all.
     A stored file that cannot be read is treated as absent (`get_bars` gets no bars, so Yahoo sends the whole
     history) and kept as TICKER.csv.damaged. data/TICKER.json is rewritten with every change, and also when nothing
     changed but it is missing or damaged (a re-import repairs it). Stored, with a notice: daily moves no real stock
@@ -52,11 +54,10 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
         except CorruptFile as error:
             stored, damaged = Bars.empty(), error
         incoming = get_bars(Bars.empty() if replace else stored)
-        if not replace:
-            conflict = history_conflict(stored, incoming)
-            if conflict:
-                raise UsageError(f"{ticker}: {conflict}; nothing was changed (rerun with --replace to replace the "
-                                 "stored history)")
+        conflict = history_conflict(stored, incoming)
+        if conflict and not replace:
+            raise UsageError(f"{ticker}: {conflict}; nothing was changed (rerun with --replace to replace the "
+                             "stored history)")
         merged, added, changed = merge(stored, incoming)
         if replace:  # the stored rows incoming lacks are dropped, not kept
             merged, changed = incoming, changed + int(np.sum(~np.isin(stored.dates, incoming.dates)))
@@ -69,7 +70,8 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
                                         f"and kept as {aside} ({damaged.message.split(';')[0]})",
                                 kind="damaged data files replaced, each kept as data/TICKER.csv.damaged"))
         if added or changed or replace or damaged or not store.has_bars(ticker):
-            store.write_bars(ticker, merged, source=source, path=path)  # the bars and where from, as one unit
+            store.write_bars(ticker, merged, source=source, path=path,  # the bars and where from, as one unit
+                             new_history=conflict is not None)  # another series: its models were calibrated on others
         elif source == "yahoo" or not store.has_fetch_info(ticker) or (
                 path and store.fetch_info(ticker).get("path") != path):
             store.record_fetch(ticker, source, path)  # nothing new, but checked now, or where it came from was lost

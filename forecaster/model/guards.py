@@ -1,9 +1,11 @@
 """What forecaster refuses to trust: data too degenerate to train on, a model whose band is degenerate, a model file
 whose values no trained model can have, and a forecast that is not a number.
 
-- `check_trainable(bars, ticker)`: called by training before any work. A history whose closes never move, or do
-  not move on more than half of its days or of its last RECENT_DAYS days (a halted or thinly traded symbol, a
-  stale feed), has no risk to forecast: its intervals would have zero width. UsageError naming the ticker and why.
+- `check_trainable(bars, ticker)`: called by training before any work, and by `predict` and `check` for a ticker
+  no model serves. A history whose closes never move, or do not move on more than half of its days or of its last
+  RECENT_DAYS days (a halted or thinly traded symbol, a stale feed), has no risk to forecast: its intervals would
+  have zero width. TooStill (a UsageError) naming the ticker, why, and what can succeed instead (other data, or
+  removing it: training again never will).
 - `check_band(forecasts, ticker)`: the last check before a model is saved: its intervals at every horizon must be
   finite and wider than nothing.
 - `check_meta(meta, path, advice)`: every value of a loaded model's meta.json that forecasts use, one rule per field
@@ -17,7 +19,8 @@ whose values no trained model can have, and a forecast that is not a number.
   positive finite number, no band with lower above upper.
 - `changed_training_data(bars, training)`: whether a ticker's stored data still extends the data its model was
   trained or calibrated on (its `training` section in meta.json); `predict` refuses the model and `check` names it
-  when it does not.
+  when it does not. `other_training_series(bars, training, history_replaced_at)`: whether, with those dates, they
+  are another series than the one it learned from (`check` only: it hashes the history).
 
 numpy only: `predict` loads models and starts fast.
 """
@@ -25,6 +28,7 @@ numpy only: `predict` loads models and starts fast.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 from collections.abc import Callable
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.data.bars import Bars
+from forecaster.data.bars import Bars, format_csv
 from forecaster.errors import CorruptFile, DataUnavailable, UsageError
 from forecaster.text import plural
 
@@ -44,23 +48,41 @@ WINDOW_ARRAY = "window"  # the array of a weights file that records the window i
 
 
 # ------------------------------------------------------------------------------------------------- training
+class TooStill(UsageError):
+    """A history no model can be made of (see `check_trainable`); `fix` says what can succeed instead, since
+    training it again never will."""
+
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+    def __reduce__(self):  # sent back from a worker process whole: pickle's default passes the message alone
+        return type(self), (self.message, self.fix)
+
+    @classmethod
+    def of(cls, ticker: str, reason: str) -> TooStill:
+        fix = f"fetch or import other data for {ticker}, or take it out with 'forecast remove {ticker} --yes'"
+        return cls(f"{ticker}: {reason}; {fix}", fix)
+
+
 def check_trainable(bars: Bars, ticker: str) -> None:
-    """UsageError, naming `ticker` and the reason, when `bars` are too still to train on (see the module
-    docstring); nothing otherwise. Too few rows is left to training, which knows how many it needs."""
+    """TooStill (a UsageError), naming `ticker`, the reason and what to do instead, when `bars` are too still to
+    train on (see the module docstring); nothing otherwise. Too few rows is left to training, which knows how many
+    it needs."""
     prices = bars.adj_close
     if len(prices) < 2:
         return
     if np.all(prices == prices[0]):
-        raise UsageError(f"{ticker}: every close is the same ({prices[0]:.6g}): there is no movement to learn and no "
-                         "risk to forecast")
+        raise TooStill.of(ticker, f"every close is the same ({prices[0]:.6g}): there is no movement to learn and "
+                                  "no risk to forecast")
     still = np.abs(np.diff(np.log(prices))) < 1e-12
     recent = min(RECENT_DAYS, len(still))
     for days, span in ((still[-RECENT_DAYS:], f"the last {recent} {plural(recent, 'day')}"),
                        (still, f"its {len(still)} {plural(len(still), 'day')}")):
         count = int(days.sum())
         if count > MAX_STILL_SHARE * len(days):
-            raise UsageError(f"{ticker}: prices do not move on {count} of {span} (a halted or thinly traded symbol, "
-                             "or a stale feed?): a model of them would forecast no risk at all")
+            raise TooStill.of(ticker, f"prices do not move on {count} of {span} (a halted or thinly traded symbol, "
+                                      "or a stale feed?): a model of them would forecast no risk at all")
 
 
 def check_band(forecasts: list[dict], ticker: str) -> None:
@@ -103,6 +125,31 @@ def changed_training_data(bars: Bars, training: dict) -> str | None:
         return (f"the stored rows ({bars.first_date} to {bars.last_date}) do not begin with {calibrated}: another "
                 "history")
     return None
+
+
+def other_training_series(bars: Bars, training: dict, history_replaced_at: str | None) -> str | None:
+    """What is wrong when the stored `bars`, which extend the data a model was calibrated on by its dates
+    (`changed_training_data`), are yet another series than that data, or None. Its `training` section records the
+    SHA-256 of `format_csv` of the rows it learned from (`data_sha256`, the first `rows` rows) and when
+    (`calibrated_at`); but every dividend or split restates the earlier prices, and so the SHA-256, while leaving the
+    daily moves and the calibration as they were. So a SHA-256 that differs counts only when the store replaced the
+    history by another series (--replace over updates.history_conflict) at or after the calibration:
+    `history_replaced_at`, which data/TICKER.json records. Hashing a whole history is for `check`, not for
+    `predict`, which must start fast."""
+    digest, calibrated = training.get("data_sha256"), training.get("calibrated_at")
+    rows = int(training["rows"])
+    if not (digest and calibrated and history_replaced_at) or len(bars) < rows:
+        return None
+    try:
+        if dt.datetime.fromisoformat(history_replaced_at) < dt.datetime.fromisoformat(calibrated):
+            return None
+    except (TypeError, ValueError):  # a time unknown (calibrated_at is not checked when a model is read): compare
+        pass
+    if hashlib.sha256(format_csv(bars.take(slice(0, rows))).encode()).hexdigest() == digest:
+        return None
+    return (f"the stored data is another series, which replaced the history at {history_replaced_at} (--replace), "
+            f"after it was calibrated on the {rows} {plural(rows, 'row')} from {training['first_date']} to "
+            f"{training['last_date']}")
 
 
 # ------------------------------------------------------------------------------------------------ model files

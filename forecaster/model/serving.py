@@ -49,7 +49,14 @@ from forecaster.data.store import (
 from forecaster.errors import CorruptFile, DataUnavailable, ForecastError, ModelMissing, UsageError
 from forecaster.model.baseline import Har
 from forecaster.model.calibration import TickerCalibration, quantile_at
-from forecaster.model.guards import WINDOW_ARRAY, changed_training_data, check_built, check_meta, check_weights
+from forecaster.model.guards import (
+    WINDOW_ARRAY,
+    changed_training_data,
+    check_built,
+    check_meta,
+    check_weights,
+    other_training_series,
+)
 from forecaster.model.lstm import LSTMRegressor, StateDictError
 from forecaster.model.panel import Market, TickerData, input_names, ticker_data
 from forecaster.model.volatility import TRADING_DAYS, cumulative_variance, long_run_variance
@@ -251,6 +258,16 @@ class Model:
                                                "last_date": calibration.last_date})
         if problem is not None:
             raise DataUnavailable(f"{ticker}: its data changed since its model was calibrated: {problem}; "
+                                  f"{recalibrate_advice(ticker, len(bars), self.window)}")
+
+    def check_series(self, ticker: str, bars, history_replaced_at: str | None) -> None:
+        """DataUnavailable naming `ticker` and what to run when its stored `bars` are another series than the one it
+        was calibrated on (guards.other_training_series; `history_replaced_at`: Store.history_replaced_at). For
+        `check`: it hashes the history, which `predict` cannot afford."""
+        training = {"calibrated_at": self.meta["created_at"], **self.meta["tickers"][ticker]["training"]}  # older
+        problem = other_training_series(bars, training, history_replaced_at)  # models recorded no calibrated_at
+        if problem is not None:
+            raise DataUnavailable(f"{ticker}: its model was calibrated on other data: {problem}; "
                                   f"{recalibrate_advice(ticker, len(bars), self.window)}")
 
     def quantiles(self, ticker: str, horizon: int, level: float) -> tuple[float, float]:
