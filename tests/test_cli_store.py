@@ -31,6 +31,14 @@ def test_sample_import_installs_three_real_tickers(cli, isolated_home):
                for r in listed)
 
 
+@pytest.mark.parametrize("args", [["list", "--home", "~nouser-of-forecaster"],
+                                  ["fetch", "--sample", "--home", "~nouser-of-forecaster"]])
+def test_a_home_under_a_user_that_does_not_exist_is_a_usage_error(cli, isolated_home, args):
+    result = cli(*args)
+    assert (result.code, result.out, result.err) == (
+        2, "", "Error: ~nouser-of-forecaster: no home folder for ~nouser-of-forecaster (no such user?)\n")
+
+
 def test_second_sample_import_changes_nothing(cli, isolated_home):
     cli("fetch", "--sample")
     data = {p.name: p.read_bytes() for p in (isolated_home / "data").glob("*.csv")}

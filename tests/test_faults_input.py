@@ -184,6 +184,19 @@ def test_garbage_prediction_log_is_reported_not_replaced(cli, trained_home):
     assert log.read_text() == "this is not the log\n"
 
 
+def test_a_prediction_log_naming_a_column_twice_is_damaged_and_left_as_it_is(cli, trained_home):
+    assert cli("predict", "ABC", "-q").code == 0
+    log = trained_home / "data" / "predictions.csv"
+    text = log.read_text()
+    log.write_text(text.replace(",level,", ",lower,", 1))  # which lower is the band's? neither is read
+    result = cli("score")
+    assert (result.code, result.err) == (
+        3, f"Error: {log}: the column lower is in the header twice (columns 6 and 8); keep one; fix it or move it away "
+           "(forecast then starts a new log)\n")
+    assert cli("predict", "ABC", "-q").code == 4  # forecast, but not logged over the damaged log
+    assert log.read_text() == text.replace(",level,", ",lower,", 1)
+
+
 def test_an_empty_prediction_log_is_an_empty_log(cli, trained_home):
     log = trained_home / "data" / "predictions.csv"
     log.write_text("")

@@ -185,7 +185,8 @@ def test_portfolio_from_forecast_toml_with_an_alert(cli, two_tickers, isolated_h
                                      "short) and at most 1e+12 in size, got '1e200'"),
     ("ticker,shares\nIBM,1_000\n", "holdings.csv line 2: shares must be a number, got '1_000'"),
     ("ticker,shares\nIBM,1,000\n", "holdings.csv line 2: expected 2 columns (ticker,shares), got 3"),
-    ("ticker,shares,ticker\nIBM,1,MSFT\n", "holdings.csv line 1: the header names ticker twice"),
+    ("ticker,shares,ticker\nIBM,1,MSFT\n",
+     "holdings.csv line 1: the column ticker is in the header twice (columns 1 and 3); keep one"),
     ("symbol,amount\nIBM,1\n", "holdings.csv line 1: the header must name the columns ticker and shares"),
     ("ticker,shares\n", "holdings.csv: no holdings"),
 ])

@@ -411,6 +411,41 @@ def test_an_evaluation_of_another_ticker_is_refused_naming_the_file(cli, msft_ev
            "(2099-01-02 to 2099-01-05)\n")
 
 
+def test_a_few_rows_of_another_tickers_evaluation_are_refused_too(cli, msft_evaluation, tmp_path):
+    lines = msft_evaluation.read_text().splitlines(keepends=True)
+    for rows in (4, 2):  # too few days for the allowance of a revised bar or two: any move unlike IBM's tells
+        short = tmp_path / f"short-{rows}.csv"
+        short.write_text("".join(lines[: rows + 1]))
+        result = cli("plot", "IBM", "--evaluation", short, "--out", tmp_path / "iev.png")
+        assert result.code == 2 and result.err.startswith(
+            f"Error: --evaluation {short} is not the evaluation of IBM: its actual prices move unlike IBM's"), rows
+    own = tmp_path / "own.csv"
+    own.write_text("".join(lines[:5]))
+    assert cli("plot", "MSFT", "--evaluation", own, "--out", tmp_path / "mev.png", "-q").code == 0
+
+
+def test_an_evaluation_file_of_several_horizons_or_a_repeated_column_is_refused(cli, msft_evaluation, tmp_path):
+    lines = msft_evaluation.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    at = header.index("horizon")
+    later = [",".join(v if i != at else "5" for i, v in enumerate(line.rstrip("\n").split(","))) + "\n"
+             for line in lines[1:]]
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("".join(lines + later))
+    result = cli("plot", "MSFT", "--evaluation", mixed, "--out", tmp_path / "mev.png")
+    assert (result.code, result.err) == (
+        2, f"Error: {mixed} holds forecasts 1, 5 sessions ahead; plot one: write it with 'forecast evaluate TICKER "
+           "--horizon N --predictions FILE'\n")
+    twice = tmp_path / "twice.csv"
+    level = header.index("level")
+    twice.write_text(",".join("lower" if i == level else name for i, name in enumerate(header)) + "\n"
+                     + "".join(lines[1:]))
+    result = cli("plot", "MSFT", "--evaluation", twice, "--out", tmp_path / "mev.png")
+    assert (result.code, result.err) == (
+        2, f"Error: {twice}: the column lower is in the header twice (columns {level + 1} and "
+           f"{header.index('lower') + 1}); keep one\n")
+
+
 def test_an_evaluation_still_plots_after_a_dividend_readjusted_the_prices_before_it(cli, msft_evaluation, tmp_path):
     def before_the_dividend(row):  # the adjusted closes before 2012-11-13 scaled down, as a dividend since does
         factor = 0.98 if row["date"] < "2012-11-13" else 1.0

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.data.files import read_input_file
+from forecaster.data.files import read_input_file, repeated_column, repeated_column_message
 from forecaster.errors import UsageError
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
@@ -249,13 +249,9 @@ def parse_csv(text: str, source: str, latest=None) -> Bars:
 def _check_columns_once(header: list[str], source: str) -> None:
     """InvalidBars naming the column when one of COLUMNS is in the header more than once, in any case (two Close
     columns): which one holds the prices is anyone's guess, so neither is read."""
-    names = [name.strip().lower() for name in header]
-    for column in COLUMNS:
-        places = [str(i) for i, name in enumerate(names, start=1) if name == column.lower()]
-        if len(places) > 1:
-            times = "twice" if len(places) == 2 else f"{len(places)} times"
-            raise InvalidBars(f"{source}: the column {column} is in the header {times} (columns "
-                              f"{', '.join(places[:-1])} and {places[-1]}); keep one")
+    repeated = repeated_column(header, COLUMNS)
+    if repeated:
+        raise InvalidBars(f"{source}: {repeated_column_message(repeated)}")
 
 
 def _parse_canonical(text: str, source: str, latest) -> Bars | None:

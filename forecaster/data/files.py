@@ -72,6 +72,36 @@ def read_input_file(path: Path, what: str = "a file", missing_ok: bool = False) 
         raise UsageError(f"{path} cannot be read ({error.strerror or error})") from None
 
 
+def expand_user(path: Path | str) -> Path:
+    """`path` with a leading ~ or ~user made the home folder it names; UsageError naming the path when there is no
+    such user (or no home folder to expand ~ to)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise UsageError(f"{path}: no home folder for {str(path).split('/')[0]} (no such user?)") from None
+
+
+def repeated_column(header: list[str], wanted) -> tuple[str, list[int]] | None:
+    """(the first of the `wanted` columns that `header` names more than once, in any case and with spaces around
+    ignored, and its places counted from 1), or None: which of two such columns holds the values is anyone's guess,
+    so a file whose header repeats a column it is read by is refused, by every reader, in the same words
+    (`repeated_column_message`)."""
+    names = [name.strip().lower() for name in header]
+    for column in wanted:
+        places = [i for i, name in enumerate(names, start=1) if name == column.lower()]
+        if len(places) > 1:
+            return column, places
+    return None
+
+
+def repeated_column_message(repeated: tuple[str, list[int]]) -> str:
+    """'the column Close is in the header twice (columns 5 and 8); keep one', of `repeated_column`'s answer."""
+    column, places = repeated
+    times = "twice" if len(places) == 2 else f"{len(places)} times"
+    shown = [str(place) for place in places]
+    return f"the column {column} is in the header {times} (columns {', '.join(shown[:-1])} and {shown[-1]}); keep one"
+
+
 def check_output_file(path: Path) -> None:
     """UsageError when `path`, which the user gave for us to write, exists and is not a regular file (symlinks
     followed), or does not exist and neither does its folder; nothing is opened, written or created. A new file in
@@ -90,7 +120,7 @@ def check_output_file(path: Path) -> None:
 
 def _check_output_folder(path: Path) -> None:
     """UsageError when the folder a new output file `path` goes into (after symlinks) is missing or is no folder."""
-    folder = Path(path).expanduser().resolve().parent
+    folder = expand_user(path).resolve().parent
     if not folder.exists():
         raise UsageError(f"cannot write {path}: folder {folder} does not exist")
     if not folder.is_dir():

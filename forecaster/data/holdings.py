@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecaster.data.files import read_input_file
+from forecaster.data.files import read_input_file, repeated_column, repeated_column_message
 from forecaster.data.store import normalize_ticker
 from forecaster.errors import UsageError
 
@@ -74,9 +74,9 @@ def read_holdings_file(path: Path | str) -> Holdings:
     if "ticker" not in columns or "shares" not in columns:
         raise UsageError(f"{path} line {header_number}: the header must name the columns ticker and shares, "
                          f"got {header.strip()!r}")
-    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    repeated = repeated_column(columns, ("ticker", "shares"))
     if repeated:
-        raise UsageError(f"{path} line {header_number}: the header names {repeated[0]} twice")
+        raise UsageError(f"{path} line {header_number}: {repeated_column_message(repeated)}")
     ticker_at, shares_at = columns.index("ticker"), columns.index("shares")
     entries = []
     for number, line in lines[1:]:

@@ -24,6 +24,7 @@ import functools
 import io
 import math
 
+from forecaster.data.files import repeated_column, repeated_column_message
 from forecaster.data.store import Store, atomic_write_text, normalize_ticker, read_stored_text, utc_now
 from forecaster.errors import CorruptFile, UsageError
 
@@ -56,6 +57,9 @@ def read_predictions(store: Store) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     try:
         columns = reader.fieldnames or []
+        repeated = repeated_column(columns, COLUMNS)
+        if repeated:
+            raise CorruptFile(f"{path}: {repeated_column_message(repeated)}; {advice}")
         missing = [c for c in COLUMNS if c not in columns and c != "level"]
         if missing:
             raise CorruptFile(f"{path}: missing column(s) {', '.join(missing)}; {advice}")

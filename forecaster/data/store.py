@@ -33,7 +33,7 @@ from pathlib import Path
 
 from forecaster.data import bars_cache
 from forecaster.data.bars import Bars, InvalidBars, format_csv, parse_csv
-from forecaster.data.files import NotAFile, check_output_file, read_regular
+from forecaster.data.files import NotAFile, check_output_file, expand_user, read_regular
 from forecaster.errors import CorruptFile, DataUnavailable, LockTimeout, UsageError, WriteFailed
 
 HOME_ENV = "FORECAST_HOME"
@@ -70,7 +70,7 @@ def resolve_home(home: Path | str | None = None) -> Path:
     Absolute, because the path also goes to processes that do not share our working directory (Dask workers)."""
     if home is None:
         home = os.environ.get(HOME_ENV) or os.getcwd()
-    path = Path(os.path.abspath(Path(home).expanduser()))
+    path = Path(os.path.abspath(expand_user(home)))
     if path.exists() and not path.is_dir():
         raise UsageError(f"home {path} is not a directory (set by --home or ${HOME_ENV})")
     return path
@@ -160,7 +160,7 @@ class Store:
         it lies inside the store's own folders (data/, models/, .locks/, .cache/), which only forecast itself
         writes, exists and is not a regular file (a directory, a FIFO, a device), or goes into a folder that does
         not exist, which is not created (see forecaster.data.files)."""
-        resolved = Path(path).expanduser().resolve()
+        resolved = expand_user(path).resolve()
         if resolved == self.config_path.resolve():
             raise UsageError(f"{path} is the home's settings file; write the output somewhere else")
         for folder in (self.data_dir, self.models_dir, self.locks_dir, self.cache_dir):

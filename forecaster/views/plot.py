@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from forecaster.data.bars import Bars
-from forecaster.data.files import read_input_file
+from forecaster.data.files import read_input_file, repeated_column, repeated_column_message
 from forecaster.data.store import Store, atomic_write_bytes, normalize_ticker
 from forecaster.errors import ModelMissing, UsageError
 
@@ -165,13 +165,19 @@ def naive_label(horizon: int | None) -> str:
 def read_evaluation(path: Path) -> list[dict]:
     """Rows of a `forecast evaluate --predictions` file: date, actual, model, naive (floats), lower, upper and level
     when the file has them, horizon (sessions ahead: the file's column, else inferred; None if unknown), and ticker
-    (upper-case) when it has a ticker column."""
+    (upper-case) when it has a ticker column. A header naming a column twice, or rows of several horizons, are
+    refused (UsageError naming the file)."""
+    from forecaster.risk.evaluate import PREDICTION_COLUMNS
+
     try:
         text = read_input_file(Path(path), "an evaluation file").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not a 'forecast evaluate --predictions' file (not UTF-8 text)") from None
     reader = csv.DictReader(io.StringIO(text))
     needed = {"date", "actual", "model", "naive"}
+    repeated = repeated_column(reader.fieldnames or [], PREDICTION_COLUMNS)
+    if repeated:
+        raise UsageError(f"{path}: {repeated_column_message(repeated)}")
     fields = set(reader.fieldnames or [])
     if not needed <= fields:
         raise UsageError(f"{path} is not a 'forecast evaluate --predictions' file (needs columns date, actual, "
@@ -192,6 +198,10 @@ def read_evaluation(path: Path) -> list[dict]:
                      **({"ticker": row["ticker"].strip().upper()} if row.get("ticker") else {})})
     if not rows:
         raise UsageError(f"{path} has no rows")
+    horizons = sorted({row["horizon"] for row in rows if row["horizon"] is not None})
+    if len(horizons) > 1:
+        raise UsageError(f"{path} holds forecasts {', '.join(map(str, horizons))} sessions ahead; plot one: write it "
+                         "with 'forecast evaluate TICKER --horizon N --predictions FILE'")
     if rows[0]["horizon"] is None:
         horizon = _repeated_horizon(rows)
         rows = [{**row, "horizon": horizon} for row in rows]
@@ -203,7 +213,7 @@ def check_evaluation_is_of(path: Path, rows: list[dict], ticker: str, bars: Bars
     their ticker column, or, without one, actual prices that are not the ticker's stored closes on their dates, by
     the rule that tells a re-adjusted history from another series (data.updates.rewritten_moves; a dividend since
     the file was written leaves it the ticker's). A file of one stored date cannot be told apart and is taken."""
-    from forecaster.data.updates import move_changes, rewritten_moves
+    from forecaster.data.updates import CONFLICT_MIN_DAYS, CONFLICT_TOLERANCE, move_changes, rewritten_moves
 
     named = sorted({row["ticker"] for row in rows if row.get("ticker")})
     if named:
@@ -219,7 +229,9 @@ def check_evaluation_is_of(path: Path, rows: list[dict], ticker: str, bars: Bars
                          f"its dates ({dates[0]} to {dates[-1]})")
     stored = bars.adj_close[np.searchsorted(bars.dates, common)]
     with np.errstate(divide="ignore", invalid="ignore"):
-        moved = rewritten_moves(move_changes(stored, np.array([actual[date] for date in common])))
+        changes = move_changes(stored, np.array([actual[date] for date in common]))
+    # a few days are too few for the rule's allowance of a revised bar or two: there, any move unlike the ticker's
+    moved = rewritten_moves(changes) if len(changes) > CONFLICT_MIN_DAYS else int(np.sum(changes > CONFLICT_TOLERANCE))
     if moved:
         raise UsageError(f"--evaluation {path} is not the evaluation of {ticker}: its actual prices move unlike "
                          f"{ticker}'s stored closes on {moved} of {len(common) - 1} days (another ticker's file?)")
