@@ -122,14 +122,17 @@ def _checked(method):
 
     @functools.wraps(method)
     def checked(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)  # a call Python itself refuses stays a TypeError, as any function's
         for name, value in list(bound.arguments.items()):
             if name not in ARGUMENTS:
                 continue
+            default = signature.parameters[name].default
             if value is not None:
                 bound.arguments[name] = ARGUMENTS[name](value, name)
-            elif signature.parameters[name].default is inspect.Parameter.empty:
+            elif default is inspect.Parameter.empty:
                 raise UsageError(f"{name} is required")
+            else:  # None is "not given": the method's own default, as if it had been left out
+                bound.arguments[name] = default
         return method(*bound.args, **bound.kwargs)
 
     return checked

@@ -174,6 +174,13 @@ def test_an_argument_of_the_wrong_type_is_a_usage_error_naming_it_before_any_wor
     assert snapshot(home_with_abc) == before
 
 
+def test_none_is_the_methods_own_default_as_if_left_out(home_with_abc, tmp_path):
+    home = fc.Home()
+    assert list(home.predict("ABC", days=None)["horizon"]) == [1]
+    page = home.report(out=None, days=None)  # the default page, report.html in the current folder
+    assert page.path.name == "report.html" and page.path.exists() and page.tickers == ["ABC"]
+
+
 def test_every_method_checks_its_arguments_in_the_one_place():
     from forecaster.api import ARGUMENTS
 
