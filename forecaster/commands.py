@@ -164,11 +164,35 @@ def store_all(store: Store, plan: FetchPlan, replace: bool = False, each=None) -
         if error is None:
             stored.results.append(result)
             stored.notices.extend(result.notes)
+            if result.new_history and (removed := _models_of_replaced_history_removed(store, result.ticker)):
+                stored.notices.append(removed)
         else:
             stored.failures.append((job.ticker, error))
         if each is not None:
             each(job, result, error)
     return stored
+
+
+def _models_of_replaced_history_removed(store: Store, ticker: str):
+    """Take `ticker` out of the pool and remove its own model, both calibrated on the series another has just
+    replaced (fetch or import --replace): a model of one history never serves another. A notice saying so, or None
+    when no model served it."""
+    import shutil
+
+    from forecaster.model.serving import drop_from_pool
+    from forecaster.text import Notice
+
+    done = [what for what in [drop_from_pool(store, ticker)] if what]
+    with store.lock(f"{ticker}.model"):
+        if store.model_dir(ticker).exists():
+            shutil.rmtree(store.model_dir(ticker))
+            done.append(f"its own model removed ({store.model_dir(ticker).relative_to(store.home)})")
+    if not done:
+        return None
+    return Notice(ticker, f"{ticker}: another series replaced its history, so what was calibrated on the old one "
+                          f"goes: {'; '.join(done)}; run 'forecast train {ticker}' to calibrate it on the new one",
+                  kind="histories replaced by another series, their models removed",
+                  advice="run 'forecast train' to calibrate them on their new histories")
 
 
 def stored_row(result) -> dict:

@@ -254,10 +254,21 @@ def test_a_dividend_re_adjusting_the_history_under_a_calibrated_model_is_no_prob
     assert cli("predict", "ABC").code == 0
 
 
-def test_another_series_with_the_same_dates_under_a_calibrated_model_is_named(home, cli, tmp_path):
+def test_another_series_replacing_a_calibrated_history_takes_its_model_with_it(home, cli, tmp_path):
     other = fresh_bars(7)  # another history on the same dates: the dates alone do not tell
     assert other.dates.tolist() == stored(home, "ABC").dates.tolist()
-    import_file(cli, tmp_path, "ABC", other, "--replace")
+    pool = home / "models" / "_pool" / "meta.json"
+    calibrated = pool.read_text()
+    path = tmp_path / "ABC-other.csv"
+    path.write_text(format_csv(other))
+    result = cli("fetch", "ABC", "--csv", path, "--replace")
+    assert result.code == 0, result.err
+    assert ("ABC: another series replaced its history, so what was calibrated on the old one goes: taken out of the "
+            "pool") in " ".join((result.out + result.err).split())
+    assert "ABC" not in json.loads(pool.read_text())["tickers"]
+    assert "calibrated on other data" not in cli("check").err
+    # a pool that still holds the old calibration (a replace by an older forecaster) is named by check
+    pool.write_text(calibrated)
     row = only([row for row in problems(cli) if row["path"] == "models/_pool/meta.json"])
     replaced_at = json.loads((home / "data" / "ABC.json").read_text())["history_replaced_at"]
     assert row == {"path": "models/_pool/meta.json", "ticker": "ABC",
@@ -305,7 +316,7 @@ def test_a_ticker_no_model_can_serve_is_named(home, cli, tmp_path):
 
 
 STILL = ("FLAT: every close is the same (50): there is no movement to learn and no risk to forecast; fetch or import "
-         "other data for FLAT, or take it out with 'forecast remove FLAT --yes'")
+         "other data for FLAT (with --replace), or take it out with 'forecast remove FLAT --yes'")
 
 
 @pytest.mark.parametrize("vintages", ["shipped", "none installed"])
@@ -319,7 +330,8 @@ def test_a_history_no_model_can_be_made_of_is_named_with_a_fix_that_can_succeed(
     import_file(cli, tmp_path, "FLAT", Bars(bars.dates, flat, flat, flat, flat, flat, bars.volume))
     row = only(problems(cli))
     assert row == {"path": "data/FLAT.csv", "ticker": "FLAT", "problem": STILL,
-                   "fix": "fetch or import other data for FLAT, or take it out with 'forecast remove FLAT --yes'"}
+                   "fix": "fetch or import other data for FLAT (with --replace), or take it out with 'forecast remove "
+                          "FLAT --yes'"}
     for args in (["predict", "FLAT"], ["train", "FLAT", *FAST_TRAINING]):  # neither advises what cannot succeed
         assert (cli(*args).code, cli(*args).err) == (2, f"Error: {STILL}\n"), args
     assert cli("remove", "FLAT", "--yes", "-q").code == 0

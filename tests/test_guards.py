@@ -46,7 +46,8 @@ def constant_bars(n=300, price=25.21) -> Bars:
 
 def still_fix(ticker: str) -> str:
     """What guards.check_trainable advises for a history no model can be made of: training again never succeeds."""
-    return f"fetch or import other data for {ticker}, or take it out with 'forecast remove {ticker} --yes'"
+    return (f"fetch or import other data for {ticker} (with --replace), or take it out with 'forecast remove {ticker} "
+            "--yes'")
 
 
 # ---------------------------------------------------------------------------------------- degenerate histories

@@ -30,6 +30,7 @@ class FetchResult:
     added: int
     changed: int
     notes: tuple[Notice, ...] = ()  # things the user should know: a damaged file set aside, implausible moves
+    new_history: bool = False  # another series replaced the stored one (--replace): its models describe the old one
 
 
 def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: bool = False,
@@ -75,7 +76,8 @@ def update_ticker(store: Store, ticker: str, get_bars, *, source: str, replace: 
         elif source == "yahoo" or not store.has_fetch_info(ticker) or (
                 path and store.fetch_info(ticker).get("path") != path):
             store.record_fetch(ticker, source, path)  # nothing new, but checked now, or where it came from was lost
-    return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed, tuple(notes))
+    return FetchResult(ticker, len(merged), merged.first_date, merged.last_date, added, changed, tuple(notes),
+                       new_history=conflict is not None)
 
 
 def history_conflict(stored: Bars, incoming: Bars) -> str | None:

@@ -61,7 +61,8 @@ class TooStill(UsageError):
 
     @classmethod
     def of(cls, ticker: str, reason: str) -> TooStill:
-        fix = f"fetch or import other data for {ticker}, or take it out with 'forecast remove {ticker} --yes'"
+        fix = (f"fetch or import other data for {ticker} (with --replace), or take it out with 'forecast remove "
+               f"{ticker} --yes'")
         return cls(f"{ticker}: {reason}; {fix}", fix)
 
 
