@@ -177,16 +177,13 @@ def _models_of_replaced_history_removed(store: Store, ticker: str):
     """Take `ticker` out of the pool and remove its own model, both calibrated on the series another has just
     replaced (fetch or import --replace): a model of one history never serves another. A notice saying so, or None
     when no model served it."""
-    import shutil
-
     from forecaster.model.serving import drop_from_pool
     from forecaster.text import Notice
 
     done = [what for what in [drop_from_pool(store, ticker)] if what]
-    with store.lock(f"{ticker}.model"):
-        if store.model_dir(ticker).exists():
-            shutil.rmtree(store.model_dir(ticker))
-            done.append(f"its own model removed ({store.model_dir(ticker).relative_to(store.home)})")
+    own = store.remove_own_model(ticker)
+    if own is not None:
+        done.append(f"its own model removed ({own.relative_to(store.home)})")
     if not done:
         return None
     return Notice(ticker, f"{ticker}: another series replaced its history, so what was calibrated on the old one "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,8 +171,7 @@ def train_pool(store: Store, ticker: str, names: list[str], config: TrainingConf
             return outcome
         model.save(store, POOL)
     for name in members:  # the pool serves them now: their own models, if any, go
-        with store.lock(f"{name}.model"):
-            shutil.rmtree(store.model_dir(name), ignore_errors=True)
+        store.remove_own_model(name)
     outcome.rows.extend(summary_row(model, name) for name in members)
     training = model.meta["training"]
     if model.meta.get("vintage"):
@@ -366,8 +364,7 @@ def _calibrate_against_pool(store: Store, bars: dict[str, Bars], market, config:
         if added:
             model.save(store, POOL)
     for ticker in added:
-        with store.lock(f"{ticker}.model"):
-            shutil.rmtree(store.model_dir(ticker), ignore_errors=True)
+        store.remove_own_model(ticker)
         outcome.rows.append(summary_row(model, ticker))
     if added:
         training = model.meta["training"]

@@ -319,6 +319,18 @@ class Store:
         except CorruptFile:
             return False
 
+    def remove_own_model(self, ticker: str) -> Path | None:
+        """Delete the ticker's own model (models/TICKER/) under its model lock, meta.json first, so that a reader
+        never finds metadata naming deleted weights; the folder removed, or None when there was none."""
+        ticker = normalize_ticker(ticker)
+        folder = self.model_dir(ticker)
+        with self.lock(f"{ticker}.model"):
+            if not folder.exists():
+                return None
+            (folder / "meta.json").unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
+        return folder
+
     def remove(self, ticker: str, first=None, holding: str | None = None) -> list[Path]:
         """Delete the ticker's data, fetch information, a damaged data file kept aside and its model, under the
         ticker's locks (a concurrent fetch or train finishes first, or waits and then finds nothing), and then the
